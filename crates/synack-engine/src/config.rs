@@ -1,0 +1,181 @@
+//! Endpoint configuration: what options to offer, the timer schedules, and
+//! the injected secrets. Two profiles: `Rfc` follows the RFCs to the letter,
+//! `LinuxCompat` follows what Linux 6.x is observed to do where the RFCs
+//! leave room (timer schedules, duplicate-SYN handling, RST form).
+
+use core::time::Duration;
+
+use synack_wire::OptionLayout;
+
+use crate::isn::IsnMode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Rfc,
+    LinuxCompat,
+}
+
+/// When to retransmit a SYN or SYN-ACK, and when to give up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// RFC 6298 §5.5: RTO doubles after each expiry; give up when the timer
+    /// fires after `retries` retransmissions.
+    Exponential { retries: u8 },
+    /// Linux ≥ 6.5 for SYNs: the first `linear + 1` intervals stay at the
+    /// initial RTO, then double; give up at the first expiry after the time
+    /// the plain exponential schedule with `retries` would take
+    /// (`tcp_syn_linear_timeouts`, `tcp_model_timeout`).
+    LinuxSyn { retries: u8, linear: u8 },
+}
+
+impl Schedule {
+    /// The wait after the `n`th transmission (0 = the original).
+    pub fn interval(self, n: u32, initial: Duration, max: Duration) -> Duration {
+        let shift = match self {
+            Schedule::Exponential { .. } => n,
+            Schedule::LinuxSyn { linear, .. } => n.saturating_sub(u32::from(linear)),
+        };
+        initial.saturating_mul(1u32 << shift.min(20)).min(max)
+    }
+
+    /// Whether a timer expiring after `sent` transmissions, `elapsed` after
+    /// the first one, ends the attempt instead of retransmitting.
+    pub fn gives_up(self, sent: u32, elapsed: Duration, initial: Duration) -> bool {
+        match self {
+            Schedule::Exponential { retries } => sent > u32::from(retries),
+            Schedule::LinuxSyn { retries, .. } => {
+                let budget = initial.saturating_mul((2u32 << retries.min(20)) - 1);
+                elapsed >= budget
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub profile: Profile,
+    /// MSS offered in our SYN / SYN-ACK.
+    pub mss: u16,
+    /// Receive window in bytes (RCV.WND), also the receive buffer size.
+    pub recv_window: u32,
+    /// Window-scale shift offered; `None` sends no option.
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    pub option_layout: OptionLayout,
+    pub isn: IsnMode,
+    pub syn_schedule: Schedule,
+    pub synack_schedule: Schedule,
+    /// Data and FIN retransmissions before the connection is dropped.
+    pub data_retries: u8,
+    pub initial_rto: Duration,
+    pub max_rto: Duration,
+    /// TIME-WAIT duration, 2·MSL.
+    pub time_wait: Duration,
+    /// Minimum gap between challenge ACKs / ACKs to invalid segments on one
+    /// connection (RFC 5961 §7; Linux `tcp_invalid_ratelimit`).
+    pub challenge_ack_interval: Duration,
+    /// Seeds the per-connection timestamp offsets and the demux hasher.
+    pub rng_seed: u64,
+    /// Keep a [`crate::Step`] for every decision (off for raw speed).
+    pub record_steps: bool,
+    pub verify_checksums: bool,
+    pub ttl: u8,
+    /// Bytes a connection buffers for sending (data is a side feature).
+    pub send_buffer: usize,
+}
+
+impl Config {
+    /// RFC behaviour: SYN retries reach beyond 3 minutes (MUST-23), MSL = 2 min.
+    pub fn rfc() -> Config {
+        Config {
+            profile: Profile::Rfc,
+            mss: 1460,
+            recv_window: 64240,
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: true,
+            option_layout: OptionLayout::Linux,
+            isn: IsnMode::Rfc6528 { key: [0x5a; 16] },
+            syn_schedule: Schedule::Exponential { retries: 7 },
+            synack_schedule: Schedule::Exponential { retries: 5 },
+            data_retries: 15,
+            initial_rto: Duration::from_secs(1),
+            max_rto: Duration::from_secs(120),
+            time_wait: Duration::from_secs(240),
+            challenge_ack_interval: Duration::from_millis(500),
+            rng_seed: 0x5eed_5eed,
+            record_steps: true,
+            verify_checksums: true,
+            ttl: 64,
+            send_buffer: 64 * 1024,
+        }
+    }
+
+    /// Linux 6.x defaults: `tcp_syn_retries=6`, `tcp_syn_linear_timeouts=4`,
+    /// `tcp_synack_retries=5`, TIME-WAIT 60 s.
+    pub fn linux() -> Config {
+        Config {
+            profile: Profile::LinuxCompat,
+            syn_schedule: Schedule::LinuxSyn {
+                retries: 6,
+                linear: 4,
+            },
+            synack_schedule: Schedule::Exponential { retries: 5 },
+            time_wait: Duration::from_secs(60),
+            max_rto: Duration::from_secs(120),
+            ..Config::rfc()
+        }
+    }
+
+    /// Set the ISN secret (RFC 6528's key) and the RNG seed.
+    pub fn with_secrets(mut self, isn_key: [u8; 16], rng_seed: u64) -> Config {
+        if let IsnMode::Rfc6528 { key } = &mut self.isn {
+            *key = isn_key;
+        }
+        self.rng_seed = rng_seed;
+        self
+    }
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::rfc()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(s: Schedule) -> (Vec<u64>, u64) {
+        let (i, m) = (Duration::from_secs(1), Duration::from_secs(120));
+        let mut t = Duration::ZERO;
+        let mut sent = vec![0];
+        loop {
+            t += s.interval(sent.len() as u32 - 1, i, m);
+            if s.gives_up(sent.len() as u32, t, i) {
+                return (sent, t.as_secs());
+            }
+            sent.push(t.as_secs());
+        }
+    }
+
+    #[test]
+    fn linux_syn_schedule_matches_observed() {
+        // Research §6: SYNs at 0,1,2,3,4,5,7,11,19,35,67 s, ETIMEDOUT ≈131 s.
+        let (sent, end) = times(Schedule::LinuxSyn { retries: 6, linear: 4 });
+        assert_eq!(sent, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
+        assert_eq!(end, 131);
+    }
+
+    #[test]
+    fn exponential_schedules() {
+        let (sent, end) = times(Schedule::Exponential { retries: 5 });
+        assert_eq!(sent, [0, 1, 3, 7, 15, 31]);
+        assert_eq!(end, 63);
+        // RFC profile: the open lasts beyond 3 minutes (MUST-23).
+        let (_, end) = times(Config::rfc().syn_schedule);
+        assert!(end >= 180);
+    }
+}

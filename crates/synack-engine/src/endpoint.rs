@@ -1,0 +1,532 @@
+//! The endpoint: listeners, the connection table keyed by the 4-tuple, the
+//! timer queue, and the sans-IO surface (`handle`, `poll_transmit`,
+//! `poll_timeout`, `handle_timeout`, `poll_event`, `poll_step`).
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+use synack_wire::{IpHeader, TcpRepr, WireError, emit_segment, parse_segment};
+
+use crate::calls::{self, CallError};
+use crate::config::Config;
+use crate::conn::{Connection, Origin};
+use crate::input::{self, Disposition};
+use crate::isn;
+use crate::negotiate;
+use crate::out::{Ctx, Event, Outbox, Payload};
+use crate::rules::Rule;
+use crate::state::State;
+use crate::stateless::{self, ListenVerdict};
+use crate::step::{
+    Action, Cause, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple, UserCall,
+};
+use crate::time::Instant;
+use crate::timer::TimerQueue;
+
+/// A segment `poll_transmit` wrote into the caller's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Bytes of the IP packet written at the start of the buffer.
+    pub len: usize,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub conn: Option<ConnHandle>,
+}
+
+/// Counters, for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub segments_in: u64,
+    pub segments_out: u64,
+    pub malformed: u64,
+    pub established: u64,
+    pub resets_sent: u64,
+}
+
+struct Slot {
+    generation: u32,
+    conn: Option<Connection>,
+}
+
+/// The largest IP packet the engine emits: IPv6 header, TCP header with
+/// 40 bytes of options, and one MSS of payload is below this for MSS ≤ 1440.
+pub const MAX_PACKET: usize = 1500;
+
+pub struct Endpoint {
+    cfg: Config,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    table: HashMap<Tuple, u32, FixedState>,
+    /// Listening ports and the address each is bound to (`None`: any).
+    listeners: HashMap<u16, Option<IpAddr>, FixedState>,
+    timers: TimerQueue,
+    out: Outbox,
+    rng: u64,
+    ip_ident: u16,
+    stats: Stats,
+}
+
+impl Endpoint {
+    pub fn new(cfg: Config) -> Endpoint {
+        let seed = cfg.rng_seed;
+        Endpoint {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            table: HashMap::with_hasher(FixedState::with_seed(seed)),
+            listeners: HashMap::with_hasher(FixedState::with_seed(seed ^ 1)),
+            timers: TimerQueue::default(),
+            out: Outbox::new(&cfg),
+            rng: seed,
+            ip_ident: 0,
+            stats: Stats::default(),
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Connections currently in the table.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn connection(&self, h: ConnHandle) -> Option<&Connection> {
+        self.slots
+            .get(h.idx as usize)
+            .filter(|s| s.generation == h.generation)
+            .and_then(|s| s.conn.as_ref())
+    }
+
+    pub fn find(&self, tuple: &Tuple) -> Option<&Connection> {
+        let idx = *self.table.get(tuple)?;
+        self.slots.get(idx as usize)?.conn.as_ref()
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        self.slots.iter().filter_map(|s| s.conn.as_ref())
+    }
+
+    /// Passive OPEN on `addr` (an unspecified IP listens on every address).
+    pub fn listen(&mut self, addr: SocketAddr) -> Result<(), CallError> {
+        if self.listeners.contains_key(&addr.port()) {
+            return Err(CallError::AlreadyListening(addr.port()));
+        }
+        let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
+        self.listeners.insert(addr.port(), ip);
+        Ok(())
+    }
+
+    pub fn unlisten(&mut self, port: u16) -> Result<(), CallError> {
+        self.listeners
+            .remove(&port)
+            .map(|_| ())
+            .ok_or(CallError::NotListening(port))
+    }
+
+    pub fn is_listening(&self, local: SocketAddr) -> bool {
+        self.listeners
+            .get(&local.port())
+            .is_some_and(|ip| ip.is_none_or(|ip| ip == local.ip()))
+    }
+
+    /// Active OPEN (rule 1): choose the ISS, queue the SYN, enter SYN-SENT.
+    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, CallError> {
+        if local.is_ipv4() != remote.is_ipv4() {
+            return Err(CallError::MixedFamilies);
+        }
+        let tuple = Tuple { local, remote };
+        if self.table.contains_key(&tuple) {
+            return Err(CallError::TupleInUse(tuple));
+        }
+        let iss = isn::generate(&self.cfg.isn, now, local, remote);
+        let (idx, handle) = self.alloc(tuple, Origin::Active, iss);
+        let ts_offset = self.next_random() as u32;
+        self.run(idx, now, Cause::User(UserCall::Connect), |c, ctx| {
+            c.our_syn = negotiate::syn_options(ctx.cfg);
+            c.ts_offset = ts_offset;
+            c.state = State::SynSent;
+            ctx.mark = TcbVars::none(State::Closed);
+            ctx.push(c.syn_segment(ctx.now, Rule::ActiveOpen));
+            c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
+            ctx.note(c, Action::Send(Reply::Syn), Rule::ActiveOpen, None);
+            (Disposition::Keep, ())
+        });
+        Ok(handle)
+    }
+
+    /// CLOSE: an orderly close (FIN) after queued data.
+    pub fn close(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
+        let idx = self.index_of(h)?;
+        self.run(idx, now, Cause::User(UserCall::Close), |c, ctx| match calls::close(c, ctx) {
+            Ok(d) => (d, Ok(())),
+            Err(e) => (Disposition::Keep, Err(e)),
+        })
+        .unwrap_or(Err(CallError::UnknownConnection))
+    }
+
+    /// ABORT: drop the connection, with a RST where the peer may hold state.
+    pub fn abort(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
+        let idx = self.index_of(h)?;
+        self.run(idx, now, Cause::User(UserCall::Abort), |c, ctx| (calls::abort(c, ctx), ()));
+        Ok(())
+    }
+
+    /// SEND: returns how many bytes were buffered.
+    pub fn send(&mut self, now: Instant, h: ConnHandle, data: &[u8]) -> Result<usize, CallError> {
+        let idx = self.index_of(h)?;
+        let cause = Cause::User(UserCall::Send {
+            bytes: data.len() as u32,
+        });
+        self.run(idx, now, cause, |c, ctx| match calls::send(c, ctx, data) {
+            Ok(n) => (Disposition::Keep, Ok(n)),
+            Err(e) => (Disposition::Keep, Err(e)),
+        })
+        .unwrap_or(Err(CallError::UnknownConnection))
+    }
+
+    /// RECEIVE: copy received bytes out, reopening the window.
+    pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, CallError> {
+        let idx = self.index_of(h)?;
+        let c = self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.conn.as_mut())
+            .ok_or(CallError::UnknownConnection)?;
+        let n = buf.len().min(c.recv_buf.len());
+        buf[..n].copy_from_slice(&c.recv_buf[..n]);
+        c.recv_buf.drain(..n);
+        c.rcv_wnd = c.rcv_wnd.saturating_add(n as u32).min(self.cfg.recv_window);
+        Ok(n)
+    }
+
+    /// Feed one IP packet (IPv4 or IPv6) that arrived at `now`.
+    pub fn handle(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {
+        match parse_segment(packet, self.cfg.verify_checksums) {
+            Ok(seg) => {
+                self.handle_segment(now, &seg.ip, &seg.tcp);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.malformed += 1;
+                if self.out.record {
+                    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+                    self.out.steps.push_back(Step {
+                        at: now,
+                        conn: None,
+                        tuple: Tuple { local: any, remote: any },
+                        cause: Cause::Malformed(e),
+                        action: Action::Drop(DropReason::Malformed),
+                        rule: Rule::OptionLengths,
+                        before: TcbVars::none(State::Closed),
+                        after: TcbVars::none(State::Closed),
+                        check: None,
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Feed an already parsed segment.
+    pub fn handle_segment(&mut self, now: Instant, ip: &IpHeader, seg: &TcpRepr<'_>) {
+        self.stats.segments_in += 1;
+        let tuple = Tuple {
+            local: SocketAddr::new(ip.dst, seg.dst_port),
+            remote: SocketAddr::new(ip.src, seg.src_port),
+        };
+        // Building the record costs a copy of the options: only when kept.
+        let cause = if self.out.record {
+            Cause::Received(SegInfo::new(tuple.remote, tuple.local, seg))
+        } else {
+            Cause::User(UserCall::Connect)
+        };
+        if let Some(&idx) = self.table.get(&tuple) {
+            self.run(idx, now, cause, |c, ctx| (input::segment(c, ctx, seg), ()));
+        } else if self.is_listening(tuple.local) {
+            self.on_listen(now, tuple, seg, cause);
+        } else {
+            let mut ctx = self.ctx(now, cause, TcbVars::none(State::Closed));
+            match stateless::closed_reply(tuple, seg) {
+                Some(rst) => {
+                    let rule = rst.rule;
+                    let reply = if rst.flags.ack() { Reply::RstAck } else { Reply::Rst };
+                    ctx.push(rst);
+                    ctx.note_stateless(tuple, TcbVars::none(State::Closed), Action::Send(reply), rule);
+                }
+                None => ctx.note_stateless(
+                    tuple,
+                    TcbVars::none(State::Closed),
+                    Action::Drop(DropReason::RstIgnored),
+                    Rule::NeverRstARst,
+                ),
+            }
+        }
+    }
+
+    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &TcpRepr<'_>, cause: Cause) {
+        let listen = TcbVars::none(State::Listen);
+        let verdict = stateless::listen_verdict(seg.flags);
+        if verdict != ListenVerdict::Open {
+            let mut ctx = self.ctx(now, cause, listen);
+            let (action, rule) = match verdict {
+                ListenVerdict::Reset => {
+                    ctx.push(stateless::rst_for(tuple, seg, Rule::ListenAck));
+                    (Action::Send(Reply::Rst), Rule::ListenAck)
+                }
+                ListenVerdict::IllegalFlags => (Action::Drop(DropReason::IllegalFlags), Rule::ListenSyn),
+                ListenVerdict::Ignore if seg.flags.rst() => (Action::Drop(DropReason::RstIgnored), Rule::ListenIgnore),
+                _ => (Action::Drop(DropReason::NoControl), Rule::ListenIgnore),
+            };
+            ctx.note_stateless(tuple, listen, action, rule);
+            return;
+        }
+        // Rule 13: a SYN opens a connection in SYN-RECEIVED.
+        let iss = isn::generate(&self.cfg.isn, now, tuple.local, tuple.remote);
+        let (idx, _) = self.alloc(tuple, Origin::Passive, iss);
+        let ts_offset = self.next_random() as u32;
+        self.run(idx, now, cause, |c, ctx| {
+            ctx.mark = listen;
+            c.irs = seg.seq;
+            c.rcv_nxt = seg.seq.add(1);
+            c.peer_syn = seg.options;
+            c.our_syn = negotiate::synack_options(ctx.cfg, &seg.options);
+            c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &seg.options, tuple.remote);
+            c.ts_recent = seg.options.timestamps.map_or(0, |t| t.0);
+            c.ts_offset = ts_offset;
+            c.state = State::SynReceived;
+            ctx.push(c.syn_segment(ctx.now, Rule::ListenSyn));
+            c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
+            ctx.note(c, Action::Send(Reply::SynAck), Rule::ListenSyn, None);
+            if !seg.payload.is_empty() {
+                ctx.note(c, Action::Drop(DropReason::SynData), Rule::DataOnSyn, None);
+            }
+            (Disposition::Keep, ())
+        });
+    }
+
+    /// Write the next queued segment into `buf` (at least [`MAX_PACKET`]
+    /// bytes is always enough).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<Option<Transmit>, WireError> {
+        while let Some(seg) = self.out.tx.pop_front() {
+            let conn = seg.conn.and_then(|h| {
+                self.slots
+                    .get(h.idx as usize)
+                    .filter(|s| s.generation == h.generation)
+                    .and_then(|s| s.conn.as_ref())
+            });
+            let payload: &[u8] = match (seg.payload, conn) {
+                (Payload::None, _) => &[],
+                (Payload::Send { len, .. }, Some(c)) => {
+                    // Already acknowledged while queued: nothing left to send.
+                    let Some(off) = seg.seq.since(c.snd_una) else { continue };
+                    let (off, len) = (off as usize, len as usize);
+                    c.send_buf.get(off..off + len).unwrap_or(&[])
+                }
+                (Payload::Send { .. }, None) => continue,
+            };
+            self.ip_ident = self.ip_ident.wrapping_add(1);
+            let ip = IpHeader {
+                src: seg.tuple.local.ip(),
+                dst: seg.tuple.remote.ip(),
+                ttl: self.cfg.ttl,
+                tos: 0,
+                ident: self.ip_ident,
+            };
+            let repr = TcpRepr {
+                src_port: seg.tuple.local.port(),
+                dst_port: seg.tuple.remote.port(),
+                seq: seg.seq,
+                ack: seg.ack,
+                flags: seg.flags,
+                window: seg.window,
+                urgent: 0,
+                options: seg.options,
+                payload,
+            };
+            let len = emit_segment(buf, &ip, &repr, self.cfg.option_layout)?;
+            self.stats.segments_out += 1;
+            if seg.flags.rst() {
+                self.stats.resets_sent += 1;
+            }
+            if self.out.record {
+                let vars = match conn {
+                    Some(c) => c.vars(),
+                    None if self.is_listening(seg.tuple.local) => TcbVars::none(State::Listen),
+                    None => TcbVars::none(State::Closed),
+                };
+                self.out.steps.push_back(Step {
+                    at: now,
+                    conn: seg.conn,
+                    tuple: seg.tuple,
+                    cause: Cause::Sent(SegInfo::new(seg.tuple.local, seg.tuple.remote, &repr)),
+                    action: Action::Transmitted,
+                    rule: seg.rule,
+                    before: vars,
+                    after: vars,
+                    check: None,
+                });
+            }
+            return Ok(Some(Transmit {
+                len,
+                src: seg.tuple.local,
+                dst: seg.tuple.remote,
+                conn: seg.conn,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Whether segments are waiting for `poll_transmit`.
+    pub fn has_transmit(&self) -> bool {
+        !self.out.tx.is_empty()
+    }
+
+    /// The earliest timer deadline.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let slots = &self.slots;
+        self.timers.next(|idx, stamp| timer_live(slots, idx, stamp))
+    }
+
+    /// Run every timer due at `now`; spurious calls do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            let slots = &self.slots;
+            let Some(idx) = self.timers.pop_due(now, |i, s| timer_live(slots, i, s)) else {
+                break;
+            };
+            let Some(c) = self.slots.get_mut(idx as usize).and_then(|s| s.conn.as_mut()) else {
+                continue;
+            };
+            let kind = c.timer.map_or(TimerKind::Retransmit, |t| t.kind);
+            c.timer = None;
+            c.timer_scheduled = None;
+            c.timer_stamp = 0;
+            self.run(idx, now, Cause::Timer(kind), |c, ctx| (calls::timeout(c, ctx, kind), ()));
+        }
+        let slots = &self.slots;
+        self.timers.compact(self.live, |i, s| timer_live(slots, i, s));
+    }
+
+    pub fn poll_event(&mut self) -> Option<(ConnHandle, Event)> {
+        self.out.events.pop_front()
+    }
+
+    /// The next step record (only when `Config::record_steps` is on).
+    pub fn poll_step(&mut self) -> Option<Step> {
+        self.out.steps.pop_front()
+    }
+
+    fn ctx(&mut self, now: Instant, cause: Cause, mark: TcbVars) -> Ctx<'_> {
+        Ctx {
+            now,
+            cfg: &self.cfg,
+            out: &mut self.out,
+            cause,
+            mark,
+        }
+    }
+
+    fn index_of(&self, h: ConnHandle) -> Result<u32, CallError> {
+        self.connection(h).map(|_| h.idx).ok_or(CallError::UnknownConnection)
+    }
+
+    fn alloc(&mut self, tuple: Tuple, origin: Origin, iss: synack_wire::SeqNum) -> (u32, ConnHandle) {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        let handle = ConnHandle {
+            idx,
+            generation: slot.generation,
+        };
+        slot.conn = Some(Connection::new(handle, tuple, origin, iss, &self.cfg));
+        self.table.insert(tuple, idx);
+        self.live += 1;
+        (idx, handle)
+    }
+
+    /// Run `f` on connection `idx`, then apply its disposition: reschedule
+    /// its timer, or delete it.
+    fn run<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        cause: Cause,
+        f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> (Disposition, R),
+    ) -> Option<R> {
+        let c = self.slots.get_mut(idx as usize).and_then(|s| s.conn.as_mut())?;
+        let was_established = c.state == State::Established;
+        let mut ctx = Ctx {
+            now,
+            cfg: &self.cfg,
+            out: &mut self.out,
+            cause,
+            mark: c.vars(),
+        };
+        let (disposition, r) = f(c, &mut ctx);
+        if !was_established && c.state == State::Established {
+            self.stats.established += 1;
+        }
+        match disposition {
+            Disposition::Keep => {
+                let want = c.timer.map(|t| t.at);
+                if want != c.timer_scheduled {
+                    c.timer_scheduled = want;
+                    c.timer_stamp = match want {
+                        Some(at) => self.timers.schedule(at, idx),
+                        None => 0,
+                    };
+                }
+            }
+            Disposition::Delete(_) => self.remove(idx),
+        }
+        Some(r)
+    }
+
+    fn remove(&mut self, idx: u32) {
+        if let Some(slot) = self.slots.get_mut(idx as usize) {
+            if let Some(c) = slot.conn.take() {
+                self.table.remove(&c.tuple);
+                slot.generation = slot.generation.wrapping_add(1);
+                self.free.push(idx);
+                self.live -= 1;
+            }
+        }
+    }
+
+    /// SplitMix64: per-connection values (timestamp offsets) from the seed.
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn timer_live(slots: &[Slot], idx: u32, stamp: u64) -> bool {
+    slots
+        .get(idx as usize)
+        .and_then(|s| s.conn.as_ref())
+        .is_some_and(|c| c.timer_stamp == stamp)
+}

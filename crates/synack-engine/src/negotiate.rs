@@ -1,0 +1,65 @@
+//! Option negotiation for the SYN exchange (rules 14, 35–39).
+
+use core::net::SocketAddr;
+
+use synack_wire::TcpOptions;
+
+use crate::config::Config;
+use crate::conn::Negotiated;
+
+/// RFC 7323 §2.3: shifts above 14 are treated as 14.
+pub const MAX_SHIFT: u8 = 14;
+
+/// The MSS to assume when the peer sent none (MUST-15).
+pub fn default_mss(remote: SocketAddr) -> u16 {
+    if remote.is_ipv6() { 1220 } else { 536 }
+}
+
+/// Options of our SYN.
+pub fn syn_options(cfg: &Config) -> TcpOptions {
+    TcpOptions {
+        mss: Some(cfg.mss),
+        window_scale: cfg.window_scale,
+        sack_permitted: cfg.sack_permitted,
+        // TSval is filled at transmission; TSecr of a SYN is 0 (RFC 7323 §3.2).
+        timestamps: cfg.timestamps.then_some((0, 0)),
+        ..TcpOptions::default()
+    }
+}
+
+/// What both sides agreed on, given what each SYN carried. Used by both
+/// ends, so the result depends only on the two option sets.
+pub fn agree(cfg: &Config, ours: &TcpOptions, theirs: &TcpOptions, remote: SocketAddr) -> Negotiated {
+    // Linux ignores an MSS of 0; so do we (and fall back to the default).
+    let peer_mss = theirs.mss.filter(|&m| m > 0).unwrap_or(default_mss(remote));
+    let scaling = ours.window_scale.is_some() && theirs.window_scale.is_some();
+    Negotiated {
+        send_mss: peer_mss.min(cfg.mss),
+        snd_shift: if scaling {
+            theirs.window_scale.unwrap_or(0).min(MAX_SHIFT)
+        } else {
+            0
+        },
+        rcv_shift: if scaling {
+            ours.window_scale.unwrap_or(0).min(MAX_SHIFT)
+        } else {
+            0
+        },
+        window_scaling: scaling,
+        sack: ours.sack_permitted && theirs.sack_permitted,
+        timestamps: ours.timestamps.is_some() && theirs.timestamps.is_some(),
+    }
+}
+
+/// Options of our SYN-ACK: MSS always (MAY-3), the rest only if the SYN
+/// offered it (rule 14).
+pub fn synack_options(cfg: &Config, syn: &TcpOptions) -> TcpOptions {
+    TcpOptions {
+        mss: Some(cfg.mss),
+        window_scale: cfg.window_scale.filter(|_| syn.window_scale.is_some()),
+        sack_permitted: cfg.sack_permitted && syn.sack_permitted,
+        timestamps: (cfg.timestamps && syn.timestamps.is_some())
+            .then(|| (0, syn.timestamps.map_or(0, |t| t.0))),
+        ..TcpOptions::default()
+    }
+}

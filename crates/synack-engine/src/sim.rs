@@ -1,0 +1,328 @@
+//! A simulated link between two endpoints on a virtual clock: fixed one-way
+//! latency, and faults injected by rule (drop the Nth segment one way, drop
+//! everything one way, random loss, duplication, reordering). Everything
+//! that crosses it is logged with its fate, so an explanation can say what
+//! was dropped and when.
+
+use core::time::Duration;
+
+use crate::endpoint::{Endpoint, MAX_PACKET};
+use crate::out::Event;
+use crate::step::{ConnHandle, Step};
+use crate::time::Instant;
+
+/// Which end of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Conventionally the client.
+    A,
+    /// Conventionally the server.
+    B,
+}
+
+impl Side {
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
+    fn index(self) -> usize {
+        match self {
+            Side::A => 0,
+            Side::B => 1,
+        }
+    }
+}
+
+/// A rule deciding what happens to segments sent by `from`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// Drop the `n`th segment (1-based) that `from` sends.
+    DropNth { from: Side, n: usize },
+    /// Drop every segment `from` sends (a filtered port, a dead path).
+    DropAll { from: Side },
+    /// Drop each segment with this probability.
+    Loss { from: Option<Side>, prob: f64 },
+    /// Deliver a second copy with this probability.
+    Duplicate { prob: f64 },
+    /// Delay a segment by `extra` with this probability, so later ones pass it.
+    Reorder { prob: f64, extra: Duration },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Delivered,
+    /// Dropped by the fault at this index in the fault list.
+    Dropped { fault: usize },
+    /// A duplicate copy delivered as well.
+    Duplicated,
+    /// Delivered late.
+    Delayed,
+}
+
+/// One segment on the link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkRecord {
+    pub sent_at: Instant,
+    pub from: Side,
+    /// 1-based count of segments `from` has sent, this one included.
+    pub nth: usize,
+    pub fate: Fate,
+    pub deliver_at: Option<Instant>,
+    pub bytes: Vec<u8>,
+}
+
+struct InFlight {
+    at: Instant,
+    to: Side,
+    bytes: Vec<u8>,
+}
+
+pub struct SimLink {
+    pub latency: Duration,
+    pub faults: Vec<Fault>,
+    in_flight: Vec<InFlight>,
+    sent: [usize; 2],
+    rng: u64,
+    pub log: Vec<LinkRecord>,
+}
+
+impl SimLink {
+    pub fn new(latency: Duration, seed: u64) -> SimLink {
+        SimLink {
+            latency,
+            faults: Vec::new(),
+            in_flight: Vec::new(),
+            sent: [0, 0],
+            rng: seed | 1,
+            log: Vec::new(),
+        }
+    }
+
+    fn uniform(&mut self) -> f64 {
+        // xorshift64*: deterministic per seed.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Put a segment on the link, applying the faults in order.
+    pub fn send(&mut self, now: Instant, from: Side, bytes: &[u8]) {
+        self.sent[from.index()] += 1;
+        let nth = self.sent[from.index()];
+        let mut fate = Fate::Delivered;
+        let mut delay = self.latency;
+        let mut copies = 1;
+        for i in 0..self.faults.len() {
+            let f = self.faults[i];
+            match f {
+                Fault::DropNth { from: s, n } if s == from && n == nth => {
+                    fate = Fate::Dropped { fault: i };
+                }
+                Fault::DropAll { from: s } if s == from => fate = Fate::Dropped { fault: i },
+                Fault::Loss { from: s, prob } if s.is_none_or(|s| s == from) => {
+                    if self.uniform() < prob {
+                        fate = Fate::Dropped { fault: i };
+                    }
+                }
+                Fault::Duplicate { prob } => {
+                    if self.uniform() < prob {
+                        copies = 2;
+                    }
+                }
+                Fault::Reorder { prob, extra } => {
+                    if self.uniform() < prob {
+                        delay += extra;
+                    }
+                }
+                _ => {}
+            }
+            if matches!(fate, Fate::Dropped { .. }) {
+                break;
+            }
+        }
+        let deliver_at = match fate {
+            Fate::Dropped { .. } => None,
+            _ => Some(now + delay),
+        };
+        if let Some(at) = deliver_at {
+            if delay > self.latency {
+                fate = Fate::Delayed;
+            }
+            for _ in 0..copies {
+                self.in_flight.push(InFlight {
+                    at,
+                    to: from.other(),
+                    bytes: bytes.to_vec(),
+                });
+            }
+            if copies == 2 {
+                fate = Fate::Duplicated;
+            }
+        }
+        self.log.push(LinkRecord {
+            sent_at: now,
+            from,
+            nth,
+            fate,
+            deliver_at,
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    pub fn next_delivery(&self) -> Option<Instant> {
+        self.in_flight.iter().map(|p| p.at).min()
+    }
+
+    /// Take the earliest segment due by `now` (ties in send order).
+    fn take_due(&mut self, now: Instant) -> Option<InFlight> {
+        let (i, _) = self
+            .in_flight
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.at <= now)
+            .min_by_key(|(i, p)| (p.at, *i))?;
+        Some(self.in_flight.remove(i))
+    }
+}
+
+/// An event seen on one side, with its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SideEvent {
+    pub at: Instant,
+    pub side: Side,
+    pub conn: ConnHandle,
+    pub event: Event,
+}
+
+/// Two endpoints joined by a [`SimLink`].
+pub struct Pair {
+    pub a: Endpoint,
+    pub b: Endpoint,
+    pub link: SimLink,
+    pub now: Instant,
+    pub events: Vec<SideEvent>,
+    /// Step records of both sides in the order they happened.
+    pub steps: Vec<(Side, Step)>,
+    buf: Vec<u8>,
+}
+
+impl Pair {
+    pub fn new(a: Endpoint, b: Endpoint, link: SimLink) -> Pair {
+        Pair {
+            a,
+            b,
+            link,
+            now: Instant::ZERO,
+            events: Vec::new(),
+            steps: Vec::new(),
+            buf: vec![0; MAX_PACKET + 100],
+        }
+    }
+
+    pub fn endpoint(&mut self, side: Side) -> &mut Endpoint {
+        match side {
+            Side::A => &mut self.a,
+            Side::B => &mut self.b,
+        }
+    }
+
+    /// Move steps and events produced so far into `self.steps`/`self.events`.
+    pub fn collect(&mut self) {
+        for side in [Side::A, Side::B] {
+            let now = self.now;
+            let ep = match side {
+                Side::A => &mut self.a,
+                Side::B => &mut self.b,
+            };
+            while let Some(s) = ep.poll_step() {
+                self.steps.push((side, s));
+            }
+            while let Some((conn, event)) = ep.poll_event() {
+                self.events.push(SideEvent {
+                    at: now,
+                    side,
+                    conn,
+                    event,
+                });
+            }
+        }
+    }
+
+    /// One round: transmit, deliver what is due, otherwise advance the clock
+    /// to the next delivery or timer. Returns `false` when nothing is left.
+    pub fn step(&mut self) -> bool {
+        self.collect();
+        let mut progressed = false;
+        for side in [Side::A, Side::B] {
+            loop {
+                let now = self.now;
+                let ep = match side {
+                    Side::A => &mut self.a,
+                    Side::B => &mut self.b,
+                };
+                match ep.poll_transmit(now, &mut self.buf) {
+                    Ok(Some(t)) => {
+                        let bytes = self.buf.get(..t.len).unwrap_or(&[]);
+                        self.link.send(now, side, bytes);
+                        progressed = true;
+                    }
+                    Ok(None) => break,
+                    // The buffer is MAX_PACKET + 100 bytes; a segment that
+                    // cannot be emitted is skipped rather than looping.
+                    Err(_) => continue,
+                }
+            }
+        }
+        self.collect();
+        while let Some(p) = self.link.take_due(self.now) {
+            let now = self.now;
+            // Malformed input is recorded by the endpoint as a step.
+            let _ = self.endpoint(p.to).handle(now, &p.bytes);
+            progressed = true;
+        }
+        self.collect();
+        if progressed {
+            return true;
+        }
+        let next = [
+            self.link.next_delivery(),
+            self.a.poll_timeout(),
+            self.b.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next else { return false };
+        self.now = self.now.max(next);
+        let now = self.now;
+        self.a.handle_timeout(now);
+        self.b.handle_timeout(now);
+        self.collect();
+        true
+    }
+
+    /// Step until `done` holds, nothing is left, or the clock passes `limit`.
+    /// Returns whether `done` held.
+    pub fn run_until(&mut self, limit: Instant, mut done: impl FnMut(&Pair) -> bool) -> bool {
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.now > limit || !self.step() {
+                return done(self);
+            }
+        }
+    }
+
+    /// Step until nothing is left to do or the clock passes `limit`.
+    pub fn run_to_quiet(&mut self, limit: Instant) {
+        while self.now <= limit && self.step() {}
+    }
+
+    pub fn has_event(&self, side: Side, event: Event) -> bool {
+        self.events.iter().any(|e| e.side == side && e.event == event)
+    }
+}

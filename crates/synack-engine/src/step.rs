@@ -1,0 +1,257 @@
+//! Step records: one per decision the engine makes. Explanations, JSON and
+//! diagrams are rendered from these, so they carry the real numbers: the
+//! segment, the TCB before and after, the check that was made, the rule.
+
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr, WireError};
+
+use crate::rules::Rule;
+use crate::state::State;
+use crate::time::Instant;
+
+/// A connection: index into the endpoint's table plus a generation, so a
+/// stale handle never reaches a newer connection in the same slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnHandle {
+    pub(crate) idx: u32,
+    pub(crate) generation: u32,
+}
+
+impl ConnHandle {
+    /// A small stable number for display.
+    pub fn index(self) -> u32 {
+        self.idx
+    }
+}
+
+/// Local and remote address of a connection, as seen by this endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tuple {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// A segment as it crossed the wire, addresses included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegInfo {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub flags: TcpFlags,
+    pub window: u16,
+    pub payload_len: u32,
+    pub options: TcpOptions,
+}
+
+impl SegInfo {
+    pub fn new(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegInfo {
+        SegInfo {
+            src,
+            dst,
+            seq: t.seq,
+            ack: t.ack,
+            flags: t.flags,
+            window: t.window,
+            payload_len: t.payload.len() as u32,
+            options: t.options,
+        }
+    }
+
+    /// SEG.LEN: payload plus one each for SYN and FIN.
+    pub fn seg_len(&self) -> u32 {
+        self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
+    }
+}
+
+/// The TCB variables a step shows before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcbVars {
+    pub state: State,
+    pub iss: SeqNum,
+    pub irs: SeqNum,
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
+    pub snd_wnd: u32,
+    pub rcv_nxt: SeqNum,
+    pub rcv_wnd: u32,
+}
+
+impl TcbVars {
+    /// The variables of a connection that does not exist (CLOSED/LISTEN).
+    pub const fn none(state: State) -> TcbVars {
+        TcbVars {
+            state,
+            iss: SeqNum(0),
+            irs: SeqNum(0),
+            snd_una: SeqNum(0),
+            snd_nxt: SeqNum(0),
+            snd_wnd: 0,
+            rcv_nxt: SeqNum(0),
+            rcv_wnd: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    Retransmit,
+    TimeWait,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserCall {
+    Connect,
+    Listen,
+    Close,
+    Abort,
+    Send { bytes: u32 },
+}
+
+/// What made the engine act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Received(SegInfo),
+    /// A segment left (recorded by `poll_transmit`).
+    Sent(SegInfo),
+    Timer(TimerKind),
+    User(UserCall),
+    /// Bytes that did not parse.
+    Malformed(WireError),
+}
+
+/// Kinds of segment the engine sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    Syn,
+    SynAck,
+    Ack,
+    /// An ACK sent to make a possibly spoofed peer prove itself (RFC 5961).
+    ChallengeAck,
+    /// RST without ACK: <SEQ=SEG.ACK><CTL=RST> or <SEQ=SND.NXT><CTL=RST>.
+    Rst,
+    /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    RstAck,
+    Fin,
+    Data,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    Malformed,
+    /// RST in LISTEN, or a RST that would need a RST in reply.
+    RstIgnored,
+    /// RST whose ACK (SYN-SENT) or sequence number is not acceptable.
+    BadRst,
+    /// SYN-SENT: neither SYN nor RST.
+    NoSynNoRst,
+    /// LISTEN: no SYN, ACK or RST.
+    NoControl,
+    NoAckBit,
+    OutOfWindow,
+    /// A reply was due but the rate limit held it back.
+    RateLimited,
+    IllegalFlags,
+    /// SYN payload without Fast Open: not acknowledged.
+    SynData,
+    OutOfOrder,
+    /// Data after our side had no room or no longer reads.
+    DataIgnored,
+    DuplicateAck,
+    MissingTimestamp,
+}
+
+/// Why a TCB was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// RST in answer to our SYN (ECONNREFUSED).
+    Refused,
+    /// RST in a synchronized state (ECONNRESET).
+    Reset,
+    /// Retransmissions exhausted (ETIMEDOUT).
+    TimedOut,
+    /// Orderly close finished.
+    Closed,
+    /// The user aborted.
+    Aborted,
+    /// A passive half-open connection dropped; the listener stays (MUST-11).
+    BackToListen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Queued a segment of this kind.
+    Send(Reply),
+    /// The segment in `Cause::Sent` went out.
+    Transmitted,
+    /// Sent again after the timer expired.
+    Retransmit {
+        reply: Reply,
+        /// Transmissions so far, this one included.
+        attempt: u32,
+        /// The timer now waits this long.
+        next_timeout: Duration,
+    },
+    Drop(DropReason),
+    /// A state change with nothing to send.
+    Enter,
+    /// Payload bytes accepted in order.
+    Deliver { bytes: u32 },
+    /// Bytes of ours the peer acknowledged.
+    Acked { bytes: u32 },
+    /// Window scale shift above 14 was capped (RFC 7323 §2.3).
+    ClampShift { from: u8 },
+    Delete(CloseReason),
+    /// Started listening.
+    Listen,
+    /// Nothing to do (e.g. a duplicate ACK).
+    Ignore,
+}
+
+/// The test behind a decision, with its operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `lo < SEG.ACK <= hi`: SND.UNA (or ISS) < SEG.ACK ≤ SND.NXT.
+    AckAcceptable {
+        lo: SeqNum,
+        ack: SeqNum,
+        hi: SeqNum,
+        ok: bool,
+    },
+    /// RFC 9293 Table 6 with these operands.
+    SeqAcceptable {
+        rcv_nxt: SeqNum,
+        rcv_wnd: u32,
+        seq: SeqNum,
+        len: u32,
+        ok: bool,
+    },
+    /// RFC 5961 §3.2: a RST resets only when SEG.SEQ = RCV.NXT.
+    RstExact {
+        rcv_nxt: SeqNum,
+        seq: SeqNum,
+        ok: bool,
+    },
+    /// A FIN is taken only at RCV.NXT.
+    FinInOrder {
+        rcv_nxt: SeqNum,
+        fin_seq: SeqNum,
+        ok: bool,
+    },
+}
+
+/// One decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub at: Instant,
+    pub conn: Option<ConnHandle>,
+    pub tuple: Tuple,
+    pub cause: Cause,
+    pub action: Action,
+    pub rule: Rule,
+    pub before: TcbVars,
+    pub after: TcbVars,
+    pub check: Option<Check>,
+}
