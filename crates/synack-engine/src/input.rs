@@ -125,6 +125,35 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Dis
     let f = seg.flags;
     let len = seg.seg_len();
 
+    // Simultaneous open, Fig. 7 line 6: the peer's SYN-ACK repeats its SYN
+    // (SEQ=IRS, so step 1 would call it old) and acknowledges ours.
+    if c.state == State::SynReceived && f.syn() && f.ack() && !f.rst() && seg.seq == c.irs {
+        let ok = seg.ack.in_open_closed(c.snd_una, c.snd_nxt);
+        let check = Some(Check::AckAcceptable {
+            lo: c.snd_una,
+            ack: seg.ack,
+            hi: c.snd_nxt,
+            ok,
+        });
+        if !ok {
+            ctx.push(crate::stateless::rst_for(c.tuple, seg, Rule::SynRcvdBadAck));
+            ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdBadAck, check);
+            return Keep;
+        }
+        c.state = State::Established;
+        c.snd_una = seg.ack;
+        c.snd_wnd = u32::from(seg.window);
+        c.max_snd_wnd = c.snd_wnd;
+        c.snd_wl1 = seg.seq;
+        c.snd_wl2 = seg.ack;
+        c.clear_timer();
+        c.sent = 0;
+        ctx.push(c.ack_segment(ctx.now, Rule::SimultaneousOpen));
+        ctx.note(c, Action::Send(Reply::Ack), Rule::SimultaneousOpen, check);
+        ctx.event(c, Event::Connected);
+        return Keep;
+    }
+
     // A duplicate of the SYN that created this connection (rule 17).
     if c.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == c.irs {
         match ctx.cfg.profile {
