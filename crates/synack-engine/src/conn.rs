@@ -5,6 +5,8 @@ use core::time::Duration;
 
 use synack_wire::{SeqNum, TcpFlags, TcpOptions};
 
+use crate::negotiate::SynOpts;
+
 use crate::config::Config;
 use crate::out::{Ctx, OutSeg, Payload};
 use crate::rules::Rule;
@@ -60,9 +62,9 @@ pub struct Connection {
     pub(crate) rcv_nxt: SeqNum,
     pub(crate) rcv_wnd: u32,
     /// Options on our SYN or SYN-ACK.
-    pub(crate) our_syn: TcpOptions,
+    pub(crate) our_syn: SynOpts,
     /// Options on the peer's SYN or SYN-ACK.
-    pub(crate) peer_syn: TcpOptions,
+    pub(crate) peer_syn: SynOpts,
     pub(crate) neg: Negotiated,
     pub(crate) ts_offset: u32,
     pub(crate) ts_recent: u32,
@@ -99,8 +101,8 @@ impl Connection {
             max_snd_wnd: 0,
             rcv_nxt: SeqNum(0),
             rcv_wnd: cfg.recv_window,
-            our_syn: TcpOptions::default(),
-            peer_syn: TcpOptions::default(),
+            our_syn: SynOpts::default(),
+            peer_syn: SynOpts::default(),
             neg: Negotiated::default(),
             ts_offset: 0,
             ts_recent: 0,
@@ -139,10 +141,10 @@ impl Connection {
         self.neg
     }
     pub fn our_syn_options(&self) -> TcpOptions {
-        self.our_syn
+        self.our_syn.to_wire()
     }
     pub fn peer_syn_options(&self) -> TcpOptions {
-        self.peer_syn
+        self.peer_syn.to_wire()
     }
     /// Bytes received and not yet read.
     pub fn readable(&self) -> usize {
@@ -194,7 +196,7 @@ impl Connection {
             ack: if flags.ack() { self.rcv_nxt } else { SeqNum(0) },
             flags,
             window: self.window_field(),
-            options: TcpOptions::default(),
+            options: SynOpts::default(),
             payload: Payload::None,
             conn: Some(self.handle),
             rule,

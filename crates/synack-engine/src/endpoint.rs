@@ -301,9 +301,9 @@ impl Endpoint {
             ctx.mark = listen;
             c.irs = seg.seq;
             c.rcv_nxt = seg.seq.add(1);
-            c.peer_syn = seg.options;
-            c.our_syn = negotiate::synack_options(ctx.cfg, &seg.options);
-            c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &seg.options, tuple.remote);
+            c.peer_syn = negotiate::SynOpts::from_wire(&seg.options);
+            c.our_syn = negotiate::synack_options(ctx.cfg, &c.peer_syn);
+            c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, tuple.remote);
             c.ts_recent = seg.options.timestamps.map_or(0, |t| t.0);
             c.ts_offset = ts_offset;
             c.state = State::SynReceived;
@@ -353,7 +353,7 @@ impl Endpoint {
                 flags: seg.flags,
                 window: seg.window,
                 urgent: 0,
-                options: seg.options,
+                options: seg.options.to_wire(),
                 payload,
             };
             let len = emit_segment(buf, &ip, &repr, self.cfg.option_layout)?;

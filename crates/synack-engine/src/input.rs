@@ -5,7 +5,7 @@ use synack_wire::{SeqNum, TcpRepr};
 
 use crate::config::Profile;
 use crate::conn::{Connection, Origin};
-use crate::negotiate;
+use crate::negotiate::{self, SynOpts};
 use crate::out::{Ctx, Event};
 use crate::rules::Rule;
 use crate::state::State;
@@ -68,12 +68,12 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
     }
     c.irs = seg.seq;
     c.rcv_nxt = seg.seq.add(1);
-    c.peer_syn = seg.options;
+    c.peer_syn = SynOpts::from_wire(&seg.options);
     if let Some((tsval, _)) = seg.options.timestamps {
         c.ts_recent = tsval;
     }
     if f.ack() {
-        c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &seg.options, c.tuple.remote);
+        c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
         c.snd_una = seg.ack;
         // The window of a SYN is unscaled (RFC 7323 §2.2).
         c.snd_wnd = u32::from(seg.window);
@@ -83,7 +83,8 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
         c.state = State::Established;
         c.clear_timer();
         c.sent = 0;
-        clamp_note(c, ctx, &seg.options);
+        let peer = c.peer_syn;
+        clamp_note(c, ctx, &peer);
         ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
         ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
         ctx.event(c, Event::Connected);
@@ -94,7 +95,7 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
         return Keep;
     }
     // SYN without ACK: simultaneous open (Fig. 7). Same ISS, options repeated.
-    c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &seg.options, c.tuple.remote);
+    c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
     c.state = State::SynReceived;
     ctx.push(c.syn_segment(ctx.now, Rule::SimultaneousOpen));
     c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
@@ -102,7 +103,7 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
     Keep
 }
 
-fn clamp_note(c: &Connection, ctx: &mut Ctx<'_>, peer: &synack_wire::TcpOptions) {
+fn clamp_note(c: &Connection, ctx: &mut Ctx<'_>, peer: &SynOpts) {
     if let Some(ws) = peer.window_scale {
         if ws > negotiate::MAX_SHIFT && c.neg.window_scaling {
             ctx.note(c, Action::ClampShift { from: ws }, Rule::WindowScale, None);

@@ -20,7 +20,7 @@ mod conn;
 mod endpoint;
 mod input;
 pub mod isn;
-mod negotiate;
+pub mod negotiate;
 mod out;
 pub mod rules;
 pub mod sim;

@@ -7,6 +7,38 @@ use synack_wire::TcpOptions;
 use crate::config::Config;
 use crate::conn::Negotiated;
 
+/// The options that take part in negotiation, in 16 bytes: what the engine
+/// keeps per connection and per queued segment (the full [`TcpOptions`] is
+/// 120 bytes, and copying it dominated the hot path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SynOpts {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: Option<(u32, u32)>,
+}
+
+impl SynOpts {
+    pub fn from_wire(o: &TcpOptions) -> SynOpts {
+        SynOpts {
+            mss: o.mss,
+            window_scale: o.window_scale,
+            sack_permitted: o.sack_permitted,
+            timestamps: o.timestamps,
+        }
+    }
+
+    pub fn to_wire(self) -> TcpOptions {
+        TcpOptions {
+            mss: self.mss,
+            window_scale: self.window_scale,
+            sack_permitted: self.sack_permitted,
+            timestamps: self.timestamps,
+            ..TcpOptions::default()
+        }
+    }
+}
+
 /// RFC 7323 §2.3: shifts above 14 are treated as 14.
 pub const MAX_SHIFT: u8 = 14;
 
@@ -16,20 +48,19 @@ pub fn default_mss(remote: SocketAddr) -> u16 {
 }
 
 /// Options of our SYN.
-pub fn syn_options(cfg: &Config) -> TcpOptions {
-    TcpOptions {
+pub fn syn_options(cfg: &Config) -> SynOpts {
+    SynOpts {
         mss: Some(cfg.mss),
         window_scale: cfg.window_scale,
         sack_permitted: cfg.sack_permitted,
         // TSval is filled at transmission; TSecr of a SYN is 0 (RFC 7323 §3.2).
         timestamps: cfg.timestamps.then_some((0, 0)),
-        ..TcpOptions::default()
     }
 }
 
 /// What both sides agreed on, given what each SYN carried. Used by both
 /// ends, so the result depends only on the two option sets.
-pub fn agree(cfg: &Config, ours: &TcpOptions, theirs: &TcpOptions, remote: SocketAddr) -> Negotiated {
+pub fn agree(cfg: &Config, ours: &SynOpts, theirs: &SynOpts, remote: SocketAddr) -> Negotiated {
     // Linux ignores an MSS of 0; so do we (and fall back to the default).
     let peer_mss = theirs.mss.filter(|&m| m > 0).unwrap_or(default_mss(remote));
     let scaling = ours.window_scale.is_some() && theirs.window_scale.is_some();
@@ -53,13 +84,12 @@ pub fn agree(cfg: &Config, ours: &TcpOptions, theirs: &TcpOptions, remote: Socke
 
 /// Options of our SYN-ACK: MSS always (MAY-3), the rest only if the SYN
 /// offered it (rule 14).
-pub fn synack_options(cfg: &Config, syn: &TcpOptions) -> TcpOptions {
-    TcpOptions {
+pub fn synack_options(cfg: &Config, syn: &SynOpts) -> SynOpts {
+    SynOpts {
         mss: Some(cfg.mss),
         window_scale: cfg.window_scale.filter(|_| syn.window_scale.is_some()),
         sack_permitted: cfg.sack_permitted && syn.sack_permitted,
         timestamps: (cfg.timestamps && syn.timestamps.is_some())
             .then(|| (0, syn.timestamps.map_or(0, |t| t.0))),
-        ..TcpOptions::default()
     }
 }

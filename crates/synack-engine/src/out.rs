@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use synack_wire::{SeqNum, TcpFlags, TcpOptions};
+use synack_wire::{SeqNum, TcpFlags};
 
 use crate::config::Config;
 use crate::conn::Connection;
@@ -59,7 +59,7 @@ pub(crate) struct OutSeg {
     pub ack: SeqNum,
     pub flags: TcpFlags,
     pub window: u16,
-    pub options: TcpOptions,
+    pub options: crate::negotiate::SynOpts,
     pub payload: Payload,
     pub conn: Option<ConnHandle>,
     pub rule: Rule,

@@ -1,7 +1,9 @@
 //! Segments that meet no connection: LISTEN (§3.10.7.2, rules 11–13) and
 //! CLOSED (§3.10.7.1, rules 26–28). Replies are built from the segment alone.
 
-use synack_wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
+use synack_wire::{SeqNum, TcpFlags, TcpRepr};
+
+use crate::negotiate::SynOpts;
 
 use crate::out::{OutSeg, Payload};
 use crate::rules::Rule;
@@ -16,7 +18,7 @@ pub(crate) fn rst_for(tuple: Tuple, seg: &TcpRepr<'_>, rule: Rule) -> OutSeg {
         ack: SeqNum(0),
         flags: TcpFlags::RST,
         window: 0,
-        options: TcpOptions::default(),
+        options: SynOpts::default(),
         payload: Payload::None,
         conn: None,
         rule,
@@ -32,7 +34,7 @@ pub(crate) fn rst_ack_for(tuple: Tuple, seg: &TcpRepr<'_>, rule: Rule) -> OutSeg
         ack: seg.seq.add(seg.seg_len()),
         flags: TcpFlags::RST_ACK,
         window: 0,
-        options: TcpOptions::default(),
+        options: SynOpts::default(),
         payload: Payload::None,
         conn: None,
         rule,

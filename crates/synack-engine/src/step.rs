@@ -27,10 +27,37 @@ impl ConnHandle {
 }
 
 /// Local and remote address of a connection, as seen by this endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tuple {
     pub local: SocketAddr,
     pub remote: SocketAddr,
+}
+
+/// Hashes addresses and ports as a few machine words; the derived
+/// `SocketAddr` hash walks enum tags and IPv6 flow/scope fields and showed
+/// up in the demux profile.
+impl core::hash::Hash for Tuple {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        use core::net::IpAddr;
+        let ports = (u32::from(self.local.port()) << 16) | u32::from(self.remote.port());
+        match (self.local.ip(), self.remote.ip()) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                state.write_u64((u64::from(u32::from(l)) << 32) | u64::from(u32::from(r)));
+            }
+            (l, r) => {
+                state.write_u128(ip_bits(l));
+                state.write_u128(ip_bits(r));
+            }
+        }
+        state.write_u32(ports);
+    }
+}
+
+fn ip_bits(ip: core::net::IpAddr) -> u128 {
+    match ip {
+        core::net::IpAddr::V4(v) => u128::from(u32::from(v)),
+        core::net::IpAddr::V6(v) => u128::from(v),
+    }
 }
 
 /// A segment as it crossed the wire, addresses included.
