@@ -108,7 +108,7 @@ impl core::ops::BitOr for TcpFlags {
 
 impl fmt::Debug for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}]", self.tcpdump())
+        write!(f, "TcpFlags({:#05x} [{}])", self.0, self.tcpdump())
     }
 }
 
