@@ -6,6 +6,7 @@
 //!
 //! `SYNACK_BENCH_N` (handshakes per round, default 1,000,000) and
 //! `SYNACK_BENCH_ROUNDS` (default 5) tune it; medians are reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 #[path = "../tests/smol/mod.rs"]
 mod smol;
@@ -45,7 +46,9 @@ impl Engines {
     fn new() -> Engines {
         let server_addr: SocketAddr = "10.0.0.2:80".parse().unwrap_or_else(|_| unreachable!());
         let mut server = Endpoint::new(engine_config(2));
-        server.listen(server_addr).unwrap_or_else(|e| panic!("listen: {e}"));
+        server
+            .listen(server_addr)
+            .unwrap_or_else(|e| panic!("listen: {e}"));
         Engines {
             client: Endpoint::new(engine_config(1)),
             server,
@@ -58,8 +61,12 @@ impl Engines {
     /// Move every queued segment from `from` to `to`.
     fn pump(from: &mut Endpoint, to: &mut Endpoint, buf: &mut [u8], now: Instant) -> u64 {
         let mut n = 0;
-        while let Some(t) = from.poll_transmit(now, buf).unwrap_or_else(|e| panic!("emit: {e}")) {
-            to.handle(now, &buf[..t.len]).unwrap_or_else(|e| panic!("parse: {e}"));
+        while let Some(t) = from
+            .poll_transmit(now, buf)
+            .unwrap_or_else(|e| panic!("emit: {e}"))
+        {
+            to.handle(now, &buf[..t.len])
+                .unwrap_or_else(|e| panic!("parse: {e}"));
             n += 1;
         }
         n
@@ -112,7 +119,10 @@ impl Engines {
             }
             c.handle_timeout(now);
             s.handle_timeout(now);
-            assert!(c.is_empty() && s.is_empty(), "both tables empty after the RSTs");
+            assert!(
+                c.is_empty() && s.is_empty(),
+                "both tables empty after the RSTs"
+            );
             done += batch;
         }
         (done, start.elapsed().as_secs_f64())
@@ -144,7 +154,9 @@ fn smoltcp_run(total: usize) -> (usize, f64, u64) {
                 client.dev.rx.push_back(p);
                 segments += 1;
             }
-            if client.tcp().state() == SmolState::Established && server.tcp().state() == SmolState::Established {
+            if client.tcp().state() == SmolState::Established
+                && server.tcp().state() == SmolState::Established
+            {
                 break;
             }
             rounds += 1;
@@ -203,7 +215,11 @@ fn main() {
     println!("synack engine: {:>12.0} handshakes/s", ours_m);
     println!("smoltcp 0.14:  {:>12.0} handshakes/s", theirs_m);
     for in_flight in [10_000usize, 100_000] {
-        let total = if quick { in_flight } else { (n / in_flight).max(1) * in_flight };
+        let total = if quick {
+            in_flight
+        } else {
+            (n / in_flight).max(1) * in_flight
+        };
         let mut rates = Vec::new();
         for _ in 0..rounds {
             let mut e = Engines::new();

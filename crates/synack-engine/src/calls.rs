@@ -33,12 +33,20 @@ pub(crate) fn close(c: &mut Connection, ctx: &mut Ctx<'_>) -> Result<Disposition
         State::SynSent => {
             c.state = State::Closed;
             c.clear_timer();
-            ctx.note(c, Action::Delete(CloseReason::Aborted), Rule::CloseInSynSent, None);
+            ctx.note(
+                c,
+                Action::Delete(CloseReason::Aborted),
+                Rule::CloseInSynSent,
+                None,
+            );
             Ok(Disposition::Delete(CloseReason::Aborted))
         }
         State::SynReceived | State::Established if !c.recv_buf.is_empty() => {
             // Unread data would be lost silently: reset instead (SHLD-3).
-            ctx.push(c.rst_segment(ctx.cfg.profile == Profile::LinuxCompat, Rule::CloseWithUnreadData));
+            ctx.push(c.rst_segment(
+                ctx.cfg.profile == Profile::LinuxCompat,
+                Rule::CloseWithUnreadData,
+            ));
             c.state = State::Closed;
             c.clear_timer();
             ctx.note(c, Action::Send(Reply::Rst), Rule::CloseWithUnreadData, None);
@@ -62,7 +70,11 @@ pub(crate) fn close(c: &mut Connection, ctx: &mut Ctx<'_>) -> Result<Disposition
 pub(crate) fn abort(c: &mut Connection, ctx: &mut Ctx<'_>) -> Disposition {
     let sends_rst = matches!(
         c.state,
-        State::SynReceived | State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait
+        State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait
     );
     if sends_rst {
         ctx.push(c.rst_segment(ctx.cfg.profile == Profile::LinuxCompat, Rule::Abort));
@@ -110,9 +122,15 @@ pub(crate) fn timeout(c: &mut Connection, ctx: &mut Ctx<'_>, kind: TimerKind) ->
     let elapsed = ctx.now.since(c.first_sent);
     let (schedule, retransmit_rule, give_up_rule) = match c.state {
         State::SynSent => (cfg.syn_schedule, Rule::SynRetransmit, Rule::SynGiveUp),
-        State::SynReceived => (cfg.synack_schedule, Rule::SynAckRetransmit, Rule::SynAckRetransmit),
+        State::SynReceived => (
+            cfg.synack_schedule,
+            Rule::SynAckRetransmit,
+            Rule::SynAckRetransmit,
+        ),
         State::LastAck => (data_schedule(cfg), Rule::PassiveClose, Rule::PassiveClose),
-        State::FinWait1 | State::Closing => (data_schedule(cfg), Rule::ActiveClose, Rule::ActiveClose),
+        State::FinWait1 | State::Closing => {
+            (data_schedule(cfg), Rule::ActiveClose, Rule::ActiveClose)
+        }
         _ => (data_schedule(cfg), Rule::SynRetransmit, Rule::SynGiveUp),
     };
     if schedule.gives_up(c.sent, elapsed, cfg.initial_rto) {
@@ -164,7 +182,9 @@ fn data_schedule(cfg: &crate::Config) -> crate::Schedule {
 fn retransmit_data(c: &mut Connection, ctx: &mut Ctx<'_>, rule: Rule) -> Reply {
     let outstanding = c.snd_nxt.since(c.snd_una).unwrap_or(0);
     let fin_out = c.fin_seq.is_some();
-    let data = outstanding.saturating_sub(u32::from(fin_out)).min(c.send_buf.len() as u32);
+    let data = outstanding
+        .saturating_sub(u32::from(fin_out))
+        .min(c.send_buf.len() as u32);
     let len = data.min(u32::from(c.neg.send_mss.max(1)));
     let fin = fin_out && len == data;
     ctx.push(c.data_segment(ctx.now, c.snd_una, len, fin, rule));

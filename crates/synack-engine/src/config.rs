@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn linux_syn_schedule_matches_observed() {
         // Research §6: SYNs at 0,1,2,3,4,5,7,11,19,35,67 s, ETIMEDOUT ≈131 s.
-        let (sent, end) = times(Schedule::LinuxSyn { retries: 6, linear: 4 });
+        let (sent, end) = times(Schedule::LinuxSyn {
+            retries: 6,
+            linear: 4,
+        });
         assert_eq!(sent, [0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
         assert_eq!(end, 131);
     }

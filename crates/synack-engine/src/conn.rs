@@ -85,7 +85,13 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(handle: ConnHandle, tuple: Tuple, origin: Origin, iss: SeqNum, cfg: &Config) -> Self {
+    pub(crate) fn new(
+        handle: ConnHandle,
+        tuple: Tuple,
+        origin: Origin,
+        iss: SeqNum,
+        cfg: &Config,
+    ) -> Self {
         Connection {
             handle,
             tuple,
@@ -247,7 +253,14 @@ impl Connection {
     }
 
     /// A data segment of `len` bytes at `seq`, with FIN when `fin`.
-    pub(crate) fn data_segment(&self, now: Instant, seq: SeqNum, len: u32, fin: bool, rule: Rule) -> OutSeg {
+    pub(crate) fn data_segment(
+        &self,
+        now: Instant,
+        seq: SeqNum,
+        len: u32,
+        fin: bool,
+        rule: Rule,
+    ) -> OutSeg {
         let mut flags = TcpFlags::ACK;
         if len > 0 {
             flags = flags | TcpFlags::PSH;
@@ -268,10 +281,10 @@ impl Connection {
     /// Queue an ACK subject to the per-connection rate limit; returns whether
     /// it was sent.
     pub(crate) fn rate_limited_ack(&mut self, ctx: &mut Ctx<'_>, rule: Rule) -> bool {
-        if let Some(last) = self.last_ack_reply {
-            if ctx.now.since(last) < ctx.cfg.challenge_ack_interval {
-                return false;
-            }
+        if let Some(last) = self.last_ack_reply
+            && ctx.now.since(last) < ctx.cfg.challenge_ack_interval
+        {
+            return false;
         }
         self.last_ack_reply = Some(ctx.now);
         ctx.push(self.ack_segment(ctx.now, rule));
@@ -301,7 +314,16 @@ impl Connection {
             unsent -= len;
             room -= len;
             queued = true;
-            ctx.note(self, Action::Send(if fin { crate::step::Reply::Fin } else { crate::step::Reply::Data }), rule, None);
+            ctx.note(
+                self,
+                Action::Send(if fin {
+                    crate::step::Reply::Fin
+                } else {
+                    crate::step::Reply::Data
+                }),
+                rule,
+                None,
+            );
         }
         if fin_wanted && unsent == 0 && self.fin_seq.is_none() {
             let seg = self.data_segment(ctx.now, self.snd_nxt, 0, true, rule);

@@ -19,7 +19,8 @@ use crate::rules::Rule;
 use crate::state::State;
 use crate::stateless::{self, ListenVerdict};
 use crate::step::{
-    Action, Cause, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple, UserCall,
+    Action, Cause, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple,
+    UserCall,
 };
 use crate::time::Instant;
 use crate::timer::TimerQueue;
@@ -143,7 +144,12 @@ impl Endpoint {
     }
 
     /// Active OPEN (rule 1): choose the ISS, queue the SYN, enter SYN-SENT.
-    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr) -> Result<ConnHandle, CallError> {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<ConnHandle, CallError> {
         if local.is_ipv4() != remote.is_ipv4() {
             return Err(CallError::MixedFamilies);
         }
@@ -170,17 +176,24 @@ impl Endpoint {
     /// CLOSE: an orderly close (FIN) after queued data.
     pub fn close(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
         let idx = self.index_of(h)?;
-        self.run(idx, now, Cause::User(UserCall::Close), |c, ctx| match calls::close(c, ctx) {
-            Ok(d) => (d, Ok(())),
-            Err(e) => (Disposition::Keep, Err(e)),
-        })
+        self.run(
+            idx,
+            now,
+            Cause::User(UserCall::Close),
+            |c, ctx| match calls::close(c, ctx) {
+                Ok(d) => (d, Ok(())),
+                Err(e) => (Disposition::Keep, Err(e)),
+            },
+        )
         .unwrap_or(Err(CallError::UnknownConnection))
     }
 
     /// ABORT: drop the connection, with a RST where the peer may hold state.
     pub fn abort(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
         let idx = self.index_of(h)?;
-        self.run(idx, now, Cause::User(UserCall::Abort), |c, ctx| (calls::abort(c, ctx), ()));
+        self.run(idx, now, Cause::User(UserCall::Abort), |c, ctx| {
+            (calls::abort(c, ctx), ())
+        });
         Ok(())
     }
 
@@ -226,7 +239,10 @@ impl Endpoint {
                     self.out.steps.push_back(Step {
                         at: now,
                         conn: None,
-                        tuple: Tuple { local: any, remote: any },
+                        tuple: Tuple {
+                            local: any,
+                            remote: any,
+                        },
                         cause: Cause::Malformed(e),
                         action: Action::Drop(DropReason::Malformed),
                         rule: Rule::OptionLengths,
@@ -262,9 +278,18 @@ impl Endpoint {
             match stateless::closed_reply(tuple, seg) {
                 Some(rst) => {
                     let rule = rst.rule;
-                    let reply = if rst.flags.ack() { Reply::RstAck } else { Reply::Rst };
+                    let reply = if rst.flags.ack() {
+                        Reply::RstAck
+                    } else {
+                        Reply::Rst
+                    };
                     ctx.push(rst);
-                    ctx.note_stateless(tuple, TcbVars::none(State::Closed), Action::Send(reply), rule);
+                    ctx.note_stateless(
+                        tuple,
+                        TcbVars::none(State::Closed),
+                        Action::Send(reply),
+                        rule,
+                    );
                 }
                 None => ctx.note_stateless(
                     tuple,
@@ -286,8 +311,12 @@ impl Endpoint {
                     ctx.push(stateless::rst_for(tuple, seg, Rule::ListenAck));
                     (Action::Send(Reply::Rst), Rule::ListenAck)
                 }
-                ListenVerdict::IllegalFlags => (Action::Drop(DropReason::IllegalFlags), Rule::ListenSyn),
-                ListenVerdict::Ignore if seg.flags.rst() => (Action::Drop(DropReason::RstIgnored), Rule::ListenIgnore),
+                ListenVerdict::IllegalFlags => {
+                    (Action::Drop(DropReason::IllegalFlags), Rule::ListenSyn)
+                }
+                ListenVerdict::Ignore if seg.flags.rst() => {
+                    (Action::Drop(DropReason::RstIgnored), Rule::ListenIgnore)
+                }
                 _ => (Action::Drop(DropReason::NoControl), Rule::ListenIgnore),
             };
             ctx.note_stateless(tuple, listen, action, rule);
@@ -310,6 +339,12 @@ impl Endpoint {
             ctx.push(c.syn_segment(ctx.now, Rule::ListenSyn));
             c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
             ctx.note(c, Action::Send(Reply::SynAck), Rule::ListenSyn, None);
+            ctx.note(
+                c,
+                Action::Negotiated(c.neg),
+                Rule::SynAckEchoesOptions,
+                None,
+            );
             if !seg.payload.is_empty() {
                 ctx.note(c, Action::Drop(DropReason::SynData), Rule::DataOnSyn, None);
             }
@@ -319,7 +354,11 @@ impl Endpoint {
 
     /// Write the next queued segment into `buf` (at least [`MAX_PACKET`]
     /// bytes is always enough).
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Result<Option<Transmit>, WireError> {
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        buf: &mut [u8],
+    ) -> Result<Option<Transmit>, WireError> {
         while let Some(seg) = self.out.tx.pop_front() {
             let conn = seg.conn.and_then(|h| {
                 self.slots
@@ -331,7 +370,9 @@ impl Endpoint {
                 (Payload::None, _) => &[],
                 (Payload::Send { len, .. }, Some(c)) => {
                     // Already acknowledged while queued: nothing left to send.
-                    let Some(off) = seg.seq.since(c.snd_una) else { continue };
+                    let Some(off) = seg.seq.since(c.snd_una) else {
+                        continue;
+                    };
                     let (off, len) = (off as usize, len as usize);
                     c.send_buf.get(off..off + len).unwrap_or(&[])
                 }
@@ -407,17 +448,24 @@ impl Endpoint {
             let Some(idx) = self.timers.pop_due(now, |i, s| timer_live(slots, i, s)) else {
                 break;
             };
-            let Some(c) = self.slots.get_mut(idx as usize).and_then(|s| s.conn.as_mut()) else {
+            let Some(c) = self
+                .slots
+                .get_mut(idx as usize)
+                .and_then(|s| s.conn.as_mut())
+            else {
                 continue;
             };
             let kind = c.timer.map_or(TimerKind::Retransmit, |t| t.kind);
             c.timer = None;
             c.timer_scheduled = None;
             c.timer_stamp = 0;
-            self.run(idx, now, Cause::Timer(kind), |c, ctx| (calls::timeout(c, ctx, kind), ()));
+            self.run(idx, now, Cause::Timer(kind), |c, ctx| {
+                (calls::timeout(c, ctx, kind), ())
+            });
         }
         let slots = &self.slots;
-        self.timers.compact(self.live, |i, s| timer_live(slots, i, s));
+        self.timers
+            .compact(self.live, |i, s| timer_live(slots, i, s));
     }
 
     pub fn poll_event(&mut self) -> Option<(ConnHandle, Event)> {
@@ -440,10 +488,17 @@ impl Endpoint {
     }
 
     fn index_of(&self, h: ConnHandle) -> Result<u32, CallError> {
-        self.connection(h).map(|_| h.idx).ok_or(CallError::UnknownConnection)
+        self.connection(h)
+            .map(|_| h.idx)
+            .ok_or(CallError::UnknownConnection)
     }
 
-    fn alloc(&mut self, tuple: Tuple, origin: Origin, iss: synack_wire::SeqNum) -> (u32, ConnHandle) {
+    fn alloc(
+        &mut self,
+        tuple: Tuple,
+        origin: Origin,
+        iss: synack_wire::SeqNum,
+    ) -> (u32, ConnHandle) {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -474,7 +529,10 @@ impl Endpoint {
         cause: Cause,
         f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> (Disposition, R),
     ) -> Option<R> {
-        let c = self.slots.get_mut(idx as usize).and_then(|s| s.conn.as_mut())?;
+        let c = self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.conn.as_mut())?;
         let was_established = c.state == State::Established;
         let mut ctx = Ctx {
             now,
@@ -504,13 +562,13 @@ impl Endpoint {
     }
 
     fn remove(&mut self, idx: u32) {
-        if let Some(slot) = self.slots.get_mut(idx as usize) {
-            if let Some(c) = slot.conn.take() {
-                self.table.remove(&c.tuple);
-                slot.generation = slot.generation.wrapping_add(1);
-                self.free.push(idx);
-                self.live -= 1;
-            }
+        if let Some(slot) = self.slots.get_mut(idx as usize)
+            && let Some(c) = slot.conn.take()
+        {
+            self.table.remove(&c.tuple);
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(idx);
+            self.live -= 1;
         }
     }
 

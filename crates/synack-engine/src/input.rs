@@ -55,7 +55,12 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
         if f.ack() {
             c.state = State::Closed;
             c.clear_timer();
-            ctx.note(c, Action::Delete(CloseReason::Refused), Rule::SynSentRst, check);
+            ctx.note(
+                c,
+                Action::Delete(CloseReason::Refused),
+                Rule::SynSentRst,
+                check,
+            );
             ctx.event(c, Event::Refused);
             return Delete(CloseReason::Refused);
         }
@@ -63,7 +68,12 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
         return Keep;
     }
     if !f.syn() {
-        ctx.note(c, Action::Drop(DropReason::NoSynNoRst), Rule::SynSentNoSynNoRst, check);
+        ctx.note(
+            c,
+            Action::Drop(DropReason::NoSynNoRst),
+            Rule::SynSentNoSynNoRst,
+            check,
+        );
         return Keep;
     }
     c.irs = seg.seq;
@@ -84,6 +94,7 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
         c.clear_timer();
         c.sent = 0;
         let peer = c.peer_syn;
+        ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
         clamp_note(c, ctx, &peer);
         ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
         ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
@@ -104,10 +115,11 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
 }
 
 fn clamp_note(c: &Connection, ctx: &mut Ctx<'_>, peer: &SynOpts) {
-    if let Some(ws) = peer.window_scale {
-        if ws > negotiate::MAX_SHIFT && c.neg.window_scaling {
-            ctx.note(c, Action::ClampShift { from: ws }, Rule::WindowScale, None);
-        }
+    if let Some(ws) = peer.window_scale
+        && ws > negotiate::MAX_SHIFT
+        && c.neg.window_scaling
+    {
+        ctx.note(c, Action::ClampShift { from: ws }, Rule::WindowScale, None);
     }
 }
 
@@ -188,9 +200,15 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Dis
         len,
         ok,
     });
-    if !ok && !(f.syn() && !f.rst()) {
+    let syn_without_rst = f.syn() && !f.rst();
+    if !ok && !syn_without_rst {
         if f.rst() {
-            ctx.note(c, Action::Drop(DropReason::OutOfWindow), Rule::RstInWindow, seq_check);
+            ctx.note(
+                c,
+                Action::Drop(DropReason::OutOfWindow),
+                Rule::RstInWindow,
+                seq_check,
+            );
             return Keep;
         }
         // Linux rate-limits these pure ACKs; segments with data are exempt.
@@ -224,9 +242,17 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Dis
             return Keep;
         }
         let (reason, rule, event) = match (c.state, c.origin) {
-            (State::SynReceived, Origin::Passive) => (CloseReason::BackToListen, Rule::SynRcvdRst, None),
-            (State::SynReceived, Origin::Active) => (CloseReason::Refused, Rule::SynRcvdRst, Some(Event::Refused)),
-            (State::TimeWait, _) => (CloseReason::Closed, Rule::RstInTimeWait, Some(Event::Closed)),
+            (State::SynReceived, Origin::Passive) => {
+                (CloseReason::BackToListen, Rule::SynRcvdRst, None)
+            }
+            (State::SynReceived, Origin::Active) => {
+                (CloseReason::Refused, Rule::SynRcvdRst, Some(Event::Refused))
+            }
+            (State::TimeWait, _) => (
+                CloseReason::Closed,
+                Rule::RstInTimeWait,
+                Some(Event::Closed),
+            ),
             _ => (CloseReason::Reset, Rule::RstExact, Some(Event::Reset)),
         };
         c.state = State::Closed;
@@ -243,7 +269,12 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Dis
         if c.state == State::SynReceived && c.origin == Origin::Passive {
             c.state = State::Closed;
             c.clear_timer();
-            ctx.note(c, Action::Delete(CloseReason::BackToListen), Rule::SynRcvdNewSyn, seq_check);
+            ctx.note(
+                c,
+                Action::Delete(CloseReason::BackToListen),
+                Rule::SynRcvdNewSyn,
+                seq_check,
+            );
             return Delete(CloseReason::BackToListen);
         }
         let action = challenge_ack(c, ctx, Rule::SynInSynchronized);
@@ -251,16 +282,26 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Dis
         return Keep;
     }
 
+    // SACK-permitted belongs on SYNs only (RFC 2018 §2): ignore it elsewhere.
+    if seg.options.sack_permitted {
+        ctx.note(c, Action::Ignore, Rule::SackPermitted, None);
+    }
+
     // Timestamps: once negotiated, a non-RST segment without them SHOULD be
     // dropped (RFC 7323 §3.2); Linux accepts it.
     match seg.options.timestamps {
-        Some((tsval, _)) if c.neg.timestamps => {
-            if seg.seq.since(c.rcv_nxt).is_some_and(|d| d == 0) || c.state == State::SynReceived {
-                c.ts_recent = tsval;
-            }
+        Some((tsval, _))
+            if c.neg.timestamps && (seg.seq == c.rcv_nxt || c.state == State::SynReceived) =>
+        {
+            c.ts_recent = tsval;
         }
         None if c.neg.timestamps && ctx.cfg.profile == Profile::Rfc => {
-            ctx.note(c, Action::Drop(DropReason::MissingTimestamp), Rule::TimestampsEverySegment, None);
+            ctx.note(
+                c,
+                Action::Drop(DropReason::MissingTimestamp),
+                Rule::TimestampsEverySegment,
+                None,
+            );
             return Keep;
         }
         _ => {}
@@ -381,7 +422,12 @@ fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Option
             State::LastAck => {
                 c.state = State::Closed;
                 c.clear_timer();
-                ctx.note(c, Action::Delete(CloseReason::Closed), Rule::PassiveClose, check);
+                ctx.note(
+                    c,
+                    Action::Delete(CloseReason::Closed),
+                    Rule::PassiveClose,
+                    check,
+                );
                 ctx.event(c, Event::Closed);
                 return Some(Delete(CloseReason::Closed));
             }
@@ -397,11 +443,19 @@ fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Option
 
 /// Steps 7 and 8: payload and FIN. `data_seq` is the sequence number of the
 /// first payload byte.
-fn text_and_fin(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, data_seq: SeqNum) -> Disposition {
+fn text_and_fin(
+    c: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    seg: &TcpRepr<'_>,
+    data_seq: SeqNum,
+) -> Disposition {
     let mut ack_needed = false;
     let mut delivered_to = data_seq;
     if !seg.payload.is_empty() {
-        if matches!(c.state, State::Established | State::FinWait1 | State::FinWait2) {
+        if matches!(
+            c.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) {
             match c.rcv_nxt.since(data_seq) {
                 Some(skip) if (skip as usize) < seg.payload.len() => {
                     let fresh = &seg.payload[skip as usize..];
@@ -411,17 +465,32 @@ fn text_and_fin(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, data_s
                     c.rcv_nxt = c.rcv_nxt.add(take as u32);
                     c.rcv_wnd -= take as u32;
                     if take > 0 {
-                        ctx.note(c, Action::Deliver { bytes: take as u32 }, Rule::SeqAcceptable, None);
+                        ctx.note(
+                            c,
+                            Action::Deliver { bytes: take as u32 },
+                            Rule::SeqAcceptable,
+                            None,
+                        );
                         ctx.event(c, Event::Readable);
                     }
                 }
                 Some(_) => {} // all old: a duplicate, re-ACK below
                 None => {
-                    ctx.note(c, Action::Drop(DropReason::OutOfOrder), Rule::SeqAcceptable, None);
+                    ctx.note(
+                        c,
+                        Action::Drop(DropReason::OutOfOrder),
+                        Rule::SeqAcceptable,
+                        None,
+                    );
                 }
             }
         } else {
-            ctx.note(c, Action::Drop(DropReason::DataIgnored), Rule::SeqAcceptable, None);
+            ctx.note(
+                c,
+                Action::Drop(DropReason::DataIgnored),
+                Rule::SeqAcceptable,
+                None,
+            );
         }
         ack_needed = true;
         delivered_to = data_seq.add(seg.payload.len() as u32);
@@ -435,7 +504,12 @@ fn text_and_fin(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>, data_s
             ok,
         });
         if !ok {
-            ctx.note(c, Action::Drop(DropReason::OutOfOrder), Rule::FinInOrder, check);
+            ctx.note(
+                c,
+                Action::Drop(DropReason::OutOfOrder),
+                Rule::FinInOrder,
+                check,
+            );
         } else {
             c.rcv_nxt = c.rcv_nxt.add(1);
             let rule = match c.state {

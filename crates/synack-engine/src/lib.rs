@@ -40,7 +40,7 @@ pub use out::Event;
 pub use rules::Rule;
 pub use state::State;
 pub use step::{
-    Action, Cause, Check, CloseReason, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple,
-    UserCall,
+    Action, Cause, Check, CloseReason, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars,
+    TimerKind, Tuple, UserCall,
 };
 pub use time::Instant;

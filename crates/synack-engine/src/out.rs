@@ -48,7 +48,10 @@ pub(crate) enum Payload {
     None,
     /// `len` bytes of the connection's send buffer, starting at the byte
     /// whose sequence number is the segment's seq.
-    Send { conn: ConnHandle, len: u32 },
+    Send {
+        conn: ConnHandle,
+        len: u32,
+    },
 }
 
 /// A segment waiting for `poll_transmit`.
@@ -135,6 +138,9 @@ impl Ctx<'_> {
 
     pub fn event(&mut self, conn: &Connection, ev: Event) {
         self.out.events.push_back((conn.handle, ev));
+        if ev.is_final() {
+            self.note(conn, Action::Report(ev), Rule::ReportReset, None);
+        }
     }
 
     pub fn push(&mut self, seg: OutSeg) {

@@ -254,9 +254,13 @@ impl Rule {
             Rule::ActiveOpen => "OPEN: choose ISS, send SYN, enter SYN-SENT",
             Rule::SynSentBadAck => "SYN-SENT: unacceptable ACK gets <SEQ=SEG.ACK><CTL=RST>",
             Rule::SynSentRst => "SYN-SENT: RST with acceptable ACK means refused; otherwise drop",
-            Rule::SynSentSynAck => "SYN-SENT: SYN-ACK with acceptable ACK completes the open, send ACK",
+            Rule::SynSentSynAck => {
+                "SYN-SENT: SYN-ACK with acceptable ACK completes the open, send ACK"
+            }
             Rule::SynSentNoSynNoRst => "SYN-SENT: segment without SYN or RST is dropped",
-            Rule::SimultaneousOpen => "SYN-SENT: SYN without ACK means simultaneous open, send SYN-ACK",
+            Rule::SimultaneousOpen => {
+                "SYN-SENT: SYN without ACK means simultaneous open, send SYN-ACK"
+            }
             Rule::SynRetransmit => "retransmit the SYN on RTO, backing off",
             Rule::SynGiveUp => "give up the open after the retry limit",
             Rule::EcnSetupSyn => "ECN-setup SYN carries ECE and CWR",
@@ -278,11 +282,17 @@ impl Rule {
             Rule::HalfOpenData => "data to a peer without TCB gets RST",
             Rule::NeverRstARst => "a RST is never answered",
             Rule::ClosedAck => "CLOSED: segment with ACK gets <SEQ=SEG.ACK><CTL=RST>",
-            Rule::ClosedNoAck => "CLOSED: segment without ACK gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>",
+            Rule::ClosedNoAck => {
+                "CLOSED: segment without ACK gets <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>"
+            }
             Rule::SeqAcceptable => "synchronized: sequence acceptability test",
-            Rule::UnacceptableSegment => "unacceptable non-RST segment gets <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>",
+            Rule::UnacceptableSegment => {
+                "unacceptable non-RST segment gets <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>"
+            }
             Rule::RstExact => "RST with SEG.SEQ = RCV.NXT resets the connection",
-            Rule::RstInWindow => "RST in window but not exact gets a challenge ACK; outside is dropped",
+            Rule::RstInWindow => {
+                "RST in window but not exact gets a challenge ACK; outside is dropped"
+            }
             Rule::SynInSynchronized => "SYN in a synchronized state gets a challenge ACK",
             Rule::AckProcessing => "synchronized: ACK field checks and window update",
             Rule::TimestampsEverySegment => "timestamps on every non-RST segment once negotiated",

@@ -54,7 +54,9 @@ pub enum Fault {
 pub enum Fate {
     Delivered,
     /// Dropped by the fault at this index in the fault list.
-    Dropped { fault: usize },
+    Dropped {
+        fault: usize,
+    },
     /// A duplicate copy delivered as well.
     Duplicated,
     /// Delivered late.
@@ -122,21 +124,13 @@ impl SimLink {
                     fate = Fate::Dropped { fault: i };
                 }
                 Fault::DropAll { from: s } if s == from => fate = Fate::Dropped { fault: i },
-                Fault::Loss { from: s, prob } if s.is_none_or(|s| s == from) => {
-                    if self.uniform() < prob {
-                        fate = Fate::Dropped { fault: i };
-                    }
+                Fault::Loss { from: s, prob }
+                    if s.is_none_or(|s| s == from) && self.uniform() < prob =>
+                {
+                    fate = Fate::Dropped { fault: i };
                 }
-                Fault::Duplicate { prob } => {
-                    if self.uniform() < prob {
-                        copies = 2;
-                    }
-                }
-                Fault::Reorder { prob, extra } => {
-                    if self.uniform() < prob {
-                        delay += extra;
-                    }
-                }
+                Fault::Duplicate { prob } if self.uniform() < prob => copies = 2,
+                Fault::Reorder { prob, extra } if self.uniform() < prob => delay += extra,
                 _ => {}
             }
             if matches!(fate, Fate::Dropped { .. }) {
@@ -323,6 +317,8 @@ impl Pair {
     }
 
     pub fn has_event(&self, side: Side, event: Event) -> bool {
-        self.events.iter().any(|e| e.side == side && e.event == event)
+        self.events
+            .iter()
+            .any(|e| e.side == side && e.event == event)
     }
 }

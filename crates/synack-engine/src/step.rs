@@ -225,14 +225,24 @@ pub enum Action {
     /// A state change with nothing to send.
     Enter,
     /// Payload bytes accepted in order.
-    Deliver { bytes: u32 },
+    Deliver {
+        bytes: u32,
+    },
     /// Bytes of ours the peer acknowledged.
-    Acked { bytes: u32 },
+    Acked {
+        bytes: u32,
+    },
     /// Window scale shift above 14 was capped (RFC 7323 §2.3).
-    ClampShift { from: u8 },
+    ClampShift {
+        from: u8,
+    },
     Delete(CloseReason),
     /// Started listening.
     Listen,
+    /// The options both SYNs agreed on.
+    Negotiated(crate::conn::Negotiated),
+    /// The user was told how the connection ended (MUST-12).
+    Report(crate::out::Event),
     /// Nothing to do (e.g. a duplicate ACK).
     Ignore,
 }

@@ -50,8 +50,8 @@ impl TimerQueue {
     /// Drop stale entries once they dominate.
     pub fn compact(&mut self, live_count: usize, live: impl Fn(u32, u64) -> bool) {
         if self.heap.len() > 2 * live_count + 1024 {
-            self.heap.retain(|Reverse((_, stamp, idx))| live(*idx, *stamp));
+            self.heap
+                .retain(|Reverse((_, stamp, idx))| live(*idx, *stamp));
         }
     }
-
 }

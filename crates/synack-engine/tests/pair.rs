@@ -1,11 +1,12 @@
 //! Two engines over the simulated link on a virtual clock: the handshake
 //! under loss, duplication and reordering; retransmission timings; close.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use core::net::SocketAddr;
 use core::time::Duration;
 
 use synack_engine::sim::{Fate, Fault, Pair, Side, SimLink};
-use synack_engine::{Config, Endpoint, Event, Instant, IsnMode, Reply, State, Action};
+use synack_engine::{Action, Config, Endpoint, Event, Instant, IsnMode, Reply, State};
 use synack_wire::{TcpFlags, parse_segment};
 
 fn client() -> SocketAddr {
@@ -68,7 +69,10 @@ fn handshake_completes_under_loss_duplication_and_reordering() {
     let mut server_gave_up = 0;
     for seed in 1..=300 {
         let faults = vec![
-            Fault::Loss { from: None, prob: 0.3 },
+            Fault::Loss {
+                from: None,
+                prob: 0.3,
+            },
             Fault::Duplicate { prob: 0.2 },
             Fault::Reorder {
                 prob: 0.2,
@@ -80,10 +84,14 @@ fn handshake_completes_under_loss_duplication_and_reordering() {
         let ok = p.run_until(Instant::from_secs_for_test(300), both_established);
         if !ok {
             let gave_up = p.steps.iter().any(|(side, st)| {
-                *side == Side::B && st.action == Action::Delete(synack_engine::CloseReason::TimedOut)
+                *side == Side::B
+                    && st.action == Action::Delete(synack_engine::CloseReason::TimedOut)
             });
             assert!(gave_up, "seed {seed}: stuck without a timeout");
-            assert_eq!(p.a.connection(h).map(|c| c.state()), Some(State::Established));
+            assert_eq!(
+                p.a.connection(h).map(|c| c.state()),
+                Some(State::Established)
+            );
             server_gave_up += 1;
             continue;
         }
@@ -102,7 +110,14 @@ fn handshake_completes_under_loss_duplication_and_reordering() {
 
 #[test]
 fn lost_syn_is_retransmitted_after_one_second() {
-    let mut p = pair(Config::rfc(), vec![Fault::DropNth { from: Side::A, n: 1 }], 1);
+    let mut p = pair(
+        Config::rfc(),
+        vec![Fault::DropNth {
+            from: Side::A,
+            n: 1,
+        }],
+        1,
+    );
     p.a.connect(Instant::ZERO, client(), server()).unwrap();
     assert!(p.run_until(Instant::from_secs_for_test(10), both_established));
     assert_eq!(sent_times(&p, Side::A, TcpFlags::SYN), [0, 1000]);
@@ -112,7 +127,14 @@ fn lost_syn_is_retransmitted_after_one_second() {
 
 #[test]
 fn lost_synack_both_sides_retransmit() {
-    let mut p = pair(Config::rfc(), vec![Fault::DropNth { from: Side::B, n: 1 }], 1);
+    let mut p = pair(
+        Config::rfc(),
+        vec![Fault::DropNth {
+            from: Side::B,
+            n: 1,
+        }],
+        1,
+    );
     p.a.connect(Instant::ZERO, client(), server()).unwrap();
     assert!(p.run_until(Instant::from_secs_for_test(10), both_established));
     // The client's SYN timer fires at 1 s; the server's SYN-ACK timer at 1.01 s.
@@ -122,22 +144,41 @@ fn lost_synack_both_sides_retransmit() {
 
 #[test]
 fn lost_third_ack_is_repaired_by_synack_retransmission() {
-    let mut p = pair(Config::rfc(), vec![Fault::DropNth { from: Side::A, n: 2 }], 1);
+    let mut p = pair(
+        Config::rfc(),
+        vec![Fault::DropNth {
+            from: Side::A,
+            n: 2,
+        }],
+        1,
+    );
     let h = p.a.connect(Instant::ZERO, client(), server()).unwrap();
     assert!(p.run_until(Instant::from_secs_for_test(10), both_established));
     assert_eq!(p.a.connection(h).unwrap().state(), State::Established);
     assert_eq!(sent_times(&p, Side::B, TcpFlags::SYN_ACK), [10, 1010]);
     // The client, already ESTABLISHED, answers the repeated SYN-ACK with an
     // ACK (RFC 5961 challenge ACK), which completes the server.
-    assert!(p.steps.iter().any(|(side, s)| *side == Side::A
-        && s.action == Action::Send(Reply::ChallengeAck)));
+    assert!(
+        p.steps
+            .iter()
+            .any(|(side, s)| *side == Side::A && s.action == Action::Send(Reply::ChallengeAck))
+    );
 }
 
 #[test]
 fn lost_third_ack_is_repaired_by_first_data_segment() {
-    let mut p = pair(Config::rfc(), vec![Fault::DropNth { from: Side::A, n: 2 }], 1);
+    let mut p = pair(
+        Config::rfc(),
+        vec![Fault::DropNth {
+            from: Side::A,
+            n: 2,
+        }],
+        1,
+    );
     let h = p.a.connect(Instant::ZERO, client(), server()).unwrap();
-    assert!(p.run_until(Instant::from_millis(500), |p| p.has_event(Side::A, Event::Connected)));
+    assert!(p.run_until(Instant::from_millis(500), |p| {
+        p.has_event(Side::A, Event::Connected)
+    }));
     let now = p.now;
     p.a.send(now, h, b"GET / HTTP/1.0\r\n\r\n").unwrap();
     assert!(p.run_until(Instant::from_millis(900), both_established));
@@ -153,7 +194,9 @@ fn lost_third_ack_is_repaired_by_first_data_segment() {
 fn filtered_port_gives_up_on_rfc_schedule() {
     let mut p = pair(Config::rfc(), vec![Fault::DropAll { from: Side::B }], 1);
     p.a.connect(Instant::ZERO, client(), server()).unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(400), |p| p.has_event(Side::A, Event::TimedOut)));
+    assert!(p.run_until(Instant::from_secs_for_test(400), |p| {
+        p.has_event(Side::A, Event::TimedOut)
+    }));
     assert_eq!(
         sent_times(&p, Side::A, TcpFlags::SYN),
         [0, 1000, 3000, 7000, 15000, 31000, 63000, 127000]
@@ -165,7 +208,9 @@ fn refused_port_reports_refused() {
     let mut p = pair(Config::rfc(), vec![], 1);
     let other: SocketAddr = "10.0.0.2:81".parse().unwrap();
     p.a.connect(Instant::ZERO, client(), other).unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(5), |p| p.has_event(Side::A, Event::Refused)));
+    assert!(p.run_until(Instant::from_secs_for_test(5), |p| {
+        p.has_event(Side::A, Event::Refused)
+    }));
     assert_eq!(p.now, Instant::from_millis(20));
 }
 
@@ -177,18 +222,26 @@ fn request_response_and_four_way_close() {
     let c = p.a.connect(Instant::ZERO, client(), server()).unwrap();
     assert!(p.run_until(Instant::from_secs_for_test(1), both_established));
     p.a.send(p.now, c, b"ping").unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(2), |p| p.has_event(Side::B, Event::Readable)));
+    assert!(p.run_until(Instant::from_secs_for_test(2), |p| {
+        p.has_event(Side::B, Event::Readable)
+    }));
     let s = p.b.connections().next().unwrap().handle();
     let mut buf = [0u8; 8];
     assert_eq!(p.b.recv(s, &mut buf).unwrap(), 4);
     p.b.send(p.now, s, b"pong").unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(3), |p| p.has_event(Side::A, Event::Readable)));
+    assert!(p.run_until(Instant::from_secs_for_test(3), |p| {
+        p.has_event(Side::A, Event::Readable)
+    }));
     assert_eq!(p.a.recv(c, &mut buf).unwrap(), 4);
     assert_eq!(&buf[..4], b"pong");
     p.a.close(p.now, c).unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(4), |p| p.has_event(Side::B, Event::PeerClosed)));
+    assert!(p.run_until(Instant::from_secs_for_test(4), |p| {
+        p.has_event(Side::B, Event::PeerClosed)
+    }));
     p.b.close(p.now, s).unwrap();
-    assert!(p.run_until(Instant::from_secs_for_test(5), |p| p.has_event(Side::B, Event::Closed)));
+    assert!(p.run_until(Instant::from_secs_for_test(5), |p| {
+        p.has_event(Side::B, Event::Closed)
+    }));
     assert_eq!(p.a.connection(c).unwrap().state(), State::TimeWait);
     let (_, tw) = p
         .steps
@@ -196,7 +249,9 @@ fn request_response_and_four_way_close() {
         .find(|(side, s)| *side == Side::A && s.after.state == State::TimeWait)
         .unwrap();
     let entered = tw.at;
-    assert!(p.run_until(Instant::from_secs_for_test(100), |p| p.has_event(Side::A, Event::Closed)));
+    assert!(p.run_until(Instant::from_secs_for_test(100), |p| {
+        p.has_event(Side::A, Event::Closed)
+    }));
     assert_eq!(p.now - entered, Duration::from_secs(60));
     assert!(p.a.is_empty() && p.b.is_empty());
 }
@@ -206,16 +261,33 @@ fn close_completes_under_loss() {
     for seed in 1..=100 {
         // TIME-WAIT must outlast the peer's FIN retransmissions: with the
         // RFC's 2·MSL = 240 s it does.
-        let mut p = pair(Config::rfc(), vec![Fault::Loss { from: None, prob: 0.25 }], seed);
+        let mut p = pair(
+            Config::rfc(),
+            vec![Fault::Loss {
+                from: None,
+                prob: 0.25,
+            }],
+            seed,
+        );
         let c = p.a.connect(Instant::ZERO, client(), server()).unwrap();
-        assert!(p.run_until(Instant::from_secs_for_test(300), both_established), "seed {seed}");
+        assert!(
+            p.run_until(Instant::from_secs_for_test(300), both_established),
+            "seed {seed}"
+        );
         let s = p.b.connections().next().unwrap().handle();
         p.a.close(p.now, c).unwrap();
         let now = p.now;
         p.b.close(now, s).unwrap();
         p.run_to_quiet(Instant::from_secs_for_test(5000));
-        assert!(p.a.is_empty() && p.b.is_empty(), "seed {seed}: {:?}", p.a.connection(c).map(|c| c.state()));
-        assert!(!p.has_event(Side::A, Event::Reset) && !p.has_event(Side::B, Event::Reset), "seed {seed}");
+        assert!(
+            p.a.is_empty() && p.b.is_empty(),
+            "seed {seed}: {:?}",
+            p.a.connection(c).map(|c| c.state())
+        );
+        assert!(
+            !p.has_event(Side::A, Event::Reset) && !p.has_event(Side::B, Event::Reset),
+            "seed {seed}"
+        );
     }
 }
 
@@ -231,7 +303,9 @@ fn simultaneous_open_engine_to_engine() {
     assert_eq!(p.b.connection(hb).unwrap().state(), State::Established);
     // Both went through SYN-RECEIVED (rule 6).
     for side in [Side::A, Side::B] {
-        assert!(p.steps.iter().any(|(s, st)| *s == side && st.rule.id() == 6 && st.after.state == State::SynReceived));
+        assert!(p.steps.iter().any(|(s, st)| *s == side
+            && st.rule.id() == 6
+            && st.after.state == State::SynReceived));
     }
 }
 

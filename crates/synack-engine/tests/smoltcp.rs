@@ -2,6 +2,7 @@
 //! smoltcp client ↔ our server. Both must reach ESTABLISHED, agree on ISNs
 //! and options as seen on the wire (parsed by smoltcp's own parser), and
 //! carry data both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 mod smol;
 
@@ -23,7 +24,6 @@ fn addr(ip: [u8; 4], port: u16) -> SocketAddr {
 struct Wire {
     from_us: bool,
     syn: bool,
-    ack: bool,
     seq: TcpSeqNumber,
     mss: Option<u16>,
     ws: Option<u8>,
@@ -38,7 +38,6 @@ fn parse(bytes: &[u8], from_us: bool) -> Wire {
     let mut w = Wire {
         from_us,
         syn: tcp.syn(),
-        ack: tcp.ack(),
         seq: tcp.seq_number(),
         mss: None,
         ws: None,
@@ -104,7 +103,10 @@ impl Lab {
     }
 
     fn syn(&self, from_us: bool) -> &Wire {
-        self.wire.iter().find(|w| w.from_us == from_us && w.syn).unwrap()
+        self.wire
+            .iter()
+            .find(|w| w.from_us == from_us && w.syn)
+            .unwrap()
     }
 
     /// Both sides saw the same ISNs and options.
@@ -115,7 +117,10 @@ impl Lab {
         assert_eq!(c.irs().get(), their_syn.seq.0 as u32);
         let n = c.negotiated();
         assert_eq!(n.send_mss, their_syn.mss.unwrap().min(1460));
-        assert_eq!(n.window_scaling, our_syn.ws.is_some() && their_syn.ws.is_some());
+        assert_eq!(
+            n.window_scaling,
+            our_syn.ws.is_some() && their_syn.ws.is_some()
+        );
         assert_eq!(n.snd_shift, their_syn.ws.unwrap_or(0));
         assert_eq!(n.sack, our_syn.sack && their_syn.sack);
         assert_eq!(n.timestamps, our_syn.ts && their_syn.ts);
@@ -139,7 +144,10 @@ impl Lab {
 fn our_client_to_smoltcp_server(timestamps: bool) {
     let mut lab = Lab::new(timestamps);
     lab.host.tcp().listen(80).unwrap();
-    let h = lab.ep.connect(Instant::ZERO, addr(OURS, 40000), addr(SMOL, 80)).unwrap();
+    let h = lab
+        .ep
+        .connect(Instant::ZERO, addr(OURS, 40000), addr(SMOL, 80))
+        .unwrap();
     lab.run(5);
     assert_eq!(lab.ep.connection(h).unwrap().state(), State::Established);
     assert_eq!(lab.host.tcp().state(), SmolState::Established);

@@ -1,5 +1,6 @@
 //! Synchronized states: acceptability, RST and SYN handling (RFC 5961),
 //! ACK processing, options in use, and the close.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 mod common;
 
@@ -21,7 +22,10 @@ const L: u32 = ISS + 1; // ours
 #[test]
 fn rule_29_in_window_data_is_accepted_and_acked() {
     let mut h = Harness::established(config());
-    h.exchange(Seg::new(F::ACK | F::PSH, P, L).data(b"hello"), Some(ack(L, P + 5).win(501)));
+    h.exchange(
+        Seg::new(F::ACK | F::PSH, P, L).data(b"hello"),
+        Some(ack(L, P + 5).win(501)),
+    );
     let mut buf = [0u8; 16];
     let n = h.ep.recv(h.handle.unwrap(), &mut buf).unwrap();
     assert_eq!(&buf[..n], b"hello");
@@ -33,7 +37,10 @@ fn rule_29_segment_straddling_rcv_nxt_is_trimmed() {
     let mut h = Harness::established(config());
     h.exchange(Seg::new(F::ACK, P, L).data(b"abc"), Some(ack(L, P + 3)));
     // "bcde": b, c already received; only d, e are new.
-    h.exchange(Seg::new(F::ACK, P + 1, L).data(b"bcde"), Some(ack(L, P + 5)));
+    h.exchange(
+        Seg::new(F::ACK, P + 1, L).data(b"bcde"),
+        Some(ack(L, P + 5)),
+    );
     let mut buf = [0u8; 16];
     let n = h.ep.recv(h.handle.unwrap(), &mut buf).unwrap();
     assert_eq!(&buf[..n], b"abcde");
@@ -47,9 +54,15 @@ fn rule_29_zero_window_accepts_only_seq_equal_rcv_nxt() {
     let mut h = Harness::listening(cfg);
     h.send(Seg::new(F::SYN, PEER_ISS, 0));
     h.recv();
-    h.exchange(Seg::new(F::ACK, P, L).data(b"wxyz"), Some(Seg::new(F::ACK, L, P + 4).win(0)));
+    h.exchange(
+        Seg::new(F::ACK, P, L).data(b"wxyz"),
+        Some(Seg::new(F::ACK, L, P + 4).win(0)),
+    );
     // Window closed: data is not acceptable, a pure ACK at RCV.NXT is.
-    h.exchange(Seg::new(F::ACK, P + 4, L).data(b"!"), Some(Seg::new(F::ACK, L, P + 4).win(0)));
+    h.exchange(
+        Seg::new(F::ACK, P + 4, L).data(b"!"),
+        Some(Seg::new(F::ACK, L, P + 4).win(0)),
+    );
     h.exchange(Seg::new(F::ACK, P + 4, L), None);
 }
 
@@ -57,7 +70,10 @@ fn rule_29_zero_window_accepts_only_seq_equal_rcv_nxt() {
 fn rule_30_unacceptable_segment_gets_ack() {
     let mut h = Harness::established(config());
     // Far beyond the window.
-    h.exchange(Seg::new(F::ACK, P + 10_000_000, L).data(b"x"), Some(ack(L, P)));
+    h.exchange(
+        Seg::new(F::ACK, P + 10_000_000, L).data(b"x"),
+        Some(ack(L, P)),
+    );
     // Old duplicate entirely before RCV.NXT.
     h.exchange(Seg::new(F::ACK, P - 10, L).data(b"old"), Some(ack(L, P)));
     assert_eq!(h.state(), Some(State::Established));
@@ -70,7 +86,10 @@ fn rule_30_linux_profile_rate_limits_pure_acks_not_data() {
     let mut h = Harness::established(cfg);
     h.exchange(Seg::new(F::ACK, P + 10_000_000, L), Some(ack(L, P)));
     h.exchange(Seg::new(F::ACK, P + 10_000_000, L), None);
-    h.exchange(Seg::new(F::ACK, P + 10_000_000, L).data(b"d"), Some(ack(L, P)));
+    h.exchange(
+        Seg::new(F::ACK, P + 10_000_000, L).data(b"d"),
+        Some(ack(L, P)),
+    );
     h.advance(Duration::from_millis(500));
     h.exchange(Seg::new(F::ACK, P + 10_000_000, L), Some(ack(L, P)));
 }
@@ -135,7 +154,10 @@ fn rule_34_data_is_acked_and_window_updated() {
     let mut h = Harness::established(config());
     let c = h.handle.unwrap();
     assert_eq!(h.ep.send(h.now, c, b"ping").unwrap(), 4);
-    assert_eq!(h.recv(), vec![Seg::new(F::ACK | F::PSH, L, P).win(501).data(b"ping")]);
+    assert_eq!(
+        h.recv(),
+        vec![Seg::new(F::ACK | F::PSH, L, P).win(501).data(b"ping")]
+    );
     h.exchange(Seg::new(F::ACK, P, L + 4).win(10), None);
     let v = h.ep.connection(c).unwrap().vars();
     assert_eq!(v.snd_una.get(), L + 4);
@@ -149,7 +171,10 @@ fn data_is_retransmitted_until_acked() {
     h.ep.send(h.now, c, b"ping").unwrap();
     h.recv();
     assert_eq!(h.next_timer(), Some(Duration::from_secs(1)));
-    assert_eq!(h.recv(), vec![Seg::new(F::ACK | F::PSH, L, P).win(501).data(b"ping")]);
+    assert_eq!(
+        h.recv(),
+        vec![Seg::new(F::ACK | F::PSH, L, P).win(501).data(b"ping")]
+    );
     h.exchange(Seg::new(F::ACK, P, L + 4), None);
     assert_eq!(h.ep.poll_timeout(), None);
 }
@@ -176,7 +201,12 @@ fn rule_35_timestamps_on_every_non_rst_segment() {
     assert_eq!(out[0].options.timestamps.map(|t| t.1), Some(102));
     // RFC profile: a non-RST segment without TS is dropped silently.
     h.exchange(Seg::new(F::ACK, P + 1, L).data(b"y"), None);
-    assert_eq!(h.ep.connection(h.ep.find(&tuple()).unwrap().handle()).unwrap().readable(), 1);
+    assert_eq!(
+        h.ep.connection(h.ep.find(&tuple()).unwrap().handle())
+            .unwrap()
+            .readable(),
+        1
+    );
     // Our RST carries no timestamp.
     let c = h.ep.find(&tuple()).unwrap().handle();
     let mut buf = [0u8; 4];
@@ -204,7 +234,10 @@ fn rule_36_window_scale_only_if_both_and_capped_at_14() {
     o.window_scale = None;
     h.send(Seg::new(F::SYN, PEER_ISS, 0).opts(o));
     assert_eq!(h.recv()[0].options.window_scale, None);
-    h.exchange(Seg::new(F::ACK, P, L).win(1000).data(b"x"), Some(Seg::new(F::ACK, L, P + 1).win(64239)));
+    h.exchange(
+        Seg::new(F::ACK, P, L).win(1000).data(b"x"),
+        Some(Seg::new(F::ACK, L, P + 1).win(64239)),
+    );
 }
 
 #[test]
@@ -218,7 +251,10 @@ fn rule_37_mss_defaults_when_absent() {
     h.send(Seg::new(F::SYN, PEER_ISS, 0).mss(0));
     h.recv();
     assert_eq!(h.ep.find(&tuple()).unwrap().negotiated().send_mss, 536);
-    assert_eq!(synack_engine::default_mss("[2001:db8::1]:1".parse().unwrap()), 1220);
+    assert_eq!(
+        synack_engine::default_mss("[2001:db8::1]:1".parse().unwrap()),
+        1220
+    );
 }
 
 #[test]
@@ -231,7 +267,10 @@ fn rule_38_bad_option_length_is_dropped_unknown_ignored() {
     let mut pkt = synack_wire::TcpPacket::new_checked(&mut bytes[20..n]).unwrap();
     pkt.fill_checksum(remote().ip(), local().ip());
     let err = h.ep.handle(h.now, &bytes).unwrap_err();
-    assert_eq!(err, synack_wire::WireError::BadOptionLength { kind: 2, len: 0 });
+    assert_eq!(
+        err,
+        synack_wire::WireError::BadOptionLength { kind: 2, len: 0 }
+    );
     assert_eq!(h.recv(), vec![]);
     // Unknown kinds are ignored and the SYN is answered.
     let mut o = TcpOptions::default();
@@ -251,6 +290,13 @@ fn rule_39_sack_permitted_only_if_both() {
     let out = h.recv();
     assert!(!out[0].options.sack_permitted);
     assert!(!h.ep.find(&tuple()).unwrap().negotiated().sack);
+    // SACK-permitted on a non-SYN segment is ignored.
+    h.send(Seg::new(F::ACK, P, L).opts(TcpOptions {
+        sack_permitted: true,
+        ..TcpOptions::default()
+    }));
+    assert!(h.rules().ends_with(&[39, 15]));
+    assert_eq!(h.state(), Some(State::Established));
 }
 
 // ---- Close ----
@@ -349,7 +395,10 @@ fn rule_51_fin_after_a_hole_is_not_processed() {
     h.exchange(Seg::new(F::FIN_ACK, P + 5, L), Some(ack(L, P)));
     assert_eq!(h.state(), Some(State::Established));
     // The hole filled by a segment with the FIN: now it counts.
-    h.exchange(Seg::new(F::FIN_ACK, P, L).data(b"12345"), Some(ack(L, P + 6)));
+    h.exchange(
+        Seg::new(F::FIN_ACK, P, L).data(b"12345"),
+        Some(ack(L, P + 6)),
+    );
     assert_eq!(h.state(), Some(State::CloseWait));
 }
 
@@ -395,6 +444,11 @@ fn rule_54_user_is_told_reset_or_closed() {
     let mut h = Harness::established(config());
     h.exchange(Seg::new(F::RST, P, 0), None);
     assert_eq!(h.events.last().map(|e| e.1), Some(Event::Reset));
+    let last = h.steps.last().unwrap();
+    assert_eq!(
+        (last.action, last.rule.id()),
+        (synack_engine::Action::Report(Event::Reset), 54)
+    );
 
     let mut h = Harness::established(config());
     h.exchange(Seg::new(F::FIN_ACK, P, L), Some(ack(L, P + 1)));
@@ -410,7 +464,13 @@ fn calls_on_a_dead_handle_fail_cleanly() {
     let mut h = Harness::established(config());
     let c = h.handle.unwrap();
     h.ep.abort(h.now, c).unwrap();
-    assert_eq!(h.ep.abort(h.now, c), Err(synack_engine::CallError::UnknownConnection));
-    assert_eq!(h.ep.send(h.now, c, b"x"), Err(synack_engine::CallError::UnknownConnection));
+    assert_eq!(
+        h.ep.abort(h.now, c),
+        Err(synack_engine::CallError::UnknownConnection)
+    );
+    assert_eq!(
+        h.ep.send(h.now, c, b"x"),
+        Err(synack_engine::CallError::UnknownConnection)
+    );
     let _ = Config::linux();
 }

@@ -55,11 +55,12 @@ impl IpHeader {
             .ok_or(WireError::BufferTooSmall { need: hl, have })?;
         match (self.src, self.dst) {
             (IpAddr::V4(s), IpAddr::V4(d)) => {
-                let total = u16::try_from(hl + payload_len).map_err(|_| WireError::BadTotalLength {
-                    total: hl + payload_len,
-                    header: hl,
-                    available: usize::from(u16::MAX),
-                })?;
+                let total =
+                    u16::try_from(hl + payload_len).map_err(|_| WireError::BadTotalLength {
+                        total: hl + payload_len,
+                        header: hl,
+                        available: usize::from(u16::MAX),
+                    })?;
                 h[0] = 0x45;
                 h[1] = self.tos;
                 h[2..4].copy_from_slice(&total.to_be_bytes());
@@ -220,12 +221,15 @@ fn parse_ipv6(buf: &[u8]) -> Result<IpTcp<'_>> {
                 if walked > MAX_EXTENSION_HEADERS {
                     return Err(WireError::TooManyExtensionHeaders(MAX_EXTENSION_HEADERS));
                 }
-                let h = buf.get(at..at + 8).filter(|_| at + 8 <= end).ok_or(WireError::Truncated {
-                    layer: Layer::Ipv6Extension,
-                    at,
-                    need: 8,
-                    have: end.saturating_sub(at),
-                })?;
+                let h =
+                    buf.get(at..at + 8)
+                        .filter(|_| at + 8 <= end)
+                        .ok_or(WireError::Truncated {
+                            layer: Layer::Ipv6Extension,
+                            at,
+                            need: 8,
+                            have: end.saturating_sub(at),
+                        })?;
                 let len = match next {
                     44 => {
                         let frag = u16::from_be_bytes([h[2], h[3]]);
@@ -286,16 +290,26 @@ pub fn parse_segment(buf: &[u8], verify: bool) -> Result<Segment<'_>> {
 }
 
 /// Emit an IP header and a TCP segment with both checksums filled.
-pub fn emit_segment(buf: &mut [u8], ip: &IpHeader, tcp: &TcpRepr<'_>, layout: OptionLayout) -> Result<usize> {
+pub fn emit_segment(
+    buf: &mut [u8],
+    ip: &IpHeader,
+    tcp: &TcpRepr<'_>,
+    layout: OptionLayout,
+) -> Result<usize> {
     let hl = ip.header_len();
     let have = buf.len();
     let rest = buf
         .get_mut(hl..)
         .ok_or(WireError::BufferTooSmall { need: hl, have })?;
-    let n = tcp.emit(rest, layout, ip.src, ip.dst).map_err(|e| match e {
-        WireError::BufferTooSmall { need, .. } => WireError::BufferTooSmall { need: need + hl, have },
-        e => e,
-    })?;
+    let n = tcp
+        .emit(rest, layout, ip.src, ip.dst)
+        .map_err(|e| match e {
+            WireError::BufferTooSmall { need, .. } => WireError::BufferTooSmall {
+                need: need + hl,
+                have,
+            },
+            e => e,
+        })?;
     ip.emit(buf, n)?;
     Ok(hl + n)
 }
@@ -331,7 +345,10 @@ mod tests {
     fn v4_and_v6_round_trip() {
         for (s, d) in [
             ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()),
-            ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap()),
+            (
+                "2001:db8::1".parse().unwrap(),
+                "2001:db8::2".parse().unwrap(),
+            ),
         ] {
             let (ip, tcp) = seg(s, d);
             let mut buf = [0u8; 128];
@@ -353,7 +370,10 @@ mod tests {
 
     #[test]
     fn v6_extension_headers_are_walked() {
-        let (ip, tcp) = seg("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        let (ip, tcp) = seg(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
         let mut plain = [0u8; 128];
         let n = emit_segment(&mut plain, &ip, &tcp, OptionLayout::Linux).unwrap();
         // Insert hop-by-hop (8 bytes) and an atomic fragment header (8 bytes).
@@ -372,7 +392,10 @@ mod tests {
         buf[51] = 8;
         assert_eq!(
             parse_segment(&buf, true).unwrap_err(),
-            WireError::Fragmented { offset: 1, more: false }
+            WireError::Fragmented {
+                offset: 1,
+                more: false
+            }
         );
     }
 
@@ -396,7 +419,10 @@ mod tests {
         frag[6] = 0x20;
         assert!(matches!(
             parse_segment(&frag[..n], false),
-            Err(WireError::Fragmented { offset: 0, more: true })
+            Err(WireError::Fragmented {
+                offset: 0,
+                more: true
+            })
         ));
     }
 }

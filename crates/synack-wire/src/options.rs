@@ -32,10 +32,19 @@ pub enum TcpOption<'a> {
     SackPermitted,
     /// Raw SACK blocks, 8 bytes each (left edge, right edge).
     Sack(&'a [u8]),
-    Timestamps { tsval: u32, tsecr: u32 },
+    Timestamps {
+        tsval: u32,
+        tsecr: u32,
+    },
     /// Cookie bytes; empty for a cookie request. `experimental` marks kind 254.
-    FastOpen { cookie: &'a [u8], experimental: bool },
-    Unknown { kind: u8, data: &'a [u8] },
+    FastOpen {
+        cookie: &'a [u8],
+        experimental: bool,
+    },
+    Unknown {
+        kind: u8,
+        data: &'a [u8],
+    },
 }
 
 /// Iterates over options; yields an error and then stops on a malformed one.
@@ -366,7 +375,7 @@ impl TcpOptions {
             }
         }
         w.raw(self.unknown.as_bytes());
-        while w.n % 4 != 0 {
+        while !w.n.is_multiple_of(4) {
             w.raw(&[KIND_EOL]);
         }
         w.n

@@ -311,7 +311,13 @@ impl<'a> TcpRepr<'a> {
 
     /// Write header, options and payload into `buf` and fill the checksum.
     /// Returns the number of bytes written.
-    pub fn emit(&self, buf: &mut [u8], layout: OptionLayout, src: IpAddr, dst: IpAddr) -> Result<usize> {
+    pub fn emit(
+        &self,
+        buf: &mut [u8],
+        layout: OptionLayout,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<usize> {
         let have = buf.len();
         let hdr = buf
             .get_mut(..HEADER_LEN + crate::options::MAX_OPTIONS_LEN)
@@ -409,7 +415,12 @@ mod tests {
     fn tcpdump_letters() {
         assert_eq!(TcpFlags::SYN_ACK.tcpdump().to_string(), "S.");
         assert_eq!(TcpFlags::RST_ACK.tcpdump().to_string(), "R.");
-        assert_eq!((TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR).tcpdump().to_string(), "SEW");
+        assert_eq!(
+            (TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR)
+                .tcpdump()
+                .to_string(),
+            "SEW"
+        );
         assert_eq!(TcpFlags::NONE.tcpdump().to_string(), "none");
     }
 

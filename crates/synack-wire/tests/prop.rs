@@ -1,20 +1,23 @@
 //! Property tests: emit/parse round trips, differential parsing against
 //! etherparse in both directions, and malformed input that must produce
 //! errors, never panics.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
 use proptest::prelude::*;
 use synack_wire::{
-    FastOpenCookie, IpHeader, OptionLayout, SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr, WireError,
-    emit_segment, parse_segment,
+    FastOpenCookie, IpHeader, OptionLayout, SackBlocks, SeqNum, TcpFlags, TcpOptions, TcpRepr,
+    WireError, emit_segment, parse_segment,
 };
 
 fn addrs() -> impl Strategy<Value = (IpAddr, IpAddr)> {
     prop_oneof![
-        (any::<u32>(), any::<u32>()).prop_map(|(a, b)| (IpAddr::V4(Ipv4Addr::from(a)), IpAddr::V4(Ipv4Addr::from(b)))),
-        (any::<u128>(), any::<u128>()).prop_map(|(a, b)| (IpAddr::V6(Ipv6Addr::from(a)), IpAddr::V6(Ipv6Addr::from(b)))),
+        (any::<u32>(), any::<u32>())
+            .prop_map(|(a, b)| (IpAddr::V4(Ipv4Addr::from(a)), IpAddr::V4(Ipv4Addr::from(b)))),
+        (any::<u128>(), any::<u128>())
+            .prop_map(|(a, b)| (IpAddr::V6(Ipv6Addr::from(a)), IpAddr::V6(Ipv6Addr::from(b)))),
     ]
 }
 
@@ -24,7 +27,10 @@ fn options() -> impl Strategy<Value = TcpOptions> {
         proptest::option::of(0u8..=20),
         any::<bool>(),
         proptest::option::of((any::<u32>(), any::<u32>())),
-        proptest::option::of(proptest::collection::vec((any::<u32>(), any::<u32>()), 1..=3)),
+        proptest::option::of(proptest::collection::vec(
+            (any::<u32>(), any::<u32>()),
+            1..=3,
+        )),
         proptest::option::of(prop_oneof![Just(0usize), 4usize..=8]),
         proptest::option::of((2u8..=250, proptest::collection::vec(any::<u8>(), 0..4))),
     )
@@ -248,7 +254,10 @@ fn every_malformed_length_is_reported() {
         flags: TcpFlags::SYN,
         window: 1,
         urgent: 0,
-        options: TcpOptions { mss: Some(1460), ..TcpOptions::default() },
+        options: TcpOptions {
+            mss: Some(1460),
+            ..TcpOptions::default()
+        },
         payload: b"",
     };
     let good = emit(&ip, &repr, OptionLayout::Linux).unwrap();
@@ -256,17 +265,28 @@ fn every_malformed_length_is_reported() {
     for (off, expect_offset) in [(0x40u8, 4u8), (0xf0, 15)] {
         let mut b = good.clone();
         b[32] = off;
-        assert!(matches!(parse_segment(&b, false), Err(WireError::BadDataOffset { offset, .. }) if offset == expect_offset));
+        assert!(
+            matches!(parse_segment(&b, false), Err(WireError::BadDataOffset { offset, .. }) if offset == expect_offset)
+        );
     }
     // IPv4 header length below 5 and total length beyond the buffer.
     let mut b = good.clone();
     b[0] = 0x44;
-    assert!(matches!(parse_segment(&b, false), Err(WireError::BadIhl { ihl: 4, .. })));
+    assert!(matches!(
+        parse_segment(&b, false),
+        Err(WireError::BadIhl { ihl: 4, .. })
+    ));
     let mut b = good.clone();
     b[3] = 200;
-    assert!(matches!(parse_segment(&b, false), Err(WireError::BadTotalLength { total: 200, .. })));
+    assert!(matches!(
+        parse_segment(&b, false),
+        Err(WireError::BadTotalLength { total: 200, .. })
+    ));
     // Option length 1 and an option running past the header.
-    for (len, err) in [(1u8, WireError::BadOptionLength { kind: 2, len: 1 }), (9, WireError::TruncatedOption { kind: 2, at: 0 })] {
+    for (len, err) in [
+        (1u8, WireError::BadOptionLength { kind: 2, len: 1 }),
+        (9, WireError::TruncatedOption { kind: 2, at: 0 }),
+    ] {
         let mut b = good.clone();
         b[41] = len;
         assert_eq!(parse_segment(&b, false).unwrap_err(), err);
@@ -275,6 +295,12 @@ fn every_malformed_length_is_reported() {
     let mut b = good.clone();
     b[9] = 17;
     assert_eq!(parse_segment(&b, false).unwrap_err(), WireError::NotTcp(17));
-    assert_eq!(parse_segment(&[0x50; 40], false).unwrap_err(), WireError::BadIpVersion(5));
-    assert!(matches!(parse_segment(&[], false), Err(WireError::Truncated { .. })));
+    assert_eq!(
+        parse_segment(&[0x50; 40], false).unwrap_err(),
+        WireError::BadIpVersion(5)
+    );
+    assert!(matches!(
+        parse_segment(&[], false),
+        Err(WireError::Truncated { .. })
+    ));
 }

@@ -6,7 +6,9 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use synack_engine::{Config, ConnHandle, Endpoint, Event, Instant, IsnMode, State, Step, Tuple};
-use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment, parse_segment};
+use synack_wire::{
+    IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment, parse_segment,
+};
 
 /// The engine under test.
 pub fn local() -> SocketAddr {
@@ -241,7 +243,13 @@ pub fn encode(from: SocketAddr, to: SocketAddr, seg: &Seg) -> Vec<u8> {
         payload: &seg.payload,
     };
     let mut buf = vec![0u8; 2000];
-    let n = emit_segment(&mut buf, &IpHeader::new(from.ip(), to.ip()), &repr, OptionLayout::Linux).unwrap();
+    let n = emit_segment(
+        &mut buf,
+        &IpHeader::new(from.ip(), to.ip()),
+        &repr,
+        OptionLayout::Linux,
+    )
+    .unwrap();
     buf.truncate(n);
     buf
 }

@@ -72,7 +72,10 @@ impl Host {
         cfg.random_seed = seed;
         let mut iface = Interface::new(cfg, &mut dev, Instant::ZERO);
         iface.update_ip_addrs(|a| {
-            let _ = a.push(IpCidr::new(IpAddress::v4(addr[0], addr[1], addr[2], addr[3]), 24));
+            let _ = a.push(IpCidr::new(
+                IpAddress::v4(addr[0], addr[1], addr[2], addr[3]),
+                24,
+            ));
         });
         let mut sock = tcp::Socket::new(
             tcp::SocketBuffer::new(vec![0; 8192]),
@@ -98,14 +101,21 @@ impl Host {
     }
 
     pub fn poll(&mut self, now_us: u64) {
-        self.iface
-            .poll(Instant::from_micros(now_us as i64), &mut self.dev, &mut self.sockets);
+        self.iface.poll(
+            Instant::from_micros(now_us as i64),
+            &mut self.dev,
+            &mut self.sockets,
+        );
     }
 
     pub fn connect(&mut self, remote: ([u8; 4], u16), local_port: u16) {
         let (a, p) = remote;
         let sock = self.sockets.get_mut::<tcp::Socket>(self.socket);
-        sock.connect(self.iface.context(), (IpAddress::v4(a[0], a[1], a[2], a[3]), p), local_port)
-            .expect("smoltcp connect");
+        sock.connect(
+            self.iface.context(),
+            (IpAddress::v4(a[0], a[1], a[2], a[3]), p),
+            local_port,
+        )
+        .expect("smoltcp connect");
     }
 }

@@ -1,0 +1,43 @@
+//! The `synack` command line: a thin consumer of the library crates.
+
+mod explain;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "synack",
+    version,
+    about = "The TCP three-way handshake, run for real and explained step by step",
+    long_about = "synack runs TCP handshakes with its own sans-IO engine and shows every \
+decision it made: the segment, the flags, the seq/ack arithmetic, the state before and \
+after, and the RFC rule that applied.",
+    after_help = "Examples:\n  synack explain                 # a normal handshake between two engines\n  synack explain --steps raw     # every step record, including transmissions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a handshake between a client and a server engine over a simulated
+    /// link and print what each side did, step by step.
+    Explain(explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Explain(args) => explain::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("synack: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
