@@ -6,7 +6,9 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
-use synack_wire::{IpHeader, TcpRepr, WireError, emit_segment, parse_segment};
+use synack_wire::{IpHeader, TcpPacket, TcpRepr, WireError, emit_segment, parse_ip};
+
+use crate::segment::Seg;
 
 use crate::calls::{self, CallError};
 use crate::config::Config;
@@ -227,9 +229,29 @@ impl Endpoint {
 
     /// Feed one IP packet (IPv4 or IPv6) that arrived at `now`.
     pub fn handle(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {
-        match parse_segment(packet, self.cfg.verify_checksums) {
-            Ok(seg) => {
-                self.handle_segment(now, &seg.ip, &seg.tcp);
+        let verify = self.cfg.verify_checksums;
+        let parsed = parse_ip(packet, verify).and_then(|ip| {
+            let tcp = TcpPacket::new_checked(ip.tcp)?;
+            if verify {
+                tcp.verify_checksum(ip.ip.src, ip.ip.dst)?;
+            }
+            Ok((ip.ip, tcp, Seg::parse(&tcp)?))
+        });
+        match parsed {
+            Ok((ip, tcp, seg)) => {
+                let cause = match self.out.record {
+                    true => TcpRepr::parse(&tcp).map(|r| SegInfo::new(
+                        SocketAddr::new(ip.src, r.src_port),
+                        SocketAddr::new(ip.dst, r.dst_port),
+                        &r,
+                    )),
+                    false => Err(WireError::MixedFamilies),
+                };
+                let tuple = Tuple {
+                    local: SocketAddr::new(ip.dst, tcp.dst_port()),
+                    remote: SocketAddr::new(ip.src, tcp.src_port()),
+                };
+                self.dispatch(now, tuple, &seg, cause.ok());
                 Ok(())
             }
             Err(e) => {
@@ -258,17 +280,18 @@ impl Endpoint {
 
     /// Feed an already parsed segment.
     pub fn handle_segment(&mut self, now: Instant, ip: &IpHeader, seg: &TcpRepr<'_>) {
-        self.stats.segments_in += 1;
         let tuple = Tuple {
             local: SocketAddr::new(ip.dst, seg.dst_port),
             remote: SocketAddr::new(ip.src, seg.src_port),
         };
-        // Building the record costs a copy of the options: only when kept.
-        let cause = if self.out.record {
-            Cause::Received(SegInfo::new(tuple.remote, tuple.local, seg))
-        } else {
-            Cause::User(UserCall::Connect)
-        };
+        let info = self.out.record.then(|| SegInfo::new(tuple.remote, tuple.local, seg));
+        self.dispatch(now, tuple, &Seg::from_repr(seg), info);
+    }
+
+    fn dispatch(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, info: Option<SegInfo>) {
+        self.stats.segments_in += 1;
+        // Without recording the cause is never read; any variant will do.
+        let cause = info.map_or(Cause::User(UserCall::Connect), Cause::Received);
         if let Some(&idx) = self.table.get(&tuple) {
             self.run(idx, now, cause, |c, ctx| (input::segment(c, ctx, seg), ()));
         } else if self.is_listening(tuple.local) {
@@ -301,7 +324,7 @@ impl Endpoint {
         }
     }
 
-    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &TcpRepr<'_>, cause: Cause) {
+    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, cause: Cause) {
         let listen = TcbVars::none(State::Listen);
         let verdict = stateless::listen_verdict(seg.flags);
         if verdict != ListenVerdict::Open {
@@ -330,7 +353,7 @@ impl Endpoint {
             ctx.mark = listen;
             c.irs = seg.seq;
             c.rcv_nxt = seg.seq.add(1);
-            c.peer_syn = negotiate::SynOpts::from_wire(&seg.options);
+            c.peer_syn = seg.options;
             c.our_syn = negotiate::synack_options(ctx.cfg, &c.peer_syn);
             c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, tuple.remote);
             c.ts_recent = seg.options.timestamps.map_or(0, |t| t.0);

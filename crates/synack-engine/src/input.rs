@@ -1,7 +1,9 @@
 //! Segment arrival for a connection that exists (RFC 9293 §3.10.7.3 and
 //! §3.10.7.4, with RFC 5961). LISTEN and CLOSED are in `stateless`.
 
-use synack_wire::{SeqNum, TcpRepr};
+use synack_wire::SeqNum;
+
+use crate::segment::Seg;
 
 use crate::config::Profile;
 use crate::conn::{Connection, Origin};
@@ -20,7 +22,7 @@ pub(crate) enum Disposition {
 
 use Disposition::{Delete, Keep};
 
-pub(crate) fn segment(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposition {
+pub(crate) fn segment(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
     match c.state {
         State::SynSent => syn_sent(c, ctx, seg),
         State::Closed | State::Listen => Keep,
@@ -29,7 +31,7 @@ pub(crate) fn segment(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) 
 }
 
 /// §3.10.7.3, rules 2–6.
-fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposition {
+fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
     let f = seg.flags;
     let mut check = None;
     if f.ack() {
@@ -78,7 +80,7 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposi
     }
     c.irs = seg.seq;
     c.rcv_nxt = seg.seq.add(1);
-    c.peer_syn = SynOpts::from_wire(&seg.options);
+    c.peer_syn = seg.options;
     if let Some((tsval, _)) = seg.options.timestamps {
         c.ts_recent = tsval;
     }
@@ -134,7 +136,7 @@ fn acceptable(seq: SeqNum, len: u32, rcv_nxt: SeqNum, rcv_wnd: u32) -> bool {
 }
 
 /// §3.10.7.4 for SYN-RECEIVED and the synchronized states.
-fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Disposition {
+fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
     let f = seg.flags;
     let len = seg.seg_len();
 
@@ -365,7 +367,7 @@ fn challenge_ack(c: &mut Connection, ctx: &mut Ctx<'_>, rule: Rule) -> Action {
 
 /// Step 5 in the synchronized states (rules 34, 46–49). `Some` ends
 /// processing of the segment.
-fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Option<Disposition> {
+fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Option<Disposition> {
     let check = Some(Check::AckAcceptable {
         lo: c.snd_una,
         ack: seg.ack,
@@ -446,7 +448,7 @@ fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &TcpRepr<'_>) -> Option
 fn text_and_fin(
     c: &mut Connection,
     ctx: &mut Ctx<'_>,
-    seg: &TcpRepr<'_>,
+    seg: &Seg<'_>,
     data_seq: SeqNum,
 ) -> Disposition {
     let mut ack_needed = false;

@@ -33,15 +33,28 @@ pub fn clock_component(now: Instant) -> u32 {
     (now.as_nanos() / 4_000) as u32
 }
 
-/// F(localip, localport, remoteip, remoteport, secretkey).
+/// F(localip, localport, remoteip, remoteport, secretkey). IPv4 tuples are
+/// hashed as 12 bytes (two SipHash blocks instead of five).
 pub fn hash_component(key: &[u8; 16], local: SocketAddr, remote: SocketAddr) -> u32 {
     let mut h = SipHasher24::new_with_key(key);
-    let mut buf = [0u8; 36];
-    put_ip(&mut buf[..16], local.ip());
-    buf[16..18].copy_from_slice(&local.port().to_be_bytes());
-    put_ip(&mut buf[18..34], remote.ip());
-    buf[34..36].copy_from_slice(&remote.port().to_be_bytes());
-    h.write(&buf);
+    match (local.ip(), remote.ip()) {
+        (IpAddr::V4(l), IpAddr::V4(r)) => {
+            let mut buf = [0u8; 12];
+            buf[..4].copy_from_slice(&l.octets());
+            buf[4..6].copy_from_slice(&local.port().to_be_bytes());
+            buf[6..10].copy_from_slice(&r.octets());
+            buf[10..].copy_from_slice(&remote.port().to_be_bytes());
+            h.write(&buf);
+        }
+        (l, r) => {
+            let mut buf = [0u8; 36];
+            put_ip(&mut buf[..16], l);
+            buf[16..18].copy_from_slice(&local.port().to_be_bytes());
+            put_ip(&mut buf[18..34], r);
+            buf[34..36].copy_from_slice(&remote.port().to_be_bytes());
+            h.write(&buf);
+        }
+    }
     h.finish() as u32
 }
 

@@ -22,6 +22,7 @@ mod input;
 pub mod isn;
 pub mod negotiate;
 mod out;
+mod segment;
 pub mod rules;
 pub mod sim;
 mod state;

@@ -1,7 +1,9 @@
 //! Segments that meet no connection: LISTEN (§3.10.7.2, rules 11–13) and
 //! CLOSED (§3.10.7.1, rules 26–28). Replies are built from the segment alone.
 
-use synack_wire::{SeqNum, TcpFlags, TcpRepr};
+use synack_wire::{SeqNum, TcpFlags};
+
+use crate::segment::Seg;
 
 use crate::negotiate::SynOpts;
 
@@ -11,7 +13,7 @@ use crate::step::Tuple;
 
 /// <SEQ=SEG.ACK><CTL=RST>: the reply to an ACK-bearing segment (rules 2,
 /// 12, 16, 27).
-pub(crate) fn rst_for(tuple: Tuple, seg: &TcpRepr<'_>, rule: Rule) -> OutSeg {
+pub(crate) fn rst_for(tuple: Tuple, seg: &Seg<'_>, rule: Rule) -> OutSeg {
     OutSeg {
         tuple,
         seq: seg.ack,
@@ -27,7 +29,7 @@ pub(crate) fn rst_for(tuple: Tuple, seg: &TcpRepr<'_>, rule: Rule) -> OutSeg {
 
 /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>: the reply to a segment
 /// without ACK (rule 28).
-pub(crate) fn rst_ack_for(tuple: Tuple, seg: &TcpRepr<'_>, rule: Rule) -> OutSeg {
+pub(crate) fn rst_ack_for(tuple: Tuple, seg: &Seg<'_>, rule: Rule) -> OutSeg {
     OutSeg {
         tuple,
         seq: SeqNum(0),
@@ -72,7 +74,7 @@ pub(crate) fn listen_verdict(flags: TcpFlags) -> ListenVerdict {
 }
 
 /// CLOSED: the reply, if any (rules 26–28).
-pub(crate) fn closed_reply(tuple: Tuple, seg: &TcpRepr<'_>) -> Option<OutSeg> {
+pub(crate) fn closed_reply(tuple: Tuple, seg: &Seg<'_>) -> Option<OutSeg> {
     if seg.flags.rst() {
         None
     } else if seg.flags.ack() {

@@ -4,27 +4,30 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// One's-complement sum of `data` as big-endian 16-bit words, added to `acc`.
-/// Works 8 bytes at a time into a 64-bit accumulator; folding happens once.
+/// The sum is independent of byte order (RFC 1071 §2B), so words are loaded
+/// in native order 8 bytes at a time and the folded result is swapped once.
 #[inline]
-pub fn sum(mut acc: u64, data: &[u8]) -> u64 {
+pub fn sum(acc: u64, data: &[u8]) -> u64 {
+    let mut s = 0u64;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let v = u64::from_be_bytes(w);
-        // Add the two 32-bit halves: no carry is lost in 64 bits for any
-        // packet shorter than 2^32 words.
-        acc += (v >> 32) + (v & 0xffff_ffff);
+        let v = u64::from_ne_bytes(w);
+        // Two 32-bit halves: no carry is lost in 64 bits for any packet
+        // shorter than 2^32 words.
+        s += (v >> 32) + (v & 0xffff_ffff);
     }
     let rest = chunks.remainder();
     let mut pairs = rest.chunks_exact(2);
     for p in &mut pairs {
-        acc += u64::from(u16::from_be_bytes([p[0], p[1]]));
+        s += u64::from(u16::from_ne_bytes([p[0], p[1]]));
     }
     if let [last] = pairs.remainder() {
-        acc += u64::from(*last) << 8;
+        // An odd last byte is the high byte of a zero-padded word.
+        s += u64::from(u16::from_ne_bytes([*last, 0]));
     }
-    acc
+    acc + u64::from(u16::from_be(fold(s)))
 }
 
 /// Fold a 64-bit accumulator to the 16-bit one's-complement sum.
