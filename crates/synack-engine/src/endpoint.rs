@@ -61,7 +61,7 @@ pub struct Endpoint {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    table: HashMap<Tuple, u32, FixedState>,
+    table: HashMap<Key, u32, FixedState>,
     /// Listening ports and the address each is bound to (`None`: any).
     listeners: HashMap<u16, Option<IpAddr>, FixedState>,
     timers: TimerQueue,
@@ -114,7 +114,7 @@ impl Endpoint {
     }
 
     pub fn find(&self, tuple: &Tuple) -> Option<&Connection> {
-        let idx = *self.table.get(tuple)?;
+        let idx = *self.table.get(&Key::from(*tuple))?;
         self.slots.get(idx as usize)?.conn.as_ref()
     }
 
@@ -156,13 +156,13 @@ impl Endpoint {
             return Err(CallError::MixedFamilies);
         }
         let tuple = Tuple { local, remote };
-        if self.table.contains_key(&tuple) {
+        if self.table.contains_key(&Key::from(tuple)) {
             return Err(CallError::TupleInUse(tuple));
         }
         let iss = isn::generate(&self.cfg.isn, now, local, remote);
         let (idx, handle) = self.alloc(tuple, Origin::Active, iss);
         let ts_offset = self.next_random() as u32;
-        self.run(idx, now, Cause::User(UserCall::Connect), |c, ctx| {
+        self.run(idx, now, &Cause::User(UserCall::Connect), |c, ctx| {
             c.our_syn = negotiate::syn_options(ctx.cfg);
             c.ts_offset = ts_offset;
             c.state = State::SynSent;
@@ -181,7 +181,7 @@ impl Endpoint {
         self.run(
             idx,
             now,
-            Cause::User(UserCall::Close),
+            &Cause::User(UserCall::Close),
             |c, ctx| match calls::close(c, ctx) {
                 Ok(d) => (d, Ok(())),
                 Err(e) => (Disposition::Keep, Err(e)),
@@ -193,7 +193,7 @@ impl Endpoint {
     /// ABORT: drop the connection, with a RST where the peer may hold state.
     pub fn abort(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
         let idx = self.index_of(h)?;
-        self.run(idx, now, Cause::User(UserCall::Abort), |c, ctx| {
+        self.run(idx, now, &Cause::User(UserCall::Abort), |c, ctx| {
             (calls::abort(c, ctx), ())
         });
         Ok(())
@@ -205,7 +205,7 @@ impl Endpoint {
         let cause = Cause::User(UserCall::Send {
             bytes: data.len() as u32,
         });
-        self.run(idx, now, cause, |c, ctx| match calls::send(c, ctx, data) {
+        self.run(idx, now, &cause, |c, ctx| match calls::send(c, ctx, data) {
             Ok(n) => (Disposition::Keep, Ok(n)),
             Err(e) => (Disposition::Keep, Err(e)),
         })
@@ -240,11 +240,13 @@ impl Endpoint {
         match parsed {
             Ok((ip, tcp, seg)) => {
                 let cause = match self.out.record {
-                    true => TcpRepr::parse(&tcp).map(|r| SegInfo::new(
-                        SocketAddr::new(ip.src, r.src_port),
-                        SocketAddr::new(ip.dst, r.dst_port),
-                        &r,
-                    )),
+                    true => TcpRepr::parse(&tcp).map(|r| {
+                        SegInfo::new(
+                            SocketAddr::new(ip.src, r.src_port),
+                            SocketAddr::new(ip.dst, r.dst_port),
+                            &r,
+                        )
+                    }),
                     false => Err(WireError::MixedFamilies),
                 };
                 let tuple = Tuple {
@@ -284,7 +286,10 @@ impl Endpoint {
             local: SocketAddr::new(ip.dst, seg.dst_port),
             remote: SocketAddr::new(ip.src, seg.src_port),
         };
-        let info = self.out.record.then(|| SegInfo::new(tuple.remote, tuple.local, seg));
+        let info = self
+            .out
+            .record
+            .then(|| SegInfo::new(tuple.remote, tuple.local, seg));
         self.dispatch(now, tuple, &Seg::from_repr(seg), info);
     }
 
@@ -292,12 +297,12 @@ impl Endpoint {
         self.stats.segments_in += 1;
         // Without recording the cause is never read; any variant will do.
         let cause = info.map_or(Cause::User(UserCall::Connect), Cause::Received);
-        if let Some(&idx) = self.table.get(&tuple) {
-            self.run(idx, now, cause, |c, ctx| (input::segment(c, ctx, seg), ()));
+        if let Some(&idx) = self.table.get(&Key::from(tuple)) {
+            self.run(idx, now, &cause, |c, ctx| (input::segment(c, ctx, seg), ()));
         } else if self.is_listening(tuple.local) {
-            self.on_listen(now, tuple, seg, cause);
+            self.on_listen(now, tuple, seg, &cause);
         } else {
-            let mut ctx = self.ctx(now, cause, TcbVars::none(State::Closed));
+            let mut ctx = self.ctx(now, &cause, TcbVars::none(State::Closed));
             match stateless::closed_reply(tuple, seg) {
                 Some(rst) => {
                     let rule = rst.rule;
@@ -324,7 +329,7 @@ impl Endpoint {
         }
     }
 
-    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, cause: Cause) {
+    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, cause: &Cause) {
         let listen = TcbVars::none(State::Listen);
         let verdict = stateless::listen_verdict(seg.flags);
         if verdict != ListenVerdict::Open {
@@ -482,7 +487,7 @@ impl Endpoint {
             c.timer = None;
             c.timer_scheduled = None;
             c.timer_stamp = 0;
-            self.run(idx, now, Cause::Timer(kind), |c, ctx| {
+            self.run(idx, now, &Cause::Timer(kind), |c, ctx| {
                 (calls::timeout(c, ctx, kind), ())
             });
         }
@@ -500,7 +505,7 @@ impl Endpoint {
         self.out.steps.pop_front()
     }
 
-    fn ctx(&mut self, now: Instant, cause: Cause, mark: TcbVars) -> Ctx<'_> {
+    fn ctx<'a>(&'a mut self, now: Instant, cause: &'a Cause, mark: TcbVars) -> Ctx<'a> {
         Ctx {
             now,
             cfg: &self.cfg,
@@ -538,7 +543,7 @@ impl Endpoint {
             generation: slot.generation,
         };
         slot.conn = Some(Connection::new(handle, tuple, origin, iss, &self.cfg));
-        self.table.insert(tuple, idx);
+        self.table.insert(Key::from(tuple), idx);
         self.live += 1;
         (idx, handle)
     }
@@ -549,7 +554,7 @@ impl Endpoint {
         &mut self,
         idx: u32,
         now: Instant,
-        cause: Cause,
+        cause: &Cause,
         f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> (Disposition, R),
     ) -> Option<R> {
         let c = self
@@ -588,7 +593,7 @@ impl Endpoint {
         if let Some(slot) = self.slots.get_mut(idx as usize)
             && let Some(c) = slot.conn.take()
         {
-            self.table.remove(&c.tuple);
+            self.table.remove(&Key::from(c.tuple));
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(idx);
             self.live -= 1;
@@ -602,6 +607,30 @@ impl Endpoint {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+}
+
+/// The demux key: addresses as 128-bit numbers (IPv4 mapped) and both
+/// ports, 36 bytes compared and hashed as plain integers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    local: u128,
+    remote: u128,
+    ports: u32,
+}
+
+impl From<Tuple> for Key {
+    #[inline]
+    fn from(t: Tuple) -> Key {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
+            IpAddr::V6(v) => u128::from(v),
+        };
+        Key {
+            local: bits(t.local.ip()),
+            remote: bits(t.remote.ip()),
+            ports: (u32::from(t.local.port()) << 16) | u32::from(t.remote.port()),
+        }
     }
 }
 

@@ -92,23 +92,31 @@ pub(crate) struct Ctx<'a> {
     pub now: Instant,
     pub cfg: &'a Config,
     pub out: &'a mut Outbox,
-    pub cause: Cause,
+    /// Borrowed: a received segment's cause is large and is read only when
+    /// recording.
+    pub cause: &'a Cause,
     /// TCB as of the previous recorded step, so consecutive steps chain.
     pub mark: TcbVars,
 }
 
 impl Ctx<'_> {
-    /// Record a step about `conn` (when recording is on).
+    /// Record a step about `conn` (when recording is on). Inlined so that,
+    /// with recording off, building the arguments costs nothing.
+    #[inline(always)]
     pub fn note(&mut self, conn: &Connection, action: Action, rule: Rule, check: Option<Check>) {
-        if !self.out.record {
-            return;
+        if self.out.record {
+            self.record(conn, action, rule, check);
         }
+    }
+
+    #[inline(never)]
+    fn record(&mut self, conn: &Connection, action: Action, rule: Rule, check: Option<Check>) {
         let after = conn.vars();
         self.out.steps.push_back(Step {
             at: self.now,
             conn: Some(conn.handle),
             tuple: conn.tuple,
-            cause: self.cause,
+            cause: *self.cause,
             action,
             rule,
             before: self.mark,
@@ -127,7 +135,7 @@ impl Ctx<'_> {
             at: self.now,
             conn: None,
             tuple,
-            cause: self.cause,
+            cause: *self.cause,
             action,
             rule,
             before: vars,

@@ -262,6 +262,18 @@ pub struct TcpOptions {
 }
 
 impl TcpOptions {
+    /// No option at all (checked field by field: cheaper than comparing the
+    /// whole struct with the default).
+    pub fn is_empty(&self) -> bool {
+        self.mss.is_none()
+            && self.window_scale.is_none()
+            && !self.sack_permitted
+            && self.timestamps.is_none()
+            && self.sack.is_none()
+            && self.fast_open.is_none()
+            && self.unknown.is_empty()
+    }
+
     /// Parse option bytes. Malformed lengths are errors (RFC 9293 MUST-7).
     pub fn parse(data: &[u8]) -> Result<TcpOptions> {
         let mut o = TcpOptions::default();
@@ -300,6 +312,9 @@ impl TcpOptions {
 
     /// Bytes these options take when emitted with `layout`, padded to 4.
     pub fn emitted_len(&self, layout: OptionLayout) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
         let mut scratch = [0u8; 64];
         self.write(layout, &mut scratch)
     }
@@ -308,6 +323,10 @@ impl TcpOptions {
     /// to a multiple of 4 (MUST-69). Returns the length, or an error when the
     /// options do not fit in 40 bytes.
     pub fn emit(&self, layout: OptionLayout, buf: &mut [u8]) -> Result<usize> {
+        // Most segments after the SYNs carry nothing (or only timestamps).
+        if self.is_empty() {
+            return Ok(0);
+        }
         let mut scratch = [0u8; 64];
         let n = self.write(layout, &mut scratch);
         if n > MAX_OPTIONS_LEN {
