@@ -1,127 +1,190 @@
-//! `synack explain`: run one handshake between two engines on the simulated
-//! link and print the step records as they happened.
+//! `synack explain`: run a scenario and narrate it from the step records.
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use synack_engine::sim::{Pair, Side, SimLink};
-use synack_engine::{Action, Cause, Config, Endpoint, Event, Instant, IsnMode, SegInfo, Step};
+use synack_explain::{Format, Lang, Options, Profile, Report, Scenario, Style};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  synack explain                                 the normal handshake, in your locale's language
+  synack explain --lang zh --scenario ack-lost   what happens when the third ACK is lost (in Chinese)
+  synack explain --isn client=1000,server=5000   textbook numbers: seq=1000, ack=1001, ...
+  synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
+  synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
+  synack explain --format tcpdump --scenario close")]
 pub struct Args {
-    /// Client ISN (default: RFC 6528, a keyed hash of the 4-tuple plus a clock).
-    #[arg(long)]
-    client_isn: Option<u32>,
-    /// Server ISN.
-    #[arg(long)]
-    server_isn: Option<u32>,
+    /// What to show.
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Normal)]
+    scenario: ScenarioArg,
+    /// The peer: `sim` runs two synack engines over a simulated link.
+    #[arg(long, value_enum, default_value_t = PeerArg::Sim)]
+    peer: PeerArg,
+    /// Language of the narration (default: from LC_ALL / LC_MESSAGES / LANG; Chinese for zh_*).
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
+    /// `text` narration with a sequence diagram, `json` step records (schema synack.explain/1), or `tcpdump` lines.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Fixed initial sequence numbers, e.g. `client=1000,server=5000` (default: RFC 6528).
+    #[arg(long, value_parser = parse_isn, value_name = "client=N,server=M")]
+    isn: Option<(Option<u32>, Option<u32>)>,
+    /// Retransmission timers and other choices: `rfc` or `linux` (Linux 6.x).
+    #[arg(long, value_enum, default_value_t = ProfileArg::Rfc)]
+    profile: ProfileArg,
     /// One-way delay of the simulated link, in milliseconds.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: u64,
-    /// `decisions`: what each side decided; `raw`: also every transmission.
-    #[arg(long, value_enum, default_value_t = StepsShown::Decisions)]
-    steps: StepsShown,
+    /// Pause after each step (press Enter) when run in a terminal.
+    #[arg(long)]
+    step: bool,
+    /// Colour: `auto` (when writing to a terminal and NO_COLOR is unset), `always`, `never`.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScenarioArg {
+    /// SYN, SYN-ACK, ACK.
+    Normal,
+    /// The first SYN is lost and retransmitted.
+    SynLost,
+    /// The SYN-ACK is lost; both sides retransmit.
+    SynackLost,
+    /// The third ACK is lost; the first data segment completes the handshake.
+    AckLost,
+    /// Nothing listens on the port: RST.
+    Refused,
+    /// Nothing answers: retransmissions, then a timeout.
+    Filtered,
+    /// Handshake, then the four-way close and TIME-WAIT.
+    Close,
+    /// Handshake, then a request and a response.
+    Data,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PeerArg {
+    Sim,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LangArg {
+    En,
+    Zh,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Tcpdump,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Rfc,
+    Linux,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum StepsShown {
-    Decisions,
-    Raw,
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
-const CLIENT: &str = "192.0.2.10:40000";
-const SERVER: &str = "198.51.100.20:80";
+fn parse_isn(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
+    let (mut c, mut sv) = (None, None);
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected client=N or server=N"))?;
+        let n: u32 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{v}`: an ISN is a number from 0 to 4294967295"))?;
+        match k.trim() {
+            "client" => c = Some(n),
+            "server" => sv = Some(n),
+            other => return Err(format!("`{other}`: expected `client` or `server`")),
+        }
+    }
+    if c.is_none() && sv.is_none() {
+        return Err("expected client=N, server=N or both".into());
+    }
+    Ok((c, sv))
+}
 
 pub fn run(args: &Args) -> Result<(), String> {
-    let client: SocketAddr = CLIENT.parse().map_err(|e| format!("{e}"))?;
-    let server: SocketAddr = SERVER.parse().map_err(|e| format!("{e}"))?;
-    let mut a = Config::rfc().with_secrets(*b"synack client ke", 1);
-    let mut b = Config::rfc().with_secrets(*b"synack server ke", 2);
-    if let Some(n) = args.client_isn {
-        a.isn = IsnMode::Fixed(n);
-    }
-    if let Some(n) = args.server_isn {
-        b.isn = IsnMode::Fixed(n);
-    }
-    let link = SimLink::new(Duration::from_millis(args.delay_ms), 1);
-    let mut pair = Pair::new(Endpoint::new(a), Endpoint::new(b), link);
-    pair.b.listen(server).map_err(|e| e.to_string())?;
-    pair.a
-        .connect(Instant::ZERO, client, server)
-        .map_err(|e| e.to_string())?;
-    let done = pair.run_until(Instant::from_millis(10_000), |p| {
-        p.has_event(Side::A, Event::Connected) && p.has_event(Side::B, Event::Accepted)
-    });
-    print!("{}", render(&pair, args.steps));
-    if done {
-        Ok(())
-    } else {
-        Err("the handshake did not complete".into())
-    }
-}
-
-fn render(pair: &Pair, shown: StepsShown) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "client {CLIENT}  <->  server {SERVER}\n");
-    for (side, step) in &pair.steps {
-        if shown == StepsShown::Decisions && step.action == Action::Transmitted {
-            continue;
-        }
-        let who = match side {
-            Side::A => "client",
-            Side::B => "server",
-        };
-        let _ = writeln!(out, "{} {who:<6} {}", ms(step.at), line(step));
-    }
-    out
-}
-
-fn ms(t: Instant) -> String {
-    format!("{:>9.3} ms", t.as_micros() as f64 / 1000.0)
-}
-
-fn seg(s: &SegInfo) -> String {
-    let mut t = format!("[{}] seq={}", s.flags.tcpdump(), s.seq);
-    if s.flags.ack() {
-        let _ = write!(t, " ack={}", s.ack);
-    }
-    let _ = write!(t, " win={} len={}", s.window, s.payload_len);
-    let o = &s.options;
-    let mut opts = Vec::new();
-    if let Some(m) = o.mss {
-        opts.push(format!("mss {m}"));
-    }
-    if o.sack_permitted {
-        opts.push("sackOK".into());
-    }
-    if let Some((v, e)) = o.timestamps {
-        opts.push(format!("TS val {v} ecr {e}"));
-    }
-    if let Some(w) = o.window_scale {
-        opts.push(format!("wscale {w}"));
-    }
-    if !opts.is_empty() {
-        let _ = write!(t, " <{}>", opts.join(","));
-    }
-    t
-}
-
-fn line(step: &Step) -> String {
-    let cause = match &step.cause {
-        Cause::Received(s) => format!("got {}", seg(s)),
-        Cause::Sent(s) => format!("sent {}", seg(s)),
-        Cause::Timer(k) => format!("timer {k:?}"),
-        Cause::User(c) => format!("call {c:?}"),
-        Cause::Malformed(e) => format!("malformed: {e}"),
+    let PeerArg::Sim = args.peer;
+    let scenario = match args.scenario {
+        ScenarioArg::Normal => Scenario::Normal,
+        ScenarioArg::SynLost => Scenario::SynLost,
+        ScenarioArg::SynackLost => Scenario::SynAckLost,
+        ScenarioArg::AckLost => Scenario::AckLost,
+        ScenarioArg::Refused => Scenario::Refused,
+        ScenarioArg::Filtered => Scenario::Filtered,
+        ScenarioArg::Close => Scenario::Close,
+        ScenarioArg::Data => Scenario::Data,
     };
-    format!(
-        "{:<12} -> {:<12} {cause}; {:?}; rule {}: {} ({})",
-        step.before.state.rfc_name(),
-        step.after.state.rfc_name(),
-        step.action,
-        step.rule.id(),
-        step.rule.summary(),
-        step.rule.source()
-    )
+    let (client_isn, server_isn) = args.isn.unwrap_or((None, None));
+    let opts = Options {
+        scenario,
+        client_isn,
+        server_isn,
+        delay: Duration::from_millis(args.delay_ms),
+        profile: match args.profile {
+            ProfileArg::Rfc => Profile::Rfc,
+            ProfileArg::Linux => Profile::Linux,
+        },
+        ..Options::default()
+    };
+    let trace = synack_explain::run(&opts)?;
+    let lang = match args.lang {
+        Some(LangArg::En) => Lang::En,
+        Some(LangArg::Zh) => Lang::Zh,
+        None => Lang::from_env(),
+    };
+    let stdout = std::io::stdout();
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let style = Style { color };
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Tcpdump => Format::Tcpdump,
+    };
+    let mut out = stdout.lock();
+    let pause = args.step
+        && format == Format::Text
+        && std::io::stdin().is_terminal()
+        && stdout.is_terminal();
+    let written = if pause {
+        let report = Report::new(&trace, lang, style);
+        let prompt = lang.t("[Enter: next step]", "［回车：下一步］");
+        write!(out, "{}\n{}\n", report.header, report.diagram).and_then(|_| {
+            let mut line = String::new();
+            for s in &report.steps {
+                write!(out, "{s}{}", style.dim(prompt))?;
+                out.flush()?;
+                line.clear();
+                std::io::stdin().lock().read_line(&mut line)?;
+            }
+            write!(out, "\n{}", report.answer)
+        })
+    } else {
+        out.write_all(synack_explain::render(&trace, format, lang, style).as_bytes())
+    };
+    match written {
+        Ok(()) => Ok(()),
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing output: {e}")),
+    }
 }

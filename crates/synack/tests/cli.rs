@@ -1,47 +1,183 @@
-//! The binary as a user runs it.
+//! The binary as a user runs it: languages, formats, errors and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
-use std::process::Command;
+use std::process::{Command, Output};
 
-fn synack(args: &[&str]) -> std::process::Output {
+fn synack(args: &[&str], lang: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_synack"))
         .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", lang)
+        .env_remove("NO_COLOR")
         .output()
         .expect("run synack")
 }
 
-#[test]
-fn explain_prints_the_three_steps_with_fixed_isns() {
-    let out = synack(&["explain", "--client-isn", "1000", "--server-isn", "5000"]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("Send(") || l.contains("Enter"))
-        .collect();
-    assert!(
-        lines[0].contains("client") && lines[0].contains("SYN-SENT") && lines[0].contains("rule 1")
-    );
-    assert!(
-        lines[1].contains("server")
-            && lines[1].contains("[S] seq=1000")
-            && lines[1].contains("SYN-RECEIVED")
-    );
-    assert!(
-        lines[2].contains("client")
-            && lines[2].contains("[S.] seq=5000 ack=1001")
-            && lines[2].contains("ESTABLISHED")
-    );
-    assert!(
-        lines[3].contains("server")
-            && lines[3].contains("[.] seq=1001 ack=5001")
-            && lines[3].contains("rule 15")
-    );
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[test]
-fn bad_arguments_exit_2() {
-    let out = synack(&["explain", "--client-isn", "nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(!out.stderr.is_empty());
+fn explain_narrates_the_textbook_handshake() {
+    let out = synack(&["explain", "--isn", "client=1000,server=5000"], "C");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "ack = 1001 = client ISN 1000 + 1, because a SYN consumes one sequence number"
+        )
+    );
+    assert!(text.contains("ack = 5001 = server's seq 5000 + 1"));
+    assert!(text.contains("SYN-SENT → ESTABLISHED"));
+    assert!(text.contains("Why three segments and not two?"));
+    assert!(!text.contains('\x1b'), "no colour when not a terminal");
+}
+
+#[test]
+fn language_follows_the_locale_and_the_flag() {
+    let zh = stdout(&synack(&["explain"], "zh_CN.UTF-8"));
+    assert!(zh.contains("三次握手"));
+    let en = stdout(&synack(&["explain", "--lang", "en"], "zh_CN.UTF-8"));
+    assert!(en.contains("three-way handshake") && !en.contains("三次握手"));
+    let zh = stdout(&synack(&["explain", "--lang", "zh"], "en_US.UTF-8"));
+    assert!(zh.contains("为什么是三次握手"));
+}
+
+#[test]
+fn every_scenario_runs_in_every_format() {
+    for s in [
+        "normal",
+        "syn-lost",
+        "synack-lost",
+        "ack-lost",
+        "refused",
+        "filtered",
+        "close",
+        "data",
+    ] {
+        for f in ["text", "json", "tcpdump"] {
+            let out = synack(&["explain", "--scenario", s, "--format", f], "C");
+            assert!(
+                out.status.success(),
+                "{s} {f}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!out.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn json_is_versioned_and_parses() {
+    let out = synack(
+        &["explain", "--format", "json", "--scenario", "refused"],
+        "C",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "synack.explain/1");
+    assert_eq!(v["scenario"], "refused");
+    assert!(v["steps"].as_array().unwrap().len() >= 4);
+}
+
+#[test]
+fn tcpdump_lines_look_like_tcpdump() {
+    let out = synack(
+        &[
+            "explain",
+            "--format",
+            "tcpdump",
+            "--isn",
+            "client=1000,server=5000",
+        ],
+        "C",
+    );
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].ends_with(
+        "IP 192.0.2.10.40000 > 198.51.100.20.80: Flags [S], seq 1000, win 64240, options [mss 1460,sackOK,TS val 2298633409 ecr 0,nop,wscale 7], length 0"
+    ));
+    assert!(lines[1].contains("Flags [S.], seq 5000, ack 1001,"));
+    assert!(lines[2].contains("Flags [.], ack 1, win 501,"));
+}
+
+#[test]
+fn colour_on_request_and_never_with_no_color() {
+    let out = synack(&["explain", "--color", "always"], "C");
+    assert!(stdout(&out).contains("\x1b["));
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["explain", "--color", "auto"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!stdout(&out).contains('\x1b'));
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_reason() {
+    for args in [
+        &["explain", "--isn", "client=nope"][..],
+        &["explain", "--isn", "peer=1"],
+        &["explain", "--scenario", "sideways"],
+        &["explain", "--lang", "fr"],
+        &["explain", "--format", "xml"],
+        &["frobnicate"],
+    ] {
+        let out = synack(args, "C");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    let out = synack(&["explain", "--isn", "client=nope"], "C");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("an ISN is a number"));
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let out = synack(&["explain", "--help"], "C");
+    let text = stdout(&out);
+    assert!(out.status.success());
+    for s in [
+        "Examples:",
+        "--scenario",
+        "ack-lost",
+        "--isn",
+        "client=1000,server=5000",
+        "--format",
+    ] {
+        assert!(text.contains(s), "help lacks {s}");
+    }
+}
+
+#[test]
+fn output_to_a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["explain", "--scenario", "filtered"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        status.success() || status.code().is_none(),
+        "{status:?} {err}"
+    );
 }

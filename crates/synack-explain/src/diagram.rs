@@ -1,0 +1,97 @@
+//! A sequence diagram for the terminal: two timelines, an arrow per
+//! segment (✕ where the link lost it), and each side's state as it changes.
+
+use std::fmt::Write as _;
+
+use synack_engine::sim::{Fate, Side};
+use synack_engine::{Action, Cause, State};
+
+use crate::scenario::Trace;
+use crate::style::Style;
+use crate::text::side_name;
+use crate::words::Lang;
+
+const COL: usize = 14;
+const MID: usize = 44;
+
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        s.to_string()
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+fn arrow(label: &str, to_right: bool, lost: bool) -> String {
+    let body = format!(" {label} ");
+    let len = body.chars().count();
+    let dashes = MID.saturating_sub(len + 3);
+    let (l, r) = (dashes / 2, dashes - dashes / 2);
+    let line = |n: usize| "─".repeat(n);
+    match (to_right, lost) {
+        (true, false) => format!("{}{body}{}─►", line(l + 1), line(r)),
+        (true, true) => format!("{}{body}{}✕ ", line(l + 1), line(r)),
+        (false, false) => format!("◄─{}{body}{}", line(l), line(r + 1)),
+        (false, true) => format!(" ✕{}{body}{}", line(l), line(r + 1)),
+    }
+}
+
+pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
+    let mut out = String::new();
+    let fates = |s: Side| -> Vec<Fate> {
+        trace
+            .link
+            .iter()
+            .filter(|r| r.from == s)
+            .map(|r| r.fate)
+            .collect()
+    };
+    let fates = [fates(Side::A), fates(Side::B)];
+    let mut sent = [0usize, 0];
+    let left = format!("{} {}", side_name(Side::A, lang), trace.client);
+    let right = format!("{} {}", side_name(Side::B, lang), trace.server);
+    let _ = writeln!(out, "{:>11}  {}{}", "", pad(&left, COL + MID), right);
+    let mut state = [State::Closed, State::Listen];
+    if trace.scenario == crate::Scenario::Refused {
+        state[1] = State::Closed;
+    }
+    let _ = writeln!(
+        out,
+        "{:>11}  {}{}{}",
+        "",
+        pad(state[0].rfc_name(), COL),
+        " ".repeat(MID),
+        state[1].rfc_name()
+    );
+    for (side, step) in &trace.steps {
+        let i = usize::from(*side == Side::B);
+        let time = crate::text::clock(step.at);
+        if let (Action::Transmitted, Cause::Sent(seg)) = (step.action, &step.cause) {
+            let lost = matches!(fates[i].get(sent[i]), Some(Fate::Dropped { .. }));
+            sent[i] += 1;
+            let mut label = format!("[{}] seq={}", seg.flags.tcpdump(), seg.seq);
+            if seg.flags.ack() {
+                let _ = write!(label, " ack={}", seg.ack);
+            }
+            if seg.payload_len > 0 {
+                let _ = write!(label, " len={}", seg.payload_len);
+            }
+            let a = arrow(&label, *side == Side::A, lost);
+            let a = if lost { style.bad(&a) } else { a };
+            let _ = writeln!(out, "{time}  {}{a}", " ".repeat(COL));
+            continue;
+        }
+        let after = step.after.state;
+        if after != state[i] {
+            state[i] = after;
+            let name = after.rfc_name();
+            let line = match side {
+                Side::A => format!("{time}  {}", style.strong(name)),
+                Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out
+}

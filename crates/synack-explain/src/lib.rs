@@ -1,0 +1,135 @@
+//! synack-explain: everything a person reads about a handshake, rendered
+//! from the engine's step records: the narration (English and Chinese), a
+//! sequence diagram, the JSON document and tcpdump-style lines.
+
+#![forbid(unsafe_code)]
+
+mod answer;
+mod diagram;
+mod json;
+mod scenario;
+mod style;
+mod tcpdump;
+mod text;
+mod words;
+
+pub use answer::answer;
+pub use json::SCHEMA;
+pub use scenario::{Options, Profile, REQUEST, RESPONSE, Scenario, Trace, run};
+pub use style::Style;
+pub use text::{flag_words, side_name, state_name};
+pub use words::{Lang, rule_summary};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Tcpdump,
+}
+
+/// The text report in pieces, so a caller can pause between steps.
+pub struct Report {
+    pub header: String,
+    pub diagram: String,
+    pub steps: Vec<String>,
+    pub answer: String,
+}
+
+impl Report {
+    pub fn new(trace: &Trace, lang: Lang, style: Style) -> Report {
+        let title = match lang {
+            Lang::En => format!(
+                "TCP three-way handshake, step by step: scenario \"{}\" ({} profile, simulated link {} ms one way)",
+                trace.scenario.name(),
+                profile_name(trace.profile),
+                trace.delay.as_millis()
+            ),
+            Lang::Zh => format!(
+                "TCP 三次握手逐步讲解：场景“{}”（{} 配置，模拟链路单程 {} 毫秒）",
+                trace.scenario.name(),
+                profile_name(trace.profile),
+                trace.delay.as_millis()
+            ),
+        };
+        let (q, a) = answer::answer(trace, lang);
+        Report {
+            header: style.strong(&title) + "\n",
+            diagram: diagram::render(trace, lang, style),
+            steps: text::Narrator::new(trace, lang, style).blocks(),
+            answer: format!("{}\n{}\n", style.strong(&q), wrap(&a, 100)),
+        }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = self.header.clone();
+        out.push('\n');
+        out += &self.diagram;
+        out.push('\n');
+        for s in &self.steps {
+            out += s;
+        }
+        out.push('\n');
+        out += &self.answer;
+        out
+    }
+}
+
+fn profile_name(p: Profile) -> &'static str {
+    match p {
+        Profile::Rfc => "RFC",
+        Profile::Linux => "Linux",
+    }
+}
+
+/// Wrap at `width` columns: between words for English, between characters
+/// for Chinese (CJK characters count two columns).
+fn wrap(s: &str, width: usize) -> String {
+    let mut tokens: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in s.chars() {
+        if c == ' ' || !c.is_ascii() {
+            if !word.is_empty() {
+                tokens.push(std::mem::take(&mut word));
+            }
+            tokens.push(c.to_string());
+        } else {
+            word.push(c);
+        }
+    }
+    if !word.is_empty() {
+        tokens.push(word);
+    }
+    let cols = |t: &str| {
+        t.chars()
+            .map(|c| if c.is_ascii() { 1 } else { 2 })
+            .sum::<usize>()
+    };
+    let mut out = String::new();
+    let mut col = 0;
+    for t in tokens {
+        let w = cols(&t);
+        if col + w > width && col > 0 {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push('\n');
+            col = 0;
+            if t == " " {
+                continue;
+            }
+        }
+        out += &t;
+        col += w;
+    }
+    out
+}
+
+/// Render a trace in one format.
+pub fn render(trace: &Trace, format: Format, lang: Lang, style: Style) -> String {
+    match format {
+        Format::Text => Report::new(trace, lang, style).to_text(),
+        Format::Json => json::render(trace),
+        Format::Tcpdump => tcpdump::render(trace),
+    }
+}

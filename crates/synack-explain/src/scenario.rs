@@ -1,0 +1,260 @@
+//! Scenarios: a handshake (or close, or exchange) run between two engines on
+//! the simulated link, with the loss each one needs injected by the link.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use synack_engine::sim::{Fault, LinkRecord, Pair, Side, SideEvent, SimLink};
+use synack_engine::{Config, ConnHandle, Endpoint, Event, Instant, IsnMode, Step};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Normal,
+    SynLost,
+    SynAckLost,
+    AckLost,
+    Refused,
+    Filtered,
+    Close,
+    Data,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 8] = [
+        Scenario::Normal,
+        Scenario::SynLost,
+        Scenario::SynAckLost,
+        Scenario::AckLost,
+        Scenario::Refused,
+        Scenario::Filtered,
+        Scenario::Close,
+        Scenario::Data,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal",
+            Scenario::SynLost => "syn-lost",
+            Scenario::SynAckLost => "synack-lost",
+            Scenario::AckLost => "ack-lost",
+            Scenario::Refused => "refused",
+            Scenario::Filtered => "filtered",
+            Scenario::Close => "close",
+            Scenario::Data => "data",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Scenario> {
+        Scenario::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    /// Segments the link drops, and why (for the narration).
+    fn faults(self) -> Vec<Fault> {
+        match self {
+            Scenario::SynLost => vec![Fault::DropNth {
+                from: Side::A,
+                n: 1,
+            }],
+            Scenario::SynAckLost => vec![Fault::DropNth {
+                from: Side::B,
+                n: 1,
+            }],
+            Scenario::AckLost => vec![Fault::DropNth {
+                from: Side::A,
+                n: 2,
+            }],
+            Scenario::Filtered => vec![Fault::DropAll { from: Side::A }],
+            _ => vec![],
+        }
+    }
+}
+
+/// Which retransmission profile the engines use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Rfc,
+    Linux,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub scenario: Scenario,
+    pub client_isn: Option<u32>,
+    pub server_isn: Option<u32>,
+    /// One-way delay of the simulated link.
+    pub delay: Duration,
+    pub profile: Profile,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            scenario: Scenario::Normal,
+            client_isn: None,
+            server_isn: None,
+            delay: Duration::from_millis(10),
+            profile: Profile::Rfc,
+            client: SocketAddr::from(([192, 0, 2, 10], 40000)),
+            server: SocketAddr::from(([198, 51, 100, 20], 80)),
+        }
+    }
+}
+
+/// Everything that happened, for rendering.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub scenario: Scenario,
+    pub profile: Profile,
+    pub client: SocketAddr,
+    /// Where the client connected (the server's port, or a closed one).
+    pub server: SocketAddr,
+    pub delay: Duration,
+    pub steps: Vec<(Side, Step)>,
+    pub link: Vec<LinkRecord>,
+    pub events: Vec<SideEvent>,
+    pub client_isn: u32,
+    pub server_isn: Option<u32>,
+    /// Whether each side's ISN was fixed (client, server).
+    pub isn_fixed: [bool; 2],
+    pub end: Instant,
+    /// The request and response of the `data` and `ack-lost` scenarios.
+    pub request: &'static [u8],
+    pub response: &'static [u8],
+}
+
+pub const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+pub const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\n\r\nhello\n";
+
+fn config(profile: Profile, isn: Option<u32>, key: &[u8; 16], seed: u64) -> Config {
+    let mut c = match profile {
+        Profile::Rfc => Config::rfc(),
+        Profile::Linux => Config::linux(),
+    }
+    .with_secrets(*key, seed);
+    if let Some(n) = isn {
+        c.isn = IsnMode::Fixed(n);
+    }
+    c
+}
+
+fn events_for(pair: &Pair, side: Side, ev: Event) -> Option<ConnHandle> {
+    pair.events
+        .iter()
+        .find(|e| e.side == side && e.event == ev)
+        .map(|e| e.conn)
+}
+
+/// Run a scenario to its end. The clock starts at 0; ISNs default to RFC
+/// 6528 values under fixed keys, so runs are reproducible.
+pub fn run(opts: &Options) -> Result<Trace, String> {
+    let a = config(opts.profile, opts.client_isn, b"synack-client-ky", 1);
+    let b = config(opts.profile, opts.server_isn, b"synack-server-ky", 2);
+    let mut link = SimLink::new(opts.delay, 7);
+    link.faults = opts.scenario.faults();
+    let mut pair = Pair::new(Endpoint::new(a), Endpoint::new(b), link);
+    pair.b.listen(opts.server).map_err(|e| e.to_string())?;
+    let target = match opts.scenario {
+        // Nothing listens on the port next to the server's.
+        Scenario::Refused => {
+            SocketAddr::new(opts.server.ip(), opts.server.port().wrapping_add(1).max(1))
+        }
+        _ => opts.server,
+    };
+    let client = pair
+        .a
+        .connect(Instant::ZERO, opts.client, target)
+        .map_err(|e| e.to_string())?;
+    let limit = Instant::from_millis(600_000);
+    let established =
+        |p: &Pair| p.has_event(Side::A, Event::Connected) && p.has_event(Side::B, Event::Accepted);
+    match opts.scenario {
+        Scenario::Normal | Scenario::SynLost | Scenario::SynAckLost => {
+            pair.run_until(limit, established);
+        }
+        Scenario::Refused => {
+            pair.run_until(limit, |p| p.has_event(Side::A, Event::Refused));
+        }
+        Scenario::Filtered => {
+            pair.run_until(limit, |p| p.has_event(Side::A, Event::TimedOut));
+        }
+        Scenario::AckLost => {
+            // The client, ESTABLISHED, sends its request at once: that data
+            // segment also carries the ACK the server is waiting for.
+            pair.run_until(limit, |p| p.has_event(Side::A, Event::Connected));
+            let now = pair.now;
+            pair.a
+                .send(now, client, REQUEST)
+                .map_err(|e| e.to_string())?;
+            pair.run_until(limit, established);
+            pair.run_until(limit, |p| p.has_event(Side::B, Event::Readable));
+            finish_exchange(&mut pair, limit)?;
+        }
+        Scenario::Data => {
+            pair.run_until(limit, established);
+            let now = pair.now;
+            pair.a
+                .send(now, client, REQUEST)
+                .map_err(|e| e.to_string())?;
+            pair.run_until(limit, |p| p.has_event(Side::B, Event::Readable));
+            finish_exchange(&mut pair, limit)?;
+        }
+        Scenario::Close => {
+            pair.run_until(limit, established);
+            let now = pair.now;
+            pair.a.close(now, client).map_err(|e| e.to_string())?;
+            pair.run_until(limit, |p| p.has_event(Side::B, Event::PeerClosed));
+            let server =
+                events_for(&pair, Side::B, Event::Accepted).ok_or("no server connection")?;
+            let now = pair.now;
+            pair.b.close(now, server).map_err(|e| e.to_string())?;
+            pair.run_until(limit, |p| {
+                p.has_event(Side::A, Event::Closed) && p.has_event(Side::B, Event::Closed)
+            });
+        }
+    }
+    // Let the last segments land (e.g. the final ACK).
+    pair.run_until(pair.now + opts.delay * 2, |_| false);
+    pair.collect();
+    let server_isn = pair
+        .steps
+        .iter()
+        .find(|(s, st)| *s == Side::B && st.after.iss != st.before.iss)
+        .map(|(_, st)| st.after.iss.get());
+    let client_isn = pair
+        .steps
+        .iter()
+        .find(|(s, _)| *s == Side::A)
+        .map(|(_, st)| st.after.iss.get())
+        .unwrap_or(0);
+    Ok(Trace {
+        scenario: opts.scenario,
+        profile: opts.profile,
+        client: opts.client,
+        server: target,
+        delay: opts.delay,
+        end: pair.now,
+        steps: pair.steps,
+        link: pair.link.log,
+        events: pair.events,
+        client_isn,
+        server_isn,
+        isn_fixed: [opts.client_isn.is_some(), opts.server_isn.is_some()],
+        request: REQUEST,
+        response: RESPONSE,
+    })
+}
+
+/// The server reads the request and answers; the client reads the answer.
+fn finish_exchange(pair: &mut Pair, limit: Instant) -> Result<(), String> {
+    let server = events_for(pair, Side::B, Event::Accepted).ok_or("no server connection")?;
+    let mut buf = [0u8; 256];
+    pair.b.recv(server, &mut buf).map_err(|e| e.to_string())?;
+    let now = pair.now;
+    pair.b
+        .send(now, server, RESPONSE)
+        .map_err(|e| e.to_string())?;
+    pair.run_until(limit, |p| p.has_event(Side::A, Event::Readable));
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Terminal styling: ANSI colour when asked for, plain text otherwise.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub const PLAIN: Style = Style { color: false };
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn client(&self, s: &str) -> String {
+        self.paint("36", s)
+    }
+    pub fn server(&self, s: &str) -> String {
+        self.paint("35", s)
+    }
+    pub fn strong(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    pub fn bad(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+}
