@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+# The Linux-peer tests drive the kernel through `ip` in their own network
+# namespaces, and check the pcap files synack writes with tshark.
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
     else
         echo "missing: ${need_apt[*]} (install them, or run as root to let this script do it)" >&2
         exit 1

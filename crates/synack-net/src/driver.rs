@@ -1,0 +1,212 @@
+//! The driver: reads IP packets from the TUN device into the engine, writes
+//! what the engine transmits, sleeps until the next packet or timer. Loss is
+//! injected here (the lab has no netem): the Nth TCP segment one way, or all.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, SystemTime};
+
+use synack_engine::{ConnHandle, Endpoint, Event, Instant, MAX_PACKET, Step};
+use synack_wire::{TcpPacket, parse_ip};
+
+use crate::NetError;
+use crate::pcap::PcapWriter;
+use crate::sys;
+
+/// Direction on the TUN link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// From synack to the kernel.
+    ToKernel,
+    /// From the kernel to synack.
+    FromKernel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Drop the `n`th TCP segment (1-based) in `dir`.
+    DropNth { dir: Dir, n: usize },
+    /// Drop every TCP segment in `dir`.
+    DropAll { dir: Dir },
+}
+
+/// One TCP segment that crossed (or was dropped on) the TUN link.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// Since the driver started.
+    pub at: Duration,
+    pub dir: Dir,
+    pub dropped: bool,
+    pub bytes: Vec<u8>,
+}
+
+impl Captured {
+    /// The TCP flag bits, for quick filtering in tests and reports.
+    pub fn flags(&self) -> Option<synack_wire::TcpFlags> {
+        let ip = parse_ip(&self.bytes, false).ok()?;
+        Some(TcpPacket::new_checked(ip.tcp).ok()?.flags())
+    }
+}
+
+pub struct Driver {
+    tun: OwnedFd,
+    pub ep: Endpoint,
+    start: std::time::Instant,
+    pub faults: Vec<Fault>,
+    counts: [usize; 2],
+    pub log: Vec<Captured>,
+    pub events: Vec<(Duration, ConnHandle, Event)>,
+    pub steps: Vec<Step>,
+    pcap: Option<PcapWriter<BufWriter<File>>>,
+    buf: Vec<u8>,
+}
+
+impl Driver {
+    pub fn new(tun: OwnedFd, ep: Endpoint) -> Driver {
+        Driver {
+            tun,
+            ep,
+            start: std::time::Instant::now(),
+            faults: Vec::new(),
+            counts: [0, 0],
+            log: Vec::new(),
+            events: Vec::new(),
+            steps: Vec::new(),
+            pcap: None,
+            buf: vec![0; 65536],
+        }
+    }
+
+    /// Write every packet, both ways, to a pcap file.
+    pub fn pcap_to(&mut self, path: &std::path::Path) -> Result<(), NetError> {
+        let f = File::create(path).map_err(|e| NetError::Pcap(path.display().to_string(), e))?;
+        let w = PcapWriter::new(BufWriter::new(f))
+            .map_err(|e| NetError::Pcap(path.display().to_string(), e))?;
+        self.pcap = Some(w);
+        Ok(())
+    }
+
+    /// The engine's clock: time since the driver started.
+    pub fn now(&self) -> Instant {
+        Instant::from_nanos(self.start.elapsed().as_nanos() as u64)
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn fate(&mut self, dir: Dir) -> bool {
+        let i = usize::from(dir == Dir::FromKernel);
+        self.counts[i] += 1;
+        let n = self.counts[i];
+        self.faults.iter().any(|f| match *f {
+            Fault::DropNth { dir: d, n: k } => d == dir && k == n,
+            Fault::DropAll { dir: d } => d == dir,
+        })
+    }
+
+    fn record(&mut self, dir: Dir, dropped: bool, bytes: &[u8]) -> Result<(), NetError> {
+        if let Some(p) = &mut self.pcap {
+            p.write(SystemTime::now(), bytes)
+                .map_err(|e| NetError::Pcap("capture".into(), e))?;
+        }
+        self.log.push(Captured {
+            at: self.start.elapsed(),
+            dir,
+            dropped,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// One round: send what the engine queued, wait up to `max_wait` for a
+    /// packet or the engine's next timer, feed what arrived, run timers.
+    pub fn turn(&mut self, max_wait: Duration) -> Result<(), NetError> {
+        let mut out = vec![0u8; MAX_PACKET];
+        loop {
+            let now = self.now();
+            let Some(t) = self
+                .ep
+                .poll_transmit(now, &mut out)
+                .map_err(NetError::Emit)?
+            else {
+                break;
+            };
+            let pkt = out.get(..t.len).unwrap_or(&[]);
+            let drop = self.fate(Dir::ToKernel);
+            self.record(Dir::ToKernel, drop, pkt)?;
+            if !drop {
+                sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
+            }
+        }
+        let mut wait = max_wait;
+        if let Some(at) = self.ep.poll_timeout() {
+            wait = wait.min(at.since(self.now()));
+        }
+        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+        if sys::wait_readable(&self.tun, ms).map_err(NetError::Tun)? {
+            while let Some(n) = sys::read(&self.tun, &mut self.buf).map_err(NetError::Tun)? {
+                let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
+                // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP
+                // reaches the engine.
+                if parse_ip(&pkt, false).is_err() {
+                    continue;
+                }
+                let drop = self.fate(Dir::FromKernel);
+                self.record(Dir::FromKernel, drop, &pkt)?;
+                if !drop {
+                    let now = self.now();
+                    // Malformed input is the engine's to record.
+                    let _ = self.ep.handle(now, &pkt);
+                }
+            }
+        }
+        let now = self.now();
+        self.ep.handle_timeout(now);
+        while let Some((h, e)) = self.ep.poll_event() {
+            self.events.push((self.start.elapsed(), h, e));
+        }
+        while let Some(s) = self.ep.poll_step() {
+            self.steps.push(s);
+        }
+        Ok(())
+    }
+
+    /// Turn until `done` holds or `timeout` passes; returns whether it held.
+    pub fn run_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&Driver) -> bool,
+    ) -> Result<bool, NetError> {
+        let end = self.start.elapsed() + timeout;
+        loop {
+            if done(self) {
+                return Ok(true);
+            }
+            let left = end.saturating_sub(self.start.elapsed());
+            if left.is_zero() {
+                return Ok(done(self));
+            }
+            self.turn(left.min(Duration::from_millis(20)))?;
+        }
+    }
+
+    pub fn has_event(&self, ev: Event) -> bool {
+        self.events.iter().any(|(_, _, e)| *e == ev)
+    }
+
+    pub fn event_time(&self, ev: Event) -> Option<Duration> {
+        self.events
+            .iter()
+            .find(|(_, _, e)| *e == ev)
+            .map(|(t, _, _)| *t)
+    }
+
+    pub fn flush_pcap(&mut self) -> Result<(), NetError> {
+        match &mut self.pcap {
+            Some(p) => p.flush().map_err(|e| NetError::Pcap("capture".into(), e)),
+            None => Ok(()),
+        }
+    }
+}

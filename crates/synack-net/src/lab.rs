@@ -1,0 +1,89 @@
+//! A private lab: a network namespace of the calling thread's own, with a TUN
+//! device in it. The kernel owns one address on the device and synack the
+//! other, so the kernel's TCP talks to synack as to a separate host. Nothing
+//! outside the namespace is touched; it vanishes with the thread.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::OwnedFd;
+use std::process::Command;
+
+use crate::NetError;
+use crate::sys;
+
+pub const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+pub const SYNACK_V4: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+pub const KERNEL_V6: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 1);
+pub const SYNACK_V6: Ipv6Addr = Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, 2);
+
+pub struct Lab {
+    pub tun: OwnedFd,
+    pub device: String,
+}
+
+impl Lab {
+    /// Move the calling thread into a new network namespace and set it up.
+    /// Run it on a thread of its own: the thread stays in the namespace, and
+    /// so do threads it spawns afterwards.
+    pub fn create() -> Result<Lab, NetError> {
+        sys::unshare_net().map_err(NetError::Namespace)?;
+        ip(&["link", "set", "lo", "up"])?;
+        let (tun, device) = sys::open_tun("synack0").map_err(NetError::Tun)?;
+        // Quiet the device: no router solicitations or DAD probes to ignore.
+        let _ = sysctl(&format!("net/ipv6/conf/{device}/router_solicitations"), "0");
+        ip(&["addr", "add", &format!("{KERNEL_V4}/24"), "dev", &device])?;
+        ip(&[
+            "-6",
+            "addr",
+            "add",
+            &format!("{KERNEL_V6}/64"),
+            "dev",
+            &device,
+            "nodad",
+        ])?;
+        ip(&["link", "set", &device, "up"])?;
+        Ok(Lab { tun, device })
+    }
+
+    /// The kernel's address in the family of `synack`.
+    pub fn kernel_addr(v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::V6(KERNEL_V6)
+        } else {
+            IpAddr::V4(KERNEL_V4)
+        }
+    }
+
+    pub fn synack_addr(v6: bool) -> IpAddr {
+        if v6 {
+            IpAddr::V6(SYNACK_V6)
+        } else {
+            IpAddr::V4(SYNACK_V4)
+        }
+    }
+}
+
+/// Run `ip` inside the namespace (children inherit the calling thread's).
+fn ip(args: &[&str]) -> Result<(), NetError> {
+    let out = Command::new("ip").args(args).output().map_err(|e| {
+        NetError::Command(format!(
+            "ip {}: {e} (is iproute2 installed?)",
+            args.join(" ")
+        ))
+    })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetError::Command(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Write a per-namespace sysctl (path below /proc/sys, e.g.
+/// `net/ipv4/tcp_syn_retries`) as seen by this thread's namespace.
+pub fn sysctl(path: &str, value: &str) -> Result<(), NetError> {
+    let full = format!("/proc/sys/{path}");
+    std::fs::write(&full, value).map_err(|e| NetError::Command(format!("{full}: {e}")))
+}

@@ -1,0 +1,31 @@
+//! synack-net: the engine on a TUN device, in a network namespace private to
+//! the run, facing the Linux kernel's own TCP.
+//!
+//! - [`lab::Lab`]: a new network namespace for the calling thread, a TUN
+//!   device in it, the kernel on 10.77.0.1 / fd77::1, synack on .2 / ::2.
+//! - [`driver::Driver`]: moves packets between the device and the engine on
+//!   the real clock, injects loss, writes pcap.
+//! - [`kernel`]: the kernel's socket states as it reports them.
+
+pub mod driver;
+pub mod kernel;
+pub mod lab;
+pub mod pcap;
+mod sys;
+
+pub use driver::{Captured, Dir, Driver, Fault};
+pub use lab::Lab;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot create a network namespace: {0} (needs root, or CAP_SYS_ADMIN)")]
+    Namespace(std::io::Error),
+    #[error("TUN device: {0}")]
+    Tun(std::io::Error),
+    #[error("{0}")]
+    Command(String),
+    #[error("emitting a segment: {0}")]
+    Emit(synack_wire::WireError),
+    #[error("pcap {0}: {1}")]
+    Pcap(String, std::io::Error),
+}

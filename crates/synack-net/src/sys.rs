@@ -1,0 +1,112 @@
+//! The few system calls the lab needs, each wrapped once. This is the only
+//! module with `unsafe`; every block states why it is sound.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Move the calling thread into a new network namespace. Only this thread
+/// (and threads it spawns later) see it; it disappears when they are gone.
+pub fn unshare_net() -> io::Result<()> {
+    // SAFETY: unshare takes a flag word and touches no memory of ours.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Open `/dev/net/tun` as a layer-3 device without packet information
+/// (IFF_TUN | IFF_NO_PI), named `name` (at most 15 bytes). Non-blocking.
+pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {
+    let path = c"/dev/net/tun";
+    // SAFETY: path is a valid NUL-terminated string; the flags are plain ints.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by open and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= req.ifr_name.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    for (dst, &b) in req.ifr_name.iter_mut().zip(bytes) {
+        *dst = b as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes one ifreq, which lives across the call.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETIFF,
+            &mut req as *mut libc::ifreq,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel wrote a NUL-terminated name into ifr_name.
+    let got = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) };
+    Ok((fd, got.to_string_lossy().into_owned()))
+}
+
+/// Read one packet; `Ok(None)` when none is waiting.
+pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n >= 0 {
+        return Ok(Some(n as usize));
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+/// Write one packet.
+pub fn write(fd: &OwnedFd, pkt: &[u8]) -> io::Result<()> {
+    // SAFETY: pkt is valid for reads of pkt.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), pkt.as_ptr().cast(), pkt.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Wait until `fd` is readable or `timeout_ms` passes (negative: forever).
+pub fn wait_readable(fd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, count 1.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    match r {
+        r if r < 0 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
