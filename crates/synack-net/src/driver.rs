@@ -60,6 +60,8 @@ pub struct Driver {
     pub steps: Vec<Step>,
     pcap: Option<PcapWriter<BufWriter<File>>>,
     buf: Vec<u8>,
+    /// Keep `log`, `events` and `steps` (off for benchmarks).
+    pub keep: bool,
 }
 
 impl Driver {
@@ -75,6 +77,7 @@ impl Driver {
             steps: Vec::new(),
             pcap: None,
             buf: vec![0; 65536],
+            keep: true,
         }
     }
 
@@ -110,6 +113,9 @@ impl Driver {
         if let Some(p) = &mut self.pcap {
             p.write(SystemTime::now(), bytes)
                 .map_err(|e| NetError::Pcap("capture".into(), e))?;
+        }
+        if !self.keep {
+            return Ok(());
         }
         self.log.push(Captured {
             at: self.start.elapsed(),
@@ -164,6 +170,9 @@ impl Driver {
         }
         let now = self.now();
         self.ep.handle_timeout(now);
+        if !self.keep {
+            return Ok(());
+        }
         while let Some((h, e)) = self.ep.poll_event() {
             self.events.push((self.start.elapsed(), h, e));
         }

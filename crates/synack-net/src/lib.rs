@@ -7,11 +7,14 @@
 //!   the real clock, injects loss, writes pcap.
 //! - [`kernel`]: the kernel's socket states as it reports them.
 
+pub mod bench;
 pub mod driver;
 pub mod kernel;
 pub mod lab;
 pub mod pcap;
 mod sys;
+
+pub use sys::linger_zero;
 
 pub use driver::{Captured, Dir, Driver, Fault};
 pub use lab::Lab;

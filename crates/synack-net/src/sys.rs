@@ -62,6 +62,29 @@ pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {
     Ok((fd, got.to_string_lossy().into_owned()))
 }
 
+/// SO_LINGER {on, 0}: close() then sends a RST and leaves no TIME_WAIT.
+pub fn linger_zero(fd: &impl AsRawFd) -> io::Result<()> {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: one linger struct, its exact size, valid for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Read one packet; `Ok(None)` when none is waiting.
 pub fn read(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     // SAFETY: buf is valid for writes of buf.len() bytes.

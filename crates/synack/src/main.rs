@@ -1,5 +1,6 @@
 //! The `synack` command line: a thin consumer of the library crates.
 
+mod bench;
 mod explain;
 
 use std::process::ExitCode;
@@ -26,12 +27,16 @@ enum Command {
     /// Run a handshake between a client and a server engine over a simulated
     /// link and print what each side did, step by step.
     Explain(explain::Args),
+    /// Benchmarks that need a real peer (`synack bench live`).
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => explain::run(&args),
+        Command::Bench(cmd) => bench::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

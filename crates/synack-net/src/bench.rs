@@ -1,0 +1,102 @@
+//! `synack bench live`: full handshakes per second between synack over TUN
+//! and a kernel listener (SYN, SYN-ACK, ACK, accept(), RST), next to the
+//! kernel's own loopback connect/accept rate in the same namespace.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use synack_engine::{Config, Endpoint, Event};
+
+use crate::{Driver, Lab, NetError, linger_zero};
+
+#[derive(Debug, Clone, Copy)]
+pub struct LiveResult {
+    pub handshakes: usize,
+    pub synack_per_s: f64,
+    pub kernel_loopback_per_s: f64,
+}
+
+/// Run both measurements, `count` handshakes each, in a lab of its own.
+pub fn live(count: usize, progress: &mut dyn FnMut(&str)) -> Result<LiveResult, NetError> {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let worker = std::thread::spawn(move || -> Result<LiveResult, NetError> {
+        let lab = Lab::create()?;
+        let _ = tx.send("kernel loopback…".into());
+        let kernel = loopback(count)?;
+        let _ = tx.send("synack over TUN…".into());
+        let synack = over_tun(lab, count)?;
+        Ok(LiveResult {
+            handshakes: count,
+            synack_per_s: synack,
+            kernel_loopback_per_s: kernel,
+        })
+    });
+    for msg in rx {
+        progress(&msg);
+    }
+    worker
+        .join()
+        .map_err(|_| NetError::Command("benchmark thread panicked".into()))?
+}
+
+fn io(e: std::io::Error) -> NetError {
+    NetError::Command(format!("socket: {e}"))
+}
+
+/// One thread: connect (completes at once on loopback), accept, close both
+/// with a RST (SO_LINGER 0): the same four segments as the TUN run.
+fn loopback(count: usize) -> Result<f64, NetError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?;
+    let start = Instant::now();
+    for _ in 0..count {
+        let c = TcpStream::connect(addr).map_err(io)?;
+        let (s, _) = listener.accept().map_err(io)?;
+        linger_zero(&c).map_err(io)?;
+        drop(c);
+        drop(s);
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+fn over_tun(lab: Lab, count: usize) -> Result<f64, NetError> {
+    let listener = TcpListener::bind((Lab::kernel_addr(false), 80)).map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
+    let server = listener.local_addr().map_err(io)?;
+    let mut cfg = Config::linux().with_secrets(*b"synack bench key", 3);
+    cfg.record_steps = false;
+    let mut d = Driver::new(lab.tun, Endpoint::new(cfg));
+    d.keep = false;
+    let start = Instant::now();
+    for i in 0..count {
+        let local = SocketAddr::new(Lab::synack_addr(false), 1024 + (i % 64000) as u16);
+        let h =
+            d.ep.connect(d.now(), local, server)
+                .map_err(|e| NetError::Command(e.to_string()))?;
+        let mut connected = false;
+        let mut accepted = None;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !(connected && accepted.is_some()) {
+            if Instant::now() > deadline {
+                return Err(NetError::Command(format!("handshake {i} did not complete")));
+            }
+            d.turn(Duration::ZERO)?;
+            while let Some((_, e)) = d.ep.poll_event() {
+                connected |= e == Event::Connected;
+            }
+            if accepted.is_none() {
+                match listener.accept() {
+                    Ok((s, _)) => accepted = Some(s),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(io(e)),
+                }
+            }
+        }
+        d.ep.abort(d.now(), h)
+            .map_err(|e| NetError::Command(e.to_string()))?;
+        d.turn(Duration::ZERO)?;
+        drop(accepted);
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
