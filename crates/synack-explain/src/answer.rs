@@ -29,8 +29,22 @@ impl Facts<'_> {
         }
     }
 
-    /// Times at which `side` retransmitted, in ms.
+    /// Times at which `side` retransmitted, in ms. For the kernel, which
+    /// records no steps, a repeated SYN or SYN-ACK seen on the link.
     fn retransmits(&self, side: Side) -> Vec<String> {
+        if crate::timeline::kernel_side(self.t) == Some(side) {
+            return self
+                .t
+                .link
+                .iter()
+                .filter(|r| r.from == side)
+                .filter(|r| {
+                    synack_wire::parse_segment(&r.bytes, false).is_ok_and(|p| p.tcp.flags.syn())
+                })
+                .skip(1)
+                .map(|r| Self::ms(r.sent_at))
+                .collect();
+        }
         self.steps(side)
             .filter(|s| matches!(s.action, Action::Retransmit { .. }))
             .map(|s| Self::ms(s.at))
@@ -38,6 +52,14 @@ impl Facts<'_> {
     }
 
     fn established_at(&self, side: Side) -> Option<String> {
+        if crate::timeline::kernel_side(self.t) == Some(side) {
+            return self
+                .t
+                .kernel_states
+                .iter()
+                .find(|k| k.state == "ESTABLISHED")
+                .map(|k| Self::ms(k.at));
+        }
         self.steps(side)
             .find(|s| s.before.state != State::Established && s.after.state == State::Established)
             .map(|s| Self::ms(s.at))

@@ -56,6 +56,15 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     if trace.scenario == crate::Scenario::Refused {
         state[1] = State::Closed;
     }
+    if let crate::Peer::Linux { kernel_side, .. } = &trace.peer {
+        // The kernel's states come from its own reports, shown as they change.
+        state[usize::from(*kernel_side == Side::B)] =
+            if *kernel_side == Side::B && trace.scenario != crate::Scenario::Refused {
+                State::Listen
+            } else {
+                State::Closed
+            };
+    }
     let _ = writeln!(
         out,
         "{:>11}  {}{}{}",
@@ -64,12 +73,10 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
         " ".repeat(MID),
         state[1].rfc_name()
     );
-    for (side, step) in &trace.steps {
-        let i = usize::from(*side == Side::B);
-        let time = crate::text::clock(step.at);
-        if let (Action::Transmitted, Cause::Sent(seg)) = (step.action, &step.cause) {
-            let lost = matches!(fates[i].get(sent[i]), Some(Fate::Dropped { .. }));
-            sent[i] += 1;
+    let kernel = crate::timeline::kernel_side(trace);
+    let mut kernel_state = String::new();
+    let arrow_row =
+        |out: &mut String, time: &str, side: Side, seg: &synack_engine::SegInfo, lost: bool| {
             let mut label = format!("[{}] seq={}", seg.flags.tcpdump(), seg.seq);
             if seg.flags.ack() {
                 let _ = write!(label, " ack={}", seg.ack);
@@ -77,20 +84,64 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
             if seg.payload_len > 0 {
                 let _ = write!(label, " len={}", seg.payload_len);
             }
-            let a = arrow(&label, *side == Side::A, lost);
+            let a = arrow(&label, side == Side::A, lost);
             let a = if lost { style.bad(&a) } else { a };
             let _ = writeln!(out, "{time}  {}{a}", " ".repeat(COL));
-            continue;
-        }
-        let after = step.after.state;
-        if after != state[i] {
-            state[i] = after;
-            let name = after.rfc_name();
-            let line = match side {
-                Side::A => format!("{time}  {}", style.strong(name)),
-                Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
-            };
-            let _ = writeln!(out, "{line}");
+        };
+    let state_row = |out: &mut String, time: &str, side: Side, name: &str| {
+        let line = match side {
+            Side::A => format!("{time}  {}", style.strong(name)),
+            Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
+        };
+        let _ = writeln!(out, "{line}");
+    };
+    for item in crate::timeline::items(trace) {
+        match item {
+            crate::timeline::Item::KernelSent(rec) => {
+                let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
+                    continue;
+                };
+                let seg = synack_engine::SegInfo::new(
+                    std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
+                    std::net::SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+                    &p.tcp,
+                );
+                let lost = matches!(rec.fate, Fate::Dropped { .. });
+                arrow_row(
+                    &mut out,
+                    &crate::text::clock(rec.sent_at),
+                    rec.from,
+                    &seg,
+                    lost,
+                );
+            }
+            crate::timeline::Item::KernelState(k) => {
+                if k.state != kernel_state {
+                    kernel_state.clone_from(&k.state);
+                    let side = kernel.unwrap_or(Side::B);
+                    state_row(
+                        &mut out,
+                        &crate::text::clock(k.at),
+                        side,
+                        &format!("{} (Linux)", k.state),
+                    );
+                }
+            }
+            crate::timeline::Item::Step(side, step) => {
+                let i = usize::from(side == Side::B);
+                let time = crate::text::clock(step.at);
+                if let (Action::Transmitted, Cause::Sent(seg)) = (step.action, &step.cause) {
+                    let lost = matches!(fates[i].get(sent[i]), Some(Fate::Dropped { .. }));
+                    sent[i] += 1;
+                    arrow_row(&mut out, &time, side, seg, lost);
+                    continue;
+                }
+                let after = step.after.state;
+                if after != state[i] {
+                    state[i] = after;
+                    state_row(&mut out, &time, side, after.rfc_name());
+                }
+            }
         }
     }
     out

@@ -16,6 +16,9 @@ struct Doc {
     schema: &'static str,
     scenario: &'static str,
     profile: &'static str,
+    peer: JPeer,
+    /// Kernel socket states as the kernel reported them (Linux peer only).
+    kernel_states: Vec<JKernelState>,
     client: String,
     server: String,
     client_isn: u32,
@@ -26,6 +29,23 @@ struct Doc {
     link: Vec<JLink>,
     events: Vec<JEvent>,
     answer: JAnswer,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum JPeer {
+    Sim,
+    Linux {
+        kernel_side: &'static str,
+        release: String,
+    },
+}
+
+#[derive(Serialize)]
+struct JKernelState {
+    t_us: u64,
+    state: String,
+    accepted: bool,
 }
 
 #[derive(Serialize)]
@@ -415,6 +435,25 @@ pub fn render(trace: &Trace) -> String {
             Profile::Rfc => "rfc",
             Profile::Linux => "linux",
         },
+        peer: match &trace.peer {
+            crate::Peer::Sim => JPeer::Sim,
+            crate::Peer::Linux {
+                kernel_side,
+                release,
+            } => JPeer::Linux {
+                kernel_side: side(*kernel_side),
+                release: release.clone(),
+            },
+        },
+        kernel_states: trace
+            .kernel_states
+            .iter()
+            .map(|k| JKernelState {
+                t_us: k.at.as_micros(),
+                state: k.state.clone(),
+                accepted: k.accepted,
+            })
+            .collect(),
         client: trace.client.to_string(),
         server: trace.server.to_string(),
         client_isn: trace.client_isn,

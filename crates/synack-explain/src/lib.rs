@@ -11,11 +11,12 @@ mod scenario;
 mod style;
 mod tcpdump;
 mod text;
+mod timeline;
 mod words;
 
 pub use answer::answer;
 pub use json::SCHEMA;
-pub use scenario::{Options, Profile, REQUEST, RESPONSE, Scenario, Trace, run};
+pub use scenario::{KernelSample, Options, Peer, Profile, REQUEST, RESPONSE, Scenario, Trace, run};
 pub use style::Style;
 pub use text::{flag_words, side_name, state_name};
 pub use words::{Lang, rule_summary};
@@ -38,18 +39,30 @@ pub struct Report {
 
 impl Report {
     pub fn new(trace: &Trace, lang: Lang, style: Style) -> Report {
+        let peer = match (&trace.peer, lang) {
+            (Peer::Sim, Lang::En) => {
+                format!("simulated link {} ms one way", trace.delay.as_millis())
+            }
+            (Peer::Sim, Lang::Zh) => format!("模拟链路单程 {} 毫秒", trace.delay.as_millis()),
+            (Peer::Linux { release, .. }, Lang::En) => {
+                format!(
+                    "the peer is the Linux {release} kernel's TCP, over a TUN device in a private network namespace"
+                )
+            }
+            (Peer::Linux { release, .. }, Lang::Zh) => {
+                format!("对端是 Linux {release} 内核的 TCP，经私有网络命名空间中的 TUN 设备")
+            }
+        };
         let title = match lang {
             Lang::En => format!(
-                "TCP three-way handshake, step by step: scenario \"{}\" ({} profile, simulated link {} ms one way)",
+                "TCP three-way handshake, step by step: scenario \"{}\" ({} profile, {peer})",
                 trace.scenario.name(),
                 profile_name(trace.profile),
-                trace.delay.as_millis()
             ),
             Lang::Zh => format!(
-                "TCP 三次握手逐步讲解：场景“{}”（{} 配置，模拟链路单程 {} 毫秒）",
+                "TCP 三次握手逐步讲解：场景“{}”（{} 配置，{peer}）",
                 trace.scenario.name(),
                 profile_name(trace.profile),
-                trace.delay.as_millis()
             ),
         };
         let (q, a) = answer::answer(trace, lang);

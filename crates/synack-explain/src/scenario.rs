@@ -102,11 +102,33 @@ impl Default for Options {
     }
 }
 
+/// Who the other end was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// Two synack engines over the simulated link.
+    Sim,
+    /// The Linux kernel's TCP over TUN; synack is the other side.
+    Linux { kernel_side: Side, release: String },
+}
+
+/// The kernel's socket state as the kernel reported it (`/proc/net/tcp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelSample {
+    pub at: Instant,
+    /// Linux's name: `SYN_RECV`, `ESTABLISHED`, `TIME_WAIT`…
+    pub state: String,
+    /// Whether the application had called accept() by then.
+    pub accepted: bool,
+}
+
 /// Everything that happened, for rendering.
 #[derive(Debug, Clone)]
 pub struct Trace {
     pub scenario: Scenario,
     pub profile: Profile,
+    pub peer: Peer,
+    /// Changes of the kernel socket's state (Linux peer only).
+    pub kernel_states: Vec<KernelSample>,
     pub client: SocketAddr,
     /// Where the client connected (the server's port, or a closed one).
     pub server: SocketAddr,
@@ -231,6 +253,8 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
     Ok(Trace {
         scenario: opts.scenario,
         profile: opts.profile,
+        peer: Peer::Sim,
+        kernel_states: Vec::new(),
         client: opts.client,
         server: target,
         delay: opts.delay,

@@ -13,6 +13,7 @@ use synack_wire::TcpFlags;
 
 use crate::scenario::Trace;
 use crate::style::Style;
+use crate::timeline::{self, Item};
 use crate::words::{Lang, rule_summary, state_gloss};
 
 /// Side name, e.g. `client` / `客户端`.
@@ -63,6 +64,8 @@ pub struct Narrator<'a> {
     flag_vs_field_told: bool,
     /// Whether each side already sent its SYN (later ones are retransmissions).
     syn_sent: [bool; 2],
+    /// The kernel's last reported state (Linux peer).
+    kernel_state_now: State,
 }
 
 fn idx(side: Side) -> usize {
@@ -91,6 +94,7 @@ impl<'a> Narrator<'a> {
             sent: [0, 0],
             flag_vs_field_told: false,
             syn_sent: [false, false],
+            kernel_state_now: State::Closed,
         }
     }
 
@@ -117,26 +121,125 @@ impl<'a> Narrator<'a> {
     /// the same cause by the same side (e.g. "options agreed" and "send ACK"
     /// on one SYN-ACK), in order.
     pub fn blocks(mut self) -> Vec<String> {
-        let steps: Vec<(Side, Step)> = self.trace.steps.clone();
+        let trace = self.trace;
+        let items = timeline::items(trace);
         let mut out = Vec::new();
         let mut i = 0;
-        while let Some((side, first)) = steps.get(i) {
-            let mut j = i + 1;
+        while let Some(item) = items.get(i) {
+            let (side, first) = match item {
+                Item::Step(side, first) => (*side, *first),
+                Item::KernelSent(rec) => {
+                    out.push(self.kernel_sent(rec));
+                    i += 1;
+                    continue;
+                }
+                Item::KernelState(k) => {
+                    out.push(self.kernel_state(k));
+                    i += 1;
+                    continue;
+                }
+            };
+            let mut group = vec![first];
+            i += 1;
             if !matches!(first.cause, Cause::Sent(_)) {
-                while steps.get(j).is_some_and(|(s, st)| {
-                    s == side
-                        && st.cause == first.cause
-                        && st.at == first.at
-                        && !matches!(st.cause, Cause::Sent(_))
-                }) {
-                    j += 1;
+                while let Some(Item::Step(s, st)) = items.get(i) {
+                    if *s != side || st.cause != first.cause || st.at != first.at {
+                        break;
+                    }
+                    group.push(*st);
+                    i += 1;
                 }
             }
-            let group: Vec<&Step> = steps[i..j].iter().map(|(_, st)| st).collect();
-            out.push(self.block(*side, &group));
-            i = j;
+            out.push(self.block(side, &group));
         }
         out
+    }
+
+    fn kernel_head(&self, side: Side, at: synack_engine::Instant) -> String {
+        let who = format!(
+            "{}{}",
+            side_name(side, self.lang),
+            self.t(" (Linux kernel)", "（Linux 内核）")
+        );
+        let who = match side {
+            Side::A => self.style.client(&who),
+            Side::B => self.style.server(&who),
+        };
+        format!("[{}] {who}", clock(at))
+    }
+
+    /// A segment the kernel sent, as captured on the TUN device.
+    fn kernel_sent(&mut self, rec: &synack_engine::sim::LinkRecord) -> String {
+        let mut out = self.kernel_head(rec.from, rec.sent_at);
+        let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
+            return out + "\n";
+        };
+        let seg = SegInfo::new(
+            std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
+            std::net::SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+            &p.tcp,
+        );
+        let mut v = synack_engine::TcbVars::none(self.kernel_state_now);
+        v.iss = synack_wire::SeqNum(self.isn(rec.from).unwrap_or(0));
+        v.irs = synack_wire::SeqNum(self.isn(rec.from.other()).unwrap_or(0));
+        self.sent_block(&mut out, rec.from, &v, &seg);
+        out
+    }
+
+    /// The kernel's socket state, read from the kernel.
+    fn kernel_state(&mut self, k: &crate::scenario::KernelSample) -> String {
+        let side = timeline::kernel_side(self.trace).unwrap_or(Side::B);
+        let server = side == Side::B;
+        self.kernel_state_now = match k.state.as_str() {
+            "SYN_SENT" => State::SynSent,
+            "SYN_RECV" | "NEW_SYN_RECV" => State::SynReceived,
+            "ESTABLISHED" => State::Established,
+            "FIN_WAIT1" => State::FinWait1,
+            "FIN_WAIT2" => State::FinWait2,
+            "CLOSE_WAIT" => State::CloseWait,
+            "CLOSING" => State::Closing,
+            "LAST_ACK" => State::LastAck,
+            "TIME_WAIT" => State::TimeWait,
+            _ => State::Closed,
+        };
+        let gloss = match (k.state.as_str(), server, k.accepted) {
+            ("SYN_RECV" | "NEW_SYN_RECV", _, _) => self.t(
+                "a half-open connection, waiting in the listener's SYN queue",
+                "半连接：在监听套接字的半连接队列（SYN 队列）中等待",
+            ),
+            ("ESTABLISHED", true, false) => self.t(
+                "complete, waiting in the accept queue until the application calls accept()",
+                "连接已建立：在全连接队列（accept 队列）中等待应用调用 accept()",
+            ),
+            ("ESTABLISHED", true, true) => self.t(
+                "accept() has taken it off the accept queue and handed it to the application",
+                "accept() 已把它从全连接队列取出交给应用",
+            ),
+            ("ESTABLISHED", _, _) => self.t("established", "连接已建立"),
+            ("SYN_SENT", _, _) => self.t("connect() has sent its SYN", "connect() 已发出 SYN"),
+            ("TIME_WAIT", _, _) => self.t(
+                "waiting 2·MSL (60 s on Linux)",
+                "等待 2MSL（Linux 上是 60 秒）",
+            ),
+            ("CLOSED", _, _) => self.t(
+                "the kernel holds no socket for this connection",
+                "内核中已没有这个连接的套接字",
+            ),
+            _ => "",
+        };
+        let sep = self.t(": ", "：");
+        format!(
+            "{}  {} {}{}{}\n    {}\n",
+            self.kernel_head(side, k.at),
+            self.t("socket state", "套接字状态"),
+            self.style.strong(&k.state),
+            if gloss.is_empty() { "" } else { sep },
+            gloss,
+            self.style.dim(self.t(
+                "read from the kernel itself (/proc/net/tcp)",
+                "从内核读取（/proc/net/tcp）"
+            ))
+        )
     }
 
     fn head(&self, side: Side, step: &Step) -> String {
@@ -155,7 +258,7 @@ impl<'a> Narrator<'a> {
         };
         let mut out = self.head(side, step);
         if let Cause::Sent(seg) = &step.cause {
-            self.sent_block(&mut out, side, step, seg);
+            self.sent_block(&mut out, side, &step.after, seg);
             return out;
         }
         // State line.
@@ -594,29 +697,44 @@ impl<'a> Narrator<'a> {
 
     /// A transmission: the segment as it left, the arithmetic behind its
     /// numbers, and its fate on the link.
-    fn sent_block(&mut self, out: &mut String, side: Side, step: &Step, seg: &SegInfo) {
+    fn sent_block(
+        &mut self,
+        out: &mut String,
+        side: Side,
+        v: &synack_engine::TcbVars,
+        seg: &SegInfo,
+    ) {
         let _ = writeln!(
             out,
             "  {} {}",
             self.t("sends", "发出"),
             self.segment(seg, side)
         );
-        for line in self.arithmetic(side, step, seg) {
+        for line in self.arithmetic(side, v, seg) {
             let _ = writeln!(out, "    {line}");
         }
         let i = idx(side);
         let fate = self.fates[i].get(self.sent[i]).copied();
         self.sent[i] += 1;
+        let kernel = timeline::kernel_side(self.trace);
+        // The kernel learns only from what arrives; explain its acks from that.
+        if kernel == Some(side.other()) && !matches!(fate, Some(Fate::Dropped { .. })) {
+            self.last_rx[idx(side.other())] = Some(*seg);
+        }
         match fate {
             Some(Fate::Dropped { .. }) => {
-                let _ = writeln!(
-                    out,
-                    "    {}",
-                    self.style.bad(self.t(
+                let msg = if kernel.is_some() {
+                    self.t(
+                        "✕ lost: the driver drops this segment on the TUN device (injected loss)",
+                        "✕ 丢失：驱动在 TUN 设备上丢弃了这个报文段（人为注入的丢包）",
+                    )
+                } else {
+                    self.t(
                         "✕ lost: the simulated link drops this segment",
-                        "✕ 丢失：模拟链路丢弃了这个报文段"
-                    ))
-                );
+                        "✕ 丢失：模拟链路丢弃了这个报文段",
+                    )
+                };
+                let _ = writeln!(out, "    {}", self.style.bad(msg));
             }
             Some(Fate::Duplicated) => {
                 let _ = writeln!(
@@ -629,12 +747,11 @@ impl<'a> Narrator<'a> {
         }
     }
 
-    fn arithmetic(&mut self, side: Side, step: &Step, seg: &SegInfo) -> Vec<String> {
+    fn arithmetic(&mut self, side: Side, v: &synack_engine::TcbVars, seg: &SegInfo) -> Vec<String> {
         let mut lines = Vec::new();
         let me = side_name(side, self.lang);
         let peer = side_name(side.other(), self.lang);
         let f = seg.flags;
-        let v = &step.after;
         if f.rst() {
             let rx = self.last_rx[idx(side)];
             if f.ack() && seg.seq.get() == 0 {

@@ -95,6 +95,11 @@ impl Driver {
         Instant::from_nanos(self.start.elapsed().as_nanos() as u64)
     }
 
+    /// The moment the driver's clock counts from.
+    pub fn epoch(&self) -> std::time::Instant {
+        self.start
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
@@ -126,9 +131,8 @@ impl Driver {
         Ok(())
     }
 
-    /// One round: send what the engine queued, wait up to `max_wait` for a
-    /// packet or the engine's next timer, feed what arrived, run timers.
-    pub fn turn(&mut self, max_wait: Duration) -> Result<(), NetError> {
+    /// Write everything the engine has queued.
+    pub fn flush(&mut self) -> Result<(), NetError> {
         let mut out = vec![0u8; MAX_PACKET];
         loop {
             let now = self.now();
@@ -146,6 +150,13 @@ impl Driver {
                 sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
             }
         }
+        Ok(())
+    }
+
+    /// One round: send what the engine queued, wait up to `max_wait` for a
+    /// packet or the engine's next timer, feed what arrived, run timers.
+    pub fn turn(&mut self, max_wait: Duration) -> Result<(), NetError> {
+        self.flush()?;
         let mut wait = max_wait;
         if let Some(at) = self.ep.poll_timeout() {
             wait = wait.min(at.since(self.now()));
@@ -170,6 +181,8 @@ impl Driver {
         }
         let now = self.now();
         self.ep.handle_timeout(now);
+        // Answers go out at once, not on the next turn.
+        self.flush()?;
         if !self.keep {
             return Ok(());
         }

@@ -12,6 +12,7 @@ pub mod driver;
 pub mod kernel;
 pub mod lab;
 pub mod pcap;
+pub mod peer;
 mod sys;
 
 pub use sys::linger_zero;

@@ -17,8 +17,10 @@ pub struct Args {
     /// What to show.
     #[arg(long, value_enum, default_value_t = ScenarioArg::Normal)]
     scenario: ScenarioArg,
-    /// The peer: `sim` runs two synack engines over a simulated link.
-    #[arg(long, value_enum, default_value_t = PeerArg::Sim)]
+    /// The peer: `linux` is the Linux kernel's TCP, in a private network
+    /// namespace made for the run (needs root); `sim` is a second synack engine
+    /// over a simulated link; `auto` uses linux when it can, sim otherwise.
+    #[arg(long, value_enum, default_value_t = PeerArg::Auto)]
     peer: PeerArg,
     /// Language of the narration (default: from LC_ALL / LC_MESSAGES / LANG; Chinese for zh_*).
     #[arg(long, value_enum)]
@@ -63,8 +65,10 @@ enum ScenarioArg {
     Data,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum PeerArg {
+    Auto,
+    Linux,
     Sim,
 }
 
@@ -117,7 +121,6 @@ fn parse_isn(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
-    let PeerArg::Sim = args.peer;
     let scenario = match args.scenario {
         ScenarioArg::Normal => Scenario::Normal,
         ScenarioArg::SynLost => Scenario::SynLost,
@@ -140,7 +143,22 @@ pub fn run(args: &Args) -> Result<(), String> {
         },
         ..Options::default()
     };
-    let trace = synack_explain::run(&opts)?;
+    let trace = match args.peer {
+        PeerArg::Sim => synack_explain::run(&opts)?,
+        PeerArg::Linux => {
+            synack_net::peer::explain(&opts).map_err(|e| format!("the Linux peer: {e}"))?
+        }
+        PeerArg::Auto => match synack_net::peer::explain(&opts) {
+            Ok(t) => t,
+            Err(e @ (synack_net::NetError::Namespace(_) | synack_net::NetError::Tun(_))) => {
+                eprintln!(
+                    "synack: using the simulated peer ({e}); run as root for the Linux kernel"
+                );
+                synack_explain::run(&opts)?
+            }
+            Err(e) => return Err(format!("the Linux peer: {e}")),
+        },
+    };
     let lang = match args.lang {
         Some(LangArg::En) => Lang::En,
         Some(LangArg::Zh) => Lang::Zh,

@@ -3,9 +3,14 @@
 
 use std::process::{Command, Output};
 
+/// Runs `synack`; `explain` gets `--peer sim` unless the test names a peer.
 fn synack(args: &[&str], lang: &str) -> Output {
+    let mut args: Vec<&str> = args.to_vec();
+    if args.first() == Some(&"explain") && !args.contains(&"--peer") {
+        args.extend(["--peer", "sim"]);
+    }
     Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
+        .args(&args)
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
         .env("LANG", lang)
@@ -107,7 +112,7 @@ fn colour_on_request_and_never_with_no_color() {
     let out = synack(&["explain", "--color", "always"], "C");
     assert!(stdout(&out).contains("\x1b["));
     let out = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(["explain", "--color", "auto"])
+        .args(["explain", "--color", "auto", "--peer", "sim"])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -154,7 +159,7 @@ fn output_to_a_closed_pipe_is_not_an_error() {
     use std::io::Read;
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(["explain", "--scenario", "filtered"])
+        .args(["explain", "--scenario", "filtered", "--peer", "sim"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -180,4 +185,66 @@ fn output_to_a_closed_pipe_is_not_an_error() {
         status.success() || status.code().is_none(),
         "{status:?} {err}"
     );
+}
+
+#[test]
+fn peer_linux_explains_against_the_kernel_or_says_why_not() {
+    let out = synack(&["explain", "--peer", "linux", "--isn", "client=1000"], "C");
+    let root = unsafe_free_is_root();
+    if !root && std::env::var_os("CI").is_none() {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("network namespace"));
+        eprintln!("SKIPPED the kernel part: not root");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("the peer is the Linux"));
+    assert!(text.contains("server (Linux kernel)  sends SYN+ACK"));
+    assert!(text.contains("ack = 1001 = client ISN 1000 + 1"));
+    assert!(text.contains("read from the kernel itself (/proc/net/tcp)"));
+}
+
+#[test]
+fn peer_auto_falls_back_to_sim_for_an_unprivileged_user() {
+    // Run as nobody when we can switch users (as root, with setpriv).
+    if !unsafe_free_is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIPPED: needs root and setpriv to try an unprivileged user");
+        return;
+    }
+    let out = Command::new("/usr/bin/setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_synack"),
+            "explain",
+            "--lang",
+            "en",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using the simulated peer"));
+    assert!(stdout(&out).contains("simulated link"));
+}
+
+/// Whether we run as root, read from /proc (no libc call needed).
+fn unsafe_free_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
 }

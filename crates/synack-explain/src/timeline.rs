@@ -1,0 +1,55 @@
+//! One time-ordered list of what to show: synack's steps, and with the Linux
+//! kernel as the peer, the kernel's segments (from the link) and its socket
+//! states (from /proc). The kernel records no steps: it is shown only as
+//! observed.
+
+use synack_engine::sim::{LinkRecord, Side};
+use synack_engine::{Instant, Step};
+
+use crate::scenario::{KernelSample, Peer, Trace};
+
+pub enum Item<'a> {
+    Step(Side, &'a Step),
+    /// A segment the kernel sent.
+    KernelSent(&'a LinkRecord),
+    KernelState(&'a KernelSample),
+}
+
+impl Item<'_> {
+    fn at(&self) -> Instant {
+        match self {
+            Item::Step(_, s) => s.at,
+            Item::KernelSent(r) => r.sent_at,
+            Item::KernelState(k) => k.at,
+        }
+    }
+}
+
+/// The kernel's side, if the peer is the kernel.
+pub fn kernel_side(trace: &Trace) -> Option<Side> {
+    match &trace.peer {
+        Peer::Linux { kernel_side, .. } => Some(*kernel_side),
+        Peer::Sim => None,
+    }
+}
+
+pub fn items(trace: &Trace) -> Vec<Item<'_>> {
+    let mut v: Vec<Item<'_>> = trace
+        .steps
+        .iter()
+        .map(|(s, st)| Item::Step(*s, st))
+        .collect();
+    if let Some(k) = kernel_side(trace) {
+        v.extend(
+            trace
+                .link
+                .iter()
+                .filter(|r| r.from == k)
+                .map(Item::KernelSent),
+        );
+        v.extend(trace.kernel_states.iter().map(Item::KernelState));
+    }
+    // Stable: at equal times synack's steps come first.
+    v.sort_by_key(Item::at);
+    v
+}

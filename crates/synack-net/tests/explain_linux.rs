@@ -1,0 +1,120 @@
+//! `explain --peer linux`: every scenario against the kernel, checked for
+//! what the kernel itself did and reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use synack_engine::Event;
+use synack_engine::sim::{Fate, Side};
+use synack_explain::{Format, Lang, Options, Scenario, Style, Trace, render};
+use synack_wire::{TcpFlags, parse_segment};
+
+fn run(s: Scenario) -> Option<Trace> {
+    match synack_net::peer::explain(&Options {
+        scenario: s,
+        client_isn: Some(1000),
+        ..Options::default()
+    }) {
+        Ok(t) => Some(t),
+        Err(synack_net::NetError::Namespace(e)) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED (set CI to make this a failure): {e}");
+            None
+        }
+        Err(e) => panic!("{}: {e}", s.name()),
+    }
+}
+
+fn kernel_flags(t: &Trace, side: Side) -> Vec<(TcpFlags, bool)> {
+    t.link
+        .iter()
+        .filter(|r| r.from == side)
+        .map(|r| {
+            let f = parse_segment(&r.bytes, false).unwrap().tcp.flags;
+            (f, matches!(r.fate, Fate::Dropped { .. }))
+        })
+        .collect()
+}
+
+fn has_event(t: &Trace, e: Event) -> bool {
+    t.events.iter().any(|x| x.event == e)
+}
+
+fn states(t: &Trace) -> Vec<(&str, bool)> {
+    t.kernel_states
+        .iter()
+        .map(|k| (k.state.as_str(), k.accepted))
+        .collect()
+}
+
+#[test]
+fn every_scenario_runs_against_the_kernel() {
+    let handles: Vec<_> = Scenario::ALL
+        .into_iter()
+        .map(|s| std::thread::spawn(move || (s, run(s))))
+        .collect();
+    for h in handles {
+        let (s, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        for lang in [Lang::En, Lang::Zh] {
+            let text = render(&t, Format::Text, lang, Style::PLAIN);
+            assert!(text.contains("Linux"), "{}", s.name());
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&t, Format::Json, Lang::En, Style::PLAIN)).unwrap();
+        assert_eq!(json["peer"]["kind"], "linux");
+        let kernel = match s {
+            Scenario::Filtered => Side::A,
+            _ => Side::B,
+        };
+        let k = kernel_flags(&t, kernel);
+        match s {
+            Scenario::Normal | Scenario::Data | Scenario::Close => {
+                assert!(has_event(&t, Event::Connected), "{}", s.name());
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN_ACK, false)), "{}", s.name());
+                // Complete in the kernel before accept(), then accepted.
+                let st = states(&t);
+                let before = st.iter().position(|x| *x == ("ESTABLISHED", false));
+                let after = st.iter().position(|x| *x == ("ESTABLISHED", true));
+                assert!(
+                    before.is_some() && after.is_some() && before < after,
+                    "{}: {st:?}",
+                    s.name()
+                );
+                // The ISN we show for the server is the kernel's.
+                let synack = t.link.iter().find(|r| r.from == Side::B).unwrap();
+                assert_eq!(
+                    t.server_isn,
+                    Some(parse_segment(&synack.bytes, false).unwrap().tcp.seq.get())
+                );
+            }
+            Scenario::SynLost => {
+                assert!(has_event(&t, Event::Connected));
+                assert_eq!(
+                    kernel_flags(&t, Side::A).first(),
+                    Some(&(TcpFlags::SYN, true))
+                );
+            }
+            Scenario::SynAckLost => {
+                assert!(has_event(&t, Event::Connected));
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN_ACK, true)));
+                // The half-open connection lasted a second: the kernel said so.
+                assert!(
+                    states(&t).iter().any(|x| x.0 == "SYN_RECV"),
+                    "{:?}",
+                    states(&t)
+                );
+            }
+            Scenario::AckLost => {
+                assert!(has_event(&t, Event::Readable), "the response arrived");
+            }
+            Scenario::Refused => {
+                assert!(has_event(&t, Event::Refused));
+                assert_eq!(k, vec![(TcpFlags::RST_ACK, false)]);
+            }
+            Scenario::Filtered => {
+                // tcp_syn_retries=2: SYNs at 0..5 s, then ETIMEDOUT at 7 s.
+                let syns = k.iter().filter(|x| x.0 == TcpFlags::SYN).count();
+                assert_eq!(syns, 6, "{k:?}");
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
+        }
+    }
+}
