@@ -161,22 +161,12 @@ impl Driver {
         if let Some(at) = self.ep.poll_timeout() {
             wait = wait.min(at.since(self.now()));
         }
-        let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-        if sys::wait_readable(&self.tun, ms).map_err(NetError::Tun)? {
-            while let Some(n) = sys::read(&self.tun, &mut self.buf).map_err(NetError::Tun)? {
-                let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
-                // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP
-                // reaches the engine.
-                if parse_ip(&pkt, false).is_err() {
-                    continue;
-                }
-                let drop = self.fate(Dir::FromKernel);
-                self.record(Dir::FromKernel, drop, &pkt)?;
-                if !drop {
-                    let now = self.now();
-                    // Malformed input is the engine's to record.
-                    let _ = self.ep.handle(now, &pkt);
-                }
+        // The kernel answers inside our write(), so a reply is often already
+        // waiting: read first, and poll only when nothing is there.
+        if self.drain_device()? == 0 && !wait.is_zero() {
+            let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+            if sys::wait_readable(&self.tun, ms).map_err(NetError::Tun)? {
+                self.drain_device()?;
             }
         }
         let now = self.now();
@@ -193,6 +183,28 @@ impl Driver {
             self.steps.push(s);
         }
         Ok(())
+    }
+
+    /// Read and handle every packet waiting on the device; returns how many.
+    fn drain_device(&mut self) -> Result<usize, NetError> {
+        let mut n_read = 0;
+        while let Some(n) = sys::read(&self.tun, &mut self.buf).map_err(NetError::Tun)? {
+            n_read += 1;
+            let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
+            // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP
+            // reaches the engine.
+            if parse_ip(&pkt, false).is_err() {
+                continue;
+            }
+            let drop = self.fate(Dir::FromKernel);
+            self.record(Dir::FromKernel, drop, &pkt)?;
+            if !drop {
+                let now = self.now();
+                // Malformed input is the engine's to record.
+                let _ = self.ep.handle(now, &pkt);
+            }
+        }
+        Ok(n_read)
     }
 
     /// Turn until `done` holds or `timeout` passes; returns whether it held.
