@@ -129,6 +129,8 @@ pub struct Trace {
     pub peer: Peer,
     /// Changes of the kernel socket's state (Linux peer only).
     pub kernel_states: Vec<KernelSample>,
+    /// Wall-clock time of the run's clock zero (for pcap timestamps).
+    pub started_at: std::time::SystemTime,
     pub client: SocketAddr,
     /// Where the client connected (the server's port, or a closed one).
     pub server: SocketAddr,
@@ -255,6 +257,7 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         profile: opts.profile,
         peer: Peer::Sim,
         kernel_states: Vec::new(),
+        started_at: std::time::SystemTime::now(),
         client: opts.client,
         server: target,
         delay: opts.delay,

@@ -27,7 +27,13 @@ impl Lab {
     pub fn create() -> Result<Lab, NetError> {
         sys::unshare_net().map_err(NetError::Namespace)?;
         ip(&["link", "set", "lo", "up"])?;
-        let (tun, device) = sys::open_tun("synack0").map_err(NetError::Tun)?;
+        let (tun, device) = sys::open_tun("synack0").map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                NetError::TunDenied(e)
+            } else {
+                NetError::Tun(e)
+            }
+        })?;
         // Quiet the device: no router solicitations or DAD probes to ignore.
         let _ = sysctl(&format!("net/ipv6/conf/{device}/router_solicitations"), "0");
         ip(&["addr", "add", &format!("{KERNEL_V4}/24"), "dev", &device])?;
@@ -60,6 +66,16 @@ impl Lab {
             IpAddr::V4(SYNACK_V4)
         }
     }
+}
+
+/// For a user other than root: enter a user namespace (before any thread is
+/// started) so that [`Lab::create`] may make the network namespace. Root
+/// needs nothing and gets `Ok`.
+pub fn prepare_unprivileged() -> Result<(), NetError> {
+    if sys::is_root() {
+        return Ok(());
+    }
+    sys::enter_user_namespace().map_err(NetError::Namespace)
 }
 
 /// Run `ip` inside the namespace (children inherit the calling thread's).

@@ -26,6 +26,10 @@ pub enum NetError {
     Namespace(std::io::Error),
     #[error("TUN device: {0}")]
     Tun(std::io::Error),
+    #[error(
+        "cannot open /dev/net/tun: {0} (it must be readable and writable by you; most distributions make it mode 0666)"
+    )]
+    TunDenied(std::io::Error),
     #[error("{0}")]
     Command(String),
     #[error("emitting a segment: {0}")]

@@ -6,6 +6,18 @@ use std::time::SystemTime;
 
 const LINKTYPE_RAW: u32 = 101;
 
+/// Write every segment of a trace, as sent (lost ones included, as a capture
+/// at the sender would show them), stamped with the run's wall clock.
+pub fn write_trace(path: &std::path::Path, trace: &synack_explain::Trace) -> io::Result<()> {
+    let f = std::fs::File::create(path)?;
+    let mut w = PcapWriter::new(io::BufWriter::new(f))?;
+    for r in &trace.link {
+        let at = trace.started_at + std::time::Duration::from_nanos(r.sent_at.as_nanos());
+        w.write(at, &r.bytes)?;
+    }
+    w.flush()
+}
+
 pub struct PcapWriter<W: Write> {
     out: W,
 }

@@ -337,6 +337,7 @@ fn accept(r: &mut Run, l: &TcpListener) -> Result<(TcpStream, SocketAddr), NetEr
 }
 
 fn trace(r: Run, o: &Options, release: String) -> Trace {
+    let epoch_elapsed = r.d.epoch().elapsed();
     let samples = r.sampler.finish();
     let k = r.kernel_side;
     let us = k.other();
@@ -389,6 +390,7 @@ fn trace(r: Run, o: &Options, release: String) -> Trace {
             release,
         },
         kernel_states: samples,
+        started_at: std::time::SystemTime::now() - epoch_elapsed,
         client,
         server,
         delay: Duration::ZERO,

@@ -17,6 +17,28 @@ pub fn unshare_net() -> io::Result<()> {
     }
 }
 
+/// Whether the process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Enter a new user namespace, mapping the current user to root inside it,
+/// so that this process may create network namespaces and devices it owns.
+/// Must run while the process has a single thread (unshare(2)).
+pub fn enter_user_namespace() -> io::Result<()> {
+    // SAFETY: both calls take no pointers.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: unshare takes a flag word and touches no memory of ours.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))?;
+    Ok(())
+}
+
 /// Open `/dev/net/tun` as a layer-3 device without packet information
 /// (IFF_TUN | IFF_NO_PI), named `name` (at most 15 bytes). Non-blocking.
 pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {

@@ -37,6 +37,9 @@ pub struct Args {
     /// One-way delay of the simulated link, in milliseconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: u64,
+    /// Also write every segment to this pcap file (Wireshark and tshark open it).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<std::path::PathBuf>,
     /// Pause after each step (press Enter) when run in a terminal.
     #[arg(long)]
     step: bool,
@@ -120,6 +123,17 @@ fn parse_isn(s: &str) -> Result<(Option<u32>, Option<u32>), String> {
     Ok((c, sv))
 }
 
+impl Args {
+    /// Whether this run may use the Linux peer.
+    pub fn wants_linux(&self) -> bool {
+        self.peer != PeerArg::Sim
+    }
+
+    pub fn requires_linux(&self) -> bool {
+        self.peer == PeerArg::Linux
+    }
+}
+
 pub fn run(args: &Args) -> Result<(), String> {
     let scenario = match args.scenario {
         ScenarioArg::Normal => Scenario::Normal,
@@ -150,7 +164,11 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
         PeerArg::Auto => match synack_net::peer::explain(&opts) {
             Ok(t) => t,
-            Err(e @ (synack_net::NetError::Namespace(_) | synack_net::NetError::Tun(_))) => {
+            Err(
+                e @ (synack_net::NetError::Namespace(_)
+                | synack_net::NetError::Tun(_)
+                | synack_net::NetError::TunDenied(_)),
+            ) => {
                 eprintln!(
                     "synack: using the simulated peer ({e}); run as root for the Linux kernel"
                 );
@@ -159,6 +177,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             Err(e) => return Err(format!("the Linux peer: {e}")),
         },
     };
+    if let Some(path) = &args.pcap {
+        synack_net::pcap::write_trace(path, &trace)
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
     let lang = match args.lang {
         Some(LangArg::En) => Lang::En,
         Some(LangArg::Zh) => Lang::Zh,

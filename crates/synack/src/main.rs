@@ -34,6 +34,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Without root, the Linux peer needs a user namespace; it can only be
+    // entered while the process has one thread, i.e. now.
+    let wants_lab = match &cli.command {
+        Command::Explain(a) => a.wants_linux(),
+        Command::Bench(_) => true,
+    };
+    if wants_lab
+        && let Err(e) = synack_net::lab::prepare_unprivileged()
+        && matches!(&cli.command, Command::Explain(a) if !a.requires_linux())
+    {
+        // `--peer linux` reports the lab's own error later; auto just notes it.
+        eprintln!("synack: no user namespace ({e}); the Linux peer is not available");
+    }
     let result = match cli.command {
         Command::Explain(args) => explain::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
