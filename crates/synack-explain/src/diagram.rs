@@ -56,7 +56,11 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     if trace.scenario == crate::Scenario::Refused {
         state[1] = State::Closed;
     }
-    if let crate::Peer::Linux { kernel_side, .. } = &trace.peer {
+    if let crate::Peer::Linux { kernel_side, .. }
+    | crate::Peer::Device {
+        side: kernel_side, ..
+    } = &trace.peer
+    {
         // The kernel's states come from its own reports, shown as they change.
         state[usize::from(*kernel_side == Side::B)] =
             if *kernel_side == Side::B && trace.scenario != crate::Scenario::Refused {

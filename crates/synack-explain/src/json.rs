@@ -39,6 +39,10 @@ enum JPeer {
         kernel_side: &'static str,
         release: String,
     },
+    Device {
+        side: &'static str,
+        device: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -437,6 +441,10 @@ pub fn render(trace: &Trace) -> String {
         },
         peer: match &trace.peer {
             crate::Peer::Sim => JPeer::Sim,
+            crate::Peer::Device { side: s, device } => JPeer::Device {
+                side: side(*s),
+                device: device.clone(),
+            },
             crate::Peer::Linux {
                 kernel_side,
                 release,

@@ -49,6 +49,10 @@ impl Report {
                     "the peer is the Linux {release} kernel's TCP, over a TUN device in a private network namespace"
                 )
             }
+            (Peer::Device { device, .. }, Lang::En) => {
+                format!("the peer is reached through the TUN device {device}")
+            }
+            (Peer::Device { device, .. }, Lang::Zh) => format!("经 TUN 设备 {device} 连接对端"),
             (Peer::Linux { release, .. }, Lang::Zh) => {
                 format!("对端是 Linux {release} 内核的 TCP，经私有网络命名空间中的 TUN 设备")
             }

@@ -109,6 +109,8 @@ pub enum Peer {
     Sim,
     /// The Linux kernel's TCP over TUN; synack is the other side.
     Linux { kernel_side: Side, release: String },
+    /// Whatever is behind a TUN device the user named (`synack connect`).
+    Device { side: Side, device: String },
 }
 
 /// The kernel's socket state as the kernel reported it (`/proc/net/tcp`).

@@ -156,11 +156,11 @@ impl<'a> Narrator<'a> {
     }
 
     fn kernel_head(&self, side: Side, at: synack_engine::Instant) -> String {
-        let who = format!(
-            "{}{}",
-            side_name(side, self.lang),
-            self.t(" (Linux kernel)", "（Linux 内核）")
-        );
+        let what = match self.trace.peer {
+            crate::Peer::Device { .. } => self.t(" (peer)", "（对端）"),
+            _ => self.t(" (Linux kernel)", "（Linux 内核）"),
+        };
+        let who = format!("{}{what}", side_name(side, self.lang));
         let who = match side {
             Side::A => self.style.client(&who),
             Side::B => self.style.server(&who),

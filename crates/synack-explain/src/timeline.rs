@@ -29,6 +29,7 @@ impl Item<'_> {
 pub fn kernel_side(trace: &Trace) -> Option<Side> {
     match &trace.peer {
         Peer::Linux { kernel_side, .. } => Some(*kernel_side),
+        Peer::Device { side, .. } => Some(*side),
         Peer::Sim => None,
     }
 }

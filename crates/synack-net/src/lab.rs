@@ -68,6 +68,19 @@ impl Lab {
     }
 }
 
+/// Move the calling thread into a new, empty network namespace (loopback
+/// up), for callers that build their own devices in it (tests of
+/// `synack connect`).
+pub fn private_namespace() -> Result<(), NetError> {
+    sys::unshare_net().map_err(NetError::Namespace)?;
+    ip(&["link", "set", "lo", "up"])
+}
+
+/// Run `ip` inside the calling thread's namespace.
+pub fn run_ip(args: &[&str]) -> Result<(), NetError> {
+    ip(args)
+}
+
 /// For a user other than root: enter a user namespace (before any thread is
 /// started) so that [`Lab::create`] may make the network namespace. Root
 /// needs nothing and gets `Ok`.

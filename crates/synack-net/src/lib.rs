@@ -8,6 +8,7 @@
 //! - [`kernel`]: the kernel's socket states as it reports them.
 
 pub mod bench;
+pub mod device;
 pub mod driver;
 pub mod kernel;
 pub mod lab;

@@ -337,41 +337,8 @@ fn accept(r: &mut Run, l: &TcpListener) -> Result<(TcpStream, SocketAddr), NetEr
 }
 
 fn trace(r: Run, o: &Options, release: String) -> Trace {
-    let epoch_elapsed = r.d.epoch().elapsed();
     let samples = r.sampler.finish();
     let k = r.kernel_side;
-    let us = k.other();
-    let at = |d: Duration| Instant::from_nanos(d.as_nanos() as u64);
-    let mut counts = [0usize; 2];
-    let link: Vec<LinkRecord> =
-        r.d.log
-            .iter()
-            .map(|c| {
-                let from = if c.dir == Dir::ToKernel { us } else { k };
-                let i = usize::from(from == Side::B);
-                counts[i] += 1;
-                LinkRecord {
-                    sent_at: at(c.at),
-                    from,
-                    nth: counts[i],
-                    fate: if c.dropped {
-                        Fate::Dropped { fault: 0 }
-                    } else {
-                        Fate::Delivered
-                    },
-                    deliver_at: (!c.dropped).then(|| at(c.at)),
-                    bytes: c.bytes.clone(),
-                }
-            })
-            .collect();
-    let syn_seq = |side: Side| {
-        link.iter()
-            .filter(|l| l.from == side)
-            .filter_map(|l| synack_wire::parse_segment(&l.bytes, false).ok())
-            .find(|p| p.tcp.flags.syn())
-            .map(|p| p.tcp.seq.get())
-    };
-    let (client_isn, server_isn) = (syn_seq(Side::A).unwrap_or(0), syn_seq(Side::B));
     let (client, server) = match k {
         Side::B => (r.synack_addr, r.kernel_addr),
         Side::A => (r.kernel_addr, r.synack_addr),
@@ -382,21 +349,76 @@ fn trace(r: Run, o: &Options, release: String) -> Trace {
         o.client_isn
     }
     .is_some();
+    let peer = Peer::Linux {
+        kernel_side: k,
+        release,
+    };
+    build_trace(
+        &r.d,
+        k,
+        (client, server),
+        peer,
+        samples,
+        (o.scenario, o.profile),
+        fixed_ours,
+    )
+}
+
+/// A trace from a driver run: synack's steps, the peer's segments from the
+/// device log, the peer's states if sampled.
+pub(crate) fn build_trace(
+    d: &Driver,
+    peer_side: Side,
+    (client, server): (SocketAddr, SocketAddr),
+    peer: Peer,
+    samples: Vec<KernelSample>,
+    (scenario, profile): (Scenario, Profile),
+    fixed_ours: bool,
+) -> Trace {
+    let k = peer_side;
+    let us = k.other();
+    let at = |d: Duration| Instant::from_nanos(d.as_nanos() as u64);
+    let mut counts = [0usize; 2];
+    let link: Vec<LinkRecord> = d
+        .log
+        .iter()
+        .map(|c| {
+            let from = if c.dir == Dir::ToKernel { us } else { k };
+            let i = usize::from(from == Side::B);
+            counts[i] += 1;
+            LinkRecord {
+                sent_at: at(c.at),
+                from,
+                nth: counts[i],
+                fate: if c.dropped {
+                    Fate::Dropped { fault: 0 }
+                } else {
+                    Fate::Delivered
+                },
+                deliver_at: (!c.dropped).then(|| at(c.at)),
+                bytes: c.bytes.clone(),
+            }
+        })
+        .collect();
+    let syn_seq = |side: Side| {
+        link.iter()
+            .filter(|l| l.from == side)
+            .filter_map(|l| synack_wire::parse_segment(&l.bytes, false).ok())
+            .find(|p| p.tcp.flags.syn())
+            .map(|p| p.tcp.seq.get())
+    };
+    let (client_isn, server_isn) = (syn_seq(Side::A).unwrap_or(0), syn_seq(Side::B));
     Trace {
-        scenario: o.scenario,
-        profile: o.profile,
-        peer: Peer::Linux {
-            kernel_side: k,
-            release,
-        },
+        scenario,
+        profile,
+        peer,
         kernel_states: samples,
-        started_at: std::time::SystemTime::now() - epoch_elapsed,
+        started_at: std::time::SystemTime::now() - d.epoch().elapsed(),
         client,
         server,
         delay: Duration::ZERO,
-        steps: r.d.steps.iter().map(|s| (us, *s)).collect(),
-        events: r
-            .d
+        steps: d.steps.iter().map(|s| (us, *s)).collect(),
+        events: d
             .events
             .iter()
             .map(|(t, h, e)| SideEvent {
@@ -406,7 +428,7 @@ fn trace(r: Run, o: &Options, release: String) -> Trace {
                 event: *e,
             })
             .collect(),
-        end: at(r.d.elapsed()),
+        end: at(d.elapsed()),
         link,
         client_isn,
         server_isn,

@@ -76,20 +76,20 @@ enum PeerArg {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum LangArg {
+pub enum LangArg {
     En,
     Zh,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum FormatArg {
+pub enum FormatArg {
     Text,
     Json,
     Tcpdump,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum ProfileArg {
+pub enum ProfileArg {
     Rfc,
     Linux,
 }
@@ -131,6 +131,16 @@ impl Args {
 
     pub fn requires_linux(&self) -> bool {
         self.peer == PeerArg::Linux
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+            FormatArg::Tcpdump => Format::Tcpdump,
+        }
     }
 }
 
@@ -195,11 +205,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
     };
     let style = Style { color };
-    let format = match args.format {
-        FormatArg::Text => Format::Text,
-        FormatArg::Json => Format::Json,
-        FormatArg::Tcpdump => Format::Tcpdump,
-    };
+    let format = args.format.into();
     let mut out = stdout.lock();
     let pause = args.step
         && format == Format::Text

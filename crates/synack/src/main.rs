@@ -1,6 +1,7 @@
 //! The `synack` command line: a thin consumer of the library crates.
 
 mod bench;
+mod device;
 mod explain;
 
 use std::process::ExitCode;
@@ -27,6 +28,12 @@ enum Command {
     /// Run a handshake between a client and a server engine over a simulated
     /// link and print what each side did, step by step.
     Explain(explain::Args),
+    /// Connect to ADDR through a TUN device you made (your namespace or VM);
+    /// narrates the handshake, optionally sends text, closes.
+    Connect(device::Args),
+    /// Listen on ADDR (synack's address on a TUN device you made) for one
+    /// connection, narrate it, close.
+    Listen(device::Args),
     /// Benchmarks that need a real peer (`synack bench live`).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -39,6 +46,7 @@ fn main() -> ExitCode {
     let wants_lab = match &cli.command {
         Command::Explain(a) => a.wants_linux(),
         Command::Bench(_) => true,
+        Command::Connect(_) | Command::Listen(_) => false,
     };
     if wants_lab
         && let Err(e) = synack_net::lab::prepare_unprivileged()
@@ -50,12 +58,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(args) => explain::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
+        Command::Connect(args) => return exit(device::run(&args, false)),
+        Command::Listen(args) => return exit(device::run(&args, true)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("synack: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `connect`/`listen` report their outcome in the exit code, ping-style.
+fn exit(r: Result<u8, String>) -> ExitCode {
+    match r {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("synack: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -306,3 +306,146 @@ fn pcap_opens_in_tshark_as_a_complete_handshake() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn connect_and_listen_on_a_tun_device_you_made() {
+    if !unsafe_free_is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but not root");
+        eprintln!("SKIPPED: needs root to make a namespace and a TUN device");
+        return;
+    }
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::process::Stdio;
+    // Everything happens in a namespace this thread makes; the children
+    // (synack) inherit it.
+    std::thread::spawn(|| {
+        synack_net::lab::private_namespace().unwrap();
+        for args in [
+            &["tuntap", "add", "dev", "ext0", "mode", "tun"][..],
+            &["addr", "add", "10.9.0.1/24", "dev", "ext0"],
+            &["link", "set", "ext0", "up"],
+        ] {
+            synack_net::lab::run_ip(args).unwrap();
+        }
+        let bin = env!("CARGO_BIN_EXE_synack");
+        // connect: the kernel listens.
+        let l = TcpListener::bind("10.9.0.1:80").unwrap();
+        let child = Command::new(bin)
+            .args([
+                "connect",
+                "10.9.0.1:80",
+                "--tun",
+                "ext0",
+                "--local",
+                "10.9.0.2",
+                "--send",
+                "ping",
+                "--lang",
+                "en",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        l.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let (mut s, peer) = loop {
+            match l.accept() {
+                Ok(x) => break x,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => panic!("synack never connected: {e}"),
+            }
+        };
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(peer.to_string(), "10.9.0.2:40000");
+        let mut b = [0u8; 4];
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"ping");
+        s.write_all(b"pong").unwrap();
+        drop(s);
+        let out = child.wait_with_output().unwrap();
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("received \"pong\"") && text.contains("SYN-SENT → ESTABLISHED"),
+            "{text}"
+        );
+        // Refused: exit 1.
+        let out = Command::new(bin)
+            .args([
+                "connect",
+                "10.9.0.1:81",
+                "--tun",
+                "ext0",
+                "--local",
+                "10.9.0.2",
+                "--lang",
+                "en",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stdout(&out).contains("connection refused"));
+        // listen: the kernel connects to synack.
+        let child = Command::new(bin)
+            .args([
+                "listen",
+                "10.9.0.2:8080",
+                "--tun",
+                "ext0",
+                "--send",
+                "pong",
+                "--lang",
+                "en",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let mut c = TcpStream::connect_timeout(
+            &"10.9.0.2:8080".parse().unwrap(),
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        c.write_all(b"ping").unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"pong");
+        drop(c);
+        let out = child.wait_with_output().unwrap();
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            text.contains("received \"ping\"") && text.contains("LISTEN → SYN-RECEIVED"),
+            "{text}"
+        );
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn connect_needs_an_existing_device_and_a_local_address() {
+    let out = synack(
+        &[
+            "connect",
+            "10.9.0.1:80",
+            "--tun",
+            "no-such-dev0",
+            "--local",
+            "10.9.0.2",
+        ],
+        "C",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ip tuntap add"));
+    let out = synack(&["connect", "10.9.0.1:80", "--tun", "x"], "C");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--local"));
+}
