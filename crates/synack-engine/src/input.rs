@@ -86,15 +86,8 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
     }
     if f.ack() {
         c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
-        c.snd_una = seg.ack;
         // The window of a SYN is unscaled (RFC 7323 §2.2).
-        c.snd_wnd = u32::from(seg.window);
-        c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = seg.ack;
-        c.state = State::Established;
-        c.clear_timer();
-        c.sent = 0;
+        establish(c, seg, u32::from(seg.window));
         let peer = c.peer_syn;
         ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
         clamp_note(c, ctx, &peer);
@@ -135,6 +128,43 @@ fn acceptable(seq: SeqNum, len: u32, rcv_nxt: SeqNum, rcv_wnd: u32) -> bool {
     }
 }
 
+/// Enter ESTABLISHED on an acceptable ACK: SND.UNA, the send window and its
+/// update markers (SND.WL1/WL2), and the handshake's timer stops.
+fn establish(c: &mut Connection, seg: &Seg<'_>, snd_wnd: u32) {
+    c.state = State::Established;
+    c.snd_una = seg.ack;
+    c.snd_wnd = snd_wnd;
+    c.max_snd_wnd = snd_wnd;
+    c.snd_wl1 = seg.seq;
+    c.snd_wl2 = seg.ack;
+    c.clear_timer();
+    c.sent = 0;
+}
+
+/// SYN-RECEIVED: SND.UNA < SEG.ACK ≤ SND.NXT enters ESTABLISHED (rule 15)
+/// and returns the check; otherwise <SEQ=SEG.ACK><CTL=RST> (rule 16), `None`.
+fn syn_received_ack(
+    c: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    seg: &Seg<'_>,
+    snd_wnd: u32,
+) -> Option<Option<Check>> {
+    let ok = seg.ack.in_open_closed(c.snd_una, c.snd_nxt);
+    let check = Some(Check::AckAcceptable {
+        lo: c.snd_una,
+        ack: seg.ack,
+        hi: c.snd_nxt,
+        ok,
+    });
+    if !ok {
+        ctx.push(crate::stateless::rst_for(c.tuple, seg, Rule::SynRcvdBadAck));
+        ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdBadAck, check);
+        return None;
+    }
+    establish(c, seg, snd_wnd);
+    Some(check)
+}
+
 /// §3.10.7.4 for SYN-RECEIVED and the synchronized states.
 fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
     let f = seg.flags;
@@ -143,26 +173,10 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
     // Simultaneous open, Fig. 7 line 6: the peer's SYN-ACK repeats its SYN
     // (SEQ=IRS, so step 1 would call it old) and acknowledges ours.
     if c.state == State::SynReceived && f.syn() && f.ack() && !f.rst() && seg.seq == c.irs {
-        let ok = seg.ack.in_open_closed(c.snd_una, c.snd_nxt);
-        let check = Some(Check::AckAcceptable {
-            lo: c.snd_una,
-            ack: seg.ack,
-            hi: c.snd_nxt,
-            ok,
-        });
-        if !ok {
-            ctx.push(crate::stateless::rst_for(c.tuple, seg, Rule::SynRcvdBadAck));
-            ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdBadAck, check);
+        // The window of a SYN is unscaled (RFC 7323 §2.2).
+        let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window)) else {
             return Keep;
-        }
-        c.state = State::Established;
-        c.snd_una = seg.ack;
-        c.snd_wnd = u32::from(seg.window);
-        c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = seg.ack;
-        c.clear_timer();
-        c.sent = 0;
+        };
         ctx.push(c.ack_segment(ctx.now, Rule::SimultaneousOpen));
         ctx.note(c, Action::Send(Reply::Ack), Rule::SimultaneousOpen, check);
         ctx.event(c, Event::Connected);
@@ -320,27 +334,11 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
         return Keep;
     }
     if c.state == State::SynReceived {
-        let ok = seg.ack.in_open_closed(c.snd_una, c.snd_nxt);
-        let check = Some(Check::AckAcceptable {
-            lo: c.snd_una,
-            ack: seg.ack,
-            hi: c.snd_nxt,
-            ok,
-        });
-        if !ok {
-            ctx.push(crate::stateless::rst_for(c.tuple, seg, Rule::SynRcvdBadAck));
-            ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdBadAck, check);
-            return Keep;
-        }
-        c.state = State::Established;
-        c.snd_una = seg.ack;
         // Scaling applies from this segment on (rule 15).
-        c.snd_wnd = u32::from(seg.window) << c.neg.snd_shift;
-        c.max_snd_wnd = c.snd_wnd;
-        c.snd_wl1 = seg.seq;
-        c.snd_wl2 = seg.ack;
-        c.clear_timer();
-        c.sent = 0;
+        let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window) << c.neg.snd_shift)
+        else {
+            return Keep;
+        };
         let peer = c.peer_syn;
         clamp_note(c, ctx, &peer);
         ctx.note(c, Action::Enter, Rule::SynRcvdAck, check);
