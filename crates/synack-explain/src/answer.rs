@@ -250,12 +250,17 @@ uses a different schedule (see --profile linux)."
                 "Why does closing take four segments, and why TIME-WAIT?",
                 "为什么挥手是四次？为什么要有 TIME-WAIT？",
             );
+            let (first, second) = (trace.closer, trace.closer.other());
+            let (fname, sname) = (
+                crate::text::side_name(first, lang),
+                crate::text::side_name(second, lang),
+            );
             let tw = f
-                .steps(Side::A)
+                .steps(first)
                 .find(|s| s.after.state == State::TimeWait && s.before.state != State::TimeWait)
                 .map(|s| s.at);
             let end = f
-                .steps(Side::A)
+                .steps(first)
                 .find(|s| s.before.state == State::TimeWait && s.after.state == State::Closed)
                 .map(|s| s.at);
             let wait = match (tw, end) {
@@ -264,13 +269,13 @@ uses a different schedule (see --profile linux)."
             };
             let a = if zh {
                 format!(
-                    "两个方向要分别关闭：客户端的 FIN 只表示“我不再发送了”，服务器确认它之后仍可继续发送；等服务器也发完，再用自己的 FIN 关闭另一个方向，\
+                    "两个方向要分别关闭：{fname}的 FIN 只表示“我不再发送了”，{sname}确认它之后仍可继续发送；等{sname}也发完，再用自己的 FIN 关闭另一个方向，\
 所以 FIN 和 ACK 各走两趟。先关闭的一方要在 TIME-WAIT 中等待 2MSL（本例 {wait}）：万一最后的 ACK 丢了，对方会重发 FIN，\
 还能再确认一次；同时让这个连接的旧报文段在网络中消失，再复用同一个四元组。"
                 )
             } else {
                 format!(
-                    "Each direction is closed on its own: the client's FIN only says \"I will send no more\"; the server acknowledges \
+                    "Each direction is closed on its own: the {fname}'s FIN only says \"I will send no more\"; the {sname} acknowledges \
 it and may keep sending, then closes its own direction with its FIN, so a FIN and an ACK cross twice. The side that closed \
 first waits in TIME-WAIT for 2·MSL (here {wait}): if the last ACK is lost, the peer re-sends its FIN and it can be \
 acknowledged again, and old segments of this connection die out before the same 4-tuple is reused."

@@ -86,6 +86,11 @@ pub struct Options {
     pub profile: Profile,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// Who closes first in the `close` scenario.
+    pub closer: Side,
+    /// Which side synack plays against the Linux kernel (the simulated peer
+    /// runs synack on both).
+    pub synack_side: Side,
 }
 
 impl Default for Options {
@@ -98,6 +103,8 @@ impl Default for Options {
             profile: Profile::Rfc,
             client: SocketAddr::from(([192, 0, 2, 10], 40000)),
             server: SocketAddr::from(([198, 51, 100, 20], 80)),
+            closer: Side::A,
+            synack_side: Side::A,
         }
     }
 }
@@ -131,6 +138,8 @@ pub struct Trace {
     pub peer: Peer,
     /// Changes of the kernel socket's state (Linux peer only).
     pub kernel_states: Vec<KernelSample>,
+    /// Who closed first (`close` scenario).
+    pub closer: Side,
     /// Wall-clock time of the run's clock zero (for pcap timestamps).
     pub started_at: std::time::SystemTime,
     pub client: SocketAddr,
@@ -228,13 +237,21 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         }
         Scenario::Close => {
             pair.run_until(limit, established);
-            let now = pair.now;
-            pair.a.close(now, client).map_err(|e| e.to_string())?;
-            pair.run_until(limit, |p| p.has_event(Side::B, Event::PeerClosed));
             let server =
                 events_for(&pair, Side::B, Event::Accepted).ok_or("no server connection")?;
+            let (first, second) = match opts.closer {
+                Side::A => ((Side::A, client), (Side::B, server)),
+                Side::B => ((Side::B, server), (Side::A, client)),
+            };
             let now = pair.now;
-            pair.b.close(now, server).map_err(|e| e.to_string())?;
+            pair.endpoint(first.0)
+                .close(now, first.1)
+                .map_err(|e| e.to_string())?;
+            pair.run_until(limit, |p| p.has_event(second.0, Event::PeerClosed));
+            let now = pair.now;
+            pair.endpoint(second.0)
+                .close(now, second.1)
+                .map_err(|e| e.to_string())?;
             pair.run_until(limit, |p| {
                 p.has_event(Side::A, Event::Closed) && p.has_event(Side::B, Event::Closed)
             });
@@ -260,6 +277,7 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         peer: Peer::Sim,
         kernel_states: Vec::new(),
         started_at: std::time::SystemTime::now(),
+        closer: opts.closer,
         client: opts.client,
         server: target,
         delay: opts.delay,

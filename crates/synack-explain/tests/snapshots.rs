@@ -61,6 +61,22 @@ fn every_scenario_matches_its_snapshots() {
             failures.extend(check(&format!("{}.{ext}", s.name()), &got));
         }
     }
+    // The close with the server closing first.
+    let t = run(&Options {
+        scenario: Scenario::Close,
+        client_isn: Some(1000),
+        server_isn: Some(5000),
+        closer: synack_engine::sim::Side::B,
+        ..Options::default()
+    })
+    .unwrap();
+    for (ext, got) in [
+        ("en.txt", render(&t, Format::Text, Lang::En, Style::PLAIN)),
+        ("zh.txt", render(&t, Format::Text, Lang::Zh, Style::PLAIN)),
+        ("json", render(&t, Format::Json, Lang::En, Style::PLAIN)),
+    ] {
+        failures.extend(check(&format!("close-server-first.{ext}"), &got));
+    }
     assert!(
         failures.is_empty(),
         "{}\n(run with SYNACK_BLESS=1 to accept)",

@@ -38,6 +38,8 @@ struct Shared {
     synack_addr: SocketAddr,
     accepted: bool,
     samples: Vec<KernelSample>,
+    /// Completed reads of /proc.
+    reads: u64,
 }
 
 impl Sampler {
@@ -51,6 +53,7 @@ impl Sampler {
             synack_addr,
             accepted: false,
             samples: Vec::new(),
+            reads: 0,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (sh, st) = (shared.clone(), stop.clone());
@@ -65,6 +68,11 @@ impl Sampler {
                 // Known as of the end of the read, which takes milliseconds.
                 let at = Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
                 let Ok(mut g) = sh.lock() else { return };
+                g.reads += 1;
+                // The addresses may have changed during the read.
+                if (g.kernel_addr, g.synack_addr) != (k, s) {
+                    continue;
+                }
                 let state = match state {
                     Some(x) => x.to_string(),
                     None if g.samples.is_empty() => continue,
@@ -89,6 +97,10 @@ impl Sampler {
             stop,
             thread: Some(thread),
         }
+    }
+
+    fn reads(&self) -> u64 {
+        self.shared.lock().map(|g| g.reads).unwrap_or(u64::MAX)
     }
 
     fn latest(&self) -> Option<String> {
@@ -149,11 +161,12 @@ impl Run {
         self.sampler.latest()
     }
 
-    /// Let the sampler see the current state once more.
+    /// Let the sampler finish a read that began after this call (so the
+    /// final state is seen), turning the driver meanwhile; at most 2 s.
     fn settle(&mut self) -> Result<(), NetError> {
-        self.until(0, |_| false).map(|_| ())?;
-        let t = self.d.elapsed() + Duration::from_millis(40);
-        while self.d.elapsed() < t {
+        let start = self.sampler.reads();
+        let end = self.d.elapsed() + Duration::from_secs(2);
+        while self.sampler.reads() < start.saturating_add(2) && self.d.elapsed() < end {
             self.d.turn(Duration::from_millis(5))?;
         }
         Ok(())
@@ -174,7 +187,7 @@ fn run(o: &Options) -> Result<Trace, NetError> {
         Profile::Linux => Config::linux(),
     }
     .with_secrets(*b"synack-client-ky", 1);
-    let kernel_client = o.scenario == Scenario::Filtered;
+    let kernel_client = o.scenario == Scenario::Filtered || o.synack_side == Side::B;
     // --isn applies to synack's side; the kernel picks its own.
     let ours = if kernel_client {
         o.server_isn
@@ -204,10 +217,12 @@ fn run(o: &Options) -> Result<Trace, NetError> {
         synack_addr,
         sampler,
     };
-    if kernel_client {
+    if o.scenario == Scenario::Filtered {
         filtered(&mut r)?;
+    } else if kernel_client {
+        kernel_client_run(&mut r, o)?;
     } else {
-        synack_client(&mut r, o.scenario)?;
+        synack_client(&mut r, o.scenario, o.closer)?;
     }
     Ok(trace(r, o, release))
 }
@@ -238,7 +253,130 @@ fn filtered(r: &mut Run) -> Result<(), NetError> {
     Ok(())
 }
 
-fn synack_client(r: &mut Run, s: Scenario) -> Result<(), NetError> {
+/// The kernel connects to synack's listener (`--role server`).
+fn kernel_client_run(r: &mut Run, o: &Options) -> Result<(), NetError> {
+    let s = o.scenario;
+    r.d.ep
+        .listen(r.synack_addr)
+        .map_err(|e| NetError::Command(e.to_string()))?;
+    r.d.faults = match s {
+        Scenario::SynLost => vec![Fault::DropNth {
+            dir: Dir::FromKernel,
+            n: 1,
+        }],
+        Scenario::SynAckLost => vec![Fault::DropNth {
+            dir: Dir::ToKernel,
+            n: 1,
+        }],
+        Scenario::AckLost => vec![Fault::DropNth {
+            dir: Dir::FromKernel,
+            n: 2,
+        }],
+        _ => vec![],
+    };
+    let target = if s == Scenario::Refused {
+        SocketAddr::new(r.synack_addr.ip(), 81)
+    } else {
+        r.synack_addr
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let kernel_first = o.closer == Side::A;
+    // The kernel's application, in a thread of the lab's namespace.
+    let client = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut c = TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
+        c.set_read_timeout(Some(Duration::from_secs(10)))?;
+        // Act only once the kernel's ESTABLISHED has been observed: a
+        // connection that lives 2 ms is invisible to a /proc read.
+        let _ = done_rx.recv_timeout(Duration::from_secs(5));
+        match s {
+            Scenario::Data | Scenario::AckLost => {
+                c.write_all(REQUEST)?;
+                let mut b = vec![0u8; RESPONSE.len()];
+                c.read_exact(&mut b)?;
+            }
+            Scenario::Close if kernel_first => {}
+            Scenario::Close => {
+                let mut rest = Vec::new();
+                c.read_to_end(&mut rest)?;
+            }
+            _ => {}
+        }
+        drop(c);
+        Ok(())
+    });
+    if s == Scenario::Refused {
+        r.synack_addr = target;
+        r.sampler.with(|g| g.synack_addr = target);
+    }
+    // Learn the kernel's port from its SYN.
+    r.until(5, |r| r.d.log.iter().any(|c| c.dir == Dir::FromKernel))?;
+    if let Some(k) =
+        r.d.log
+            .iter()
+            .find(|c| c.dir == Dir::FromKernel)
+            .and_then(|c| synack_wire::parse_segment(&c.bytes, false).ok())
+            .map(|p| SocketAddr::new(p.ip.src, p.tcp.src_port))
+    {
+        r.kernel_addr = k;
+        r.sampler.with(|g| g.kernel_addr = k);
+    }
+    if s == Scenario::Refused {
+        r.until(5, |_| client.is_finished())?;
+    } else {
+        r.until(5, |r| r.d.has_event(Event::Accepted))?;
+        r.until(2, |r| r.kernel_state().as_deref() == Some("ESTABLISHED"))?;
+        let _ = done_tx.send(());
+        let h =
+            r.d.events
+                .iter()
+                .find(|e| e.2 == Event::Accepted)
+                .map(|e| e.1);
+        match (s, h) {
+            (Scenario::Data | Scenario::AckLost, Some(h)) => {
+                r.until(5, |r| {
+                    r.d.ep
+                        .connection(h)
+                        .is_some_and(|c| c.readable() >= REQUEST.len())
+                })?;
+                let mut b = [0u8; 256];
+                let _ = r.d.ep.recv(h, &mut b);
+                let now = r.d.now();
+                let _ = r.d.ep.send(now, h, RESPONSE);
+                r.until(5, |_| client.is_finished())?;
+            }
+            (Scenario::Close, Some(h)) => {
+                if !kernel_first {
+                    let now = r.d.now();
+                    r.d.ep
+                        .close(now, h)
+                        .map_err(|e| NetError::Command(e.to_string()))?;
+                }
+                r.until(5, |r| r.d.has_event(Event::PeerClosed))?;
+                if kernel_first {
+                    let now = r.d.now();
+                    r.d.ep
+                        .close(now, h)
+                        .map_err(|e| NetError::Command(e.to_string()))?;
+                    r.until(5, |r| r.d.has_event(Event::Closed))?;
+                } else {
+                    r.until(5, |r| {
+                        r.d.ep
+                            .connection(h)
+                            .is_some_and(|c| c.state() == State::TimeWait)
+                    })?;
+                }
+            }
+            _ => {
+                r.until(5, |_| client.is_finished())?;
+            }
+        }
+    }
+    r.settle()?;
+    let _ = client.join();
+    Ok(())
+}
+
+fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<(), NetError> {
     let listener = if s == Scenario::Refused {
         None
     } else {
@@ -304,6 +442,18 @@ fn synack_client(r: &mut Run, s: Scenario) -> Result<(), NetError> {
             r.until(5, |r| r.d.has_event(Event::Readable))?;
             r.settle()?;
         }
+        Scenario::Close if closer == Side::B => {
+            // The kernel closes first, so the kernel holds TIME_WAIT.
+            drop(stream);
+            r.until(5, |r| r.d.has_event(Event::PeerClosed))?;
+            let now = r.d.now();
+            r.d.ep
+                .close(now, h)
+                .map_err(|e| NetError::Command(e.to_string()))?;
+            r.until(5, |r| {
+                r.d.has_event(Event::Closed) && r.kernel_state().as_deref() == Some("TIME_WAIT")
+            })?;
+        }
         Scenario::Close => {
             let now = r.d.now();
             r.d.ep
@@ -353,7 +503,7 @@ fn trace(r: Run, o: &Options, release: String) -> Trace {
         kernel_side: k,
         release,
     };
-    build_trace(
+    let mut t = build_trace(
         &r.d,
         k,
         (client, server),
@@ -361,7 +511,9 @@ fn trace(r: Run, o: &Options, release: String) -> Trace {
         samples,
         (o.scenario, o.profile),
         fixed_ours,
-    )
+    );
+    t.closer = o.closer;
+    t
 }
 
 /// A trace from a driver run: synack's steps, the peer's segments from the
@@ -432,6 +584,7 @@ pub(crate) fn build_trace(
         link,
         client_isn,
         server_isn,
+        closer: Side::A,
         isn_fixed: if k == Side::B {
             [fixed_ours, false]
         } else {

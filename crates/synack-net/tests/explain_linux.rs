@@ -118,3 +118,105 @@ fn every_scenario_runs_against_the_kernel() {
         }
     }
 }
+
+fn run_with(s: Scenario, synack_side: Side, closer: Side) -> Option<Trace> {
+    match synack_net::peer::explain(&Options {
+        scenario: s,
+        synack_side,
+        closer,
+        ..Options::default()
+    }) {
+        Ok(t) => Some(t),
+        Err(synack_net::NetError::Namespace(e)) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED (set CI to make this a failure): {e}");
+            None
+        }
+        Err(e) => panic!("{}: {e}", s.name()),
+    }
+}
+
+#[test]
+fn kernel_as_client_and_both_close_orders() {
+    let cases = [
+        // (synack plays, who closes first, the kernel ends in)
+        (Side::A, Side::A, "CLOSED"), // synack closes first: kernel LAST_ACK → gone
+        (Side::A, Side::B, "TIME_WAIT"), // the kernel (server) closes first
+        (Side::B, Side::A, "TIME_WAIT"), // the kernel (client) closes first
+        (Side::B, Side::B, "CLOSED"), // synack (server) closes first
+    ];
+    let handles: Vec<_> = cases
+        .into_iter()
+        .map(|(us, closer, end)| {
+            std::thread::spawn(move || (us, closer, end, run_with(Scenario::Close, us, closer)))
+        })
+        .collect();
+    for h in handles {
+        let (us, closer, end, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        let kernel = us.other();
+        // The kernel's segments come from the kernel's side of the diagram.
+        assert!(t.link.iter().any(|r| r.from == kernel));
+        let first_syn = t
+            .link
+            .iter()
+            .find(|r| parse_segment(&r.bytes, false).unwrap().tcp.flags == TcpFlags::SYN)
+            .unwrap();
+        assert_eq!(first_syn.from, Side::A, "the client sends the first SYN");
+        let ev = if us == Side::A {
+            Event::Connected
+        } else {
+            Event::Accepted
+        };
+        assert!(has_event(&t, ev), "{us:?}/{closer:?}");
+        assert_eq!(t.closer, closer);
+        let last = t.kernel_states.last().map(|k| k.state.as_str());
+        assert_eq!(last, Some(end), "{us:?}/{closer:?}: {:?}", states(&t));
+        // The first FIN comes from the closer.
+        let fin = t
+            .link
+            .iter()
+            .find(|r| parse_segment(&r.bytes, false).unwrap().tcp.flags.fin())
+            .unwrap();
+        assert_eq!(fin.from, closer);
+    }
+}
+
+#[test]
+fn kernel_client_reaches_synack_in_every_handshake_scenario() {
+    let scenarios = [
+        Scenario::Normal,
+        Scenario::SynLost,
+        Scenario::SynAckLost,
+        Scenario::AckLost,
+        Scenario::Data,
+        Scenario::Refused,
+    ];
+    let handles: Vec<_> = scenarios
+        .into_iter()
+        .map(|s| std::thread::spawn(move || (s, run_with(s, Side::B, Side::A))))
+        .collect();
+    for h in handles {
+        let (s, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        if s == Scenario::Refused {
+            // synack's closed port answers the kernel's SYN with RST+ACK.
+            let rst = t.link.iter().find(|r| r.from == Side::B).unwrap();
+            assert_eq!(
+                parse_segment(&rst.bytes, false).unwrap().tcp.flags,
+                TcpFlags::RST_ACK
+            );
+            continue;
+        }
+        assert!(has_event(&t, Event::Accepted), "{}", s.name());
+        let dropped = t
+            .link
+            .iter()
+            .filter(|r| matches!(r.fate, Fate::Dropped { .. }))
+            .count();
+        let want = usize::from(matches!(
+            s,
+            Scenario::SynLost | Scenario::SynAckLost | Scenario::AckLost
+        ));
+        assert_eq!(dropped, want, "{}", s.name());
+    }
+}

@@ -12,7 +12,8 @@ use synack_explain::{Format, Lang, Options, Profile, Report, Scenario, Style};
   synack explain --isn client=1000,server=5000   textbook numbers: seq=1000, ack=1001, ...
   synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
   synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
-  synack explain --format tcpdump --scenario close")]
+  synack explain --format tcpdump --scenario close --closer server
+  sudo synack explain --peer linux --role server   the kernel connects to synack")]
 pub struct Args {
     /// What to show.
     #[arg(long, value_enum, default_value_t = ScenarioArg::Normal)]
@@ -34,6 +35,14 @@ pub struct Args {
     /// Retransmission timers and other choices: `rfc` or `linux` (Linux 6.x).
     #[arg(long, value_enum, default_value_t = ProfileArg::Rfc)]
     profile: ProfileArg,
+    /// Who closes first in `--scenario close`.
+    #[arg(long, value_enum, default_value_t = SideArg::Client)]
+    closer: SideArg,
+    /// The side synack plays against the Linux kernel: `server` makes the
+    /// kernel the client connecting to synack (the simulated peer runs synack
+    /// on both sides).
+    #[arg(long, value_enum, default_value_t = SideArg::Client)]
+    role: SideArg,
     /// One-way delay of the simulated link, in milliseconds.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     delay_ms: u64,
@@ -73,6 +82,21 @@ enum PeerArg {
     Auto,
     Linux,
     Sim,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SideArg {
+    Client,
+    Server,
+}
+
+impl From<SideArg> for synack_engine::sim::Side {
+    fn from(s: SideArg) -> Self {
+        match s {
+            SideArg::Client => synack_engine::sim::Side::A,
+            SideArg::Server => synack_engine::sim::Side::B,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -165,8 +189,18 @@ pub fn run(args: &Args) -> Result<(), String> {
             ProfileArg::Rfc => Profile::Rfc,
             ProfileArg::Linux => Profile::Linux,
         },
+        closer: args.closer.into(),
+        synack_side: args.role.into(),
         ..Options::default()
     };
+    if args.role == SideArg::Server && args.peer == PeerArg::Sim {
+        // A usage error: exit 2, as clap does for its own.
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--role server needs the Linux peer: with --peer sim synack plays both sides\n",
+        )
+        .exit();
+    }
     let trace = match args.peer {
         PeerArg::Sim => synack_explain::run(&opts)?,
         PeerArg::Linux => {

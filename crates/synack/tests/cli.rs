@@ -127,6 +127,7 @@ fn bad_arguments_exit_2_with_a_reason() {
         &["explain", "--scenario", "sideways"],
         &["explain", "--lang", "fr"],
         &["explain", "--format", "xml"],
+        &["explain", "--role", "server", "--peer", "sim"],
         &["frobnicate"],
     ] {
         let out = synack(args, "C");
