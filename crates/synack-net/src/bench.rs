@@ -18,14 +18,18 @@ pub struct LiveResult {
 }
 
 /// Run both measurements, `count` handshakes each, in a lab of its own.
-pub fn live(count: usize, progress: &mut dyn FnMut(&str)) -> Result<LiveResult, NetError> {
+pub fn live(
+    count: usize,
+    pcap: Option<std::path::PathBuf>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LiveResult, NetError> {
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let worker = std::thread::spawn(move || -> Result<LiveResult, NetError> {
         let lab = Lab::create()?;
         let _ = tx.send("kernel loopback…".into());
         let kernel = loopback(count)?;
         let _ = tx.send("synack over TUN…".into());
-        let synack = over_tun(lab, count)?;
+        let synack = over_tun(lab, count, pcap.as_deref())?;
         Ok(LiveResult {
             handshakes: count,
             synack_per_s: synack,
@@ -60,7 +64,7 @@ fn loopback(count: usize) -> Result<f64, NetError> {
     Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
-fn over_tun(lab: Lab, count: usize) -> Result<f64, NetError> {
+fn over_tun(lab: Lab, count: usize, pcap: Option<&std::path::Path>) -> Result<f64, NetError> {
     let listener = TcpListener::bind((Lab::kernel_addr(false), 80)).map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     let server = listener.local_addr().map_err(io)?;
@@ -68,6 +72,9 @@ fn over_tun(lab: Lab, count: usize) -> Result<f64, NetError> {
     cfg.record_steps = false;
     let mut d = Driver::new(lab.tun, Endpoint::new(cfg));
     d.keep = false;
+    if let Some(p) = pcap {
+        d.pcap_to(p)?;
+    }
     let start = Instant::now();
     for i in 0..count {
         let local = SocketAddr::new(Lab::synack_addr(false), 1024 + (i % 64000) as u16);
@@ -98,5 +105,6 @@ fn over_tun(lab: Lab, count: usize) -> Result<f64, NetError> {
         d.turn(Duration::ZERO)?;
         drop(accepted);
     }
+    d.flush_pcap()?;
     Ok(count as f64 / start.elapsed().as_secs_f64())
 }

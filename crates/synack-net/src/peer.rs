@@ -197,8 +197,9 @@ fn run(o: &Options) -> Result<Trace, NetError> {
     if let Some(n) = ours {
         cfg.isn = IsnMode::Fixed(n);
     }
-    let synack_ip = Lab::synack_addr(false);
-    let kernel_ip = Lab::kernel_addr(false);
+    let v6 = o.client.is_ipv6();
+    let synack_ip = Lab::synack_addr(v6);
+    let kernel_ip = Lab::kernel_addr(v6);
     let d = Driver::new(lab.tun, Endpoint::new(cfg));
     let kernel_addr = SocketAddr::new(
         kernel_ip,
@@ -217,14 +218,17 @@ fn run(o: &Options) -> Result<Trace, NetError> {
         synack_addr,
         sampler,
     };
+    let mut open_stream = None;
     if o.scenario == Scenario::Filtered {
         filtered(&mut r)?;
     } else if kernel_client {
         kernel_client_run(&mut r, o)?;
     } else {
-        synack_client(&mut r, o.scenario, o.closer)?;
+        open_stream = synack_client(&mut r, o.scenario, o.closer)?;
     }
-    Ok(trace(r, o, release))
+    let t = trace(r, o, release);
+    drop(open_stream);
+    Ok(t)
 }
 
 /// The kernel connects to synack, whose replies never reach it: the
@@ -376,7 +380,9 @@ fn kernel_client_run(r: &mut Run, o: &Options) -> Result<(), NetError> {
     Ok(())
 }
 
-fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<(), NetError> {
+/// Returns the kernel's accepted socket when it is still open, so that it
+/// outlives the sampling (closing it would show states the scenario never had).
+fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<Option<TcpStream>, NetError> {
     let listener = if s == Scenario::Refused {
         None
     } else {
@@ -407,7 +413,7 @@ fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<(), NetError>
     let Some(listener) = listener else {
         r.until(5, |r| r.d.has_event(Event::Refused))?;
         r.settle()?;
-        return Ok(());
+        return Ok(None);
     };
     r.until(5, |r| r.d.has_event(Event::Connected))?;
     if s == Scenario::AckLost {
@@ -441,6 +447,7 @@ fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<(), NetError>
             stream.write_all(RESPONSE).map_err(io)?;
             r.until(5, |r| r.d.has_event(Event::Readable))?;
             r.settle()?;
+            return Ok(Some(stream));
         }
         Scenario::Close if closer == Side::B => {
             // The kernel closes first, so the kernel holds TIME_WAIT.
@@ -469,9 +476,9 @@ fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<(), NetError>
                         .is_some_and(|c| c.state() == State::TimeWait)
             })?;
         }
-        _ => {}
+        _ => return Ok(Some(stream)),
     }
-    Ok(())
+    Ok(None)
 }
 
 fn accept(r: &mut Run, l: &TcpListener) -> Result<(TcpStream, SocketAddr), NetError> {

@@ -494,7 +494,7 @@ fn which(cmd: &str) -> Option<std::path::PathBuf> {
 fn bench_live_completes_every_handshake() {
     // The benchmark checks its own work: each handshake must reach
     // ESTABLISHED on our side and be accept()ed by the kernel, or it errors.
-    match synack_net::bench::live(300, &mut |_| {}) {
+    match synack_net::bench::live(300, None, &mut |_| {}) {
         Ok(r) => {
             assert_eq!(r.handshakes, 300);
             assert!(r.synack_per_s > 0.0 && r.kernel_loopback_per_s > 0.0);

@@ -13,19 +13,23 @@ pub enum Command {
         /// Handshakes per measurement.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
         count: u64,
+        /// Write every packet of the synack run to this pcap file (it slows
+        /// the measurement down).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<std::path::PathBuf>,
     },
 }
 
 pub fn run(cmd: &Command) -> Result<(), String> {
     match cmd {
-        Command::Live { count } => {
+        Command::Live { count, pcap } => {
             let show = std::io::stderr().is_terminal();
             let mut progress = |m: &str| {
                 if show {
                     eprintln!("measuring {m}");
                 }
             };
-            let r = synack_net::bench::live(*count as usize, &mut progress)
+            let r = synack_net::bench::live(*count as usize, pcap.clone(), &mut progress)
                 .map_err(|e| e.to_string())?;
             println!("handshakes per measurement: {}", r.handshakes);
             println!(

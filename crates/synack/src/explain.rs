@@ -35,6 +35,9 @@ pub struct Args {
     /// Retransmission timers and other choices: `rfc` or `linux` (Linux 6.x).
     #[arg(long, value_enum, default_value_t = ProfileArg::Rfc)]
     profile: ProfileArg,
+    /// Use IPv6 (simulated: 2001:db8::10 and ::20; Linux peer: fd77::2 and ::1).
+    #[arg(long)]
+    ipv6: bool,
     /// Who closes first in `--scenario close`.
     #[arg(long, value_enum, default_value_t = SideArg::Client)]
     closer: SideArg,
@@ -192,6 +195,15 @@ pub fn run(args: &Args) -> Result<(), String> {
         closer: args.closer.into(),
         synack_side: args.role.into(),
         ..Options::default()
+    };
+    let opts = if args.ipv6 {
+        Options {
+            client: "[2001:db8::10]:40000".parse().map_err(|e| format!("{e}"))?,
+            server: "[2001:db8::20]:80".parse().map_err(|e| format!("{e}"))?,
+            ..opts
+        }
+    } else {
+        opts
     };
     if args.role == SideArg::Server && args.peer == PeerArg::Sim {
         // A usage error: exit 2, as clap does for its own.

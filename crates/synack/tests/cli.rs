@@ -450,3 +450,17 @@ fn connect_needs_an_existing_device_and_a_local_address() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--local"));
 }
+
+#[test]
+fn ipv6_runs_with_documentation_addresses() {
+    let out = synack(&["explain", "--ipv6", "--format", "tcpdump"], "C");
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("IP6 2001:db8::10.40000 > 2001:db8::20.80: Flags [S]"),
+        "{text}"
+    );
+}
