@@ -107,6 +107,17 @@ pub struct IpTcp<'a> {
 /// Locate the TCP bytes in an IPv4 or IPv6 packet (version from the first
 /// nibble). Verifies the IPv4 header checksum when `verify` is set.
 pub fn parse_ip(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
+    parse_ip_inner(buf, verify, false)
+}
+
+/// Like [`parse_ip`], for captured frames cut short by a snap length: an IP
+/// length beyond the captured bytes is clamped instead of rejected (and no
+/// checksum is verified). The caller knows the frame was truncated.
+pub fn parse_ip_truncated(buf: &[u8]) -> Result<IpTcp<'_>> {
+    parse_ip_inner(buf, false, true)
+}
+
+fn parse_ip_inner(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
     let first = *buf.first().ok_or(WireError::Truncated {
         layer: Layer::Ipv4,
         at: 0,
@@ -114,13 +125,13 @@ pub fn parse_ip(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
         have: 0,
     })?;
     match first >> 4 {
-        4 => parse_ipv4(buf, verify),
-        6 => parse_ipv6(buf),
+        4 => parse_ipv4(buf, verify, clamp),
+        6 => parse_ipv6(buf, clamp),
         v => Err(WireError::BadIpVersion(v)),
     }
 }
 
-fn parse_ipv4(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
+fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
     if buf.len() < IPV4_HEADER_LEN {
         return Err(WireError::Truncated {
             layer: Layer::Ipv4,
@@ -137,7 +148,10 @@ fn parse_ipv4(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
             len: buf.len(),
         });
     }
-    let total = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
+    let mut total = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
+    if clamp && total > buf.len() {
+        total = buf.len();
+    }
     if total < hl || total > buf.len() {
         return Err(WireError::BadTotalLength {
             total,
@@ -182,7 +196,7 @@ fn parse_ipv4(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
     })
 }
 
-fn parse_ipv6(buf: &[u8]) -> Result<IpTcp<'_>> {
+fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpTcp<'_>> {
     if buf.len() < IPV6_HEADER_LEN {
         return Err(WireError::Truncated {
             layer: Layer::Ipv6,
@@ -192,7 +206,10 @@ fn parse_ipv6(buf: &[u8]) -> Result<IpTcp<'_>> {
         });
     }
     let plen = usize::from(u16::from_be_bytes([buf[4], buf[5]]));
-    let end = IPV6_HEADER_LEN + plen;
+    let mut end = IPV6_HEADER_LEN + plen;
+    if clamp && end > buf.len() {
+        end = buf.len();
+    }
     if end > buf.len() {
         return Err(WireError::BadTotalLength {
             total: end,

@@ -21,7 +21,7 @@ pub mod seq;
 pub mod tcp;
 
 pub use error::{Layer, WireError};
-pub use ip::{IpHeader, Segment, emit_segment, parse_ip, parse_segment};
+pub use ip::{IpHeader, Segment, emit_segment, parse_ip, parse_ip_truncated, parse_segment};
 pub use options::{FastOpenCookie, OptionLayout, SackBlocks, TcpOption, TcpOptions};
 pub use seq::SeqNum;
 pub use tcp::{TcpFlags, TcpPacket, TcpRepr};

@@ -1,5 +1,6 @@
 //! The `synack` command line: a thin consumer of the library crates.
 
+mod analyze;
 mod bench;
 mod device;
 mod explain;
@@ -34,6 +35,10 @@ enum Command {
     /// Listen on ADDR (synack's address on a TUN device you made) for one
     /// connection, narrate it, close.
     Listen(device::Args),
+    /// Find every TCP connection attempt in pcap/pcapng captures: the three
+    /// steps with their frames, ISNs, retransmissions, outcome, RTT, and zeek's
+    /// conn_state/history. (Rule checks and narration of anomalies: to come.)
+    Analyze(analyze::Args),
     /// Benchmarks that need a real peer (`synack bench live`).
     #[command(subcommand)]
     Bench(bench::Command),
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
     let wants_lab = match &cli.command {
         Command::Explain(a) => a.wants_linux(),
         Command::Bench(_) => true,
-        Command::Connect(_) | Command::Listen(_) => false,
+        Command::Connect(_) | Command::Listen(_) | Command::Analyze(_) => false,
     };
     if wants_lab
         && let Err(e) = synack_net::lab::prepare_unprivileged()
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(args) => explain::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
+        Command::Analyze(args) => return exit(analyze::run(&args)),
         Command::Connect(args) => return exit(device::run(&args, false)),
         Command::Listen(args) => return exit(device::run(&args, true)),
     };

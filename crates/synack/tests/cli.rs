@@ -464,3 +464,64 @@ fn ipv6_runs_with_documentation_addresses() {
         "{text}"
     );
 }
+
+#[test]
+fn analyze_reports_attempts_and_exit_codes() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures/public");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the public captures are missing"
+        );
+        eprintln!("SKIPPED: no public captures");
+        return;
+    }
+    let f = dir.join("chrissanders-synscan.pcapng");
+    let out = synack(&["analyze", "--format", "jsonl", f.to_str().unwrap()], "C");
+    assert_eq!(out.status.code(), Some(0));
+    let recs: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 1994);
+    let count = |o: &str| recs.iter().filter(|r| r["outcome"] == o).count();
+    assert_eq!(
+        (count("half_open"), count("refused"), count("no_answer")),
+        (3, 5, 1986)
+    );
+    let out = synack(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            dir.join("chrissanders-tcp_handshake.pcapng")
+                .to_str()
+                .unwrap(),
+        ],
+        "C",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &v["files"][0]["attempts"][0];
+    assert_eq!(
+        (
+            a["outcome"].as_str(),
+            a["conn_state"].as_str(),
+            a["ack_frame"].as_u64()
+        ),
+        (Some("established"), Some("S1"), Some(3))
+    );
+    assert_eq!(
+        synack(&["analyze", "/no/such/file.pcap"], "C")
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        synack(&["analyze", env!("CARGO_MANIFEST_DIR")], "C")
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(synack(&["analyze"], "C").status.code(), Some(2));
+}
