@@ -77,7 +77,8 @@ pub struct Attempt {
     pub server_isn: Option<u32>,
     pub syn_retransmissions: usize,
     pub synack_retransmissions: usize,
-    /// Last SYN before the first SYN-ACK → the third ACK (tshark's iRTT).
+    /// The most recent SYN → the third ACK (tshark's iRTT, except that
+    /// tshark ends it at the first pure ACK in either direction).
     pub handshake_rtt_s: Option<f64>,
     /// Last SYN before the first SYN-ACK → that SYN-ACK (client side).
     pub syn_to_synack_s: Option<f64>,
@@ -95,6 +96,9 @@ pub struct Attempt {
     last_syn_ts: Option<f64>,
     #[serde(skip)]
     first_synack_ts: Option<f64>,
+    /// The most recent SYN: the handshake that completed started there.
+    #[serde(skip)]
+    mru_syn_ts: Option<f64>,
     #[serde(skip)]
     fin: [bool; 2],
     #[serde(skip)]
@@ -142,6 +146,7 @@ impl Attempt {
             c: client,
             last_syn_ts: None,
             first_synack_ts: None,
+            mru_syn_ts: None,
             fin: [false, false],
             seen: [false, false],
             letters: Vec::new(),
@@ -178,11 +183,15 @@ impl Attempt {
                 if self.client_isn.is_none() {
                     self.client_isn = Some(seq);
                     self.client_options = side_options(s);
-                } else if self.client_isn == Some(seq) && self.first_synack_ts.is_none() {
+                } else if self.client_isn == Some(seq) {
+                    // Also after a SYN-ACK: that one may have been lost.
                     self.syn_retransmissions += 1;
                 }
                 if self.first_synack_ts.is_none() {
                     self.last_syn_ts = Some(s.ts);
+                }
+                if self.ack_frame.is_none() {
+                    self.mru_syn_ts = Some(s.ts);
                 }
             } else {
                 self.simultaneous_open = true;
@@ -234,7 +243,7 @@ impl Attempt {
         {
             self.ack_frame = Some(s.frame);
             self.synack_to_ack_s = self.first_synack_ts.map(|t| s.ts - t);
-            self.handshake_rtt_s = self.last_syn_ts.map(|t| s.ts - t);
+            self.handshake_rtt_s = self.mru_syn_ts.map(|t| s.ts - t);
         }
     }
 

@@ -525,3 +525,165 @@ fn analyze_reports_attempts_and_exit_codes() {
     );
     assert_eq!(synack(&["analyze"], "C").status.code(), Some(2));
 }
+
+/// `tshark -2` on captures synack wrote itself must see the same handshake
+/// frames, retransmissions and initial RTT as `synack analyze`. Known tshark
+/// quirks are expected differences: it gives an iRTT for a SYN answered by
+/// RST,ACK (it counts RST,ACK as the third ACK).
+#[test]
+fn analyze_agrees_with_tshark_on_our_own_captures() {
+    let tshark_ok = Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !tshark_ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but tshark is missing"
+        );
+        eprintln!("SKIPPED: tshark not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("synack-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut runs: Vec<Vec<&str>> = [
+        "normal",
+        "syn-lost",
+        "synack-lost",
+        "ack-lost",
+        "refused",
+        "filtered",
+        "close",
+        "data",
+    ]
+    .iter()
+    .map(|s| vec!["--peer", "sim", "--scenario", s])
+    .collect();
+    if unsafe_free_is_root() {
+        runs.push(vec!["--peer", "linux", "--scenario", "synack-lost"]);
+        runs.push(vec![
+            "--peer",
+            "linux",
+            "--scenario",
+            "data",
+            "--role",
+            "server",
+        ]);
+    }
+    for (i, args) in runs.iter().enumerate() {
+        let file = dir.join(format!("run{i}.pcap"));
+        let f = file.to_str().unwrap();
+        let mut a = vec!["explain", "--pcap", f, "--format", "json"];
+        a.extend(args.iter());
+        let out = synack(&a, "C");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = synack(&["analyze", "--format", "jsonl", f], "C");
+        let recs: Vec<serde_json::Value> = stdout(&ours)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs.len(), 1, "{args:?}: one attempt");
+        let r = &recs[0];
+        let t = Command::new("tshark")
+            .arg("-r")
+            .arg(&file)
+            .args([
+                "-2",
+                "-T",
+                "fields",
+                "-E",
+                "separator=,",
+                "-e",
+                "frame.number",
+                "-e",
+                "tcp.flags.syn",
+                "-e",
+                "tcp.flags.ack",
+            ])
+            .args([
+                "-e",
+                "tcp.analysis.retransmission",
+                "-e",
+                "tcp.analysis.initial_rtt",
+                "-e",
+                "ip.src",
+            ])
+            .output()
+            .unwrap();
+        let rows: Vec<Vec<String>> = String::from_utf8_lossy(&t.stdout)
+            .lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect();
+        let col = |row: &Vec<String>, i: usize| row.get(i).cloned().unwrap_or_default();
+        let frames = |syn: &str, ack: &str| -> Vec<u64> {
+            rows.iter()
+                .filter(|x| col(x, 1) == syn && col(x, 2) == ack)
+                .map(|x| col(x, 0).parse().unwrap())
+                .collect()
+        };
+        let json_frames = |k: &str| -> Vec<u64> {
+            r[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .collect()
+        };
+        assert_eq!(
+            json_frames("syn_frames"),
+            frames("1", "0"),
+            "{args:?}: SYN frames"
+        );
+        assert_eq!(
+            json_frames("synack_frames"),
+            frames("1", "1"),
+            "{args:?}: SYN-ACK frames"
+        );
+        let retrans = |syn: &str, ack: &str| {
+            rows.iter()
+                .filter(|x| col(x, 1) == syn && col(x, 2) == ack && !col(x, 3).is_empty())
+                .count() as u64
+        };
+        assert_eq!(
+            r["syn_retransmissions"].as_u64(),
+            Some(retrans("1", "0")),
+            "{args:?}: SYN retransmissions"
+        );
+        assert_eq!(
+            r["synack_retransmissions"].as_u64(),
+            Some(retrans("1", "1")),
+            "{args:?}: SYN-ACK retransmissions"
+        );
+        let irtt = rows.iter().find_map(|x| col(x, 4).parse::<f64>().ok());
+        // tshark ends its iRTT at the first pure ACK in either direction: a
+        // server ACK before the third ACK (RFC 9293 rule 17's answer to a
+        // duplicate SYN) shortens it. Only then may the values differ.
+        let server_ip = r["server"]
+            .as_str()
+            .unwrap()
+            .rsplit_once(':')
+            .unwrap()
+            .0
+            .to_string();
+        let ack_frame = r["ack_frame"].as_u64().unwrap_or(u64::MAX);
+        let server_acked_first = rows.iter().any(|x| {
+            col(x, 1) == "0"
+                && col(x, 2) == "1"
+                && col(x, 5) == server_ip
+                && col(x, 0).parse::<u64>().unwrap() < ack_frame
+        });
+        match (r["handshake_rtt_s"].as_f64(), irtt) {
+            (Some(a), Some(b)) => assert!(
+                (a - b).abs() < 2e-6 || (server_acked_first && b < a),
+                "{args:?}: RTT {a} vs tshark {b}"
+            ),
+            (None, Some(_)) if r["outcome"] == "refused" => {} // tshark's RST,ACK quirk
+            (None, None) => {}
+            other => panic!("{args:?}: RTT {other:?}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
