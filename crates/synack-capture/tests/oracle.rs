@@ -135,6 +135,41 @@ fn handshakes_agree_with_the_tshark_oracle() {
                 ours.simultaneous_open.to_string(),
                 hs["simultaneous_open"].to_string(),
             );
+            let rst_want: Vec<(u64, String)> = st["rst"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["frame"].as_u64().unwrap(),
+                        r["from"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let rst_got: Vec<(u64, String)> = ours
+                .rst
+                .iter()
+                .map(|r| (r.frame, r.from.to_string()))
+                .collect();
+            diff("rst", format!("{rst_got:?}"), format!("{rst_want:?}"));
+            // tshark's completeness ACK bit (4) is set by a pure ACK but also
+            // by RST,ACK (its known quirk): it may exceed ours only when a RST
+            // or data was seen; it must never be missing when we saw the ACK.
+            let completeness = st["tcp_completeness"].as_u64().unwrap_or(0);
+            let tshark_ack = completeness & 4 != 0;
+            if ours.ack_frame.is_some() && !tshark_ack {
+                failures.push(format!(
+                    "{name} stream {}: third ACK seen but completeness {completeness}",
+                    st["stream"]
+                ));
+            }
+            if tshark_ack && ours.ack_frame.is_none() && rst_got.is_empty() && completeness & 8 == 0
+            {
+                failures.push(format!(
+                    "{name} stream {}: completeness {completeness} has ACK, we saw none",
+                    st["stream"]
+                ));
+            }
         }
     }
     eprintln!("compared {checked} streams");
