@@ -41,9 +41,17 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
     }
     // A header cut short still has its 20 fixed bytes; options may be partial.
     let hl = usize::from(t[12] >> 4) * 4;
-    let (options, payload_len) = match TcpPacket::new_checked(t) {
-        Ok(pk) => (TcpOptions::parse(pk.options()).ok(), pk.payload().len()),
-        Err(_) => (TcpOptions::parse(t.get(20..hl.min(t.len()))?).ok(), 0),
+    let (options, payload_len, bad_checksum) = match TcpPacket::new_checked(t) {
+        Ok(pk) => (
+            TcpOptions::parse(pk.options()).ok(),
+            pk.payload().len(),
+            !frame.truncated && pk.verify_checksum(p.ip.src, p.ip.dst).is_err(),
+        ),
+        Err(_) => (
+            TcpOptions::parse(t.get(20..hl.min(t.len()))?).ok(),
+            0,
+            false,
+        ),
     };
     let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
     Some(Seg {
@@ -57,6 +65,7 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
         window: u16::from_be_bytes([t[14], t[15]]),
         payload_len,
         options,
+        bad_checksum,
     })
 }
 

@@ -22,6 +22,9 @@ pub struct Seg {
     pub payload_len: usize,
     /// `None` when the options were cut off by the snap length or malformed.
     pub options: Option<TcpOptions>,
+    /// The TCP checksum is wrong (often checksum offload on the capturing
+    /// host, so counted, not fatal). False when it could not be checked.
+    pub bad_checksum: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +91,8 @@ pub struct Attempt {
     pub client_options: Option<SideOptions>,
     pub server_options: Option<SideOptions>,
     pub simultaneous_open: bool,
+    /// Segments with a wrong TCP checksum.
+    pub bad_checksums: u64,
     pub conn_state: String,
     pub history: String,
     #[serde(skip)]
@@ -141,6 +146,7 @@ impl Attempt {
             client_options: None,
             server_options: None,
             simultaneous_open: false,
+            bad_checksums: 0,
             conn_state: String::new(),
             history: String::new(),
             c: client,
@@ -177,6 +183,10 @@ impl Attempt {
         self.seen[usize::from(!from_client)] = true;
         let f = s.flags;
         let seq = s.seq.get();
+        if s.bad_checksum {
+            self.bad_checksums += 1;
+            self.letter(from_client, 'c', None);
+        }
         if f.syn() && !f.ack() {
             if from_client {
                 self.syn_frames.push(s.frame);

@@ -20,6 +20,60 @@ pub struct Args {
     /// `text` report, `json` (one document), or `jsonl` (one record per attempt).
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
+    /// Keep only attempts matching all of: `outcome=refused`, `port=80`,
+    /// `host=192.0.2.1` (client or server), comma-separated.
+    #[arg(long, value_parser = parse_filter)]
+    filter: Option<Filter>,
+}
+
+#[derive(Clone, Default)]
+struct Filter {
+    outcome: Option<String>,
+    port: Option<u16>,
+    host: Option<std::net::IpAddr>,
+}
+
+fn parse_filter(s: &str) -> Result<Filter, String> {
+    let mut f = Filter::default();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}`: expected key=value"))?;
+        match k.trim() {
+            "outcome" => f.outcome = Some(v.trim().replace('-', "_")),
+            "port" => {
+                f.port = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("`{v}`: a port is 0..=65535"))?,
+                )
+            }
+            "host" => {
+                f.host = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("`{v}`: not an IP address"))?,
+                )
+            }
+            other => return Err(format!("`{other}`: filter keys are outcome, port, host")),
+        }
+    }
+    Ok(f)
+}
+
+impl Filter {
+    fn keeps(&self, a: &Attempt) -> bool {
+        let ends: Vec<std::net::SocketAddr> = [&a.client, &a.server]
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        let outcome = serde_json::to_value(a.outcome).ok();
+        self.outcome
+            .as_ref()
+            .is_none_or(|o| outcome.as_ref().and_then(|v| v.as_str()) == Some(o.as_str()))
+            && self.port.is_none_or(|p| ends.iter().any(|e| e.port() == p))
+            && self.host.is_none_or(|h| ends.iter().any(|e| e.ip() == h))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,6 +149,9 @@ fn line(x: &Attempt) -> String {
         x.synack_frames,
         x.ack_frame
     );
+    if x.bad_checksums > 0 {
+        let _ = write!(l, "  bad checksums: {}", x.bad_checksums);
+    }
     if x.syn_retransmissions + x.synack_retransmissions > 0 {
         let _ = write!(
             l,
@@ -125,7 +182,12 @@ pub fn run(args: &Args) -> Result<u8, String> {
             }
         };
         let a = match synack_capture::analyze(std::io::BufReader::new(file), &name) {
-            Ok(a) => a,
+            Ok(mut a) => {
+                if let Some(f) = &args.filter {
+                    a.attempts.retain(|x| f.keeps(x));
+                }
+                a
+            }
             Err(e) => {
                 eprintln!("synack: {e}");
                 code = 1;
