@@ -48,22 +48,23 @@ impl Scenario {
         Scenario::ALL.into_iter().find(|x| x.name() == s)
     }
 
-    /// Segments the link drops, and why (for the narration).
-    fn faults(self) -> Vec<Fault> {
+    /// The handshake segment this scenario loses: the role that sends it
+    /// (A client, B server) and its 1-based count from that side. Every
+    /// driver (the simulated link, the TUN device) injects the same loss.
+    pub fn lost_segment(self) -> Option<(Side, usize)> {
         match self {
-            Scenario::SynLost => vec![Fault::DropNth {
-                from: Side::A,
-                n: 1,
-            }],
-            Scenario::SynAckLost => vec![Fault::DropNth {
-                from: Side::B,
-                n: 1,
-            }],
-            Scenario::AckLost => vec![Fault::DropNth {
-                from: Side::A,
-                n: 2,
-            }],
-            Scenario::Filtered => vec![Fault::DropAll { from: Side::A }],
+            Scenario::SynLost => Some((Side::A, 1)),
+            Scenario::SynAckLost => Some((Side::B, 1)),
+            Scenario::AckLost => Some((Side::A, 2)),
+            _ => None,
+        }
+    }
+
+    /// Segments the simulated link drops.
+    fn faults(self) -> Vec<Fault> {
+        match (self, self.lost_segment()) {
+            (Scenario::Filtered, _) => vec![Fault::DropAll { from: Side::A }],
+            (_, Some((from, n))) => vec![Fault::DropNth { from, n }],
             _ => vec![],
         }
     }

@@ -173,6 +173,22 @@ impl Run {
     }
 }
 
+/// The scenario's lost segment, as a fault on the TUN device: whoever plays
+/// the sending role, the kernel or synack.
+fn loss(s: Scenario, kernel_side: Side) -> Vec<Fault> {
+    s.lost_segment()
+        .map(|(from, n)| Fault::DropNth {
+            dir: if from == kernel_side {
+                Dir::FromKernel
+            } else {
+                Dir::ToKernel
+            },
+            n,
+        })
+        .into_iter()
+        .collect()
+}
+
 fn io(e: std::io::Error) -> NetError {
     NetError::Command(format!("kernel socket: {e}"))
 }
@@ -263,21 +279,7 @@ fn kernel_client_run(r: &mut Run, o: &Options) -> Result<(), NetError> {
     r.d.ep
         .listen(r.synack_addr)
         .map_err(|e| NetError::Command(e.to_string()))?;
-    r.d.faults = match s {
-        Scenario::SynLost => vec![Fault::DropNth {
-            dir: Dir::FromKernel,
-            n: 1,
-        }],
-        Scenario::SynAckLost => vec![Fault::DropNth {
-            dir: Dir::ToKernel,
-            n: 1,
-        }],
-        Scenario::AckLost => vec![Fault::DropNth {
-            dir: Dir::FromKernel,
-            n: 2,
-        }],
-        _ => vec![],
-    };
+    r.d.faults = loss(s, r.kernel_side);
     let target = if s == Scenario::Refused {
         SocketAddr::new(r.synack_addr.ip(), 81)
     } else {
@@ -390,21 +392,7 @@ fn synack_client(r: &mut Run, s: Scenario, closer: Side) -> Result<Option<TcpStr
         l.set_nonblocking(true).map_err(io)?;
         Some(l)
     };
-    r.d.faults = match s {
-        Scenario::SynLost => vec![Fault::DropNth {
-            dir: Dir::ToKernel,
-            n: 1,
-        }],
-        Scenario::SynAckLost => vec![Fault::DropNth {
-            dir: Dir::FromKernel,
-            n: 1,
-        }],
-        Scenario::AckLost => vec![Fault::DropNth {
-            dir: Dir::ToKernel,
-            n: 2,
-        }],
-        _ => vec![],
-    };
+    r.d.faults = loss(s, r.kernel_side);
     let now = r.d.now();
     let h =
         r.d.ep
