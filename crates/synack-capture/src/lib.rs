@@ -1,28 +1,44 @@
 //! synack-capture: every TCP connection attempt in a pcap or pcapng file,
-//! found in one streaming pass and checked step by step.
-//!
-//! Status: reading (pcap/pcapng, Ethernet with VLAN/QinQ/MPLS, SLL, SLL2,
-//! raw IP, null/loopback), attempt tracking, outcomes, zeek conn_state and
-//! history, handshake RTTs. Rule checks, anomaly narration and the report
-//! formats are still to come.
+//! found in one streaming pass and checked step by step with the engine's
+//! rule ids.
 
+pub mod attempt;
+pub mod check;
 pub mod link;
+pub mod narrate;
+mod outcome;
 pub mod reader;
+pub mod stats;
+pub mod synth;
 pub mod track;
 
 use std::io::Read;
 
 use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated};
 
+pub use attempt::{Attempt, Negotiated, Outcome, Rst, Seg, SideOptions, Step};
+pub use check::{Check, What};
 pub use reader::{CaptureError, ReadSummary};
-pub use track::{Attempt, Outcome, Seg, Tracker};
+pub use stats::Stats;
+pub use track::Tracker;
 
-/// Everything found in one file.
+/// What one pass over a file found besides the attempts.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub summary: ReadSummary,
+    /// Frames whose TCP header could not be read (cut off or malformed).
+    pub unreadable: u64,
+    /// TCP segments outside any attempt (connections already open).
+    pub unmatched: u64,
+    /// The most attempts held in memory at once.
+    pub peak_live: usize,
+}
+
+/// Everything found in one file, collected.
 #[derive(Debug)]
 pub struct Analysis {
     pub summary: ReadSummary,
     pub attempts: Vec<Attempt>,
-    /// Frames whose TCP header could not be read (cut off or malformed).
     pub unreadable: u64,
 }
 
@@ -36,11 +52,9 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
     }
     .ok()?;
     let t = p.tcp;
-    if t.len() < 20 {
-        return None;
-    }
+    let (hdr, _) = t.split_first_chunk::<20>()?;
     // A header cut short still has its 20 fixed bytes; options may be partial.
-    let hl = usize::from(t[12] >> 4) * 4;
+    let hl = usize::from(hdr[12] >> 4) * 4;
     let (options, payload_len, bad_checksum) = match TcpPacket::new_checked(t) {
         Ok(pk) => (
             TcpOptions::parse(pk.options()).ok(),
@@ -53,38 +67,88 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
             false,
         ),
     };
-    let be32 = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+    // Cut by the snap length: the IP length still tells how much data there was.
+    let payload_len = if frame.truncated {
+        wire_len(ip)
+            .map(|l| l.saturating_sub(p.tcp_offset + hl))
+            .unwrap_or(payload_len)
+    } else {
+        payload_len
+    };
+    let be32 = |i: usize| u32::from_be_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
     Some(Seg {
         frame: frame.number,
         ts: frame.ts,
-        src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([t[0], t[1]])),
-        dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([t[2], t[3]])),
-        flags: TcpFlags(u16::from_be_bytes([t[12], t[13]]) & 0x0fff),
+        src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([hdr[0], hdr[1]])),
+        dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([hdr[2], hdr[3]])),
+        flags: TcpFlags(u16::from_be_bytes([hdr[12], hdr[13]]) & 0x0fff),
         seq: synack_wire::SeqNum(be32(4)),
         ack: synack_wire::SeqNum(be32(8)),
-        window: u16::from_be_bytes([t[14], t[15]]),
+        window: u16::from_be_bytes([hdr[14], hdr[15]]),
         payload_len,
         options,
         bad_checksum,
     })
 }
 
-/// Analyse one capture. A damaged tail is reported in `summary.damaged_at`
-/// and everything before it is still analysed.
-pub fn analyze(input: impl Read + Send, name: &str) -> Result<Analysis, CaptureError> {
+/// The IP packet's length as sent (IPv4 total length, IPv6 40 + payload).
+fn wire_len(ip: &[u8]) -> Option<usize> {
+    let field = |i: usize| {
+        Some(usize::from(u16::from_be_bytes([
+            *ip.get(i)?,
+            *ip.get(i + 1)?,
+        ])))
+    };
+    match ip.first()? >> 4 {
+        4 => field(2),
+        6 => Some(40 + field(4)?),
+        _ => None,
+    }
+}
+
+/// Analyse one capture in one pass, handing each attempt to `each` as soon
+/// as it is over (see [`track`]). A damaged tail is reported in
+/// `summary.damaged_at` and everything before it is still analysed.
+pub fn analyze_each(
+    input: impl Read + Send,
+    name: &str,
+    mut each: impl FnMut(Attempt),
+) -> Result<Totals, CaptureError> {
     let mut tracker = Tracker::default();
     let mut unreadable = 0;
     let summary = reader::read(input, name, |f| match segment(&f) {
-        Some(s) => tracker.add(&s),
+        Some(s) => {
+            tracker.add(&s);
+            for a in tracker.take_ready() {
+                each(a);
+            }
+        }
         None => {
             if f.truncated {
                 unreadable += 1;
             }
         }
     })?;
-    Ok(Analysis {
+    let (unmatched, peak_live) = (tracker.unmatched, tracker.peak_live);
+    for a in tracker.finish() {
+        each(a);
+    }
+    Ok(Totals {
         summary,
-        attempts: tracker.finish(),
         unreadable,
+        unmatched,
+        peak_live,
+    })
+}
+
+/// Analyse one capture and collect every attempt, in order of first frame.
+pub fn analyze(input: impl Read + Send, name: &str) -> Result<Analysis, CaptureError> {
+    let mut attempts = Vec::new();
+    let t = analyze_each(input, name, |a| attempts.push(a))?;
+    attempts.sort_by_key(|a| a.first_frame);
+    Ok(Analysis {
+        summary: t.summary,
+        attempts,
+        unreadable: t.unreadable,
     })
 }

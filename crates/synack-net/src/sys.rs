@@ -155,3 +155,24 @@ pub fn wait_readable(fd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
         _ => Ok(true),
     }
 }
+
+/// Wait for a child and return its exit status and peak resident memory in
+/// bytes (the kernel's `ru_maxrss`), for side-by-side benchmarks.
+pub fn wait_peak_rss(child: &mut std::process::Child) -> io::Result<(i32, u64)> {
+    let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals of the right types; the pid is
+    // our own child, not yet waited for (std's Child only waits on request).
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024))
+}

@@ -1,15 +1,28 @@
-//! `synack analyze FILE…`: every TCP connection attempt in captures.
+//! `synack analyze FILE…`: every TCP connection attempt in captures, found,
+//! checked and reported in one streaming pass per file.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{IsTerminal, Write};
 
-use synack_capture::{Analysis, Attempt};
+use synack_capture::{Attempt, Stats, Totals};
+use synack_explain::Lang;
+
+use crate::progress::{Progress, Spool};
+use crate::report;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   synack analyze trace.pcapng                     summary, then one line per connection attempt
+  synack analyze -v trace.pcapng                  every step and every check, with its RFC rule
+  synack analyze --lang zh trace.pcapng           the report in Chinese
+  synack analyze --summary big.pcap               counts, RTT percentiles and anomalies only
+  synack analyze --filter outcome=half_open,port=443 trace.pcap
   synack analyze --format jsonl *.pcap | jq 'select(.outcome==\"refused\")'
+
+Outcomes: established, closed, reset_after_establishment, reset_during_handshake, refused,
+no_answer, half_open, simultaneous_open. conn_state and history follow zeek's conn.log.
+Each step is checked with the rule ids of synack's engine (docs/rules.md): ack = ISN + 1,
+flag combinations, options the SYN offered, ECN, timestamps, the third ACK actually seen.
+JSON records are described in docs/analyze-json.md.
 
 Exit status: 0 every file was read (a damaged tail is reported, what came before is analysed),
 1 a file could not be read at all, 2 bad arguments.")]
@@ -24,6 +37,32 @@ pub struct Args {
     /// `host=192.0.2.1` (client or server), comma-separated.
     #[arg(long, value_parser = parse_filter)]
     filter: Option<Filter>,
+    /// Text: every step (frame, time, flags, seq/ack) and every check, passed
+    /// or not, with its rule.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Only the summary (text), or only the summary object per file (json).
+    #[arg(long, conflicts_with = "verbose")]
+    summary: bool,
+    /// Language of the text report (default: from LC_ALL/LC_MESSAGES/LANG).
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
+    /// Progress on stderr: `auto` draws it when stderr is a terminal.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    progress: When,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LangArg {
+    En,
+    Zh,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum When {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Clone, Default)]
@@ -39,22 +78,26 @@ fn parse_filter(s: &str) -> Result<Filter, String> {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| format!("`{part}`: expected key=value"))?;
+        let v = v.trim();
         match k.trim() {
-            "outcome" => f.outcome = Some(v.trim().replace('-', "_")),
+            "outcome" => {
+                let o = v.replace('-', "_");
+                if !synack_capture::Outcome::ALL.iter().any(|x| x.name() == o) {
+                    let names: Vec<_> = synack_capture::Outcome::ALL
+                        .iter()
+                        .map(|x| x.name())
+                        .collect();
+                    return Err(format!("`{v}`: outcomes are {}", names.join(", ")));
+                }
+                f.outcome = Some(o);
+            }
             "port" => {
                 f.port = Some(
-                    v.trim()
-                        .parse()
+                    v.parse()
                         .map_err(|_| format!("`{v}`: a port is 0..=65535"))?,
                 )
             }
-            "host" => {
-                f.host = Some(
-                    v.trim()
-                        .parse()
-                        .map_err(|_| format!("`{v}`: not an IP address"))?,
-                )
-            }
+            "host" => f.host = Some(v.parse().map_err(|_| format!("`{v}`: not an IP address"))?),
             other => return Err(format!("`{other}`: filter keys are outcome, port, host")),
         }
     }
@@ -67,10 +110,9 @@ impl Filter {
             .iter()
             .filter_map(|s| s.parse().ok())
             .collect();
-        let outcome = serde_json::to_value(a.outcome).ok();
         self.outcome
-            .as_ref()
-            .is_none_or(|o| outcome.as_ref().and_then(|v| v.as_str()) == Some(o.as_str()))
+            .as_deref()
+            .is_none_or(|o| a.outcome.name() == o)
             && self.port.is_none_or(|p| ends.iter().any(|e| e.port() == p))
             && self.host.is_none_or(|h| ends.iter().any(|e| e.ip() == h))
     }
@@ -83,149 +125,161 @@ enum Fmt {
     Jsonl,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted.get(i).copied()
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    file: &'a str,
+    #[serde(flatten)]
+    attempt: &'a Attempt,
 }
 
-fn text(name: &str, a: &Analysis) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{name}: {} frames ({}), {} connection attempts",
-        a.summary.frames,
-        a.summary.format,
-        a.attempts.len()
+/// One file's pass; returns `None` when the file could not be read at all.
+fn one_file(
+    args: &Args,
+    lang: Lang,
+    path: &std::path::Path,
+    out: &mut dyn Write,
+    json_objects: &mut usize,
+) -> Result<Option<()>, std::io::Error> {
+    let name = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("synack: {name}: {e}");
+            return Ok(None);
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let show = match args.progress {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => std::io::stderr().is_terminal(),
+    };
+    let input = Progress::new(file, size, show);
+    let mut stats = Stats::default();
+    let mut spool = Spool::default();
+    let mut n = 0u64;
+    let mut err: Option<std::io::Error> = None;
+    if args.format == Fmt::Json {
+        let sep = if *json_objects == 0 { "" } else { "," };
+        *json_objects += 1;
+        write!(
+            out,
+            "{sep}\n{{\"file\":{},\"attempts\":[",
+            serde_json::Value::from(name.as_str())
+        )?;
+    }
+    let started = std::time::Instant::now();
+    let result = synack_capture::analyze_each(
+        std::io::BufReader::with_capacity(1 << 20, input),
+        &name,
+        |a| {
+            if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
+                return;
+            }
+            n += 1;
+            stats.add(&a);
+            if args.summary {
+                return;
+            }
+            let r = match args.format {
+                Fmt::Text => spool.write_all(report::attempt(n, &a, args.verbose, lang).as_bytes()),
+                Fmt::Jsonl => serde_json::to_writer(
+                    &mut *out,
+                    &Record {
+                        file: &name,
+                        attempt: &a,
+                    },
+                )
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.write_all(b"\n")),
+                Fmt::Json => out
+                    .write_all(if n == 1 { b"\n" } else { b",\n" })
+                    .and_then(|()| {
+                        serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::other)
+                    }),
+            };
+            if let Err(e) = r {
+                err = Some(e);
+            }
+        },
     );
-    if let Some((at, why)) = &a.summary.damaged_at {
-        let _ = writeln!(
-            out,
-            "  damaged at byte {at}: {why}; everything before it is analysed"
-        );
+    crate::progress::clear(show);
+    if let Some(e) = err {
+        return Err(e);
     }
-    let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for x in &a.attempts {
-        *by.entry(format!("{:?}", x.outcome)).or_default() += 1;
+    let totals = match result {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("synack: {e}");
+            if args.format == Fmt::Json {
+                write!(
+                    out,
+                    "],\"error\":{}}}",
+                    serde_json::Value::from(e.to_string())
+                )?;
+            }
+            return Ok(None);
+        }
+    };
+    if let Some((at, why)) = &totals.summary.damaged_at {
+        eprintln!("synack: {name}: damaged at byte {at}: {why}; everything before it is analysed");
     }
-    for (k, v) in &by {
-        let _ = writeln!(out, "  {k:<24} {v}");
+    let secs = started.elapsed().as_secs_f64();
+    match args.format {
+        Fmt::Text => {
+            out.write_all(report::summary(&name, &totals, &stats, lang, size, secs).as_bytes())?;
+            spool.copy_to(out)?;
+        }
+        Fmt::Jsonl => {}
+        Fmt::Json => {
+            let tail = file_json(&totals, &stats);
+            let body = tail.to_string();
+            // `{"format":…}` minus its opening brace continues the object.
+            write!(out, "],{}", body.strip_prefix('{').unwrap_or(&body))?;
+        }
     }
-    let mut rtts: Vec<f64> = a
-        .attempts
-        .iter()
-        .filter_map(|x| x.handshake_rtt_s)
-        .collect();
-    rtts.sort_by(f64::total_cmp);
-    if let (Some(p50), Some(p90), Some(max)) =
-        (percentile(&rtts, 0.5), percentile(&rtts, 0.9), rtts.last())
-    {
-        let _ = writeln!(
-            out,
-            "  handshake RTT: p50 {:.3} ms, p90 {:.3} ms, max {:.3} ms ({} handshakes)",
-            p50 * 1e3,
-            p90 * 1e3,
-            max * 1e3,
-            rtts.len()
-        );
-    }
-    for x in &a.attempts {
-        let _ = writeln!(out, "  {}", line(x));
-    }
-    out
+    Ok(Some(()))
 }
 
-fn line(x: &Attempt) -> String {
-    let mut l = format!(
-        "{} -> {}  {:?}  {} {}  SYN {:?} SYN-ACK {:?} ACK {:?}",
-        x.client,
-        x.server,
-        x.outcome,
-        x.conn_state,
-        x.history,
-        x.syn_frames,
-        x.synack_frames,
-        x.ack_frame
-    );
-    if x.bad_checksums > 0 {
-        let _ = write!(l, "  bad checksums: {}", x.bad_checksums);
-    }
-    if x.syn_retransmissions + x.synack_retransmissions > 0 {
-        let _ = write!(
-            l,
-            "  retransmitted: SYN ×{} SYN-ACK ×{}",
-            x.syn_retransmissions, x.synack_retransmissions
-        );
-    }
-    if let Some(r) = x.handshake_rtt_s {
-        let _ = write!(l, "  RTT {:.3} ms", r * 1e3);
-    }
-    l
+fn file_json(t: &Totals, s: &Stats) -> serde_json::Value {
+    serde_json::json!({
+        "format": t.summary.format,
+        "frames": t.summary.frames,
+        "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
+        "unreadable_frames": t.unreadable,
+        "segments_outside_attempts": t.unmatched,
+        "summary": s.to_json(),
+    })
 }
 
 /// Returns the exit code.
 pub fn run(args: &Args) -> Result<u8, String> {
+    let lang = match args.lang {
+        Some(LangArg::En) => Lang::En,
+        Some(LangArg::Zh) => Lang::Zh,
+        None => Lang::from_env(),
+    };
     let mut code = 0;
-    let mut docs = Vec::new();
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for path in &args.files {
-        let name = path.display().to_string();
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("synack: {name}: {e}");
-                code = 1;
-                continue;
-            }
-        };
-        let a = match synack_capture::analyze(std::io::BufReader::new(file), &name) {
-            Ok(mut a) => {
-                if let Some(f) = &args.filter {
-                    a.attempts.retain(|x| f.keeps(x));
-                }
-                a
-            }
-            Err(e) => {
-                eprintln!("synack: {e}");
-                code = 1;
-                continue;
-            }
-        };
-        let written = match args.format {
-            Fmt::Text => out.write_all(text(&name, &a).as_bytes()),
-            Fmt::Jsonl => a.attempts.iter().try_for_each(|x| {
-                let mut v = serde_json::to_value(x).unwrap_or_default();
-                v["file"] = name.clone().into();
-                writeln!(out, "{v}")
-            }),
-            Fmt::Json => {
-                docs.push(serde_json::json!({
-                    "file": name,
-                    "format": a.summary.format,
-                    "frames": a.summary.frames,
-                    "damaged_at": a.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
-                    "attempts": a.attempts,
-                }));
-                Ok(())
-            }
-        };
-        if let Err(e) = written {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(code);
-            }
-            return Err(format!("writing output: {e}"));
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut written = || -> std::io::Result<()> {
+        if args.format == Fmt::Json {
+            write!(out, "{{\"schema\":\"{}\",\"files\":[", report::SCHEMA)?;
         }
+        let mut objects = 0;
+        for path in &args.files {
+            if one_file(args, lang, path, &mut out, &mut objects)?.is_none() {
+                code = 1;
+            }
+        }
+        if args.format == Fmt::Json {
+            writeln!(out, "\n]}}")?;
+        }
+        out.flush()
+    };
+    match written() {
+        Ok(()) => Ok(code),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(format!("writing output: {e}")),
     }
-    if args.format == Fmt::Json {
-        let doc = serde_json::json!({ "schema": "synack.analyze/0", "files": docs });
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_default()
-        );
-    }
-    Ok(code)
 }

@@ -18,10 +18,15 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         pcap: Option<std::path::PathBuf>,
     },
+    /// `synack analyze` on a capture (generated when none is given) side by
+    /// side with `tshark -2`, tcpdump's SYN filter and a raw read: MB/s,
+    /// packets/s, peak memory and the ratios.
+    Analyze(crate::bench_analyze::Args),
 }
 
 pub fn run(cmd: &Command) -> Result<(), String> {
     match cmd {
+        Command::Analyze(a) => crate::bench_analyze::run(a),
         Command::Live { count, pcap } => {
             let show = std::io::stderr().is_terminal();
             let mut progress = |m: &str| {

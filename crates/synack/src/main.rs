@@ -2,8 +2,11 @@
 
 mod analyze;
 mod bench;
+mod bench_analyze;
 mod device;
 mod explain;
+mod progress;
+mod report;
 
 use std::process::ExitCode;
 
@@ -37,9 +40,10 @@ enum Command {
     Listen(device::Args),
     /// Find every TCP connection attempt in pcap/pcapng captures: the three
     /// steps with their frames, ISNs, retransmissions, outcome, RTT, and zeek's
-    /// conn_state/history. (Rule checks and narration of anomalies: to come.)
+    /// conn_state/history, each step checked with the engine's rule ids.
     Analyze(analyze::Args),
-    /// Benchmarks that need a real peer (`synack bench live`).
+    /// Benchmarks: `synack bench live` (engine over TUN against the kernel),
+    /// `synack bench analyze` (capture analysis against tshark and tcpdump).
     #[command(subcommand)]
     Bench(bench::Command),
 }
@@ -50,7 +54,8 @@ fn main() -> ExitCode {
     // entered while the process has one thread, i.e. now.
     let wants_lab = match &cli.command {
         Command::Explain(a) => a.wants_linux(),
-        Command::Bench(_) => true,
+        Command::Bench(bench::Command::Live { .. }) => true,
+        Command::Bench(_) => false,
         Command::Connect(_) | Command::Listen(_) | Command::Analyze(_) => false,
     };
     if wants_lab

@@ -766,3 +766,110 @@ fn bad_checksums_match_tshark_and_filters_apply() {
         Some(2)
     );
 }
+
+#[test]
+fn analyze_explains_each_check_in_both_languages_and_json() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures/public");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the public captures are missing"
+        );
+        eprintln!("SKIPPED: no public captures");
+        return;
+    }
+    let syn_data = dir.join("zeek-tcp-payload-syn.pcap");
+    let f = syn_data.to_str().unwrap();
+    let out = synack(&["analyze", f], "C");
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap();
+    assert!(first.contains("6 frames, 1 connection attempts"), "{text}");
+    assert!(
+        text.contains("SYN data acknowledged without Fast Open [rule 21]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✗ frame 2: SYN-ACK acknowledges 111 = ISN 10 + 1 + 100"),
+        "{text}"
+    );
+    assert!(!text.contains("✓"), "only failed checks without -v: {text}");
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+    let v = stdout(&synack(&["analyze", "-v", f], "C"));
+    assert!(
+        v.contains("client → server  [S] seq 10 ack 0 win 8192 len 100"),
+        "{v}"
+    );
+    assert!(
+        v.contains("✓ frame 3: the third ACK acknowledges 51 = server ISN 50 + 1 — correct"),
+        "{v}"
+    );
+    let zh = stdout(&synack(&["analyze", "-v", "--lang", "zh", f], "C"));
+    assert!(
+        zh.contains("SYN-ACK 确认号为 111 = ISN 10 + 1 + 100 字节"),
+        "{zh}"
+    );
+    assert!(zh.contains("规则 21"), "{zh}");
+    let zh_env = stdout(&synack(&["analyze", f], "zh_CN.UTF-8"));
+    assert!(zh_env.contains("次连接尝试"), "{zh_env}");
+    let summary = stdout(&synack(&["analyze", "--summary", f], "C"));
+    assert!(!summary.contains("#1 "), "{summary}");
+    let bar = synack(&["analyze", "--summary", "--progress", "always", f], "C");
+    assert!(String::from_utf8_lossy(&bar.stderr).contains('%'));
+
+    let both = dir.join("chrissanders-http_ip4and6.pcapng");
+    let out = synack(
+        &["analyze", "--format", "json", both.to_str().unwrap(), f],
+        "C",
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "synack.analyze/1");
+    let files = doc["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["summary"]["outcomes"]["closed"], 2);
+    let a = &files[0]["attempts"][1];
+    for key in [
+        "client",
+        "server",
+        "outcome",
+        "syn_frames",
+        "synack_frames",
+        "ack_frame",
+        "client_isn",
+        "server_isn",
+        "syn_retransmissions",
+        "synack_retransmissions",
+        "handshake_rtt_s",
+        "rst",
+        "client_options",
+        "server_options",
+        "negotiated",
+        "conn_state",
+        "history",
+        "simultaneous_open",
+        "checks",
+        "steps",
+    ] {
+        assert!(a.get(key).is_some(), "{key} missing in {a}");
+    }
+    assert!(
+        a["client"].as_str().unwrap().starts_with('['),
+        "IPv6 as [addr]:port: {a}"
+    );
+    assert_eq!(a["negotiated"]["mss"], 1440);
+    let checks = a["checks"].as_array().unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["what"] == "syn_ack_ack" && c["rule"] == 4 && c["ok"] == true)
+    );
+    assert_eq!(files[1]["summary"]["anomalies"][0]["rule"], 21);
+
+    let bad = synack(&["analyze", "--filter", "outcome=open", f], "C");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("half_open"));
+}

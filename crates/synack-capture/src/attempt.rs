@@ -1,0 +1,534 @@
+//! One connection attempt: the three steps with their frames, ISNs,
+//! options, retransmissions, RSTs and FINs, the checks of each step, and the
+//! outcome, including zeek's conn_state and history for those who read them.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+use synack_wire::{SeqNum, TcpFlags, TcpOptions};
+
+use crate::check::{self, Check, SynSeen, What};
+
+/// A TCP segment as captured.
+#[derive(Debug, Clone, Copy)]
+pub struct Seg {
+    pub frame: u64,
+    pub ts: f64,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub flags: TcpFlags,
+    pub seq: SeqNum,
+    pub ack: SeqNum,
+    pub window: u16,
+    pub payload_len: usize,
+    /// `None` when the options were cut off by the snap length or malformed.
+    pub options: Option<TcpOptions>,
+    /// The TCP checksum is wrong (often checksum offload on the capturing
+    /// host, so counted, not fatal). False when it could not be checked.
+    pub bad_checksum: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Handshake complete (the third ACK was seen), not closed in the capture.
+    Established,
+    /// Closed with FINs both ways after the handshake.
+    Closed,
+    /// Reset after the handshake completed.
+    ResetAfterEstablishment,
+    /// A RST during the handshake (after the SYN-ACK, or from the client).
+    ResetDuringHandshake,
+    /// The SYN was answered by a RST: nothing listens.
+    Refused,
+    /// SYN(s) without any answer: filtered, or the host is down.
+    NoAnswer,
+    /// SYN-ACK seen but the third ACK never was.
+    HalfOpen,
+    /// Both sides sent SYNs (RFC 9293 Fig. 7).
+    SimultaneousOpen,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Established,
+        Outcome::Closed,
+        Outcome::ResetAfterEstablishment,
+        Outcome::ResetDuringHandshake,
+        Outcome::Refused,
+        Outcome::NoAnswer,
+        Outcome::HalfOpen,
+        Outcome::SimultaneousOpen,
+    ];
+
+    /// The name used in JSON and in `--filter outcome=`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Established => "established",
+            Outcome::Closed => "closed",
+            Outcome::ResetAfterEstablishment => "reset_after_establishment",
+            Outcome::ResetDuringHandshake => "reset_during_handshake",
+            Outcome::Refused => "refused",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::HalfOpen => "half_open",
+            Outcome::SimultaneousOpen => "simultaneous_open",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rst {
+    pub frame: u64,
+    pub from: &'static str,
+}
+
+/// The options of a SYN or SYN-ACK.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SideOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub window_multiplier: Option<u32>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    /// A Fast Open option (a cookie request or a cookie).
+    pub fast_open: bool,
+    pub fast_open_request: bool,
+    pub fast_open_cookie: bool,
+    /// ECE and CWR on the SYN, ECE on the SYN-ACK.
+    pub ecn: bool,
+    /// The AE bit of Accurate ECN.
+    pub accecn: bool,
+    pub window: u16,
+    /// Bytes of data on the SYN or SYN-ACK.
+    pub data: usize,
+}
+
+/// What the two SYNs agreed on.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Negotiated {
+    /// The smaller of the two MSS values (536 stands in for a missing one).
+    pub mss: u16,
+    pub window_scaling: bool,
+    /// Shifts applied to each side's window once scaling is on.
+    pub client_window_shift: Option<u8>,
+    pub server_window_shift: Option<u8>,
+    pub sack: bool,
+    pub timestamps: bool,
+    pub ecn: bool,
+    /// none, cookie_requested, cookie_issued, data_accepted, data_not_accepted.
+    pub fast_open: &'static str,
+}
+
+/// One step of the handshake as seen (SYN, SYN-ACK, third ACK, RST, their
+/// repeats), kept for the verbose report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub frame: u64,
+    /// Seconds since the attempt's first frame.
+    pub t: f64,
+    pub from: &'static str,
+    /// tcpdump's flag letters.
+    #[serde(serialize_with = "tcpdump_letters")]
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: u32,
+    pub len: usize,
+    pub window: u16,
+}
+
+fn tcpdump_letters<S: serde::Serializer>(f: &TcpFlags, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&f.tcpdump())
+}
+
+/// What makes two segments copies: seq, ack, flags, length; and the time.
+type SegSig = (u32, u32, u16, usize, f64);
+
+/// Steps kept per attempt; a flood on one 4-tuple must not grow memory.
+const MAX_STEPS: usize = 16;
+
+/// One connection attempt (a SYN, or a SYN-ACK whose SYN was not captured).
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub client: String,
+    pub server: String,
+    pub ip_version: u8,
+    pub first_frame: u64,
+    /// Seconds since the Unix epoch of the first frame.
+    pub start_time: f64,
+    pub outcome: Outcome,
+    pub syn_frames: Vec<u64>,
+    pub synack_frames: Vec<u64>,
+    pub ack_frame: Option<u64>,
+    pub client_isn: Option<u32>,
+    pub server_isn: Option<u32>,
+    pub syn_retransmissions: usize,
+    pub synack_retransmissions: usize,
+    /// Seconds between consecutive SYNs, then SYN-ACKs, with the same ISN.
+    pub syn_retransmission_intervals_s: Vec<f64>,
+    pub synack_retransmission_intervals_s: Vec<f64>,
+    /// The most recent SYN → the third ACK (tshark's iRTT, except that
+    /// tshark ends it at the first pure ACK in either direction).
+    pub handshake_rtt_s: Option<f64>,
+    /// Last SYN before the first SYN-ACK → that SYN-ACK (client side).
+    pub syn_to_synack_s: Option<f64>,
+    /// First SYN-ACK → third ACK (server side).
+    pub synack_to_ack_s: Option<f64>,
+    pub rst: Vec<Rst>,
+    pub client_options: Option<SideOptions>,
+    pub server_options: Option<SideOptions>,
+    pub negotiated: Option<Negotiated>,
+    pub simultaneous_open: bool,
+    /// A SYN with a new ISN on a 4-tuple that had an attempt before.
+    pub port_reuse: bool,
+    /// Segments with a wrong TCP checksum.
+    pub bad_checksums: u64,
+    /// Segments seen twice within a millisecond (copies, not retransmissions).
+    pub duplicates: u64,
+    pub conn_state: String,
+    pub history: String,
+    pub checks: Vec<Check>,
+    pub steps: Vec<Step>,
+    #[serde(skip)]
+    pub(crate) c: SocketAddr,
+    #[serde(skip)]
+    pub(crate) last_ts: f64,
+    #[serde(skip)]
+    syn: Option<SynSeen>,
+    #[serde(skip)]
+    synack_ack: Option<u32>,
+    #[serde(skip)]
+    syn_times: Vec<f64>,
+    #[serde(skip)]
+    synack_times: Vec<f64>,
+    #[serde(skip)]
+    last_syn_ts: Option<f64>,
+    #[serde(skip)]
+    first_synack_ts: Option<f64>,
+    /// The most recent SYN: the handshake that completed started there.
+    #[serde(skip)]
+    mru_syn_ts: Option<f64>,
+    #[serde(skip)]
+    third_checked: bool,
+    #[serde(skip)]
+    pub(crate) fin: [bool; 2],
+    #[serde(skip)]
+    seen: [bool; 2],
+    /// Per direction: (seq, ack, flags, len, time) of the last segment.
+    #[serde(skip)]
+    last_seg: [Option<SegSig>; 2],
+    #[serde(skip)]
+    letters: Vec<(char, Option<u32>)>,
+}
+
+fn side_options(s: &Seg) -> Option<SideOptions> {
+    let o = s.options?;
+    let tfo = o.fast_open;
+    Some(SideOptions {
+        mss: o.mss,
+        window_scale: o.window_scale,
+        window_multiplier: o.window_scale.map(|w| 1u32 << w.min(14)),
+        sack_permitted: o.sack_permitted,
+        timestamps: o.timestamps.is_some(),
+        fast_open: tfo.is_some(),
+        fast_open_request: tfo.is_some_and(|c| c.is_request()),
+        fast_open_cookie: tfo.is_some_and(|c| !c.is_request()),
+        ecn: if s.flags.contains(TcpFlags::ACK) {
+            s.flags.contains(TcpFlags::ECE)
+        } else {
+            s.flags.contains(TcpFlags::ECE | TcpFlags::CWR)
+        },
+        accecn: s.flags.contains(TcpFlags::AE),
+        window: s.window,
+        data: s.payload_len,
+    })
+}
+
+impl Attempt {
+    pub(crate) fn new(client: SocketAddr, server: SocketAddr, s: &Seg) -> Attempt {
+        Attempt {
+            client: client.to_string(),
+            server: server.to_string(),
+            ip_version: if client.is_ipv4() { 4 } else { 6 },
+            first_frame: s.frame,
+            start_time: s.ts,
+            outcome: Outcome::NoAnswer,
+            syn_frames: Vec::new(),
+            synack_frames: Vec::new(),
+            ack_frame: None,
+            client_isn: None,
+            server_isn: None,
+            syn_retransmissions: 0,
+            synack_retransmissions: 0,
+            syn_retransmission_intervals_s: Vec::new(),
+            synack_retransmission_intervals_s: Vec::new(),
+            handshake_rtt_s: None,
+            syn_to_synack_s: None,
+            synack_to_ack_s: None,
+            rst: Vec::new(),
+            client_options: None,
+            server_options: None,
+            negotiated: None,
+            simultaneous_open: false,
+            port_reuse: false,
+            bad_checksums: 0,
+            duplicates: 0,
+            conn_state: String::new(),
+            history: String::new(),
+            checks: Vec::new(),
+            steps: Vec::new(),
+            c: client,
+            last_ts: s.ts,
+            syn: None,
+            synack_ack: None,
+            syn_times: Vec::new(),
+            synack_times: Vec::new(),
+            last_syn_ts: None,
+            first_synack_ts: None,
+            mru_syn_ts: None,
+            third_checked: false,
+            fin: [false, false],
+            seen: [false, false],
+            last_seg: [None, None],
+            letters: Vec::new(),
+        }
+    }
+
+    /// zeek's history letters: upper case from the originator; s, h, f, r
+    /// repeat only with a new sequence number, a and d appear once a side.
+    fn letter(&mut self, from_client: bool, l: char, seq: Option<u32>) {
+        let c = if from_client {
+            l.to_ascii_uppercase()
+        } else {
+            l
+        };
+        if self
+            .letters
+            .iter()
+            .any(|(x, s)| *x == c && (seq.is_none() || *s == seq))
+        {
+            return;
+        }
+        self.letters.push((c, seq));
+        self.history.push(c);
+    }
+
+    fn step(&mut self, s: &Seg, from_client: bool) {
+        if self.steps.len() < MAX_STEPS {
+            self.steps.push(Step {
+                frame: s.frame,
+                t: s.ts - self.start_time,
+                from: if from_client { "client" } else { "server" },
+                flags: s.flags,
+                seq: s.seq.get(),
+                ack: s.ack.get(),
+                len: s.payload_len,
+                window: s.window,
+            });
+        }
+    }
+
+    /// A copy of the previous segment in the same direction, within 1 ms.
+    /// Pure ACKs are left out: duplicate ACKs are the receiver's doing.
+    fn is_duplicate(&mut self, s: &Seg, dir: usize) -> bool {
+        let sig = (s.seq.get(), s.ack.get(), s.flags.0, s.payload_len);
+        let prev = self.last_seg.get(dir).copied().flatten();
+        if let Some(slot) = self.last_seg.get_mut(dir) {
+            *slot = Some((sig.0, sig.1, sig.2, sig.3, s.ts));
+        }
+        let pure_ack = s.payload_len == 0 && s.flags.0 & 0x7 == 0;
+        !pure_ack && prev.is_some_and(|(q, a, f, l, t)| (q, a, f, l) == sig && s.ts - t < 0.001)
+    }
+
+    pub(crate) fn add(&mut self, s: &Seg) {
+        let from_client = s.src == self.c;
+        let dir = usize::from(!from_client);
+        self.seen[dir] = true;
+        self.last_ts = self.last_ts.max(s.ts);
+        if self.is_duplicate(s, dir) {
+            self.duplicates += 1;
+        }
+        let f = s.flags;
+        let seq = s.seq.get();
+        if s.bad_checksum {
+            self.bad_checksums += 1;
+            self.letter(from_client, 'c', None);
+        }
+        if f.syn() && !f.ack() {
+            self.on_syn(s, from_client);
+        } else if f.syn() && f.ack() {
+            self.on_synack(s, from_client);
+        }
+        if f.rst() {
+            self.on_rst(s, from_client);
+        }
+        if f.fin() {
+            self.fin[dir] = true;
+            self.letter(from_client, 'f', Some(seq));
+        }
+        if s.payload_len > 0 {
+            self.letter(from_client, 'd', None);
+        } else if f.ack() && !f.syn() && !f.rst() && !f.fin() {
+            self.letter(from_client, 'a', None);
+        }
+        if from_client && f.ack() && !f.syn() && !f.rst() {
+            self.on_client_ack(s);
+        }
+    }
+
+    fn on_syn(&mut self, s: &Seg, from_client: bool) {
+        let seq = s.seq.get();
+        if from_client {
+            self.syn_frames.push(s.frame);
+            if self.client_isn.is_none() {
+                self.client_isn = Some(seq);
+                self.client_options = side_options(s);
+                self.syn = Some(SynSeen {
+                    isn: seq,
+                    len: s.payload_len as u32,
+                    flags: s.flags,
+                    opts: self.client_options,
+                });
+                check::syn(
+                    s.frame,
+                    s.flags,
+                    self.client_options.as_ref(),
+                    &mut self.checks,
+                );
+            } else if self.client_isn == Some(seq) {
+                // Also after a SYN-ACK: that one may have been lost.
+                self.syn_retransmissions += 1;
+                if let Some(&prev) = self.syn_times.last() {
+                    self.syn_retransmission_intervals_s.push(s.ts - prev);
+                }
+            }
+            self.syn_times.push(s.ts);
+            if self.first_synack_ts.is_none() {
+                self.last_syn_ts = Some(s.ts);
+            }
+            if self.ack_frame.is_none() {
+                self.mru_syn_ts = Some(s.ts);
+                self.step(s, true);
+            }
+        } else {
+            self.simultaneous_open = true;
+            self.step(s, false);
+        }
+        self.letter(from_client, 's', Some(seq));
+    }
+
+    fn on_synack(&mut self, s: &Seg, from_client: bool) {
+        let seq = s.seq.get();
+        if from_client {
+            self.simultaneous_open = true;
+        } else {
+            self.synack_frames.push(s.frame);
+            match self.server_isn {
+                None => {
+                    self.server_isn = Some(seq);
+                    self.server_options = side_options(s);
+                    self.first_synack_ts = Some(s.ts);
+                    self.syn_to_synack_s = self.last_syn_ts.map(|t| s.ts - t);
+                    self.synack_ack = Some(s.ack.get());
+                    if let Some(syn) = self.syn {
+                        check::synack(
+                            s.frame,
+                            s.flags,
+                            s.ack.get(),
+                            self.server_options.as_ref(),
+                            &syn,
+                            &mut self.checks,
+                        );
+                    }
+                }
+                Some(isn) if isn == seq => {
+                    self.synack_retransmissions += 1;
+                    if let Some(&prev) = self.synack_times.last() {
+                        self.synack_retransmission_intervals_s.push(s.ts - prev);
+                    }
+                }
+                Some(_) => {}
+            }
+            self.synack_times.push(s.ts);
+        }
+        if self.ack_frame.is_none() {
+            self.step(s, from_client);
+        }
+        self.letter(from_client, 'h', Some(seq));
+    }
+
+    fn on_rst(&mut self, s: &Seg, from_client: bool) {
+        self.rst.push(Rst {
+            frame: s.frame,
+            from: if from_client { "client" } else { "server" },
+        });
+        if self.ack_frame.is_none() {
+            self.step(s, from_client);
+            match (from_client, self.server_isn, self.syn) {
+                (false, None, Some(syn)) => {
+                    check::refused(s.frame, s.flags, s.ack.get(), &syn, &mut self.checks);
+                }
+                (true, Some(_), Some(_)) if !self.third_checked => {
+                    let bad = self
+                        .checks
+                        .iter()
+                        .any(|c| matches!(c.what, What::SynAckAck | What::SynDataAcked) && !c.ok);
+                    if let Some(a) = self.synack_ack.filter(|_| bad) {
+                        check::bad_ack_rst(s.frame, s.seq.get(), a, &mut self.checks);
+                        self.third_checked = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.letter(from_client, 'r', Some(s.seq.get()));
+    }
+
+    /// The third step: the client's first ACK after the SYN-ACK is checked;
+    /// the first one acknowledging the server's ISN completes the handshake.
+    fn on_client_ack(&mut self, s: &Seg) {
+        let Some(isn) = self.server_isn else { return };
+        if !self.third_checked {
+            self.third_checked = true;
+            let both_ts = self.client_options.is_some_and(|o| o.timestamps)
+                && self.server_options.is_some_and(|o| o.timestamps);
+            let good_synack = self.synack_ack.filter(|_| {
+                self.checks
+                    .iter()
+                    .all(|c| c.what != What::SynAckAck || c.ok)
+            });
+            check::third_ack(
+                s.frame,
+                s.seq.get(),
+                s.ack.get(),
+                s.options.map(|o| o.timestamps.is_some()),
+                isn,
+                good_synack,
+                both_ts,
+                &mut self.checks,
+            );
+        }
+        if self.ack_frame.is_none() && s.ack.get() == isn.wrapping_add(1) {
+            self.ack_frame = Some(s.frame);
+            self.synack_to_ack_s = self.first_synack_ts.map(|t| s.ts - t);
+            self.handshake_rtt_s = self.mru_syn_ts.map(|t| s.ts - t);
+            self.step(s, true);
+        }
+    }
+
+    /// True once little more is expected: closed both ways, or reset (a
+    /// client may still repeat a refused SYN; the linger covers that).
+    pub(crate) fn is_done(&self) -> bool {
+        !self.rst.is_empty() || (self.ack_frame.is_some() && self.fin == [true, true])
+    }
+
+    pub(crate) fn finish(&mut self) {
+        self.outcome = crate::outcome::outcome(self);
+        self.conn_state = crate::outcome::conn_state(self, self.seen[1]).to_string();
+        self.negotiated = crate::outcome::negotiated(self);
+        if self.outcome == Outcome::HalfOpen {
+            let mut c = Check::new(What::ThirdAckSeen, None, false);
+            c.base = self.server_isn;
+            self.checks.push(c);
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Checks, steps and outcomes in words, English or Chinese, rendered from
+//! the numbers each check recorded.
+
+use synack_explain::{Lang, rule_summary};
+
+use crate::attempt::{Outcome, Step};
+use crate::check::{Check, What};
+
+/// One check as a sentence, with its rule.
+pub fn check(c: &Check, lang: Lang) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let (got, want, base, len) = (n(c.got), n(c.want), n(c.base), n(c.len));
+    let detail = c.detail.unwrap_or("");
+    let zh = lang == Lang::Zh;
+    let text = match (c.what, c.ok) {
+        (What::SynFlags, true) => t(
+            zh,
+            "SYN carries no FIN and no RST — correct",
+            "SYN 没有同时携带 FIN 或 RST —— 正确",
+        ),
+        (What::SynFlags, false) => format!(
+            "{}{detail}{}",
+            t(zh, "SYN also carries ", "SYN 同时携带了 "),
+            t(
+                zh,
+                ": an illegal combination, Linux drops it",
+                "：非法的标志位组合，Linux 会丢弃"
+            )
+        ),
+        (What::SynEcn, true) if detail == "AccECN" => t(
+            zh,
+            "Accurate ECN request: the SYN sets AE, CWR and ECE",
+            "请求 Accurate ECN：SYN 置位 AE、CWR 和 ECE",
+        ),
+        (What::SynEcn, true) => t(
+            zh,
+            "ECN-setup SYN: ECE and CWR both set — correct",
+            "ECN 协商 SYN：ECE 与 CWR 同时置位 —— 正确",
+        ),
+        (What::SynEcn, false) => t(
+            zh,
+            "the SYN sets only one of ECE and CWR: not an ECN-setup SYN (RFC 3168 needs both)",
+            "SYN 只置位了 ECE、CWR 之一：不是 ECN 协商 SYN（RFC 3168 要求两者都置位）",
+        ),
+        (What::WindowScale, _) => format!(
+            "{}{got}{}",
+            t(zh, "window scale shift ", "窗口扩大因子 "),
+            t(zh, " exceeds 14: it is used as 14", " 超过 14：按 14 处理")
+        ),
+        (What::SynAckAck, true) if c.len.is_some() => format!(
+            "{}{got} = ISN {base} + 1 + {len}{}",
+            t(zh, "SYN-ACK acknowledges ", "SYN-ACK 确认号 "),
+            t(
+                zh,
+                " bytes of Fast Open data: the server accepted the data — correct",
+                " 字节 Fast Open 数据：服务器接受了数据 —— 正确"
+            )
+        ),
+        (What::SynAckAck, true) => format!(
+            "{}{got}{}{base}{}{want} — {}",
+            t(zh, "SYN-ACK acknowledges ", "SYN-ACK 的确认号是 "),
+            t(zh, "; the SYN's ISN was ", "；SYN 的初始序列号是 "),
+            t(
+                zh,
+                " and a SYN uses one sequence number: the ack must be ",
+                "，SYN 占用一个序号，确认号应为 "
+            ),
+            t(zh, "correct", "正确")
+        ),
+        (What::SynAckAck, false) => format!(
+            "{}{got}{}{base}{}{want} = ISN + 1 — {}",
+            t(zh, "SYN-ACK acknowledges ", "SYN-ACK 的确认号是 "),
+            t(zh, ", but the SYN's ISN was ", "，但 SYN 的初始序列号是 "),
+            t(zh, ": the ack must be ", "：确认号应为 "),
+            t(
+                zh,
+                "wrong; the client must answer with a RST",
+                "错误；客户端应回复 RST"
+            )
+        ),
+        (What::SynDataAcked, _) => format!(
+            "{}{got} = ISN {base} + 1 + {len}{}{want}{}",
+            t(zh, "SYN-ACK acknowledges ", "SYN-ACK 确认号为 "),
+            t(
+                zh,
+                " bytes: it acknowledged data on a SYN without Fast Open; RFC 9293 answers with ack ",
+                " 字节：没有 Fast Open 却确认了 SYN 携带的数据；RFC 9293 应回复确认号 "
+            ),
+            t(zh, " and queues the data", "，数据留待连接建立后处理")
+        ),
+        (What::SynAckOptions, true) => t(
+            zh,
+            "the SYN-ACK carries only options the SYN offered — correct",
+            "SYN-ACK 只携带 SYN 提出过的选项 —— 正确",
+        ),
+        (What::SynAckOptions, false) => format!(
+            "{}{detail}{}",
+            t(zh, "the SYN-ACK carries ", "SYN-ACK 携带了 "),
+            t(
+                zh,
+                ", which the SYN did not offer: it must not be used",
+                "，但 SYN 没有提出：该选项不能启用"
+            )
+        ),
+        (What::SynAckEcn, true) if detail == "AccECN" => t(
+            zh,
+            "Accurate ECN: the SYN-ACK's AE/CWR/ECE bits answer the SYN's request",
+            "Accurate ECN：SYN-ACK 的 AE/CWR/ECE 位回应了 SYN 的请求",
+        ),
+        (What::SynAckEcn, true) => t(
+            zh,
+            "the SYN-ACK sets ECE without CWR in answer to an ECN-setup SYN: ECN is on",
+            "SYN-ACK 置位 ECE 不置 CWR，回应 ECN 协商 SYN：ECN 启用",
+        ),
+        (What::SynAckEcn, false) => t(
+            zh,
+            "the SYN-ACK's ECN bits do not answer an ECN-setup SYN (ECE without CWR, only after ECE+CWR)",
+            "SYN-ACK 的 ECN 位不符合协商规则（只有 SYN 置位 ECE+CWR 时才可回复 ECE，且不带 CWR）",
+        ),
+        (What::ThirdAckAck, true) => format!(
+            "{}{got}{}{base} + 1 — {}",
+            t(
+                zh,
+                "the third ACK acknowledges ",
+                "第三次握手的 ACK 确认号 "
+            ),
+            t(zh, " = server ISN ", " = 服务器 ISN "),
+            t(zh, "correct", "正确")
+        ),
+        (What::ThirdAckAck, false) => format!(
+            "{}{got}{}{want}{}{base} + 1 — {}",
+            t(
+                zh,
+                "the third ACK carries ack ",
+                "第三次握手的 ACK 确认号为 "
+            ),
+            t(zh, "; expected ", "；应为 "),
+            t(zh, " = server ISN ", " = 服务器 ISN "),
+            t(
+                zh,
+                "wrong; the server answers with a RST",
+                "错误；服务器会回复 RST"
+            )
+        ),
+        (What::ThirdAckSeq, true) => format!(
+            "{}{got}{}",
+            t(zh, "its seq ", "其序列号 "),
+            t(
+                zh,
+                " is what the SYN-ACK acknowledged — correct",
+                " 正是 SYN-ACK 所确认的 —— 正确"
+            )
+        ),
+        (What::ThirdAckSeq, false) => format!(
+            "{}{got}{}{want}",
+            t(zh, "its seq is ", "其序列号为 "),
+            t(
+                zh,
+                ", but the SYN-ACK acknowledged ",
+                "，但 SYN-ACK 确认的是 "
+            )
+        ),
+        (What::ThirdAckTimestamps, true) => t(
+            zh,
+            "it carries timestamps, as both SYNs agreed — correct",
+            "它携带时间戳，与双方 SYN 的协商一致 —— 正确",
+        ),
+        (What::ThirdAckTimestamps, false) => t(
+            zh,
+            "it carries no timestamps although both SYNs agreed on them",
+            "双方 SYN 已协商时间戳，它却没有携带",
+        ),
+        (What::ThirdAckSeen, _) => t(
+            zh,
+            "SYN-ACK seen but the third ACK never was: half-open. A SYN-ACK alone is not an established connection; the server is still in SYN-RECEIVED",
+            "看到了 SYN-ACK，却始终没有第三次握手的 ACK：半连接。只有 SYN-ACK 不等于连接已建立，服务器仍处于 SYN-RECEIVED",
+        ),
+        (What::RefusedRst, true) => format!(
+            "RST,ACK {}{got} = ISN {base} + 1{}",
+            t(zh, "with ack ", "确认号 "),
+            t(
+                zh,
+                ": nothing listens on the port, the client accepts the reset — connection refused",
+                "：端口上没有监听，客户端接受该复位 —— 连接被拒绝"
+            )
+        ),
+        (What::RefusedRst, false) if detail == "no ACK bit" => t(
+            zh,
+            "a RST without the ACK bit answers the SYN: a client in SYN-SENT ignores it",
+            "回应 SYN 的 RST 没有 ACK 位：处于 SYN-SENT 的客户端会忽略它",
+        ),
+        (What::RefusedRst, false) => format!(
+            "{}{got}{}{want} = ISN {base} + 1{}",
+            t(zh, "the RST acknowledges ", "RST 的确认号是 "),
+            t(zh, "; expected ", "；应为 "),
+            t(
+                zh,
+                ": the client ignores it (forged or stale?)",
+                "：客户端会忽略它（伪造或过期？）"
+            )
+        ),
+        (What::BadAckRst, true) => format!(
+            "{}{got}{}",
+            t(
+                zh,
+                "the client resets the bad SYN-ACK with seq ",
+                "客户端以序列号 "
+            ),
+            t(
+                zh,
+                " = the SYN-ACK's ack — correct",
+                "（= SYN-ACK 的确认号）复位错误的 SYN-ACK —— 正确"
+            )
+        ),
+        (What::BadAckRst, false) => format!(
+            "{}{got}{}{want}",
+            t(zh, "the client's RST has seq ", "客户端 RST 的序列号为 "),
+            t(
+                zh,
+                "; it should be the SYN-ACK's ack, ",
+                "；应等于 SYN-ACK 的确认号 "
+            )
+        ),
+    };
+    let rule = c.what.rule();
+    let frame = c
+        .frame
+        .map(|f| format!("{}{f}: ", t(zh, "frame ", "第 ")))
+        .map(|s| if zh { s.replace(": ", " 帧：") } else { s })
+        .unwrap_or_default();
+    format!(
+        "{frame}{text} [{} {}: {}]",
+        t(zh, "rule", "规则"),
+        rule.id(),
+        rule_summary(rule, lang)
+    )
+}
+
+fn t(zh: bool, en: &str, cn: &str) -> String {
+    if zh { cn } else { en }.to_string()
+}
+
+/// A short title for a kind of failed check (the summary's anomaly list).
+pub fn what_title(w: What, lang: Lang) -> &'static str {
+    let (en, zh) = match w {
+        What::SynFlags => ("SYN with FIN or RST", "SYN 同时带 FIN 或 RST"),
+        What::SynEcn => ("malformed ECN-setup SYN", "ECN 协商 SYN 不完整"),
+        What::WindowScale => ("window scale above 14", "窗口扩大因子超过 14"),
+        What::SynAckAck => (
+            "SYN-ACK acknowledges the wrong number",
+            "SYN-ACK 确认号错误",
+        ),
+        What::SynDataAcked => (
+            "SYN data acknowledged without Fast Open",
+            "无 Fast Open 却确认了 SYN 数据",
+        ),
+        What::SynAckOptions => (
+            "SYN-ACK option the SYN did not offer",
+            "SYN-ACK 带有 SYN 未提出的选项",
+        ),
+        What::SynAckEcn => (
+            "SYN-ACK ECN bits without an ECN-setup SYN",
+            "SYN-ACK 的 ECN 位不符合协商",
+        ),
+        What::ThirdAckAck => (
+            "third ACK acknowledges the wrong number",
+            "第三次握手 ACK 确认号错误",
+        ),
+        What::ThirdAckSeq => (
+            "third ACK with an unexpected seq",
+            "第三次握手 ACK 序列号不符",
+        ),
+        What::ThirdAckTimestamps => (
+            "third ACK without agreed timestamps",
+            "第三次握手 ACK 缺少时间戳",
+        ),
+        What::ThirdAckSeen => ("half-open: no third ACK", "半连接：没有第三次握手"),
+        What::RefusedRst => ("RST to a SYN the client would ignore", "客户端会忽略的 RST"),
+        What::BadAckRst => (
+            "RST to a bad SYN-ACK with the wrong seq",
+            "复位错误 SYN-ACK 的 RST 序列号不对",
+        ),
+    };
+    if lang == Lang::Zh { zh } else { en }
+}
+
+pub fn outcome(o: Outcome, lang: Lang) -> &'static str {
+    let (en, zh) = match o {
+        Outcome::Established => ("established", "已建立"),
+        Outcome::Closed => ("established, closed", "已建立，正常关闭"),
+        Outcome::ResetAfterEstablishment => ("established, then reset", "已建立，后被复位"),
+        Outcome::ResetDuringHandshake => ("reset during the handshake", "握手中被复位"),
+        Outcome::Refused => ("refused", "被拒绝"),
+        Outcome::NoAnswer => ("no answer (filtered?)", "无应答（被过滤？）"),
+        Outcome::HalfOpen => ("half-open", "半连接"),
+        Outcome::SimultaneousOpen => ("simultaneous open", "同时打开"),
+    };
+    if lang == Lang::Zh { zh } else { en }
+}
+
+/// One step as a line: frame, time, direction, tcpdump flags, numbers.
+pub fn step(s: &Step, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let arrow = if s.from == "client" {
+        t(zh, "client → server", "客户端 → 服务器")
+    } else {
+        t(zh, "server → client", "服务器 → 客户端")
+    };
+    format!(
+        "{} {:>6}  +{:.6} s  {arrow}  [{}] seq {} ack {} win {} len {}",
+        t(zh, "frame", "帧"),
+        s.frame,
+        s.t,
+        s.flags.tcpdump(),
+        s.seq,
+        s.ack,
+        s.window,
+        s.len
+    )
+}

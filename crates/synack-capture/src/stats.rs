@@ -1,0 +1,175 @@
+//! The summary of a capture, kept in bounded memory as attempts stream by:
+//! counts by outcome, RTT percentiles from a log histogram (1 % buckets),
+//! failed checks by kind.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::attempt::{Attempt, Outcome};
+use crate::check::What;
+
+/// RTTs from 0.1 µs up, each bucket 1 % wider than the one before.
+const MIN_S: f64 = 1e-7;
+const GROWTH: f64 = 1.01;
+const BUCKETS: usize = 2800;
+
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    n: u64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; BUCKETS],
+            n: 0,
+            min: f64::INFINITY,
+            max: 0.0,
+        }
+    }
+}
+
+impl Histogram {
+    pub fn add(&mut self, v: f64) {
+        if !v.is_finite() || v < 0.0 {
+            return;
+        }
+        let i = if v <= MIN_S {
+            0
+        } else {
+            ((v / MIN_S).ln() / GROWTH.ln()) as usize
+        };
+        if let Some(c) = self.counts.get_mut(i.min(BUCKETS - 1)) {
+            *c += 1;
+        }
+        self.n += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    pub fn len(&self) -> u64 {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The value below which a share `p` of the samples lie, within 1 %.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((self.n as f64 * p).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                // The bucket's middle, kept inside what was observed.
+                let mid = MIN_S * GROWTH.powf(i as f64 + 0.5);
+                return Some(mid.clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+
+    pub fn max(&self) -> Option<f64> {
+        (self.n > 0).then_some(self.max)
+    }
+}
+
+/// Totals over every attempt of a file.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub attempts: u64,
+    pub by_outcome: BTreeMap<Outcome, u64>,
+    pub rtt: Histogram,
+    /// Failed checks by kind, with the first attempt that had one.
+    pub anomalies: BTreeMap<What, (u64, String)>,
+    pub syn_retransmissions: u64,
+    pub synack_retransmissions: u64,
+    pub bad_checksums: u64,
+    pub duplicates: u64,
+    pub port_reuse: u64,
+}
+
+#[derive(Serialize)]
+struct Anomaly<'a> {
+    what: What,
+    rule: u8,
+    count: u64,
+    example: &'a str,
+}
+
+impl Stats {
+    pub fn add(&mut self, a: &Attempt) {
+        self.attempts += 1;
+        *self.by_outcome.entry(a.outcome).or_default() += 1;
+        if let Some(r) = a.handshake_rtt_s {
+            self.rtt.add(r);
+        }
+        for c in a.checks.iter().filter(|c| !c.ok) {
+            self.anomalies
+                .entry(c.what)
+                .or_insert_with(|| (0, format!("{} -> {}", a.client, a.server)))
+                .0 += 1;
+        }
+        self.syn_retransmissions += a.syn_retransmissions as u64;
+        self.synack_retransmissions += a.synack_retransmissions as u64;
+        self.bad_checksums += a.bad_checksums;
+        self.duplicates += a.duplicates;
+        self.port_reuse += u64::from(a.port_reuse);
+    }
+
+    /// Failed checks, most frequent first.
+    pub fn top_anomalies(&self) -> Vec<(What, u64, &str)> {
+        let mut v: Vec<_> = self
+            .anomalies
+            .iter()
+            .map(|(w, (n, ex))| (*w, *n, ex.as_str()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
+            .iter()
+            .map(|o| {
+                let n = self.by_outcome.get(o).copied().unwrap_or(0);
+                (o.name().to_string(), n.into())
+            })
+            .collect();
+        let anomalies: Vec<Anomaly<'_>> = self
+            .top_anomalies()
+            .into_iter()
+            .map(|(what, count, example)| Anomaly {
+                what,
+                rule: what.rule().id(),
+                count,
+                example,
+            })
+            .collect();
+        serde_json::json!({
+            "attempts": self.attempts,
+            "outcomes": outcomes,
+            "handshake_rtt_s": {
+                "count": self.rtt.len(),
+                "p50": self.rtt.percentile(0.5),
+                "p90": self.rtt.percentile(0.9),
+                "p99": self.rtt.percentile(0.99),
+                "max": self.rtt.max(),
+            },
+            "anomalies": anomalies,
+            "syn_retransmissions": self.syn_retransmissions,
+            "synack_retransmissions": self.synack_retransmissions,
+            "bad_checksums": self.bad_checksums,
+            "duplicates": self.duplicates,
+            "port_reuse": self.port_reuse,
+        })
+    }
+}

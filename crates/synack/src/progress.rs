@@ -1,0 +1,126 @@
+//! A progress bar on stderr for long reads, and a spool that keeps the
+//! per-attempt report until the summary that goes before it is known.
+
+use std::io::{Read, Seek, Write};
+use std::time::{Duration, Instant};
+
+/// Counts the bytes read and redraws a bar at most ten times a second.
+pub struct Progress<R> {
+    inner: R,
+    total: u64,
+    done: u64,
+    show: bool,
+    started: Instant,
+    drawn: Instant,
+}
+
+impl<R: Read> Progress<R> {
+    pub fn new(inner: R, total: u64, show: bool) -> Self {
+        let now = Instant::now();
+        Progress {
+            inner,
+            total,
+            done: 0,
+            show,
+            started: now,
+            // Draw on the first read already.
+            drawn: now.checked_sub(Duration::from_secs(1)).unwrap_or(now),
+        }
+    }
+
+    fn draw(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.drawn) < Duration::from_millis(100) {
+            return;
+        }
+        self.drawn = now;
+        let share = if self.total == 0 {
+            0.0
+        } else {
+            (self.done as f64 / self.total as f64).min(1.0)
+        };
+        let filled = (share * 30.0) as usize;
+        let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        eprint!(
+            "\r[{}{}] {:>3.0}%  {:.0}/{:.0} MB  {:.0} MB/s ",
+            "#".repeat(filled),
+            ".".repeat(30 - filled),
+            share * 100.0,
+            self.done as f64 / 1e6,
+            self.total as f64 / 1e6,
+            self.done as f64 / 1e6 / secs
+        );
+    }
+}
+
+/// Erase the bar so the report starts on a clean line.
+pub fn clear(show: bool) {
+    if show {
+        eprint!("\r{}\r", " ".repeat(72));
+    }
+}
+
+impl<R: Read> Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        if self.show {
+            self.draw();
+        }
+        Ok(n)
+    }
+}
+
+/// In memory up to 16 MB, then in an unlinked temporary file.
+#[derive(Default)]
+pub struct Spool {
+    mem: Vec<u8>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+const IN_MEMORY: usize = 16 << 20;
+
+impl Spool {
+    fn spill(&mut self) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
+        if self.file.is_none() {
+            let path = std::env::temp_dir().join(format!(
+                "synack-report-{}-{}",
+                std::process::id(),
+                Instant::now().elapsed().as_nanos()
+            ));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            // Unlinked at once: the data lives as long as the handle.
+            std::fs::remove_file(&path)?;
+            self.file = Some(std::io::BufWriter::with_capacity(1 << 20, f));
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("spool file"))
+    }
+
+    pub fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        if self.file.is_none() && self.mem.len() + b.len() <= IN_MEMORY {
+            self.mem.extend_from_slice(b);
+            return Ok(());
+        }
+        let mem = std::mem::take(&mut self.mem);
+        let f = self.spill()?;
+        f.write_all(&mem)?;
+        f.write_all(b)
+    }
+
+    pub fn copy_to(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(&self.mem)?;
+        if let Some(f) = &mut self.file {
+            f.flush()?;
+            let f = f.get_mut();
+            f.rewind()?;
+            std::io::copy(f, out)?;
+        }
+        Ok(())
+    }
+}

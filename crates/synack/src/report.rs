@@ -1,0 +1,264 @@
+//! The text report of `synack analyze`: the summary first, then one block
+//! per attempt (every step and check with `--verbose`).
+
+use std::fmt::Write as _;
+
+use synack_capture::narrate;
+use synack_capture::{Attempt, Stats, Totals};
+use synack_explain::Lang;
+
+pub const SCHEMA: &str = "synack.analyze/1";
+
+fn ms(s: f64) -> String {
+    format!("{:.3} ms", s * 1e3)
+}
+
+pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: f64) -> String {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{name}: {} {}, {} {} ({}, {:.1} MB {} {:.2} s)",
+        t.summary.frames,
+        tr("frames", "帧"),
+        s.attempts,
+        tr("connection attempts", "次连接尝试"),
+        t.summary.format,
+        bytes as f64 / 1e6,
+        tr("read in", "读取用时"),
+        secs
+    );
+    if let Some((at, why)) = &t.summary.damaged_at {
+        let _ = writeln!(
+            o,
+            "  {} {at}: {why}; {}",
+            tr("damaged at byte", "文件在字节偏移处损坏："),
+            tr("everything before it is analysed", "之前的内容已分析")
+        );
+    }
+    let outcomes: Vec<String> = s
+        .by_outcome
+        .iter()
+        .map(|(k, v)| format!("{} {v}", narrate::outcome(*k, lang)))
+        .collect();
+    if !outcomes.is_empty() {
+        let _ = writeln!(o, "  {}: {}", tr("outcomes", "结果"), outcomes.join(", "));
+    }
+    if let (Some(p50), Some(p90), Some(p99), Some(max)) = (
+        s.rtt.percentile(0.5),
+        s.rtt.percentile(0.9),
+        s.rtt.percentile(0.99),
+        s.rtt.max(),
+    ) {
+        let _ = writeln!(
+            o,
+            "  {}: p50 {}  p90 {}  p99 {}  max {}  ({} {})",
+            tr(
+                "handshake RTT (SYN → third ACK)",
+                "握手 RTT（SYN → 第三次 ACK）"
+            ),
+            ms(p50),
+            ms(p90),
+            ms(p99),
+            ms(max),
+            s.rtt.len(),
+            tr("handshakes", "次握手")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  {}: SYN {}, SYN-ACK {}; {} {}; {} {}; {} {}",
+        tr("retransmissions", "重传"),
+        s.syn_retransmissions,
+        s.synack_retransmissions,
+        tr("bad checksums", "校验和错误"),
+        s.bad_checksums,
+        tr("duplicates", "重复帧"),
+        s.duplicates,
+        tr("port reuse", "端口复用"),
+        s.port_reuse
+    );
+    if t.unmatched > 0 || t.unreadable > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {}; {} {}",
+            t.unmatched,
+            tr(
+                "segments of connections opened before the capture",
+                "个报文属于抓包前已建立的连接"
+            ),
+            t.unreadable,
+            tr(
+                "frames with an unreadable TCP header",
+                "帧的 TCP 首部无法读取"
+            )
+        );
+    }
+    let top = s.top_anomalies();
+    if top.is_empty() {
+        let _ = writeln!(
+            o,
+            "  {}",
+            tr(
+                "anomalies: none, every check passed",
+                "异常：无，所有检查均通过"
+            )
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  {}:",
+            tr(
+                "anomalies (failed checks, most frequent first)",
+                "异常（未通过的检查，按次数排序）"
+            )
+        );
+        for (what, n, example) in top.iter().take(10) {
+            let _ = writeln!(
+                o,
+                "    {n:>8}  {} [{} {}]  {} {example}",
+                narrate::what_title(*what, lang),
+                tr("rule", "规则"),
+                what.rule().id(),
+                tr("e.g.", "例如")
+            );
+        }
+    }
+    o.push('\n');
+    o
+}
+
+/// One attempt: a line, the failed checks, and with `verbose` the steps,
+/// the options and every check.
+pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
+    let mut l = format!(
+        "#{n} {} → {}  {}  {} {}",
+        a.client,
+        a.server,
+        narrate::outcome(a.outcome, lang),
+        a.conn_state,
+        a.history
+    );
+    let frames = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+    let _ = write!(l, "  SYN {}", frames(&a.syn_frames));
+    if !a.synack_frames.is_empty() {
+        let _ = write!(l, " SYN-ACK {}", frames(&a.synack_frames));
+    }
+    if let Some(f) = a.ack_frame {
+        let _ = write!(l, " ACK {f}");
+    }
+    if let Some(r) = a.handshake_rtt_s {
+        let _ = write!(l, "  RTT {}", ms(r));
+    }
+    if a.syn_retransmissions + a.synack_retransmissions > 0 {
+        let _ = write!(
+            l,
+            "  {} SYN ×{} SYN-ACK ×{}",
+            tr("retransmitted", "重传"),
+            a.syn_retransmissions,
+            a.synack_retransmissions
+        );
+    }
+    if a.bad_checksums > 0 {
+        let _ = write!(
+            l,
+            "  {} {}",
+            tr("bad checksums", "校验和错误"),
+            a.bad_checksums
+        );
+    }
+    if a.duplicates > 0 {
+        let _ = write!(l, "  {} {}", tr("duplicates", "重复帧"), a.duplicates);
+    }
+    if a.port_reuse {
+        let _ = write!(l, "  {}", tr("port reuse", "端口复用"));
+    }
+    l.push('\n');
+    if verbose {
+        for s in &a.steps {
+            let _ = writeln!(l, "    {}", narrate::step(s, lang));
+        }
+        if let (Some(c), Some(s)) = (&a.client_options, &a.server_options) {
+            let _ = writeln!(l, "    {}", options(c, s, a, lang));
+        }
+        if let (Some(c), Some(rtt)) = (a.syn_to_synack_s, a.synack_to_ack_s) {
+            let _ = writeln!(
+                l,
+                "    RTT: SYN → SYN-ACK {} ({}) + SYN-ACK → ACK {} ({})",
+                ms(c),
+                tr("client side", "客户端侧"),
+                ms(rtt),
+                tr("server side", "服务器侧")
+            );
+        }
+    }
+    for c in a.checks.iter().filter(|c| verbose || !c.ok) {
+        let mark = if c.ok { "✓" } else { "✗" };
+        let _ = writeln!(l, "    {mark} {}", narrate::check(c, lang));
+    }
+    if verbose {
+        l.push('\n');
+    }
+    l
+}
+
+fn options(
+    c: &synack_capture::SideOptions,
+    s: &synack_capture::SideOptions,
+    a: &Attempt,
+    lang: Lang,
+) -> String {
+    let side = |o: &synack_capture::SideOptions| {
+        let mut v = Vec::new();
+        if let Some(m) = o.mss {
+            v.push(format!("mss {m}"));
+        }
+        if let (Some(w), Some(m)) = (o.window_scale, o.window_multiplier) {
+            v.push(format!("wscale {w} (×{m})"));
+        }
+        if o.sack_permitted {
+            v.push("sackOK".into());
+        }
+        if o.timestamps {
+            v.push("TS".into());
+        }
+        if o.fast_open {
+            v.push("TFO".into());
+        }
+        if o.ecn {
+            v.push("ECN".into());
+        }
+        v.push(format!("win {}", o.window));
+        v.join(", ")
+    };
+    let neg = a.negotiated.map(|n| {
+        format!(
+            "mss {}, {} {}, sack {}, TS {}, ECN {}, TFO {}",
+            n.mss,
+            if lang == Lang::Zh {
+                "窗口扩大"
+            } else {
+                "window scaling"
+            },
+            n.window_scaling,
+            n.sack,
+            n.timestamps,
+            n.ecn,
+            n.fast_open
+        )
+    });
+    let (cl, sv, ng) = if lang == Lang::Zh {
+        ("客户端选项", "服务器选项", "协商结果")
+    } else {
+        ("client offered", "server offered", "negotiated")
+    };
+    format!(
+        "{cl}: {}; {sv}: {}; {ng}: {}",
+        side(c),
+        side(s),
+        neg.unwrap_or_default()
+    )
+}
