@@ -222,6 +222,12 @@ pub fn check(c: &Check, lang: Lang) -> String {
             )
         ),
     };
+    // One dash style per language.
+    let text = if zh {
+        text.replace(" — ", " —— ")
+    } else {
+        text
+    };
     let rule = c.what.rule();
     let frame = c
         .frame

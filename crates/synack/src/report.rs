@@ -153,13 +153,30 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
     if let Some(r) = a.handshake_rtt_s {
         let _ = write!(l, "  RTT {}", ms(r));
     }
-    if a.syn_retransmissions + a.synack_retransmissions > 0 {
+    let intervals = |v: &[f64]| {
+        let s: Vec<String> = v.iter().map(|x| format!("+{x:.3} s")).collect();
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.join(", "))
+        }
+    };
+    if a.syn_retransmissions > 0 {
         let _ = write!(
             l,
-            "  {} SYN ×{} SYN-ACK ×{}",
+            "  {} SYN ×{}{}",
             tr("retransmitted", "重传"),
             a.syn_retransmissions,
-            a.synack_retransmissions
+            intervals(&a.syn_retransmission_intervals_s)
+        );
+    }
+    if a.synack_retransmissions > 0 {
+        let _ = write!(
+            l,
+            "  {} SYN-ACK ×{}{}",
+            tr("retransmitted", "重传"),
+            a.synack_retransmissions,
+            intervals(&a.synack_retransmission_intervals_s)
         );
     }
     if a.bad_checksums > 0 {
