@@ -7,7 +7,7 @@ use crate::input::Disposition;
 use crate::out::{Ctx, Event};
 use crate::rules::Rule;
 use crate::state::State;
-use crate::step::{Action, CloseReason, Reply, TimerKind};
+use crate::step::{Action, CloseReason, Note, Reply, TimerKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -146,9 +146,24 @@ pub(crate) fn timeout(c: &mut Connection, ctx: &mut Ctx<'_>, kind: TimerKind) ->
     }
     let wait = schedule.interval(c.sent, cfg.initial_rto, cfg.max_rto);
     c.sent += 1;
+    if c.state == State::SynSent && c.syn_data > 0 {
+        // Rule 41: a retransmitted SYN carries no data (nor the cookie);
+        // the data goes after the handshake.
+        c.syn_data = 0;
+        c.snd_nxt = c.iss.add(1);
+        c.tfo_out = None;
+    }
     c.rto = wait;
     c.set_timer(ctx.now + wait, TimerKind::Retransmit);
     let reply = match c.state {
+        State::SynSent if c.ecn_syn => {
+            // RFC 3168 §6.1.1.1: a peer may drop ECN-setup SYNs; Linux
+            // retransmits plain ones.
+            c.ecn_syn = false;
+            ctx.push(c.syn_segment(ctx.now, Rule::EcnSetupSyn));
+            ctx.note(c, Action::Note(Note::EcnFallback), Rule::EcnSetupSyn, None);
+            Reply::Syn
+        }
         State::SynSent => {
             ctx.push(c.syn_segment(ctx.now, retransmit_rule));
             Reply::Syn

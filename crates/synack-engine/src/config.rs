@@ -51,6 +51,28 @@ impl Schedule {
     }
 }
 
+/// ECN negotiation (RFC 3168 §6.1.1; Linux `net.ipv4.tcp_ecn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ecn {
+    /// Never: plain SYNs, and an ECN-setup SYN gets a plain SYN-ACK (0).
+    Off,
+    /// Request ECN on our SYNs and accept it on incoming ones (1).
+    Request,
+    /// Accept it when asked, never ask (2, Linux's default).
+    Accept,
+}
+
+/// When a listener answers with SYN cookies (RFC 4987 §3.6; Linux
+/// `net.ipv4.tcp_syncookies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynCookies {
+    Off,
+    /// When the SYN queue is full (1, Linux's default).
+    WhenFull,
+    /// For every SYN (2).
+    Always,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub profile: Profile,
@@ -83,6 +105,19 @@ pub struct Config {
     pub ttl: u8,
     /// Bytes a connection buffers for sending (data is a side feature).
     pub send_buffer: usize,
+    pub ecn: Ecn,
+    /// TCP Fast Open (RFC 7413): request and use cookies as a client
+    /// (`connect_with_data`), issue and honour them as a server.
+    pub fast_open: bool,
+    /// Half-open (SYN-RECEIVED) connections a listener holds before it
+    /// answers with SYN cookies or drops SYNs (Linux `tcp_max_syn_backlog`).
+    pub syn_backlog: u32,
+    pub syn_cookies: SynCookies,
+    /// Established connections waiting for [`crate::Endpoint::accept`]
+    /// (`listen(2)`'s backlog). `None`: no limit and no `accept` needed.
+    pub accept_backlog: Option<u32>,
+    /// Keys the Fast Open and SYN cookies (set with `with_secrets`).
+    pub secret: [u8; 16],
 }
 
 impl Config {
@@ -109,6 +144,12 @@ impl Config {
             verify_checksums: true,
             ttl: 64,
             send_buffer: 64 * 1024,
+            ecn: Ecn::Accept,
+            fast_open: false,
+            syn_backlog: 1024,
+            syn_cookies: SynCookies::WhenFull,
+            accept_backlog: None,
+            secret: [0xa5; 16],
         }
     }
 
@@ -134,7 +175,17 @@ impl Config {
             *key = isn_key;
         }
         self.rng_seed = rng_seed;
+        // A key of its own for cookies, derived so that one secret suffices.
+        self.secret = isn_key.map(|b| b ^ 0x3c);
         self
+    }
+
+    /// The SYN cookie layout: DJB's for the RFC profile, Linux's otherwise.
+    pub fn cookie_layout(&self) -> crate::cookie::Layout {
+        match self.profile {
+            Profile::Rfc => crate::cookie::Layout::Djb,
+            Profile::LinuxCompat => crate::cookie::Layout::Linux,
+        }
     }
 }
 

@@ -36,6 +36,8 @@ pub struct Negotiated {
     pub window_scaling: bool,
     pub sack: bool,
     pub timestamps: bool,
+    /// ECN-setup SYN answered by an ECN-setup SYN-ACK (RFC 3168 §6.1.1).
+    pub ecn: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +84,16 @@ pub struct Connection {
     pub(crate) fin_seq: Option<SeqNum>,
     pub(crate) recv_buf: Vec<u8>,
     pub(crate) last_ack_reply: Option<Instant>,
+    /// Our SYN asks for ECN (cleared when a retransmission falls back).
+    pub(crate) ecn_syn: bool,
+    /// A Fast Open option for our SYN or SYN-ACK: a request or a cookie.
+    pub(crate) tfo_out: Option<synack_wire::FastOpenCookie>,
+    /// A cookie the peer's SYN-ACK gave us, for the endpoint's cache.
+    pub(crate) tfo_learned: Option<synack_wire::FastOpenCookie>,
+    /// Data went out on our SYN (Fast Open).
+    pub(crate) syn_data: u32,
+    /// Passive and established, not yet taken by `accept`.
+    pub(crate) unaccepted: bool,
 }
 
 impl Connection {
@@ -122,6 +134,11 @@ impl Connection {
             fin_seq: None,
             recv_buf: Vec::new(),
             last_ack_reply: None,
+            ecn_syn: false,
+            tfo_out: None,
+            tfo_learned: None,
+            syn_data: 0,
+            unaccepted: false,
         }
     }
 
@@ -220,12 +237,20 @@ impl Connection {
 
     /// The SYN or SYN-ACK, always with SEQ=ISS (also when retransmitted).
     pub(crate) fn syn_segment(&self, now: Instant, rule: Rule) -> OutSeg {
-        let flags = if self.state == State::SynReceived {
-            TcpFlags::SYN_ACK
-        } else {
-            TcpFlags::SYN
+        let flags = match self.state {
+            // ECN-setup SYN-ACK: ECE without CWR (RFC 3168 §6.1.1).
+            State::SynReceived if self.neg.ecn => TcpFlags::SYN_ACK | TcpFlags::ECE,
+            State::SynReceived => TcpFlags::SYN_ACK,
+            _ if self.ecn_syn => TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR,
+            _ => TcpFlags::SYN,
         };
         let mut seg = self.base(flags, self.iss, rule);
+        if self.state == State::SynSent && self.syn_data > 0 {
+            seg.payload = Payload::Send {
+                conn: self.handle,
+                len: self.syn_data,
+            };
+        }
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         seg.window = self.rcv_wnd.min(0xffff) as u16;
         seg.options = self.our_syn;

@@ -1,7 +1,7 @@
 //! Segment arrival for a connection that exists (RFC 9293 §3.10.7.3 and
 //! §3.10.7.4, with RFC 5961). LISTEN and CLOSED are in `stateless`.
 
-use synack_wire::SeqNum;
+use synack_wire::{SeqNum, TcpFlags};
 
 use crate::segment::Seg;
 
@@ -11,7 +11,7 @@ use crate::negotiate::{self, SynOpts};
 use crate::out::{Ctx, Event};
 use crate::rules::Rule;
 use crate::state::State;
-use crate::step::{Action, Check, CloseReason, DropReason, Reply, TimerKind};
+use crate::step::{Action, Check, CloseReason, DropReason, Note, Reply, TimerKind};
 
 /// Whether the connection survives the segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,14 +86,24 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
     }
     if f.ack() {
         c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
+        // ECN only if our (latest) SYN asked and the SYN-ACK says ECE, not CWR.
+        c.neg.ecn = c.ecn_syn && f.contains(TcpFlags::ECE) && !f.contains(TcpFlags::CWR);
+        if c.neg.ecn {
+            ctx.note(c, Action::Note(Note::EcnAgreed), Rule::EcnSetupSyn, None);
+        }
         // The window of a SYN is unscaled (RFC 7323 §2.2).
         establish(c, seg, u32::from(seg.window));
         let peer = c.peer_syn;
         ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
         clamp_note(c, ctx, &peer);
+        fast_open_synack(c, ctx, seg);
         ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
         ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
         ctx.event(c, Event::Connected);
+        if !c.send_buf.is_empty() {
+            // Data given to connect: what the SYN did not deliver goes now.
+            c.push_data(ctx, false, Rule::FastOpen);
+        }
         if !seg.payload.is_empty() || f.fin() {
             // Data or FIN on the SYN-ACK: process as in ESTABLISHED.
             text_and_fin(c, ctx, seg, seg.seq.add(1));
@@ -107,6 +117,39 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
     c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
     ctx.note(c, Action::Send(Reply::SynAck), Rule::SimultaneousOpen, None);
     Keep
+}
+
+/// Rule 41 on the client: keep a cookie the SYN-ACK gave, drop the SYN data
+/// it acknowledged, and send again what it did not.
+fn fast_open_synack(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) {
+    if let Some(k) = seg
+        .fast_open
+        .filter(|k| ctx.cfg.fast_open && !k.is_request())
+    {
+        c.tfo_learned = Some(k);
+        ctx.note(
+            c,
+            Action::Note(Note::FastOpenCookieLearned),
+            Rule::FastOpen,
+            None,
+        );
+    }
+    if c.syn_data == 0 {
+        return;
+    }
+    let acked = seg.ack.since(c.iss.add(1)).unwrap_or(0).min(c.syn_data);
+    c.send_buf.drain(..(acked as usize).min(c.send_buf.len()));
+    let left = c.syn_data - acked;
+    c.syn_data = 0;
+    c.snd_nxt = c.snd_una;
+    if left > 0 {
+        ctx.note(
+            c,
+            Action::Note(Note::FastOpenDataResent { bytes: left }),
+            Rule::FastOpen,
+            None,
+        );
+    }
 }
 
 fn clamp_note(c: &Connection, ctx: &mut Ctx<'_>, peer: &SynOpts) {
@@ -159,6 +202,15 @@ fn syn_received_ack(
     if !ok {
         ctx.push(crate::stateless::rst_for(c.tuple, seg, Rule::SynRcvdBadAck));
         ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdBadAck, check);
+        return None;
+    }
+    if ctx.accept_full {
+        let backlog = ctx.cfg.accept_backlog.unwrap_or(0);
+        let note = Note::AcceptQueueFull {
+            accepted: backlog,
+            backlog,
+        };
+        ctx.note(c, Action::Note(note), Rule::SynCookieMode, check);
         return None;
     }
     establish(c, seg, snd_wnd);

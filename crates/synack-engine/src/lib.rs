@@ -17,7 +17,9 @@
 mod calls;
 pub mod config;
 mod conn;
+pub mod cookie;
 mod endpoint;
+mod fastopen;
 mod input;
 pub mod isn;
 pub mod negotiate;
@@ -32,7 +34,7 @@ pub mod time;
 mod timer;
 
 pub use calls::CallError;
-pub use config::{Config, Profile, Schedule};
+pub use config::{Config, Ecn, Profile, Schedule, SynCookies};
 pub use conn::{Connection, Negotiated, Origin};
 pub use endpoint::{Endpoint, MAX_PACKET, Stats, Transmit};
 pub use isn::IsnMode;
@@ -41,7 +43,7 @@ pub use out::Event;
 pub use rules::Rule;
 pub use state::State;
 pub use step::{
-    Action, Cause, Check, CloseReason, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars,
+    Action, Cause, Check, CloseReason, ConnHandle, DropReason, Note, Reply, SegInfo, Step, TcbVars,
     TimerKind, Tuple, UserCall,
 };
 pub use time::Instant;

@@ -79,6 +79,7 @@ pub fn agree(cfg: &Config, ours: &SynOpts, theirs: &SynOpts, remote: SocketAddr)
         window_scaling: scaling,
         sack: ours.sack_permitted && theirs.sack_permitted,
         timestamps: ours.timestamps.is_some() && theirs.timestamps.is_some(),
+        ecn: false,
     }
 }
 

@@ -97,6 +97,8 @@ pub(crate) struct Ctx<'a> {
     pub cause: &'a Cause,
     /// TCB as of the previous recorded step, so consecutive steps chain.
     pub mark: TcbVars,
+    /// The listener of this half-open connection has a full accept queue.
+    pub accept_full: bool,
 }
 
 impl Ctx<'_> {

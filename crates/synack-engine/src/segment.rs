@@ -4,7 +4,7 @@
 //! full representation is built only when a step record needs it.
 
 use synack_wire::options::{OptionIter, TcpOption};
-use synack_wire::{SeqNum, TcpFlags, TcpPacket, TcpRepr, WireError};
+use synack_wire::{FastOpenCookie, SeqNum, TcpFlags, TcpPacket, TcpRepr, WireError};
 
 use crate::negotiate::SynOpts;
 
@@ -15,6 +15,9 @@ pub(crate) struct Seg<'a> {
     pub flags: TcpFlags,
     pub window: u16,
     pub options: SynOpts,
+    /// A Fast Open option (request or cookie), kept apart from `options`
+    /// because only SYNs carry it.
+    pub fast_open: Option<FastOpenCookie>,
     pub payload: &'a [u8],
 }
 
@@ -24,12 +27,14 @@ impl<'a> Seg<'a> {
     pub fn parse(p: &TcpPacket<&'a [u8]>) -> Result<Seg<'a>, WireError> {
         let bytes: &'a [u8] = p.into_inner();
         let hl = p.header_len();
+        let (options, fast_open) = parse_options(bytes.get(20..hl).unwrap_or(&[]))?;
         Ok(Seg {
             seq: p.seq(),
             ack: p.ack(),
             flags: p.flags(),
             window: p.window(),
-            options: parse_options(bytes.get(20..hl).unwrap_or(&[]))?,
+            options,
+            fast_open,
             payload: bytes.get(hl..).unwrap_or(&[]),
         })
     }
@@ -41,6 +46,7 @@ impl<'a> Seg<'a> {
             flags: r.flags,
             window: r.window,
             options: SynOpts::from_wire(&r.options),
+            fast_open: r.options.fast_open,
             payload: r.payload,
         }
     }
@@ -51,16 +57,26 @@ impl<'a> Seg<'a> {
     }
 }
 
-fn parse_options(raw: &[u8]) -> Result<SynOpts, WireError> {
+fn parse_options(raw: &[u8]) -> Result<(SynOpts, Option<FastOpenCookie>), WireError> {
     let mut o = SynOpts::default();
+    let mut tfo = None;
     for opt in OptionIter::new(raw) {
         match opt? {
             TcpOption::Mss(v) => o.mss = Some(v),
             TcpOption::WindowScale(v) => o.window_scale = Some(v),
             TcpOption::SackPermitted => o.sack_permitted = true,
             TcpOption::Timestamps { tsval, tsecr } => o.timestamps = Some((tsval, tsecr)),
+            TcpOption::FastOpen {
+                cookie,
+                experimental,
+            } => {
+                tfo = FastOpenCookie::new(cookie).map(|mut c| {
+                    c.experimental = experimental;
+                    c
+                });
+            }
             _ => {}
         }
     }
-    Ok(o)
+    Ok((o, tfo))
 }

@@ -245,6 +245,52 @@ pub enum Action {
     Report(crate::out::Event),
     /// Nothing to do (e.g. a duplicate ACK).
     Ignore,
+    /// A decision of ECN, Fast Open, SYN cookies or the listen queues.
+    Note(Note),
+}
+
+/// What the extensions to the handshake decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Note {
+    /// Our SYN asks for ECN: ECE and CWR set.
+    EcnRequested,
+    /// The SYN is retransmitted without ECE and CWR.
+    EcnFallback,
+    /// The SYN-ACK answered with ECE and no CWR: ECN is on.
+    EcnAgreed,
+    /// The peer asked for ECN; ours is off, so the SYN-ACK is plain.
+    EcnDeclined,
+    /// Our SYN carries an empty Fast Open option: a cookie request.
+    FastOpenCookieRequested,
+    /// Our SYN-ACK carries a Fast Open cookie for this client.
+    FastOpenCookieIssued,
+    /// The peer's SYN-ACK gave us a cookie; kept for the next connect.
+    FastOpenCookieLearned,
+    /// Data went out on our SYN with a cookie.
+    FastOpenDataSent { bytes: u32 },
+    /// The SYN's cookie is valid: its data is accepted before the handshake.
+    FastOpenDataAccepted { bytes: u32 },
+    /// The SYN's data is not accepted (no or a bad cookie); the client
+    /// sends it again after the handshake.
+    FastOpenDataRejected { bytes: u32 },
+    /// The SYN-ACK acknowledged only the SYN: our SYN data goes again.
+    FastOpenDataResent { bytes: u32 },
+    /// The SYN queue is full (or cookies are forced): a stateless SYN-ACK
+    /// whose ISS is a cookie; nothing is kept and nothing retransmitted.
+    SynCookieSent {
+        mss: u16,
+        syn_queue: u32,
+        backlog: u32,
+    },
+    /// An ACK carried a valid cookie: the connection is rebuilt from it.
+    SynCookieAccepted { mss: u16 },
+    /// An ACK to the listener whose cookie does not validate.
+    SynCookieRejected,
+    /// The SYN queue is full and cookies are off: the SYN is dropped.
+    SynQueueFull { syn_queue: u32, backlog: u32 },
+    /// The accept queue is full: the third ACK is dropped, the SYN-ACK
+    /// will be retransmitted (Linux, `tcp_abort_on_overflow=0`).
+    AcceptQueueFull { accepted: u32, backlog: u32 },
 }
 
 /// The test behind a decision, with its operands.

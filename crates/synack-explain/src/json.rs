@@ -160,11 +160,17 @@ enum JAction {
         rcv_shift: u8,
         sack: bool,
         timestamps: bool,
+        ecn: bool,
     },
     Report {
         event: String,
     },
     Ignore,
+    Note {
+        note: &'static str,
+        #[serde(flatten)]
+        values: std::collections::BTreeMap<&'static str, u32>,
+    },
 }
 
 #[derive(Serialize)]
@@ -347,7 +353,15 @@ fn step(s: Side, st: &Step) -> JStep {
             rcv_shift: n.rcv_shift,
             sack: n.sack,
             timestamps: n.timestamps,
+            ecn: n.ecn,
         },
+        Action::Note(n) => {
+            let (note, values) = crate::notes::fields(n);
+            JAction::Note {
+                note,
+                values: values.into_iter().collect(),
+            }
+        }
         Action::Report(e) => JAction::Report { event: snake(e) },
         Action::Ignore => JAction::Ignore,
     };

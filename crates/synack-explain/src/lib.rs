@@ -7,6 +7,7 @@
 mod answer;
 mod diagram;
 mod json;
+mod notes;
 mod scenario;
 mod style;
 mod tcpdump;

@@ -577,15 +577,20 @@ impl<'a> Narrator<'a> {
                 } else {
                     self.t("off", "不启用").into()
                 };
+                let ecn = if n.ecn {
+                    self.t(", ECN on", "，ECN：启用")
+                } else {
+                    ""
+                };
                 match self.lang {
                     Lang::En => format!(
-                        "{arrow} options agreed: segments up to MSS {} bytes, window scaling {ws}, SACK {}, timestamps {}",
+                        "{arrow} options agreed: segments up to MSS {} bytes, window scaling {ws}, SACK {}, timestamps {}{ecn}",
                         n.send_mss,
                         yes(n.sack),
                         yes(n.timestamps)
                     ),
                     Lang::Zh => format!(
-                        "{arrow} 协商结果：报文段最大 {} 字节（MSS），窗口扩大{ws}，SACK：{}，时间戳：{}",
+                        "{arrow} 协商结果：报文段最大 {} 字节（MSS），窗口扩大{ws}，SACK：{}，时间戳：{}{ecn}",
                         n.send_mss,
                         yes(n.sack),
                         yes(n.timestamps)
@@ -594,6 +599,7 @@ impl<'a> Narrator<'a> {
             }
             Action::Report(ev) => format!("{arrow} {}", self.report(ev)),
             Action::Ignore => self.t("→ ignores it", "→ 忽略").into(),
+            Action::Note(n) => crate::notes::note(n, self.lang),
         }
     }
 

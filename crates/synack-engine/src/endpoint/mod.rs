@@ -1,6 +1,9 @@
 //! The endpoint: listeners, the connection table keyed by the 4-tuple, the
 //! timer queue, and the sans-IO surface (`handle`, `poll_transmit`,
-//! `poll_timeout`, `handle_timeout`, `poll_event`, `poll_step`).
+//! `poll_timeout`, `handle_timeout`, `poll_event`, `poll_step`). What a
+//! listener does with SYNs and cookie ACKs is in `listen`.
+
+mod listen;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::HashMap;
@@ -11,7 +14,7 @@ use synack_wire::{IpHeader, TcpPacket, TcpRepr, WireError, emit_segment, parse_i
 use crate::segment::Seg;
 
 use crate::calls::{self, CallError};
-use crate::config::Config;
+use crate::config::{Config, Ecn};
 use crate::conn::{Connection, Origin};
 use crate::input::{self, Disposition};
 use crate::isn;
@@ -19,9 +22,9 @@ use crate::negotiate;
 use crate::out::{Ctx, Event, Outbox, Payload};
 use crate::rules::Rule;
 use crate::state::State;
-use crate::stateless::{self, ListenVerdict};
+use crate::stateless;
 use crate::step::{
-    Action, Cause, ConnHandle, DropReason, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple,
+    Action, Cause, ConnHandle, DropReason, Note, Reply, SegInfo, Step, TcbVars, TimerKind, Tuple,
     UserCall,
 };
 use crate::time::Instant;
@@ -62,8 +65,10 @@ pub struct Endpoint {
     free: Vec<u32>,
     live: usize,
     table: HashMap<Key, u32, FixedState>,
-    /// Listening ports and the address each is bound to (`None`: any).
-    listeners: HashMap<u16, Option<IpAddr>, FixedState>,
+    /// Listening ports, each with its address and queues.
+    listeners: HashMap<u16, listen::Listener, FixedState>,
+    /// Fast Open cookies servers gave us, by server address.
+    tfo_cache: HashMap<IpAddr, synack_wire::FastOpenCookie, FixedState>,
     timers: TimerQueue,
     out: Outbox,
     rng: u64,
@@ -80,6 +85,7 @@ impl Endpoint {
             live: 0,
             table: HashMap::with_hasher(FixedState::with_seed(seed)),
             listeners: HashMap::with_hasher(FixedState::with_seed(seed ^ 1)),
+            tfo_cache: HashMap::with_hasher(FixedState::with_seed(seed ^ 2)),
             timers: TimerQueue::default(),
             out: Outbox::new(&cfg),
             rng: seed,
@@ -128,7 +134,8 @@ impl Endpoint {
             return Err(CallError::AlreadyListening(addr.port()));
         }
         let ip = (!addr.ip().is_unspecified()).then_some(addr.ip());
-        self.listeners.insert(addr.port(), ip);
+        self.listeners
+            .insert(addr.port(), listen::Listener::new(ip));
         Ok(())
     }
 
@@ -142,7 +149,7 @@ impl Endpoint {
     pub fn is_listening(&self, local: SocketAddr) -> bool {
         self.listeners
             .get(&local.port())
-            .is_some_and(|ip| ip.is_none_or(|ip| ip == local.ip()))
+            .is_some_and(|l| l.ip.is_none_or(|ip| ip == local.ip()))
     }
 
     /// Active OPEN (rule 1): choose the ISS, queue the SYN, enter SYN-SENT.
@@ -151,6 +158,19 @@ impl Endpoint {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
+    ) -> Result<ConnHandle, CallError> {
+        self.connect_with_data(now, local, remote, &[])
+    }
+
+    /// Active OPEN with data to send. With Fast Open on (rule 41) and a
+    /// cookie from this server, the first bytes ride on the SYN; without a
+    /// cookie the SYN asks for one and the data follows the handshake.
+    pub fn connect_with_data(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
     ) -> Result<ConnHandle, CallError> {
         if local.is_ipv4() != remote.is_ipv4() {
             return Err(CallError::MixedFamilies);
@@ -162,14 +182,45 @@ impl Endpoint {
         let iss = isn::generate(&self.cfg.isn, now, local, remote);
         let (idx, handle) = self.alloc(tuple, Origin::Active, iss);
         let ts_offset = self.next_random() as u32;
+        let cookie = self.tfo_cache.get(&remote.ip()).copied();
         self.run(idx, now, &Cause::User(UserCall::Connect), |c, ctx| {
             c.our_syn = negotiate::syn_options(ctx.cfg);
             c.ts_offset = ts_offset;
             c.state = State::SynSent;
+            c.ecn_syn = ctx.cfg.ecn == Ecn::Request;
+            let take = data.len().min(ctx.cfg.send_buffer);
+            c.send_buf.extend_from_slice(&data[..take]);
+            if ctx.cfg.fast_open {
+                listen::fast_open_syn(c, ctx, cookie);
+            }
             ctx.mark = TcbVars::none(State::Closed);
-            ctx.push(c.syn_segment(ctx.now, Rule::ActiveOpen));
+            let rule = if c.ecn_syn {
+                Rule::EcnSetupSyn
+            } else {
+                Rule::ActiveOpen
+            };
+            ctx.push(c.syn_segment(ctx.now, rule));
             c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
             ctx.note(c, Action::Send(Reply::Syn), Rule::ActiveOpen, None);
+            if c.ecn_syn {
+                ctx.note(c, Action::Note(Note::EcnRequested), Rule::EcnSetupSyn, None);
+            }
+            if c.syn_data > 0 {
+                let bytes = c.syn_data;
+                ctx.note(
+                    c,
+                    Action::Note(Note::FastOpenDataSent { bytes }),
+                    Rule::FastOpen,
+                    None,
+                );
+            } else if c.tfo_out.is_some() {
+                ctx.note(
+                    c,
+                    Action::Note(Note::FastOpenCookieRequested),
+                    Rule::FastOpen,
+                    None,
+                );
+            }
             (Disposition::Keep, ())
         });
         Ok(handle)
@@ -225,6 +276,35 @@ impl Endpoint {
         c.recv_buf.drain(..n);
         c.rcv_wnd = c.rcv_wnd.saturating_add(n as u32).min(self.cfg.recv_window);
         Ok(n)
+    }
+
+    /// Take an established connection off its listener's accept queue
+    /// (only needed with `Config::accept_backlog`).
+    pub fn accept(&mut self, h: ConnHandle) -> Result<(), CallError> {
+        let idx = self.index_of(h)?;
+        let port = match self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.conn.as_mut())
+        {
+            Some(c) if c.unaccepted => {
+                c.unaccepted = false;
+                c.tuple.local.port()
+            }
+            _ => return Ok(()),
+        };
+        if let Some(l) = self.listeners.get_mut(&port) {
+            l.accept_queue = l.accept_queue.saturating_sub(1);
+        }
+        Ok(())
+    }
+
+    /// A listener's queues, like `ss -lt` shows them: half-open connections
+    /// (SYN-RECEIVED) and established ones waiting for `accept`.
+    pub fn listen_queues(&self, port: u16) -> Option<(u32, u32)> {
+        self.listeners
+            .get(&port)
+            .map(|l| (l.syn_queue, l.accept_queue))
     }
 
     /// Feed one IP packet (IPv4 or IPv6) that arrived at `now`.
@@ -298,7 +378,11 @@ impl Endpoint {
         // Without recording the cause is never read; any variant will do.
         let cause = info.map_or(Cause::User(UserCall::Connect), Cause::Received);
         if let Some(&idx) = self.table.get(&Key::from(tuple)) {
-            self.run(idx, now, &cause, |c, ctx| (input::segment(c, ctx, seg), ()));
+            let accept_full = self.accept_full(idx);
+            self.run(idx, now, &cause, |c, ctx| {
+                ctx.accept_full = accept_full;
+                (input::segment(c, ctx, seg), ())
+            });
         } else if self.is_listening(tuple.local) {
             self.on_listen(now, tuple, seg, &cause);
         } else {
@@ -329,57 +413,6 @@ impl Endpoint {
         }
     }
 
-    fn on_listen(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, cause: &Cause) {
-        let listen = TcbVars::none(State::Listen);
-        let verdict = stateless::listen_verdict(seg.flags);
-        if verdict != ListenVerdict::Open {
-            let mut ctx = self.ctx(now, cause, listen);
-            let (action, rule) = match verdict {
-                ListenVerdict::Reset => {
-                    ctx.push(stateless::rst_for(tuple, seg, Rule::ListenAck));
-                    (Action::Send(Reply::Rst), Rule::ListenAck)
-                }
-                ListenVerdict::IllegalFlags => {
-                    (Action::Drop(DropReason::IllegalFlags), Rule::ListenSyn)
-                }
-                ListenVerdict::Ignore if seg.flags.rst() => {
-                    (Action::Drop(DropReason::RstIgnored), Rule::ListenIgnore)
-                }
-                _ => (Action::Drop(DropReason::NoControl), Rule::ListenIgnore),
-            };
-            ctx.note_stateless(tuple, listen, action, rule);
-            return;
-        }
-        // Rule 13: a SYN opens a connection in SYN-RECEIVED.
-        let iss = isn::generate(&self.cfg.isn, now, tuple.local, tuple.remote);
-        let (idx, _) = self.alloc(tuple, Origin::Passive, iss);
-        let ts_offset = self.next_random() as u32;
-        self.run(idx, now, cause, |c, ctx| {
-            ctx.mark = listen;
-            c.irs = seg.seq;
-            c.rcv_nxt = seg.seq.add(1);
-            c.peer_syn = seg.options;
-            c.our_syn = negotiate::synack_options(ctx.cfg, &c.peer_syn);
-            c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, tuple.remote);
-            c.ts_recent = seg.options.timestamps.map_or(0, |t| t.0);
-            c.ts_offset = ts_offset;
-            c.state = State::SynReceived;
-            ctx.push(c.syn_segment(ctx.now, Rule::ListenSyn));
-            c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
-            ctx.note(c, Action::Send(Reply::SynAck), Rule::ListenSyn, None);
-            ctx.note(
-                c,
-                Action::Negotiated(c.neg),
-                Rule::SynAckEchoesOptions,
-                None,
-            );
-            if !seg.payload.is_empty() {
-                ctx.note(c, Action::Drop(DropReason::SynData), Rule::DataOnSyn, None);
-            }
-            (Disposition::Keep, ())
-        });
-    }
-
     /// Write the next queued segment into `buf` (at least [`MAX_PACKET`]
     /// bytes is always enough).
     pub fn poll_transmit(
@@ -397,8 +430,14 @@ impl Endpoint {
             let payload: &[u8] = match (seg.payload, conn) {
                 (Payload::None, _) => &[],
                 (Payload::Send { len, .. }, Some(c)) => {
+                    // Data on a SYN (Fast Open) starts the send buffer.
+                    let off = if seg.flags.syn() {
+                        Some(0)
+                    } else {
+                        seg.seq.since(c.snd_una)
+                    };
                     // Already acknowledged while queued: nothing left to send.
-                    let Some(off) = seg.seq.since(c.snd_una) else {
+                    let Some(off) = off else {
                         continue;
                     };
                     let (off, len) = (off as usize, len as usize);
@@ -425,6 +464,10 @@ impl Endpoint {
                 options: seg.options.to_wire(),
                 payload,
             };
+            let mut repr = repr;
+            if seg.flags.syn() {
+                repr.options.fast_open = conn.and_then(|c| c.tfo_out);
+            }
             let len = emit_segment(buf, &ip, &repr, self.cfg.option_layout)?;
             self.stats.segments_out += 1;
             if seg.flags.rst() {
@@ -512,7 +555,22 @@ impl Endpoint {
             out: &mut self.out,
             cause,
             mark,
+            accept_full: false,
         }
+    }
+
+    /// Whether a half-open passive connection's listener has no room left
+    /// in its accept queue.
+    fn accept_full(&self, idx: u32) -> bool {
+        let Some(backlog) = self.cfg.accept_backlog else {
+            return false;
+        };
+        self.slots
+            .get(idx as usize)
+            .and_then(|s| s.conn.as_ref())
+            .filter(|c| c.origin == Origin::Passive && c.state == State::SynReceived)
+            .and_then(|c| self.listeners.get(&c.tuple.local.port()))
+            .is_some_and(|l| l.accept_queue >= backlog)
     }
 
     fn index_of(&self, h: ConnHandle) -> Result<u32, CallError> {
@@ -568,10 +626,25 @@ impl Endpoint {
             out: &mut self.out,
             cause,
             mark: c.vars(),
+            accept_full: false,
         };
+        let was_half_open = c.origin == Origin::Passive && c.state == State::SynReceived;
         let (disposition, r) = f(c, &mut ctx);
         if !was_established && c.state == State::Established {
             self.stats.established += 1;
+        }
+        if let Some(cookie) = c.tfo_learned.take() {
+            self.tfo_cache.insert(c.tuple.remote.ip(), cookie);
+        }
+        let deleted = matches!(disposition, Disposition::Delete(_));
+        if was_half_open && (deleted || c.state != State::SynReceived) {
+            let to_accept =
+                !deleted && c.state != State::Closed && self.cfg.accept_backlog.is_some();
+            c.unaccepted = to_accept;
+            if let Some(l) = self.listeners.get_mut(&c.tuple.local.port()) {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+                l.accept_queue += u32::from(to_accept);
+            }
         }
         match disposition {
             Disposition::Keep => {
@@ -593,6 +666,11 @@ impl Endpoint {
         if let Some(slot) = self.slots.get_mut(idx as usize)
             && let Some(c) = slot.conn.take()
         {
+            if c.unaccepted
+                && let Some(l) = self.listeners.get_mut(&c.tuple.local.port())
+            {
+                l.accept_queue = l.accept_queue.saturating_sub(1);
+            }
             self.table.remove(&Key::from(c.tuple));
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(idx);
