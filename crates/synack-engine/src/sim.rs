@@ -48,6 +48,30 @@ pub enum Fault {
     Duplicate { prob: f64 },
     /// Delay a segment by `extra` with this probability, so later ones pass it.
     Reorder { prob: f64, extra: Duration },
+    /// Delay the `n`th segment `from` sends by `extra`.
+    DelayNth {
+        from: Side,
+        n: usize,
+        extra: Duration,
+    },
+    /// Drop every segment addressed to this IP (a spoofed source that does
+    /// not exist, so nobody answers the replies).
+    Blackhole { ip: core::net::IpAddr },
+}
+
+/// The destination address of an IP packet.
+fn destination(bytes: &[u8]) -> Option<core::net::IpAddr> {
+    match bytes.first()? >> 4 {
+        4 => {
+            let b: [u8; 4] = bytes.get(16..20)?.try_into().ok()?;
+            Some(core::net::IpAddr::from(b))
+        }
+        6 => {
+            let b: [u8; 16] = bytes.get(24..40)?.try_into().ok()?;
+            Some(core::net::IpAddr::from(b))
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +155,10 @@ impl SimLink {
                 }
                 Fault::Duplicate { prob } if self.uniform() < prob => copies = 2,
                 Fault::Reorder { prob, extra } if self.uniform() < prob => delay += extra,
+                Fault::DelayNth { from: s, n, extra } if s == from && n == nth => delay += extra,
+                Fault::Blackhole { ip } if destination(bytes) == Some(ip) => {
+                    fate = Fate::Dropped { fault: i };
+                }
                 _ => {}
             }
             if matches!(fate, Fate::Dropped { .. }) {

@@ -308,5 +308,6 @@ segment after the SYN has the ACK flag set; the ack field always names the next 
             };
             (q.into(), a)
         }
+        _ => crate::answer_more::answer(trace, lang),
     }
 }

@@ -122,6 +122,9 @@ struct JOptions {
     sack_permitted: bool,
     tsval: Option<u32>,
     tsecr: Option<u32>,
+    /// Fast Open: `""` for a cookie request, else the cookie in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fast_open: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -285,6 +288,10 @@ fn seg(s: &SegInfo) -> JSeg {
             sack_permitted: s.options.sack_permitted,
             tsval: s.options.timestamps.map(|t| t.0),
             tsecr: s.options.timestamps.map(|t| t.1),
+            fast_open: s
+                .options
+                .fast_open
+                .map(|c| c.as_bytes().iter().map(|b| format!("{b:02x}")).collect()),
         },
     }
 }

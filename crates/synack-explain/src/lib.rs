@@ -5,8 +5,10 @@
 #![forbid(unsafe_code)]
 
 mod answer;
+mod answer_more;
 mod diagram;
 mod json;
+mod more;
 mod notes;
 mod scenario;
 mod style;

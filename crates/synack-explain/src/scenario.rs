@@ -17,10 +17,30 @@ pub enum Scenario {
     Filtered,
     Close,
     Data,
+    /// SYN crosses SYN (RFC 9293 Fig. 7).
+    SimultaneousOpen,
+    /// An old duplicate SYN vetoed by the initiator (Fig. 8).
+    OldDuplicate,
+    /// A rebooted peer meets an ESTABLISHED connection (Fig. 9, RFC 5961).
+    HalfOpen,
+    /// Spoofed SYNs fill the SYN queue; a client gets in with a SYN cookie.
+    SynFlood,
+    /// ECN negotiated, then the fallback to a plain SYN.
+    Ecn,
+    /// TCP Fast Open: a cookie, then data on the SYN.
+    FastOpen,
+    /// Several connections' ISNs side by side (RFC 6528).
+    Isn,
+    /// FIN crosses FIN: CLOSING, then TIME-WAIT on both sides.
+    SimultaneousClose,
+    /// The last ACK of the close is lost: LAST-ACK re-sends its FIN.
+    LastAckLost,
+    /// ABORT: a RST ends an established connection at once.
+    Abort,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 18] = [
         Scenario::Normal,
         Scenario::SynLost,
         Scenario::SynAckLost,
@@ -29,7 +49,33 @@ impl Scenario {
         Scenario::Filtered,
         Scenario::Close,
         Scenario::Data,
+        Scenario::SimultaneousOpen,
+        Scenario::OldDuplicate,
+        Scenario::HalfOpen,
+        Scenario::SynFlood,
+        Scenario::Ecn,
+        Scenario::FastOpen,
+        Scenario::Isn,
+        Scenario::SimultaneousClose,
+        Scenario::LastAckLost,
+        Scenario::Abort,
     ];
+
+    /// The textbook scenarios: one connection, driven here; the others are
+    /// in `more`.
+    pub fn is_textbook(self) -> bool {
+        matches!(
+            self,
+            Scenario::Normal
+                | Scenario::SynLost
+                | Scenario::SynAckLost
+                | Scenario::AckLost
+                | Scenario::Refused
+                | Scenario::Filtered
+                | Scenario::Close
+                | Scenario::Data
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -41,6 +87,16 @@ impl Scenario {
             Scenario::Filtered => "filtered",
             Scenario::Close => "close",
             Scenario::Data => "data",
+            Scenario::SimultaneousOpen => "simultaneous-open",
+            Scenario::OldDuplicate => "old-duplicate",
+            Scenario::HalfOpen => "half-open",
+            Scenario::SynFlood => "syn-flood",
+            Scenario::Ecn => "ecn",
+            Scenario::FastOpen => "fast-open",
+            Scenario::Isn => "isn",
+            Scenario::SimultaneousClose => "simultaneous-close",
+            Scenario::LastAckLost => "last-ack-lost",
+            Scenario::Abort => "abort",
         }
     }
 
@@ -158,12 +214,15 @@ pub struct Trace {
     /// The request and response of the `data` and `ack-lost` scenarios.
     pub request: &'static [u8],
     pub response: &'static [u8],
+    /// Distinct connections (4-tuples) in the trace; relative sequence
+    /// numbers are shown only when there is one.
+    pub connections: usize,
 }
 
 pub const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
 pub const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\n\r\nhello\n";
 
-fn config(profile: Profile, isn: Option<u32>, key: &[u8; 16], seed: u64) -> Config {
+pub(crate) fn config(profile: Profile, isn: Option<u32>, key: &[u8; 16], seed: u64) -> Config {
     let mut c = match profile {
         Profile::Rfc => Config::rfc(),
         Profile::Linux => Config::linux(),
@@ -175,7 +234,7 @@ fn config(profile: Profile, isn: Option<u32>, key: &[u8; 16], seed: u64) -> Conf
     c
 }
 
-fn events_for(pair: &Pair, side: Side, ev: Event) -> Option<ConnHandle> {
+pub(crate) fn events_for(pair: &Pair, side: Side, ev: Event) -> Option<ConnHandle> {
     pair.events
         .iter()
         .find(|e| e.side == side && e.event == ev)
@@ -185,12 +244,21 @@ fn events_for(pair: &Pair, side: Side, ev: Event) -> Option<ConnHandle> {
 /// Run a scenario to its end. The clock starts at 0; ISNs default to RFC
 /// 6528 values under fixed keys, so runs are reproducible.
 pub fn run(opts: &Options) -> Result<Trace, String> {
-    let a = config(opts.profile, opts.client_isn, b"synack-client-ky", 1);
-    let b = config(opts.profile, opts.server_isn, b"synack-server-ky", 2);
+    let mut a = config(opts.profile, opts.client_isn, b"synack-client-ky", 1);
+    let mut b = config(opts.profile, opts.server_isn, b"synack-server-ky", 2);
+    crate::more::tune(opts, &mut a, &mut b);
     let mut link = SimLink::new(opts.delay, 7);
     link.faults = opts.scenario.faults();
+    link.faults.extend(crate::more::faults(opts));
     let mut pair = Pair::new(Endpoint::new(a), Endpoint::new(b), link);
-    pair.b.listen(opts.server).map_err(|e| e.to_string())?;
+    if opts.scenario != Scenario::SimultaneousOpen {
+        pair.b.listen(opts.server).map_err(|e| e.to_string())?;
+    }
+    let limit = Instant::from_millis(600_000);
+    if !opts.scenario.is_textbook() {
+        crate::more::drive(opts, &mut pair, limit)?;
+        return Ok(finish(opts, pair, opts.server));
+    }
     let target = match opts.scenario {
         // Nothing listens on the port next to the server's.
         Scenario::Refused => {
@@ -202,7 +270,6 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         .a
         .connect(Instant::ZERO, opts.client, target)
         .map_err(|e| e.to_string())?;
-    let limit = Instant::from_millis(600_000);
     let established =
         |p: &Pair| p.has_event(Side::A, Event::Connected) && p.has_event(Side::B, Event::Accepted);
     match opts.scenario {
@@ -257,9 +324,16 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
                 p.has_event(Side::A, Event::Closed) && p.has_event(Side::B, Event::Closed)
             });
         }
+        _ => return Err(format!("{}: not a textbook scenario", opts.scenario.name())),
     }
+    Ok(finish(opts, pair, target))
+}
+
+/// Let the last segments land and gather the trace.
+fn finish(opts: &Options, mut pair: Pair, target: SocketAddr) -> Trace {
     // Let the last segments land (e.g. the final ACK).
-    pair.run_until(pair.now + opts.delay * 2, |_| false);
+    let end = pair.now + opts.delay * 2;
+    crate::more::settle(&mut pair, end);
     pair.collect();
     let server_isn = pair
         .steps
@@ -272,7 +346,25 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         .find(|(s, _)| *s == Side::A)
         .map(|(_, st)| st.after.iss.get())
         .unwrap_or(0);
-    Ok(Trace {
+    // Connections (TCBs) on the busier side: a connection gone and opened
+    // again on the same 4-tuple counts twice.
+    let connections = [Side::A, Side::B]
+        .into_iter()
+        .map(|side| {
+            let mut handles: Vec<_> = pair
+                .steps
+                .iter()
+                .filter(|(s, st)| *s == side && st.conn.is_some())
+                .map(|(_, st)| (st.conn, st.tuple))
+                .collect();
+            handles.sort_by_key(|(c, t)| (*c, t.local, t.remote));
+            handles.dedup();
+            handles.len()
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    Trace {
         scenario: opts.scenario,
         profile: opts.profile,
         peer: Peer::Sim,
@@ -291,7 +383,8 @@ pub fn run(opts: &Options) -> Result<Trace, String> {
         isn_fixed: [opts.client_isn.is_some(), opts.server_isn.is_some()],
         request: REQUEST,
         response: RESPONSE,
-    })
+        connections,
+    }
 }
 
 /// The server reads the request and answers; the client reads the answer.

@@ -111,6 +111,10 @@ impl<'a> Narrator<'a> {
     }
 
     fn isn(&self, side: Side) -> Option<u32> {
+        // Relative numbers only make sense with one connection.
+        if self.trace.connections > 1 {
+            return None;
+        }
         match side {
             Side::A => Some(self.trace.client_isn),
             Side::B => self.trace.server_isn,
@@ -402,6 +406,15 @@ impl<'a> Narrator<'a> {
                 "{} {w}{open}×{mult}{close}",
                 self.t("window scale", "窗口扩大因子")
             ));
+        }
+        if let Some(c) = o.fast_open {
+            opts.push(if c.is_request() {
+                self.t("Fast Open cookie request", "Fast Open cookie 请求")
+                    .into()
+            } else {
+                let hex: String = c.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                format!("{} {hex}", self.t("Fast Open cookie", "Fast Open cookie"))
+            });
         }
         if !opts.is_empty() {
             let sep = self.t(", ", "，");

@@ -3,6 +3,8 @@
 //! state changes against the transitions RFC 9293 allows.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use synack_explain::{Format, Lang, Options, Profile, Scenario, Style, render, run};
 
@@ -43,6 +45,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ("CLOSING", "TIME-WAIT"),
     ("LAST-ACK", "CLOSED"),
     ("TIME-WAIT", "CLOSED"),
+    // Rule 19: a passive open reset in SYN-RECEIVED goes back to LISTEN.
+    ("SYN-RECEIVED", "LISTEN"),
+    // Rule 43: a SYN cookie's ACK rebuilds the connection, established.
+    ("LISTEN", "ESTABLISHED"),
 ];
 
 fn check(d: &Value) -> usize {
@@ -50,13 +56,21 @@ fn check(d: &Value) -> usize {
     let name = d["scenario"].as_str().unwrap();
     assert_eq!(d["schema"], "synack.explain/1");
     let steps = d["steps"].as_array().unwrap();
-    // Per side: the next sequence number expected from the peer, computed
-    // only from segments received in order.
-    let mut expect: [Option<u32>; 2] = [None, None];
-    // Per side: the next new sequence number to send.
-    let mut next_new: [Option<u32>; 2] = [None, None];
+    // Per connection (side and 4-tuple): the next sequence number expected
+    // from the peer, computed only from segments received in order, and the
+    // next new sequence number to send. A new TCB starts afresh.
+    let mut expect: HashMap<String, u32> = HashMap::new();
+    let mut next_new: HashMap<String, u32> = HashMap::new();
     for st in steps {
-        let side = usize::from(st["side"] == "server");
+        let side = format!("{} {} {}", st["side"], st["local"], st["remote"]);
+        let b0 = st["before"]["state"].as_str().unwrap();
+        if (b0 == "CLOSED" || b0 == "LISTEN")
+            && st["cause"]["kind"] != "sent"
+            && st["after"]["state"] != b0
+        {
+            expect.remove(&side);
+            next_new.remove(&side);
+        }
         let (b, a) = (
             st["before"]["state"].as_str().unwrap(),
             st["after"]["state"].as_str().unwrap(),
@@ -81,26 +95,37 @@ fn check(d: &Value) -> usize {
         assert_eq!(u(&seg["seg_len"]), seg_len, "{name}: SEG.LEN");
         match cause["kind"].as_str().unwrap() {
             "received" if st["action"]["kind"] != "transmitted" => {
-                if has("SYN") {
-                    // Data on a SYN is not acknowledged without Fast Open (rule 21).
-                    expect[side] = Some(seq.wrapping_add(1));
-                } else if expect[side] == Some(seq) && !has("RST") {
-                    expect[side] = Some(seq.wrapping_add(seg_len));
+                // A SYN sets the expectation only while synchronizing; in a
+                // synchronized state it meets a challenge ACK (rule 33).
+                if has("SYN") && matches!(b0, "LISTEN" | "SYN-SENT" | "CLOSED") {
+                    // Data on a SYN is acknowledged only when Fast Open
+                    // accepted it (rule 41), else not (rule 21).
+                    let accepted = steps.iter().any(|s| {
+                        s["cause"] == *cause && s["action"]["note"] == "fast_open_data_accepted"
+                    });
+                    let n = if accepted { seg_len } else { 1 };
+                    expect.insert(side.clone(), seq.wrapping_add(n));
+                } else if expect.get(&side) == Some(&seq) && !has("RST") {
+                    expect.insert(side.clone(), seq.wrapping_add(seg_len));
                 }
             }
             "sent" => {
-                if has("SYN") {
-                    match next_new[side] {
-                        None => next_new[side] = Some(seq.wrapping_add(1)),
+                let stateless = st["conn"].is_null();
+                if has("SYN") && !stateless {
+                    match next_new.get(&side) {
+                        // Data on the SYN (Fast Open) counts too.
+                        None => {
+                            next_new.insert(side.clone(), seq.wrapping_add(seg_len));
+                        }
                         // Retransmitted SYN or SYN-ACK: the same ISN.
-                        Some(n) => assert_eq!(
+                        Some(&n) => assert_eq!(
                             seq.wrapping_add(1),
-                            n,
+                            n.wrapping_sub(len),
                             "{name}: SYN retransmitted with a new ISN"
                         ),
                     }
-                } else if !has("RST") {
-                    let n = next_new[side].expect("a SYN comes first");
+                } else if !has("RST") && !stateless {
+                    let n = *next_new.get(&side).expect("a SYN comes first");
                     // New data starts at the next new byte; a retransmission
                     // may start earlier, never later.
                     assert!(
@@ -108,13 +133,13 @@ fn check(d: &Value) -> usize {
                         "{name}: seq {seq} skips ahead of {n}"
                     );
                     if seq == n {
-                        next_new[side] = Some(n.wrapping_add(seg_len));
+                        next_new.insert(side.clone(), n.wrapping_add(seg_len));
                     }
                 }
                 if has("ACK") && !has("RST") {
                     assert_eq!(
                         Some(ack),
-                        expect[side],
+                        expect.get(&side).copied(),
                         "{name}: ack of a {} from the {}",
                         seg["flags"],
                         st["side"]

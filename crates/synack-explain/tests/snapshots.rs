@@ -126,7 +126,13 @@ fn each_scenario_tells_what_was_dropped_and_ends_with_its_answer() {
         let lost = t.contains("✕ lost");
         let drops = matches!(
             s,
-            Scenario::SynLost | Scenario::SynAckLost | Scenario::AckLost | Scenario::Filtered
+            Scenario::SynLost
+                | Scenario::SynAckLost
+                | Scenario::AckLost
+                | Scenario::Filtered
+                | Scenario::SynFlood
+                | Scenario::Ecn
+                | Scenario::LastAckLost
         );
         assert_eq!(lost, drops, "{}", s.name());
         let last = t.trim_end().lines().rev().find(|l| l.ends_with('?'));

@@ -16,6 +16,11 @@ use synack_explain::{KernelSample, Options, Peer, Profile, REQUEST, RESPONSE, Sc
 
 use crate::{Dir, Driver, Fault, Lab, NetError, kernel, lab};
 
+/// Whether `scenario` has a run against the kernel here.
+pub fn supports(scenario: Scenario) -> bool {
+    scenario.is_textbook()
+}
+
 /// Run `opts.scenario` against the kernel in a lab of its own.
 pub fn explain(opts: &Options) -> Result<Trace, NetError> {
     let opts = opts.clone();
@@ -587,5 +592,6 @@ pub(crate) fn build_trace(
         },
         request: REQUEST,
         response: RESPONSE,
+        connections: 1,
     }
 }

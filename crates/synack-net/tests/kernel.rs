@@ -54,6 +54,7 @@ fn read_exactly(d: &mut Driver, s: &mut TcpStream, want: &[u8]) {
     assert_eq!(got, want);
 }
 
+/// Linux: rules 1, 4, 13, 14, 15, 36, 37, 39, 46, 47, 49.
 fn synack_client_to_kernel_listener(v6: bool, synack_closes_first: bool) {
     in_lab(move |lab| {
         let listener = TcpListener::bind((Lab::kernel_addr(v6), 8080)).unwrap();
@@ -160,6 +161,7 @@ fn synack_client_kernel_listener_v4_kernel_closes_first() {
     synack_client_to_kernel_listener(false, false);
 }
 
+/// Linux: rules 13, 14, 15, 35.
 fn kernel_client_to_synack_listener(v6: bool) {
     in_lab(move |lab| {
         let mut d = driver(lab, linux());
@@ -220,6 +222,7 @@ fn kernel_client_synack_listener_v6() {
     kernel_client_to_synack_listener(true);
 }
 
+/// Linux: rules 3, 8, 28.
 #[test]
 fn refused_and_filtered_are_told_apart() {
     in_lab(|lab| {
@@ -291,6 +294,7 @@ fn near(got: &[i64], want: &[i64]) -> bool {
             .all(|(g, w)| ((g[1] - g[0]) - (w[1] - w[0])).abs() <= 50)
 }
 
+/// Linux: rules 7, 8.
 #[test]
 fn kernel_syn_schedule_matches_our_linux_profile() {
     in_lab(|lab| {
@@ -332,6 +336,7 @@ fn kernel_syn_schedule_matches_our_linux_profile() {
     });
 }
 
+/// Linux: rules 17, 20.
 #[test]
 fn lost_synack_twenty_runs_complete_on_the_kernel_schedule() {
     let runs: Vec<_> = (0..20)
@@ -388,6 +393,7 @@ fn lost_synack_twenty_runs_complete_on_the_kernel_schedule() {
     }
 }
 
+/// Linux: rules 15, 20.
 #[test]
 fn lost_third_ack_twenty_runs_complete_on_the_kernel_schedule() {
     let runs: Vec<_> = (0..20)

@@ -78,6 +78,26 @@ enum ScenarioArg {
     Close,
     /// Handshake, then a request and a response.
     Data,
+    /// SYN crosses SYN: both sides go through SYN-RECEIVED (RFC 9293 Fig. 7).
+    SimultaneousOpen,
+    /// An old duplicate SYN, vetoed by the initiator's RST: why three, not two (Fig. 8).
+    OldDuplicate,
+    /// A rebooted peer opens again: challenge ACK, exact RST, retry (Fig. 9, RFC 5961).
+    HalfOpen,
+    /// Spoofed SYNs fill the SYN queue; a real client gets in with a SYN cookie.
+    SynFlood,
+    /// ECN negotiated (ECE+CWR, then ECE), and the fallback to a plain SYN.
+    Ecn,
+    /// TCP Fast Open: a cookie, then data on the SYN of the next connection.
+    FastOpen,
+    /// ISNs of several connections: unpredictable across tuples, clocked within one.
+    Isn,
+    /// FIN crosses FIN: CLOSING, then TIME-WAIT on both sides.
+    SimultaneousClose,
+    /// The last ACK is lost: LAST-ACK re-sends its FIN, TIME-WAIT acknowledges again.
+    LastAckLost,
+    /// ABORT: a RST with SEQ=SND.NXT ends the connection at once.
+    Abort,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -181,7 +201,28 @@ pub fn run(args: &Args) -> Result<(), String> {
         ScenarioArg::Filtered => Scenario::Filtered,
         ScenarioArg::Close => Scenario::Close,
         ScenarioArg::Data => Scenario::Data,
+        ScenarioArg::SimultaneousOpen => Scenario::SimultaneousOpen,
+        ScenarioArg::OldDuplicate => Scenario::OldDuplicate,
+        ScenarioArg::HalfOpen => Scenario::HalfOpen,
+        ScenarioArg::SynFlood => Scenario::SynFlood,
+        ScenarioArg::Ecn => Scenario::Ecn,
+        ScenarioArg::FastOpen => Scenario::FastOpen,
+        ScenarioArg::Isn => Scenario::Isn,
+        ScenarioArg::SimultaneousClose => Scenario::SimultaneousClose,
+        ScenarioArg::LastAckLost => Scenario::LastAckLost,
+        ScenarioArg::Abort => Scenario::Abort,
     };
+    let linux_ok = synack_net::peer::supports(scenario);
+    if args.peer == PeerArg::Linux && !linux_ok {
+        clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            format!(
+                "--scenario {} runs on the simulated peer only (its checks against Linux are in synack-net's tests); use --peer sim\n",
+                scenario.name()
+            ),
+        )
+        .exit();
+    }
     let (client_isn, server_isn) = args.isn.unwrap_or((None, None));
     let opts = Options {
         scenario,
@@ -218,6 +259,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         PeerArg::Linux => {
             synack_net::peer::explain(&opts).map_err(|e| format!("the Linux peer: {e}"))?
         }
+        PeerArg::Auto if !linux_ok => synack_explain::run(&opts)?,
         PeerArg::Auto => match synack_net::peer::explain(&opts) {
             Ok(t) => t,
             Err(
