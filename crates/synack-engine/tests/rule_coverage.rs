@@ -125,7 +125,11 @@ fn rules_table_is_current_and_every_rule_is_tested() {
             .flat_map(|(p, text)| {
                 let file = p.rsplit('/').next().unwrap_or(p).to_string();
                 text.lines()
-                    .filter_map(|l| l.trim().strip_prefix("/// Linux: rules "))
+                    .filter_map(|l| {
+                        let l = l.trim();
+                        l.strip_prefix("/// Linux: rules ")
+                            .or_else(|| l.strip_prefix("/// Linux: rule "))
+                    })
                     .filter(|ids| {
                         ids.trim_end_matches('.')
                             .split(", ")

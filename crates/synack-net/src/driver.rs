@@ -131,6 +131,13 @@ impl Driver {
         Ok(())
     }
 
+    /// Write a packet the engine did not make (an old duplicate, a forged
+    /// RST) to the kernel; it is logged like the engine's.
+    pub fn inject(&mut self, pkt: &[u8]) -> Result<(), NetError> {
+        self.record(Dir::ToKernel, false, pkt)?;
+        sys::write(&self.tun, pkt).map_err(NetError::Tun)
+    }
+
     /// Write everything the engine has queued.
     pub fn flush(&mut self) -> Result<(), NetError> {
         let mut out = vec![0u8; MAX_PACKET];

@@ -16,7 +16,7 @@ pub mod pcap;
 pub mod peer;
 mod sys;
 
-pub use sys::{linger_zero, wait_peak_rss};
+pub use sys::{connect_from, linger_zero, set_fastopen, wait_peak_rss};
 
 pub use driver::{Captured, Dir, Driver, Fault};
 pub use lab::Lab;

@@ -278,6 +278,16 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// Keep a Fast Open cookie for `server` (one saved from an earlier run,
+    /// as Linux keeps them in its TCP metrics).
+    pub fn remember_fast_open_cookie(
+        &mut self,
+        server: IpAddr,
+        cookie: synack_wire::FastOpenCookie,
+    ) {
+        self.tfo_cache.insert(server, cookie);
+    }
+
     /// Take an established connection off its listener's accept queue
     /// (only needed with `Config::accept_backlog`).
     pub fn accept(&mut self, h: ConnHandle) -> Result<(), CallError> {
