@@ -30,12 +30,48 @@ fn sent(t: &Trace, side: Side) -> impl Iterator<Item = (&Step, &SegInfo)> {
     })
 }
 
-/// Segments `side` received, in order.
-fn received(t: &Trace, side: Side) -> impl Iterator<Item = (&Step, &SegInfo)> {
-    steps(t, side).filter_map(|s| match &s.cause {
-        Cause::Received(g) => Some((s, g)),
-        _ => None,
-    })
+/// What `side` put on the link, parsed: both peers, simulated or the kernel.
+fn wire(
+    t: &Trace,
+    side: Side,
+) -> impl Iterator<Item = (synack_engine::Instant, synack_wire::Segment<'_>)> {
+    t.link
+        .iter()
+        .filter(move |r| r.from == side)
+        .filter_map(|r| {
+            synack_wire::parse_segment(&r.bytes, false)
+                .ok()
+                .map(|p| (r.sent_at, p))
+        })
+}
+
+fn is_kernel(t: &Trace, side: Side) -> bool {
+    crate::timeline::kernel_side(t) == Some(side)
+}
+
+/// When the server entered `state`: from its steps, or for the kernel from
+/// the states /proc reported (Linux's name).
+fn server_at(t: &Trace, state: State, linux: &str) -> Option<String> {
+    if is_kernel(t, Side::B) {
+        return t
+            .kernel_states
+            .iter()
+            .find(|k| k.state == linux)
+            .map(|k| ms(k.at));
+    }
+    entered(t, Side::B, state).map(|s| ms(s.at))
+}
+
+/// When the server saw `ev`: its event, or for the kernel the /proc state.
+fn server_event(t: &Trace, ev: Event, linux: &str) -> Option<String> {
+    if is_kernel(t, Side::B) {
+        return t
+            .kernel_states
+            .iter()
+            .find(|k| k.state == linux)
+            .map(|k| ms(k.at));
+    }
+    event_at(t, Side::B, ev)
 }
 
 fn entered(t: &Trace, side: Side, state: State) -> Option<&Step> {
@@ -62,7 +98,7 @@ pub fn answer(t: &Trace, lang: Lang) -> (String, String) {
         Scenario::SimultaneousOpen => {
             let (a, b) = (
                 entered(t, Side::A, State::Established).map_or_else(unknown, |s| ms(s.at)),
-                entered(t, Side::B, State::Established).map_or_else(unknown, |s| ms(s.at)),
+                server_at(t, State::Established, "ESTABLISHED").unwrap_or_else(unknown),
             );
             let n = t.link.len();
             let c = t.client_isn;
@@ -89,10 +125,12 @@ learned the other's and saw its own acknowledged."
             )
         }
         Scenario::OldDuplicate => {
-            let old = received(t, Side::B).find(|(_, g)| g.flags == synack_wire::TcpFlags::SYN);
-            let old_seq = old.map_or(0, |(_, g)| g.seq.get());
-            let ghost = sent(t, Side::B).next();
-            let ghost_at = ghost.map_or_else(unknown, |(s, _)| ms(s.at));
+            let old = wire(t, Side::A).find(|(_, p)| {
+                p.tcp.flags == synack_wire::TcpFlags::SYN && p.tcp.seq.get() != t.client_isn
+            });
+            let old_seq = old.map_or(0, |(_, p)| p.tcp.seq.get());
+            let ghost = wire(t, Side::B).find(|(_, p)| p.tcp.flags.syn());
+            let ghost_at = ghost.map_or_else(unknown, |(at, _)| ms(at));
             let veto = sent(t, Side::A).find(|(_, g)| g.flags.rst());
             let (veto_seq, veto_at) = veto.map_or((0, unknown()), |(s, g)| (g.seq.get(), ms(s.at)));
             let back = steps(t, Side::B)
@@ -100,8 +138,8 @@ learned the other's and saw its own acknowledged."
                     s.before.state == State::SynReceived
                         && s.rule == synack_engine::Rule::SynRcvdRst
                 })
-                .map_or_else(unknown, |s| ms(s.at));
-            let done = entered(t, Side::B, State::Established).map_or_else(unknown, |s| ms(s.at));
+                .map_or_else(|| veto_at.clone(), |s| ms(s.at));
+            let done = server_at(t, State::Established, "ESTABLISHED").unwrap_or_else(unknown);
             let c = t.client_isn;
             (
                 q(
@@ -131,15 +169,13 @@ chance to say no (RFC 9293 §3.5, Fig. 8).",
             )
         }
         Scenario::HalfOpen => {
-            let challenge = sent(t, Side::B).find(|(s, g)| {
-                g.flags == synack_wire::TcpFlags::ACK
-                    && s.before.state == State::Established
-                    && s.at > synack_engine::Instant::ZERO
-                    && matches!(s.rule, synack_engine::Rule::SynInSynchronized)
+            // The server's first pure ACK: it sent none before the challenge.
+            let challenge = wire(t, Side::B).find(|(_, p)| {
+                p.tcp.flags == synack_wire::TcpFlags::ACK && p.tcp.payload.is_empty()
             });
             let (ch_at, ch_ack) =
-                challenge.map_or((unknown(), 0), |(s, g)| (ms(s.at), g.ack.get()));
-            let reset = event_at(t, Side::B, Event::Reset).unwrap_or_else(unknown);
+                challenge.map_or((unknown(), 0), |(at, p)| (ms(at), p.tcp.ack.get()));
+            let reset = server_event(t, Event::Reset, "CLOSED").unwrap_or_else(unknown);
             let again = t
                 .events
                 .iter()
@@ -179,10 +215,56 @@ RFC 5961 规定同步状态下收到 SYN 要回复挑战 ACK（规则 33），�
                 })) => (syn_queue, backlog, mss),
                 _ => (0, 0, 0),
             };
-            let iss = sent(t, Side::B)
-                .find(|(_, g)| g.flags.syn() && g.dst == t.client)
-                .map_or(0, |(_, g)| g.seq.get());
-            let up = event_at(t, Side::B, Event::Accepted).unwrap_or_else(unknown);
+            let to_client = wire(t, Side::B).find(|(_, p)| {
+                p.tcp.flags.syn() && p.ip.dst == t.client.ip() && p.tcp.dst_port == t.client.port()
+            });
+            let iss = to_client.as_ref().map_or(0, |(_, p)| p.tcp.seq.get());
+            let up = server_at(t, State::Established, "ESTABLISHED").unwrap_or_else(unknown);
+            if is_kernel(t, Side::B) {
+                let spoofed = wire(t, Side::B)
+                    .filter(|(_, p)| p.tcp.flags.syn() && p.ip.dst != t.client.ip())
+                    .count();
+                let tsval = to_client
+                    .as_ref()
+                    .and_then(|(_, p)| p.tcp.options.timestamps)
+                    .map_or(0, |x| x.0);
+                let (ws, sack, ecn) = synack_engine::cookie::unpack_options(tsval);
+                let ws = ws.map_or_else(|| "none".to_string(), |w| w.to_string());
+                let yn = |b: bool| match (zh, b) {
+                    (true, true) => "是",
+                    (true, false) => "否",
+                    (false, true) => "yes",
+                    (false, false) => "no",
+                };
+                let bits = tsval & 0x3f;
+                let back = iss.wrapping_add(1);
+                return (
+                    q(
+                        "What does a SYN flood do, and how do SYN cookies help?",
+                        "SYN 洪泛攻击做了什么？SYN cookie 如何应对？",
+                    ),
+                    pick(
+                        format!(
+                            "{spoofed} SYNs from a spoofed address filled the kernel listener's SYN queue (the lab gave it a small \
+listen backlog); their SYN-ACKs went nowhere. The kernel answered our SYN with a SYN cookie: ISS {iss} is computed from the \
+4-tuple, our ISN, a minute counter and the MSS index (net/ipv4/syncookies.c), and no SYN_RECV socket was made for us. With \
+timestamps on and no per-connection offset (tcp_timestamps=2 in the lab), the low six bits of its TSval {tsval} ({bits:#04x}) \
+carry what the cookie cannot: window scale {ws}, SACK {}, ECN {}. Our ACK returned ISS + 1 = {back}; the kernel checked the \
+cookie and the connection was ESTABLISHED at {up}.",
+                            yn(sack),
+                            yn(ecn)
+                        ),
+                        format!(
+                            "来自伪造地址的 {spoofed} 个 SYN 塞满了内核监听套接字的半连接队列（实验环境把它的 listen backlog 设得很小）；它们的 SYN-ACK 无人接收。\
+内核用 SYN cookie 应答我们的 SYN：ISS {iss} 由四元组、我们的 ISN、分钟计数和 MSS 序号算出（net/ipv4/syncookies.c），没有为我们创建 SYN_RECV 套接字。\
+时间戳开启且没有逐连接偏移（实验环境中 tcp_timestamps=2）时，TSval {tsval} 的低六位（{bits:#04x}）携带了 cookie 装不下的选项：\
+窗口扩大因子 {ws}、SACK {}、ECN {}。我们的 ACK 带回 ISS + 1 = {back}；内核校验 cookie 后，连接在 {up} 进入 ESTABLISHED。",
+                            yn(sack),
+                            yn(ecn)
+                        ),
+                    ),
+                );
+            }
             (
                 q(
                     "What does a SYN flood do, and how do SYN cookies help?",
@@ -231,8 +313,8 @@ at {fallback} was a plain SYN (RFC 3168 §6.1.1.1, as Linux does) and that conne
             )
         }
         Scenario::FastOpen => {
-            let cookie = sent(t, Side::B)
-                .find_map(|(_, g)| g.options.fast_open.filter(|c| !c.is_request()))
+            let cookie = wire(t, Side::B)
+                .find_map(|(_, p)| p.tcp.options.fast_open.filter(|c| !c.is_request()))
                 .map(|c| {
                     c.as_bytes()
                         .iter()
@@ -240,19 +322,16 @@ at {fallback} was a plain SYN (RFC 3168 §6.1.1.1, as Linux does) and that conne
                         .collect::<String>()
                 })
                 .unwrap_or_default();
-            let acc = note_at(t, Side::B, |n| {
-                matches!(n, Note::FastOpenDataAccepted { .. })
+            // The SYN that carried data, and the SYN-ACK that acknowledged it.
+            let syn =
+                wire(t, Side::A).find(|(_, p)| p.tcp.flags.syn() && !p.tcp.payload.is_empty());
+            let (isn, bytes) = syn.as_ref().map_or((0, 0), |(_, p)| {
+                (p.tcp.seq.get(), p.tcp.payload.len() as u32)
             });
-            let (bytes, acc_at) = match acc.map(|s| (s.action, s.at)) {
-                Some((Action::Note(Note::FastOpenDataAccepted { bytes }), at)) => (bytes, ms(at)),
-                _ => (0, unknown()),
-            };
-            let est = steps(t, Side::B)
-                .filter(|s| {
-                    s.before.state == State::SynReceived && s.after.state == State::Established
-                })
-                .nth(1)
-                .map_or_else(unknown, |s| ms(s.at));
+            let want = isn.wrapping_add(1).wrapping_add(bytes);
+            let acc_at = wire(t, Side::B)
+                .find(|(_, p)| p.tcp.flags.syn() && p.tcp.ack.get() == want)
+                .map_or_else(unknown, |(at, _)| ms(at));
             (
                 q(
                     "What does TCP Fast Open save?",
@@ -262,14 +341,16 @@ at {fallback} was a plain SYN (RFC 3168 §6.1.1.1, as Linux does) and that conne
                     format!(
                         "The first connection's SYN carried an empty Fast Open option, a cookie request; the server's SYN-ACK \
 returned cookie {cookie}, a keyed hash of the client's address, and the request followed the handshake as usual. The second \
-connection put the cookie and the {bytes}-byte request on its SYN. The server checked the cookie and handed the data to the \
-application at {acc_at}, before its handshake completed at {est}; its SYN-ACK acknowledged the SYN and the data (rule 41). One \
-round trip saved. A bad cookie would have got a SYN-ACK acknowledging only the SYN, and the client would send the data again."
+connection put the cookie and the {bytes}-byte request on its SYN. The server checked the cookie and took the data at once: \
+its SYN-ACK at {acc_at} acknowledged {want} = ISN {isn} + 1 + {bytes}, the SYN and the data (rule 41), before the handshake \
+completed. One round trip saved. A bad cookie would have got a SYN-ACK acknowledging only the SYN, and the client would send \
+the data again."
                     ),
                     format!(
                         "第一个连接的 SYN 带着空的 Fast Open 选项，即请求 cookie；服务器在 SYN-ACK 中返回了 cookie {cookie}（对客户端地址的带密钥哈希），\
-请求照常在握手后发送。第二个连接把 cookie 和 {bytes} 字节的请求放在 SYN 上。服务器校验 cookie 后，在 {acc_at} 就把数据交给应用，早于握手完成的 {est}；\
-它的 SYN-ACK 同时确认了 SYN 和数据（规则 41）。省下了一个往返。如果 cookie 无效，SYN-ACK 只确认 SYN，客户端会重发数据。"
+请求照常在握手后发送。第二个连接把 cookie 和 {bytes} 字节的请求放在 SYN 上。服务器校验 cookie 后立即接收数据：\
+它在 {acc_at} 的 SYN-ACK 确认了 {want} = ISN {isn} + 1 + {bytes}，即 SYN 和数据（规则 41），早于握手完成。省下了一个往返。\
+如果 cookie 无效，SYN-ACK 只确认 SYN，客户端会重发数据。"
                     ),
                 ),
             )
@@ -318,7 +399,9 @@ duplicates from being taken as new data.",
         }
         Scenario::SimultaneousClose => {
             let a = entered(t, Side::A, State::Closing).map_or_else(unknown, |s| ms(s.at));
-            let b = entered(t, Side::B, State::Closing).map_or_else(unknown, |s| ms(s.at));
+            let b = server_at(t, State::Closing, "CLOSING")
+                .or_else(|| server_at(t, State::TimeWait, "TIME_WAIT"))
+                .unwrap_or_else(unknown);
             let tw = entered(t, Side::A, State::TimeWait).map_or_else(unknown, |s| ms(s.at));
             (
                 q("What if both sides close at once?", "如果双方同时关闭呢？"),
@@ -336,16 +419,16 @@ entered TIME-WAIT (client at {tw}): both sides, not just one, wait 2·MSL, becau
             )
         }
         Scenario::LastAckLost => {
-            let fins: Vec<String> = sent(t, Side::B)
-                .filter(|(_, g)| g.flags.fin())
-                .map(|(s, _)| ms(s.at))
+            let fins: Vec<String> = wire(t, Side::B)
+                .filter(|(_, p)| p.tcp.flags.fin())
+                .map(|(at, _)| ms(at))
                 .collect();
             let reack = sent(t, Side::A)
                 .filter(|(s, _)| s.before.state == State::TimeWait)
                 .map(|(s, _)| ms(s.at))
                 .next()
                 .unwrap_or_else(unknown);
-            let closed = event_at(t, Side::B, Event::Closed).unwrap_or_else(unknown);
+            let closed = server_event(t, Event::Closed, "CLOSED").unwrap_or_else(unknown);
             let fin_times = fins.join(if zh { "、" } else { ", " });
             (
                 q(
@@ -371,7 +454,7 @@ that had closed cleanly."
         Scenario::Abort => {
             let rst = sent(t, Side::A).find(|(_, g)| g.flags.rst());
             let (seq, at) = rst.map_or((0, unknown()), |(s, g)| (g.seq.get(), ms(s.at)));
-            let reset = event_at(t, Side::B, Event::Reset).unwrap_or_else(unknown);
+            let reset = server_event(t, Event::Reset, "CLOSED").unwrap_or_else(unknown);
             (
                 q("What does ABORT do?", "ABORT（中止）做了什么？"),
                 pick(

@@ -63,7 +63,8 @@ pub struct Narrator<'a> {
     sent: [usize; 2],
     flag_vs_field_told: bool,
     /// Whether each side already sent its SYN (later ones are retransmissions).
-    syn_sent: [bool; 2],
+    /// SYNs each side sent so far (seq, ports): a repeat is a retransmission.
+    syn_sent: Vec<(Side, u32, u16, u16)>,
     /// The kernel's last reported state (Linux peer).
     kernel_state_now: State,
 }
@@ -93,7 +94,7 @@ impl<'a> Narrator<'a> {
             fates: [fates(Side::A), fates(Side::B)],
             sent: [0, 0],
             flag_vs_field_told: false,
-            syn_sent: [false, false],
+            syn_sent: Vec::new(),
             kernel_state_now: State::Closed,
         }
     }
@@ -804,7 +805,12 @@ impl<'a> Narrator<'a> {
             }
             return lines;
         }
-        if f.syn() && std::mem::replace(&mut self.syn_sent[idx(side)], true) {
+        let key = (side, seg.seq.get(), seg.src.port(), seg.dst.port());
+        let repeated = f.syn() && self.syn_sent.contains(&key);
+        if f.syn() && !repeated {
+            self.syn_sent.push(key);
+        }
+        if repeated {
             lines.push(match self.lang {
                 Lang::En => format!(
                     "the same {} again, seq = ISN {} unchanged: a retransmission never picks a new ISN",

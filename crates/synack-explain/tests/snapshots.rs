@@ -137,6 +137,11 @@ fn each_scenario_tells_what_was_dropped_and_ends_with_its_answer() {
         assert_eq!(lost, drops, "{}", s.name());
         let last = t.trim_end().lines().rev().find(|l| l.ends_with('?'));
         assert!(last.is_some(), "{} has no question", s.name());
+        // Every number in the answer came from the run: none is missing.
+        for lang in [Lang::En, Lang::Zh] {
+            let (_, a) = synack_explain::answer(&trace(s), lang);
+            assert!(!a.contains(" ?") && !a.contains("?,"), "{}: {a}", s.name());
+        }
     }
 }
 

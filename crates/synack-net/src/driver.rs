@@ -29,6 +29,9 @@ pub enum Fault {
     DropNth { dir: Dir, n: usize },
     /// Drop every TCP segment in `dir`.
     DropAll { dir: Dir },
+    /// Drop what the kernel sends to this address (a spoofed source that
+    /// does not exist), without counting it in `dir`.
+    Blackhole(std::net::IpAddr),
 }
 
 /// One TCP segment that crossed (or was dropped on) the TUN link.
@@ -111,6 +114,7 @@ impl Driver {
         self.faults.iter().any(|f| match *f {
             Fault::DropNth { dir: d, n: k } => d == dir && k == n,
             Fault::DropAll { dir: d } => d == dir,
+            Fault::Blackhole(_) => false,
         })
     }
 
@@ -200,7 +204,12 @@ impl Driver {
             let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
             // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP
             // reaches the engine.
-            if parse_ip(&pkt, false).is_err() {
+            let Ok(ip) = parse_ip(&pkt, false) else {
+                continue;
+            };
+            let dst = ip.ip.dst;
+            if self.faults.contains(&Fault::Blackhole(dst)) {
+                self.record(Dir::FromKernel, true, &pkt)?;
                 continue;
             }
             let drop = self.fate(Dir::FromKernel);

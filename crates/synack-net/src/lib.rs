@@ -14,9 +14,10 @@ pub mod kernel;
 pub mod lab;
 pub mod pcap;
 pub mod peer;
+mod peer_more;
 mod sys;
 
-pub use sys::{connect_from, linger_zero, set_fastopen, wait_peak_rss};
+pub use sys::{connect_from, linger_zero, listen_with_backlog, set_fastopen, wait_peak_rss};
 
 pub use driver::{Captured, Dir, Driver, Fault};
 pub use lab::Lab;

@@ -18,7 +18,7 @@ use crate::{Dir, Driver, Fault, Lab, NetError, kernel, lab};
 
 /// Whether `scenario` has a run against the kernel here.
 pub fn supports(scenario: Scenario) -> bool {
-    scenario.is_textbook()
+    scenario.is_textbook() || crate::peer_more::supports(scenario)
 }
 
 /// Run `opts.scenario` against the kernel in a lab of its own.
@@ -32,23 +32,23 @@ pub fn explain(opts: &Options) -> Result<Trace, NetError> {
 /// Samples the kernel's state of one connection from its own thread:
 /// reading /proc walks the kernel's whole connection table and takes
 /// milliseconds, which must not delay the packets.
-struct Sampler {
+pub(crate) struct Sampler {
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-struct Shared {
-    kernel_addr: SocketAddr,
-    synack_addr: SocketAddr,
-    accepted: bool,
+pub(crate) struct Shared {
+    pub(crate) kernel_addr: SocketAddr,
+    pub(crate) synack_addr: SocketAddr,
+    pub(crate) accepted: bool,
     samples: Vec<KernelSample>,
     /// Completed reads of /proc.
     reads: u64,
 }
 
 impl Sampler {
-    fn start(
+    pub(crate) fn start(
         epoch: std::time::Instant,
         kernel_addr: SocketAddr,
         synack_addr: SocketAddr,
@@ -117,13 +117,13 @@ impl Sampler {
             .map(|k| k.state.clone())
     }
 
-    fn with(&self, f: impl FnOnce(&mut Shared)) {
+    pub(crate) fn with(&self, f: impl FnOnce(&mut Shared)) {
         if let Ok(mut g) = self.shared.lock() {
             f(&mut g);
         }
     }
 
-    fn finish(mut self) -> Vec<KernelSample> {
+    pub(crate) fn finish(mut self) -> Vec<KernelSample> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -194,7 +194,7 @@ fn loss(s: Scenario, kernel_side: Side) -> Vec<Fault> {
         .collect()
 }
 
-fn io(e: std::io::Error) -> NetError {
+pub(crate) fn io(e: std::io::Error) -> NetError {
     NetError::Command(format!("kernel socket: {e}"))
 }
 
@@ -208,6 +208,9 @@ fn run(o: &Options) -> Result<Trace, NetError> {
         Profile::Linux => Config::linux(),
     }
     .with_secrets(*b"synack-client-ky", 1);
+    if !o.scenario.is_textbook() {
+        return crate::peer_more::run(o, lab, release);
+    }
     let kernel_client = o.scenario == Scenario::Filtered || o.synack_side == Side::B;
     // --isn applies to synack's side; the kernel picks its own.
     let ours = if kernel_client {
@@ -559,6 +562,21 @@ pub(crate) fn build_trace(
             .find(|p| p.tcp.flags.syn())
             .map(|p| p.tcp.seq.get())
     };
+    // Distinct address pairs on the link.
+    let connections = {
+        let mut pairs: Vec<(SocketAddr, SocketAddr)> = link
+            .iter()
+            .filter_map(|l| synack_wire::parse_segment(&l.bytes, false).ok())
+            .map(|p| {
+                let a = SocketAddr::new(p.ip.src, p.tcp.src_port);
+                let b = SocketAddr::new(p.ip.dst, p.tcp.dst_port);
+                if a <= b { (a, b) } else { (b, a) }
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs.len().max(1)
+    };
     let (client_isn, server_isn) = (syn_seq(Side::A).unwrap_or(0), syn_seq(Side::B));
     Trace {
         scenario,
@@ -592,6 +610,6 @@ pub(crate) fn build_trace(
         },
         request: REQUEST,
         response: RESPONSE,
-        connections: 1,
+        connections,
     }
 }

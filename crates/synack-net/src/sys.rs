@@ -284,3 +284,33 @@ pub fn set_fastopen(fd: &impl AsRawFd, qlen: i32) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// A listening socket with an explicit `listen(2)` backlog (std always
+/// asks for its own), so a test can fill the SYN queue with a few SYNs.
+pub fn listen_with_backlog(
+    addr: std::net::SocketAddr,
+    backlog: i32,
+) -> io::Result<std::net::TcpListener> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: plain integer arguments.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (ss, len) = sockaddr(addr);
+    // SAFETY: ss holds a valid address of `len` bytes.
+    if unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: plain integer arguments.
+    if unsafe { libc::listen(fd, backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(std::net::TcpListener::from(owned))
+}

@@ -116,9 +116,117 @@ fn every_scenario_runs_against_the_kernel() {
                 assert_eq!(syns, 6, "{k:?}");
                 assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
             }
+            Scenario::SimultaneousOpen => {
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN, false)), "{k:?}");
+                assert!(k.iter().any(|x| x.0 == TcpFlags::SYN_ACK));
+                assert!(
+                    t.steps
+                        .iter()
+                        .any(|(_, s)| s.after.state == synack_engine::State::SynReceived)
+                );
+                assert!(states(&t).iter().any(|x| x.0 == "ESTABLISHED"));
+            }
+            Scenario::OldDuplicate => {
+                // The kernel's first SYN-ACK answers the old SYN (seq 90).
+                let first = segs(&t, Side::B).into_iter().find(|x| x.0.syn()).unwrap();
+                assert_eq!(first.2, 91);
+                let rst = segs(&t, Side::A).into_iter().find(|x| x.0.rst()).unwrap();
+                assert_eq!(rst.1, 91);
+                assert!(has_event(&t, Event::Connected));
+            }
+            Scenario::HalfOpen => {
+                assert!(
+                    k.iter().any(|x| x.0 == TcpFlags::ACK),
+                    "a challenge ACK: {k:?}"
+                );
+                let connected = t
+                    .events
+                    .iter()
+                    .filter(|e| e.event == Event::Connected)
+                    .count();
+                assert_eq!(connected, 2);
+                assert!(
+                    states(&t).iter().any(|x| x.0 == "CLOSED"),
+                    "{:?}",
+                    states(&t)
+                );
+            }
+            Scenario::SynFlood => {
+                // Four SYN-ACKs to the spoofed address were dropped, ours came.
+                let dropped = k.iter().filter(|x| x.0 == TcpFlags::SYN_ACK && x.1).count();
+                assert!(dropped >= 4, "{k:?}");
+                assert!(!states(&t).iter().any(|x| x.0 == "SYN_RECV"));
+                assert!(states(&t).iter().any(|x| x.0 == "ESTABLISHED"));
+                // The cookie's option bits: window scale 7, SACK.
+                let synack = segs(&t, Side::B)
+                    .into_iter()
+                    .find(|x| x.0.syn() && x.4 == t.client.port())
+                    .unwrap();
+                assert_eq!(synack.3 & 0x3f, 7 | 0x10);
+            }
+            Scenario::Ecn => {
+                let synacks: Vec<TcpFlags> = k.iter().filter(|x| x.0.syn()).map(|x| x.0).collect();
+                assert_eq!(
+                    synacks,
+                    [TcpFlags::SYN_ACK | TcpFlags::ECE, TcpFlags::SYN_ACK]
+                );
+            }
+            Scenario::FastOpen => {
+                let syn = segs(&t, Side::A)
+                    .into_iter()
+                    .find(|x| x.0.syn() && x.5 > 0)
+                    .unwrap();
+                let want = syn.1.wrapping_add(1 + syn.5 as u32);
+                assert!(segs(&t, Side::B).iter().any(|x| x.0.syn() && x.2 == want));
+                assert!(has_event(&t, Event::Readable));
+            }
+            Scenario::SimultaneousClose => {
+                assert!(
+                    t.steps
+                        .iter()
+                        .any(|(_, s)| s.after.state == synack_engine::State::Closing)
+                );
+                assert!(states(&t).iter().any(|x| x.0 == "TIME_WAIT"));
+            }
+            Scenario::LastAckLost => {
+                assert_eq!(k.iter().filter(|x| x.0.fin()).count(), 2, "{k:?}");
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
+            Scenario::Abort => {
+                assert!(segs(&t, Side::A).iter().any(|x| x.0.rst()));
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
             other => panic!("{} has no kernel run to check", other.name()),
         }
+        // The closing answer is built from this run's numbers: none missing.
+        for lang in [Lang::En, Lang::Zh] {
+            let (_, a) = synack_explain::answer(&t, lang);
+            assert!(
+                !a.contains(" ?") && !a.contains("？ ") && !a.contains(" ?,"),
+                "{}: {a}",
+                s.name()
+            );
+        }
     }
+}
+
+/// (flags, seq, ack, TSval, destination port, payload length) of what `side` sent.
+fn segs(t: &Trace, side: Side) -> Vec<(TcpFlags, u32, u32, u32, u16, usize)> {
+    t.link
+        .iter()
+        .filter(|r| r.from == side)
+        .map(|r| {
+            let p = parse_segment(&r.bytes, false).unwrap();
+            (
+                p.tcp.flags,
+                p.tcp.seq.get(),
+                p.tcp.ack.get(),
+                p.tcp.options.timestamps.map_or(0, |x| x.0),
+                p.tcp.dst_port,
+                p.tcp.payload.len(),
+            )
+        })
+        .collect()
 }
 
 fn run_with(s: Scenario, synack_side: Side, closer: Side) -> Option<Trace> {
