@@ -356,6 +356,53 @@ the data again."
             )
         }
         Scenario::Isn => {
+            if is_kernel(t, Side::B) {
+                // The kernel's ISNs, from its SYN-ACKs, by client port.
+                let acks: Vec<(u16, synack_engine::Instant, u32)> = wire(t, Side::B)
+                    .filter(|(_, p)| p.tcp.flags.syn())
+                    .map(|(at, p)| (p.tcp.dst_port, at, p.tcp.seq.get()))
+                    .collect();
+                let port0 = acks.first().map_or(0, |x| x.0);
+                let same: Vec<_> = acks.iter().filter(|x| x.0 == port0).collect();
+                let steps: Vec<String> = same
+                    .windows(2)
+                    .map(|w| {
+                        let ns = (w[1].1 - w[0].1).as_nanos() as f64;
+                        let d = w[1].2.wrapping_sub(w[0].2);
+                        format!(
+                            "+{d} in {:.1} ms ({:.1} ns per step)",
+                            ns / 1e6,
+                            ns / f64::from(d.max(1))
+                        )
+                    })
+                    .collect();
+                let first_two = acks
+                    .iter()
+                    .take(2)
+                    .map(|x| x.2.to_string())
+                    .collect::<Vec<_>>()
+                    .join(if zh { " 和 " } else { " and " });
+                let sep = if zh { "；" } else { "; " };
+                return (
+                    q(
+                        "Why are ISNs unpredictable, yet increasing?",
+                        "为什么 ISN 既不可预测，又会递增？",
+                    ),
+                    pick(
+                        format!(
+                            "The kernel's ISNs, read from its SYN-ACKs, follow RFC 6528 as Linux implements it: a keyed SipHash \
+of the 4-tuple plus a clock of 64 ns ticks. Our two tuples opened at nearly the same moment got {first_two}: unrelated. On one \
+tuple the ISN grew with the clock: {}. Our own ISNs follow the same scheme with a 4 µs clock.",
+                            steps.join(sep)
+                        ),
+                        format!(
+                            "从内核的 SYN-ACK 读出的 ISN 符合 Linux 对 RFC 6528 的实现：四元组的带密钥 SipHash 加上每 64 纳秒一格的时钟。\
+我们几乎同时打开的两个四元组得到 {first_two}：毫无关联。同一个四元组上，ISN 随时钟增长：{}。我们自己的 ISN 用同样的方法，只是时钟为 4 微秒一格。",
+                            steps.join(sep)
+                        ),
+                    ),
+                );
+            }
             let syns: Vec<(u16, synack_engine::Instant, u32)> = sent(t, Side::A)
                 .filter(|(_, g)| g.flags == synack_wire::TcpFlags::SYN)
                 .map(|(s, g)| (g.src.port(), s.at, g.seq.get()))

@@ -63,6 +63,8 @@ pub struct Narrator<'a> {
     sent: [usize; 2],
     flag_vs_field_told: bool,
     /// Whether each side already sent its SYN (later ones are retransmissions).
+    /// Half-open passive connections on the server so far (its SYN queue).
+    syn_queue: u32,
     /// SYNs each side sent so far (seq, ports): a repeat is a retransmission.
     syn_sent: Vec<(Side, u32, u16, u16)>,
     /// The kernel's last reported state (Linux peer).
@@ -95,6 +97,7 @@ impl<'a> Narrator<'a> {
             sent: [0, 0],
             flag_vs_field_told: false,
             syn_sent: Vec::new(),
+            syn_queue: 0,
             kernel_state_now: State::Closed,
         }
     }
@@ -286,6 +289,28 @@ impl<'a> Narrator<'a> {
                 self.t("in", "处于"),
                 state_name(b, self.lang)
             );
+        }
+        if side == Side::B {
+            for s in group {
+                let (from, to) = (s.before.state, s.after.state);
+                if from == State::Listen && to == State::SynReceived {
+                    self.syn_queue += 1;
+                } else if from == State::SynReceived && to != State::SynReceived {
+                    self.syn_queue = self.syn_queue.saturating_sub(1);
+                }
+            }
+            // `ss -lt` shows the same count as Recv-Q of the listener.
+            if self.trace.scenario == crate::Scenario::SynFlood
+                && self.trace.peer == crate::Peer::Sim
+            {
+                let _ = write!(
+                    out,
+                    "   [{} {}/{}]",
+                    self.t("SYN queue", "半连接队列"),
+                    self.syn_queue,
+                    crate::more::FLOOD_BACKLOG
+                );
+            }
         }
         out.push('\n');
         let _ = writeln!(out, "    {}", self.cause(side, &step.cause));

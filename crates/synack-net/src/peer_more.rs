@@ -31,6 +31,7 @@ pub fn supports(s: Scenario) -> bool {
             | Scenario::SynFlood
             | Scenario::Ecn
             | Scenario::FastOpen
+            | Scenario::Isn
             | Scenario::SimultaneousClose
             | Scenario::LastAckLost
             | Scenario::Abort
@@ -286,6 +287,25 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
             }
             l.until(2 * SEC, |d| d.has_event(Event::Readable))?;
             Ok((Some(listener), streams))
+        }
+        Scenario::Isn => {
+            // Two 4-tuples, three rounds half a second apart; each connection
+            // is aborted so the next round can reuse its tuple.
+            let listener = listen()?;
+            let start = l.d.elapsed();
+            for round in 0..3u32 {
+                let at = start + SEC * round / 2;
+                l.until(at.saturating_sub(l.d.elapsed()), |_| false)?;
+                for k in 0..2u16 {
+                    let from = SocketAddr::new(ours.ip(), ours.port() + k);
+                    let h = l.d.ep.connect(l.d.now(), from, theirs).map_err(cmd)?;
+                    l.connected(h)?;
+                    let _ = listener.accept();
+                    l.d.ep.abort(l.d.now(), h).map_err(cmd)?;
+                    l.d.flush()?;
+                }
+            }
+            Ok((Some(listener), vec![]))
         }
         Scenario::SimultaneousClose | Scenario::LastAckLost | Scenario::Abort => {
             let listener = listen()?;
