@@ -489,6 +489,15 @@ fn ack_field(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Option<Dis
     // More data may fit now that the window moved.
     if matches!(c.state, State::Established | State::CloseWait) {
         c.push_data(ctx, false, Rule::AckProcessing);
+    } else if matches!(c.state, State::FinWait1 | State::LastAck) && c.fin_seq.is_none() {
+        // CLOSE came while data waited for the window: the rest goes now,
+        // with the FIN on its last segment.
+        let rule = if c.state == State::FinWait1 {
+            Rule::ActiveClose
+        } else {
+            Rule::PassiveClose
+        };
+        c.push_data(ctx, true, rule);
     }
     None
 }

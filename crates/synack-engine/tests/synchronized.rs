@@ -316,6 +316,29 @@ fn rule_46_active_close_fin_wait_to_time_wait() {
 }
 
 #[test]
+fn rule_46_fin_rides_on_the_last_data_segment() {
+    let mut h = Harness::established(config());
+    let c = h.handle.unwrap();
+    // The peer's window (1 × 128 with its shift of 7) takes 128 bytes.
+    h.exchange(Seg::new(F::ACK, P, L).win(1), None);
+    let data = [7u8; 200];
+    h.ep.send(h.now, c, &data).unwrap();
+    let first = h.recv();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].payload.len(), 128);
+    // CLOSE while 72 bytes wait for window: nothing can go yet.
+    h.ep.close(h.now, c).unwrap();
+    assert_eq!(h.recv(), vec![]);
+    assert_eq!(h.state(), Some(State::FinWait1));
+    // The window opens: the rest of the data and the FIN in one segment.
+    h.send(Seg::new(F::ACK, P, L + 128).win(502));
+    let out = h.recv();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].flags, F(F::FIN.0 | F::PSH.0 | F::ACK.0));
+    assert_eq!((out[0].seq, out[0].payload.len()), (L + 128, 72));
+}
+
+#[test]
 fn rule_46_fin_is_retransmitted() {
     let mut h = Harness::established(config());
     h.ep.close(h.now, h.handle.unwrap()).unwrap();
