@@ -994,3 +994,38 @@ fn kernel_closing_with_unread_data_resets() {
         assert!(!up.d.has_event(Event::PeerClosed));
     });
 }
+
+/// Linux: rules 47, 51.
+#[test]
+fn kernel_fin_rides_on_its_last_data_segment() {
+    // Our window holds 1000 bytes; the kernel writes 1500 and shuts down:
+    // the last 500 wait for our window and leave with the FIN.
+    in_lab(|lab| {
+        let cfg = Config {
+            recv_window: 1000,
+            window_scale: None,
+            ..linux()
+        };
+        let mut up = connect_up(lab, cfg, 8096);
+        up.stream.write_all(&[b'x'; 1500]).unwrap();
+        up.stream.shutdown(Shutdown::Write).unwrap();
+        assert!(
+            up.d.run_until(SEC, |d| d
+                .ep
+                .connection(up.h)
+                .is_some_and(|c| c.readable() == 1000))
+                .unwrap()
+        );
+        let mut buf = [0u8; 1000];
+        assert_eq!(up.d.ep.recv(up.h, &mut buf).unwrap(), 1000);
+        // The kernel probes the closed window; our answer opens it.
+        assert!(
+            up.d.run_until(5 * SEC, |d| d.has_event(Event::PeerClosed))
+                .unwrap()
+        );
+        let fin = from_kernel(&up.d).into_iter().find(|x| x.0.fin()).unwrap();
+        assert_eq!(fin.4, 500, "the FIN came with the last 500 bytes");
+        assert_eq!(up.d.ep.connection(up.h).unwrap().readable(), 500);
+        assert_eq!(up.d.ep.connection(up.h).unwrap().state(), State::CloseWait);
+    });
+}
