@@ -151,7 +151,9 @@ pub(crate) fn timeout(c: &mut Connection, ctx: &mut Ctx<'_>, kind: TimerKind) ->
         // the data goes after the handshake.
         c.syn_data = 0;
         c.snd_nxt = c.iss.add(1);
-        c.tfo_out = None;
+        if c.tfo.is_some() {
+            c.set_tfo_out(None);
+        }
     }
     c.rto = wait;
     c.set_timer(ctx.now + wait, TimerKind::Retransmit);

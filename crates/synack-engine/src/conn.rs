@@ -46,6 +46,15 @@ pub(crate) struct Timer {
     pub kind: TimerKind,
 }
 
+/// Fast Open state of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Tfo {
+    /// The option for our SYN or SYN-ACK: a request or a cookie.
+    pub out: Option<synack_wire::FastOpenCookie>,
+    /// A cookie the peer's SYN-ACK gave us, for the endpoint's cache.
+    pub learned: Option<synack_wire::FastOpenCookie>,
+}
+
 /// One connection's state.
 #[derive(Debug)]
 pub struct Connection {
@@ -86,10 +95,9 @@ pub struct Connection {
     pub(crate) last_ack_reply: Option<Instant>,
     /// Our SYN asks for ECN (cleared when a retransmission falls back).
     pub(crate) ecn_syn: bool,
-    /// A Fast Open option for our SYN or SYN-ACK: a request or a cookie.
-    pub(crate) tfo_out: Option<synack_wire::FastOpenCookie>,
-    /// A cookie the peer's SYN-ACK gave us, for the endpoint's cache.
-    pub(crate) tfo_learned: Option<synack_wire::FastOpenCookie>,
+    /// Fast Open cookies in play; boxed, as most connections have none
+    /// and the TCB's size matters with many connections.
+    pub(crate) tfo: Option<Box<Tfo>>,
     /// Data went out on our SYN (Fast Open).
     pub(crate) syn_data: u32,
     /// Passive and established, not yet taken by `accept`.
@@ -135,8 +143,7 @@ impl Connection {
             recv_buf: Vec::new(),
             last_ack_reply: None,
             ecn_syn: false,
-            tfo_out: None,
-            tfo_learned: None,
+            tfo: None,
             syn_data: 0,
             unaccepted: false,
         }
@@ -172,6 +179,22 @@ impl Connection {
     /// Bytes received and not yet read.
     pub fn readable(&self) -> usize {
         self.recv_buf.len()
+    }
+
+    pub(crate) fn tfo_out(&self) -> Option<synack_wire::FastOpenCookie> {
+        self.tfo.as_ref().and_then(|t| t.out)
+    }
+
+    pub(crate) fn set_tfo_out(&mut self, c: Option<synack_wire::FastOpenCookie>) {
+        self.tfo.get_or_insert_with(Box::default).out = c;
+    }
+
+    pub(crate) fn set_tfo_learned(&mut self, c: synack_wire::FastOpenCookie) {
+        self.tfo.get_or_insert_with(Box::default).learned = Some(c);
+    }
+
+    pub(crate) fn take_tfo_learned(&mut self) -> Option<synack_wire::FastOpenCookie> {
+        self.tfo.as_mut().and_then(|t| t.learned.take())
     }
 
     pub fn vars(&self) -> TcbVars {

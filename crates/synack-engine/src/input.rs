@@ -126,7 +126,7 @@ fn fast_open_synack(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) {
         .fast_open
         .filter(|k| ctx.cfg.fast_open && !k.is_request())
     {
-        c.tfo_learned = Some(k);
+        c.set_tfo_learned(k);
         ctx.note(
             c,
             Action::Note(Note::FastOpenCookieLearned),

@@ -56,10 +56,10 @@ pub(crate) fn fast_open_syn(c: &mut Connection, ctx: &Ctx<'_>, cookie: Option<Fa
                 .min(usize::from(negotiate::default_mss(c.tuple.remote)));
             c.syn_data = n as u32;
             c.snd_nxt = c.iss.add(1 + n as u32);
-            c.tfo_out = Some(k);
+            c.set_tfo_out(Some(k));
         }
-        Some(k) => c.tfo_out = Some(k),
-        None => c.tfo_out = FastOpenCookie::new(&[]),
+        Some(k) => c.set_tfo_out(Some(k)),
+        None => c.set_tfo_out(FastOpenCookie::new(&[])),
     }
     let _ = ctx;
 }
@@ -324,7 +324,7 @@ fn fast_open_server(c: &mut Connection, ctx: &Ctx<'_>, seg: &Seg<'_>) -> Option<
     let client = c.tuple.remote.ip();
     let fresh = fastopen::cookie(&cfg.secret, client);
     if k.is_request() {
-        c.tfo_out = Some(fresh);
+        c.set_tfo_out(Some(fresh));
         return Some(Note::FastOpenCookieIssued);
     }
     let bytes = seg.payload.len() as u32;
@@ -337,6 +337,6 @@ fn fast_open_server(c: &mut Connection, ctx: &Ctx<'_>, seg: &Seg<'_>) -> Option<
         c.rcv_wnd = c.rcv_wnd.saturating_sub(bytes);
         return Some(Note::FastOpenDataAccepted { bytes });
     }
-    c.tfo_out = Some(fresh);
+    c.set_tfo_out(Some(fresh));
     Some(Note::FastOpenDataRejected { bytes })
 }

@@ -213,7 +213,7 @@ impl Endpoint {
                     Rule::FastOpen,
                     None,
                 );
-            } else if c.tfo_out.is_some() {
+            } else if c.tfo_out().is_some() {
                 ctx.note(
                     c,
                     Action::Note(Note::FastOpenCookieRequested),
@@ -476,7 +476,7 @@ impl Endpoint {
             };
             let mut repr = repr;
             if seg.flags.syn() {
-                repr.options.fast_open = conn.and_then(|c| c.tfo_out);
+                repr.options.fast_open = conn.and_then(|c| c.tfo_out());
             }
             let len = emit_segment(buf, &ip, &repr, self.cfg.option_layout)?;
             self.stats.segments_out += 1;
@@ -643,7 +643,7 @@ impl Endpoint {
         if !was_established && c.state == State::Established {
             self.stats.established += 1;
         }
-        if let Some(cookie) = c.tfo_learned.take() {
+        if let Some(cookie) = c.take_tfo_learned() {
             self.tfo_cache.insert(c.tuple.remote.ip(), cookie);
         }
         let deleted = matches!(disposition, Disposition::Delete(_));
