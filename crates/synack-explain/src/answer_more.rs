@@ -517,6 +517,43 @@ seq 为 {seq}，即它的 SND.NXT（规则 53）——正是服务器期望的�
                 ),
             )
         }
+        Scenario::TimeWaitRst => {
+            let tw = server_at(t, State::TimeWait, "TIME_WAIT").unwrap_or_else(unknown);
+            let rst = wire(t, Side::A).find(|(_, p)| p.tcp.flags.rst());
+            let (rst_at, rst_seq) = rst.map_or((unknown(), 0), |(at, p)| (ms(at), p.tcp.seq.get()));
+            let gone = if is_kernel(t, Side::B) {
+                t.kernel_states
+                    .iter()
+                    .skip_while(|k| k.state != "TIME_WAIT")
+                    .find(|k| k.state != "TIME_WAIT")
+                    .map(|k| ms(k.at))
+            } else {
+                steps(t, Side::B)
+                    .find(|s| s.before.state == State::TimeWait && s.after.state != State::TimeWait)
+                    .map(|s| ms(s.at))
+            }
+            .unwrap_or_else(unknown);
+            (
+                q(
+                    "What does a RST do to TIME-WAIT?",
+                    "RST 到达 TIME-WAIT 会怎样？",
+                ),
+                pick(
+                    format!(
+                        "The server closed first, so it entered TIME-WAIT at {tw}, to wait 2·MSL. At {rst_at} a RST arrived with \
+seq {rst_seq}, exactly its RCV.NXT, and TIME-WAIT ended at {gone} instead of minutes later (rule 50). RFC 9293 says a RST \
+in TIME-WAIT closes the connection, and Linux does the same by default (tcp_rfc1337=0); synack follows them. RFC 1337 calls \
+this \"TIME-WAIT assassination\": an old duplicate RST can end the wait early, and a new connection on the same 4-tuple may \
+then accept old segments; its remedy is to ignore RSTs in TIME-WAIT."
+                    ),
+                    format!(
+                        "服务器先关闭，所以它在 {tw} 进入 TIME-WAIT，要等待 2MSL。在 {rst_at}，一个 seq 为 {rst_seq}（正好等于它的 RCV.NXT）的 RST 到达，\
+TIME-WAIT 在 {gone} 就结束了，而不是几分钟之后（规则 50）。RFC 9293 规定 TIME-WAIT 中收到 RST 就关闭连接，Linux 默认（tcp_rfc1337=0）也这样做；synack 与它们一致。\
+RFC 1337 把这叫作“TIME-WAIT 暗杀”：旧的重复 RST 可能提前结束等待，同一四元组上的新连接随后可能收下旧报文段；它的办法是在 TIME-WAIT 中忽略 RST。"
+                    ),
+                ),
+            )
+        }
         _ => (String::new(), String::new()),
     }
 }

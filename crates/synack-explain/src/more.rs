@@ -134,6 +134,31 @@ pub fn settle(p: &mut Pair, at: Instant) {
     }
 }
 
+/// A bare segment from `from` (no options): a forged or stray RST.
+fn crafted(from: SocketAddr, to: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, String> {
+    let repr = TcpRepr {
+        src_port: from.port(),
+        dst_port: to.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(0),
+        flags,
+        window: 0,
+        urgent: 0,
+        options: synack_wire::TcpOptions::default(),
+        payload: &[],
+    };
+    let mut buf = vec![0u8; 100];
+    let n = emit_segment(
+        &mut buf,
+        &IpHeader::new(from.ip(), to.ip()),
+        &repr,
+        OptionLayout::Linux,
+    )
+    .map_err(|e| e.to_string())?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -272,6 +297,29 @@ pub fn drive(o: &Options, pair: &mut Pair, limit: Instant) -> Result<(), String>
                     p.has_event(Side::B, Event::Closed) || p.has_event(Side::B, Event::Reset);
                 a_done && b_done
             });
+        }
+        Scenario::TimeWaitRst => {
+            // The server closes first and so holds TIME-WAIT; then a RST
+            // with its exact RCV.NXT arrives from the client's address.
+            let h = pair.a.connect(Instant::ZERO, c, s).map_err(err)?;
+            pair.run_until(limit, both_up);
+            let server =
+                events_for(pair, Side::B, Event::Accepted).ok_or("no server connection")?;
+            let now = pair.now;
+            pair.b.close(now, server).map_err(err)?;
+            pair.run_until(limit, |p| p.has_event(Side::A, Event::PeerClosed));
+            let now = pair.now;
+            pair.a.close(now, h).map_err(err)?;
+            pair.run_until(limit, |p| p.has_event(Side::A, Event::Closed));
+            advance_to(pair, pair.now + o.delay * 10);
+            let rcv_nxt = pair
+                .b
+                .connection(server)
+                .map(|c| c.vars().rcv_nxt.get())
+                .ok_or("the server left TIME-WAIT early")?;
+            let rst = crafted(c, s, TcpFlags::RST, rcv_nxt)?;
+            pair.link.send(pair.now, Side::A, &rst);
+            pair.run_until(limit, |p| p.has_event(Side::B, Event::Closed));
         }
         s => return Err(format!("{}: a textbook scenario", s.name())),
     }

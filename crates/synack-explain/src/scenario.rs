@@ -37,10 +37,12 @@ pub enum Scenario {
     LastAckLost,
     /// ABORT: a RST ends an established connection at once.
     Abort,
+    /// A RST reaches the side in TIME-WAIT (RFC 1337's hazard).
+    TimeWaitRst,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 18] = [
+    pub const ALL: [Scenario; 19] = [
         Scenario::Normal,
         Scenario::SynLost,
         Scenario::SynAckLost,
@@ -59,6 +61,7 @@ impl Scenario {
         Scenario::SimultaneousClose,
         Scenario::LastAckLost,
         Scenario::Abort,
+        Scenario::TimeWaitRst,
     ];
 
     /// The textbook scenarios: one connection, driven here; the others are
@@ -97,6 +100,7 @@ impl Scenario {
             Scenario::SimultaneousClose => "simultaneous-close",
             Scenario::LastAckLost => "last-ack-lost",
             Scenario::Abort => "abort",
+            Scenario::TimeWaitRst => "time-wait-rst",
         }
     }
 

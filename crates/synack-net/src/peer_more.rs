@@ -35,6 +35,7 @@ pub fn supports(s: Scenario) -> bool {
             | Scenario::SimultaneousClose
             | Scenario::LastAckLost
             | Scenario::Abort
+            | Scenario::TimeWaitRst
     )
 }
 
@@ -85,6 +86,31 @@ impl Lab2 {
     /// Turn for a while so the sampler sees the last state.
     fn settle(&mut self) -> Result<(), NetError> {
         self.until(SEC / 5, |_| false).map(|_| ())
+    }
+
+    /// A segment without options (a RST).
+    fn craft_bare(&self, from: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, NetError> {
+        let repr = TcpRepr {
+            src_port: from.port(),
+            dst_port: self.theirs.port(),
+            seq: SeqNum(seq),
+            ack: SeqNum(0),
+            flags,
+            window: 0,
+            urgent: 0,
+            options: synack_wire::TcpOptions::default(),
+            payload: &[],
+        };
+        let mut buf = vec![0u8; 100];
+        let n = emit_segment(
+            &mut buf,
+            &IpHeader::new(from.ip(), self.theirs.ip()),
+            &repr,
+            OptionLayout::Linux,
+        )
+        .map_err(NetError::Emit)?;
+        buf.truncate(n);
+        Ok(buf)
     }
 
     fn craft(&self, from: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, NetError> {
@@ -347,6 +373,34 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
                     Ok((Some(listener), vec![s]))
                 }
             }
+        }
+        Scenario::TimeWaitRst => {
+            // The kernel closes first and holds TIME_WAIT; a RST with its
+            // RCV.NXT then arrives from our address.
+            let listener = listen()?;
+            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
+            l.connected(h)?;
+            let s = l.accept(&listener)?;
+            l.until(SEC / 5, |_| false)?;
+            drop(s);
+            l.until(2 * SEC, |d| d.has_event(Event::PeerClosed))?;
+            l.d.ep.close(l.d.now(), h).map_err(cmd)?;
+            l.until(2 * SEC, |_| {
+                crate::kernel::state_of(theirs, ours) == Some("TIME_WAIT")
+            })?;
+            l.until(SEC / 5, |_| false)?;
+            let fin =
+                l.d.log
+                    .iter()
+                    .filter(|c| c.dir == Dir::ToKernel)
+                    .filter_map(|c| synack_wire::parse_segment(&c.bytes, false).ok())
+                    .find(|p| p.tcp.flags.fin())
+                    .map(|p| p.tcp.seq.get().wrapping_add(1))
+                    .ok_or_else(|| cmd("no FIN of ours"))?;
+            let rst = l.craft_bare(ours, TcpFlags::RST, fin)?;
+            l.d.inject(&rst)?;
+            l.until(SEC, |_| crate::kernel::state_of(theirs, ours).is_none())?;
+            Ok((Some(listener), vec![]))
         }
         s => Err(cmd(format!("{}: no run against the kernel", s.name()))),
     }

@@ -191,6 +191,12 @@ fn every_scenario_runs_against_the_kernel() {
                 let step = f64::from(acks[1].1.wrapping_sub(acks[0].1));
                 assert!((step - 500e6 / 64.0).abs() < 0.1 * 500e6 / 64.0, "{step}");
             }
+            Scenario::TimeWaitRst => {
+                let st = states(&t);
+                let tw = st.iter().position(|x| x.0 == "TIME_WAIT");
+                assert!(tw.is_some(), "{st:?}");
+                assert_eq!(st.last().map(|x| x.0), Some("CLOSED"), "{st:?}");
+            }
             Scenario::SimultaneousClose => {
                 assert!(
                     t.steps

@@ -98,6 +98,8 @@ enum ScenarioArg {
     LastAckLost,
     /// ABORT: a RST with SEQ=SND.NXT ends the connection at once.
     Abort,
+    /// A RST cuts TIME-WAIT short (RFC 1337's hazard; RFC 9293 and Linux close).
+    TimeWaitRst,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -211,6 +213,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         ScenarioArg::SimultaneousClose => Scenario::SimultaneousClose,
         ScenarioArg::LastAckLost => Scenario::LastAckLost,
         ScenarioArg::Abort => Scenario::Abort,
+        ScenarioArg::TimeWaitRst => Scenario::TimeWaitRst,
     };
     let linux_ok = synack_net::peer::supports(scenario);
     if args.peer == PeerArg::Linux && !linux_ok {
