@@ -215,6 +215,16 @@ pub fn run(args: &Args) -> Result<(), String> {
         ScenarioArg::Abort => Scenario::Abort,
         ScenarioArg::TimeWaitRst => Scenario::TimeWaitRst,
     };
+    if args.role == SideArg::Server && !scenario.is_textbook() {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "--role server applies to the textbook scenarios; in --scenario {} synack is the client\n",
+                scenario.name()
+            ),
+        )
+        .exit();
+    }
     let linux_ok = synack_net::peer::supports(scenario);
     if args.peer == PeerArg::Linux && !linux_ok {
         clap::Error::raw(

@@ -128,6 +128,7 @@ fn bad_arguments_exit_2_with_a_reason() {
         &["explain", "--lang", "fr"],
         &["explain", "--format", "xml"],
         &["explain", "--role", "server", "--peer", "sim"],
+        &["explain", "--role", "server", "--scenario", "ecn"],
         &["frobnicate"],
     ] {
         let out = synack(args, "C");
