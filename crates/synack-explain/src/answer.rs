@@ -7,6 +7,16 @@ use synack_engine::{Action, Cause, CloseReason, State, Step};
 use crate::scenario::{Scenario, Trace};
 use crate::words::Lang;
 
+/// A time for the answers: milliseconds, or seconds past one second.
+pub(crate) fn ms(at: synack_engine::Instant) -> String {
+    let ms = at.as_micros() as f64 / 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
 struct Facts<'a> {
     t: &'a Trace,
 }
@@ -21,12 +31,7 @@ impl Facts<'_> {
     }
 
     fn ms(at: synack_engine::Instant) -> String {
-        let ms = at.as_micros() as f64 / 1000.0;
-        if ms < 1000.0 {
-            format!("{ms:.0} ms")
-        } else {
-            format!("{:.2} s", ms / 1000.0)
-        }
+        ms(at)
     }
 
     /// Times at which `side` retransmitted, in ms. For the kernel, which

@@ -6,14 +6,7 @@ use synack_engine::{Action, Cause, Event, Note, SegInfo, State, Step};
 use crate::scenario::{Scenario, Trace};
 use crate::words::Lang;
 
-fn ms(at: synack_engine::Instant) -> String {
-    let ms = at.as_micros() as f64 / 1000.0;
-    if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.2} s", ms / 1000.0)
-    }
-}
+use crate::answer::ms;
 
 fn steps(t: &Trace, side: Side) -> impl Iterator<Item = &Step> {
     t.steps

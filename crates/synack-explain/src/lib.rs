@@ -8,7 +8,7 @@ mod answer;
 mod answer_more;
 mod diagram;
 mod json;
-mod more;
+pub mod more;
 mod notes;
 mod scenario;
 mod style;

@@ -75,23 +75,29 @@ pub fn faults(o: &Options) -> Vec<Fault> {
     }
 }
 
-/// A SYN as `from` would send it with `cfg`, built here rather than by an
-/// engine (an old duplicate, a spoofed SYN).
-fn crafted_syn(
+/// A segment no engine made (an old duplicate SYN, a spoofed SYN, a stray
+/// RST), as an IP packet: SYNs carry the options `cfg` would offer.
+pub fn forge(
     cfg: &Config,
     from: SocketAddr,
     to: SocketAddr,
+    flags: TcpFlags,
     seq: u32,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, synack_wire::WireError> {
+    let options = if flags.syn() {
+        synack_engine::negotiate::syn_options(cfg).to_wire()
+    } else {
+        synack_wire::TcpOptions::default()
+    };
     let repr = TcpRepr {
         src_port: from.port(),
         dst_port: to.port(),
         seq: SeqNum(seq),
         ack: SeqNum(0),
-        flags: TcpFlags::SYN,
-        window: 64240,
+        flags,
+        window: if flags.rst() { 0 } else { 64240 },
         urgent: 0,
-        options: synack_engine::negotiate::syn_options(cfg).to_wire(),
+        options,
         payload: &[],
     };
     let mut buf = vec![0u8; synack_engine::MAX_PACKET];
@@ -100,8 +106,7 @@ fn crafted_syn(
         &IpHeader::new(from.ip(), to.ip()),
         &repr,
         OptionLayout::Linux,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     buf.truncate(n);
     Ok(buf)
 }
@@ -132,31 +137,6 @@ pub fn settle(p: &mut Pair, at: Instant) {
             break;
         }
     }
-}
-
-/// A bare segment from `from` (no options): a forged or stray RST.
-fn crafted(from: SocketAddr, to: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, String> {
-    let repr = TcpRepr {
-        src_port: from.port(),
-        dst_port: to.port(),
-        seq: SeqNum(seq),
-        ack: SeqNum(0),
-        flags,
-        window: 0,
-        urgent: 0,
-        options: synack_wire::TcpOptions::default(),
-        payload: &[],
-    };
-    let mut buf = vec![0u8; 100];
-    let n = emit_segment(
-        &mut buf,
-        &IpHeader::new(from.ip(), to.ip()),
-        &repr,
-        OptionLayout::Linux,
-    )
-    .map_err(|e| e.to_string())?;
-    buf.truncate(n);
-    Ok(buf)
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -191,7 +171,8 @@ pub fn drive(o: &Options, pair: &mut Pair, limit: Instant) -> Result<(), String>
         Scenario::OldDuplicate => {
             let a_cfg = pair.a.config().clone();
             let iss = synack_engine::isn::generate(&a_cfg.isn, Instant::ZERO, c, s).get();
-            let old = crafted_syn(&a_cfg, c, s, iss.wrapping_sub(OLD_DISTANCE))?;
+            let old =
+                forge(&a_cfg, c, s, TcpFlags::SYN, iss.wrapping_sub(OLD_DISTANCE)).map_err(err)?;
             pair.link.send(Instant::ZERO, Side::A, &old);
             pair.a.connect(Instant::ZERO, c, s).map_err(err)?;
             pair.run_until(limit, both_up);
@@ -215,7 +196,14 @@ pub fn drive(o: &Options, pair: &mut Pair, limit: Instant) -> Result<(), String>
             let a_cfg = pair.a.config().clone();
             for i in 0..FLOOD_BACKLOG as u16 {
                 let from = SocketAddr::new(spoofed_ip(o), 20_000 + i * 7);
-                let syn = crafted_syn(&a_cfg, from, s, 0x5eed_0000 + u32::from(i) * 977)?;
+                let syn = forge(
+                    &a_cfg,
+                    from,
+                    s,
+                    TcpFlags::SYN,
+                    0x5eed_0000 + u32::from(i) * 977,
+                )
+                .map_err(err)?;
                 pair.link.send(Instant::ZERO, Side::A, &syn);
             }
             advance_to(pair, Instant::ZERO + o.delay * 3);
@@ -317,7 +305,7 @@ pub fn drive(o: &Options, pair: &mut Pair, limit: Instant) -> Result<(), String>
                 .connection(server)
                 .map(|c| c.vars().rcv_nxt.get())
                 .ok_or("the server left TIME-WAIT early")?;
-            let rst = crafted(c, s, TcpFlags::RST, rcv_nxt)?;
+            let rst = forge(pair.a.config(), c, s, TcpFlags::RST, rcv_nxt).map_err(err)?;
             pair.link.send(pair.now, Side::A, &rst);
             pair.run_until(limit, |p| p.has_event(Side::B, Event::Closed));
         }

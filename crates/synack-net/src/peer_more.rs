@@ -10,7 +10,7 @@ use std::time::Duration;
 use synack_engine::sim::Side;
 use synack_engine::{Config, ConnHandle, Ecn, Endpoint, Event, IsnMode, State};
 use synack_explain::{Options, Peer, Profile, REQUEST, RESPONSE, Scenario, Trace};
-use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpRepr, emit_segment};
+use synack_wire::TcpFlags;
 
 use crate::peer::{Sampler, build_trace, io};
 use crate::{Dir, Driver, Fault, Lab, NetError, lab};
@@ -88,54 +88,10 @@ impl Lab2 {
         self.until(SEC / 5, |_| false).map(|_| ())
     }
 
-    /// A segment without options (a RST).
-    fn craft_bare(&self, from: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, NetError> {
-        let repr = TcpRepr {
-            src_port: from.port(),
-            dst_port: self.theirs.port(),
-            seq: SeqNum(seq),
-            ack: SeqNum(0),
-            flags,
-            window: 0,
-            urgent: 0,
-            options: synack_wire::TcpOptions::default(),
-            payload: &[],
-        };
-        let mut buf = vec![0u8; 100];
-        let n = emit_segment(
-            &mut buf,
-            &IpHeader::new(from.ip(), self.theirs.ip()),
-            &repr,
-            OptionLayout::Linux,
-        )
-        .map_err(NetError::Emit)?;
-        buf.truncate(n);
-        Ok(buf)
-    }
-
+    /// A segment no engine made, from `from` to the kernel.
     fn craft(&self, from: SocketAddr, flags: TcpFlags, seq: u32) -> Result<Vec<u8>, NetError> {
-        let cfg = self.d.ep.config().clone();
-        let repr = TcpRepr {
-            src_port: from.port(),
-            dst_port: self.theirs.port(),
-            seq: SeqNum(seq),
-            ack: SeqNum(0),
-            flags,
-            window: 64240,
-            urgent: 0,
-            options: synack_engine::negotiate::syn_options(&cfg).to_wire(),
-            payload: &[],
-        };
-        let mut buf = vec![0u8; synack_engine::MAX_PACKET];
-        let n = emit_segment(
-            &mut buf,
-            &IpHeader::new(from.ip(), self.theirs.ip()),
-            &repr,
-            OptionLayout::Linux,
-        )
-        .map_err(NetError::Emit)?;
-        buf.truncate(n);
-        Ok(buf)
+        synack_explain::more::forge(self.d.ep.config(), from, self.theirs, flags, seq)
+            .map_err(NetError::Emit)
     }
 }
 
@@ -220,7 +176,11 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
             let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
             l.d.flush()?;
             let iss = l.d.ep.connection(h).map_or(0, |c| c.iss().get());
-            let old = l.craft(ours, TcpFlags::SYN, iss.wrapping_sub(910))?;
+            let old = l.craft(
+                ours,
+                TcpFlags::SYN,
+                iss.wrapping_sub(synack_explain::more::OLD_DISTANCE),
+            )?;
             l.d.inject(&old)?;
             l.connected(h)?;
             let s = l.accept(&listener)?;
@@ -397,7 +357,7 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
                     .find(|p| p.tcp.flags.fin())
                     .map(|p| p.tcp.seq.get().wrapping_add(1))
                     .ok_or_else(|| cmd("no FIN of ours"))?;
-            let rst = l.craft_bare(ours, TcpFlags::RST, fin)?;
+            let rst = l.craft(ours, TcpFlags::RST, fin)?;
             l.d.inject(&rst)?;
             l.until(SEC, |_| crate::kernel::state_of(theirs, ours).is_none())?;
             Ok((Some(listener), vec![]))

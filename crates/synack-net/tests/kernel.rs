@@ -4,6 +4,10 @@
 //! `CI` is unset and fails when it is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
+
+use common::in_lab;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -11,22 +15,6 @@ use std::time::Duration;
 use synack_engine::{Config, Endpoint, Event, Schedule, State};
 use synack_net::{Dir, Driver, Fault, Lab, kernel, lab};
 use synack_wire::TcpFlags;
-
-/// Run `f` on a thread of its own inside a fresh lab.
-fn in_lab<T: Send + 'static>(f: impl FnOnce(Lab) -> T + Send + 'static) -> Option<T> {
-    std::thread::spawn(move || match Lab::create() {
-        Ok(lab) => Some(f(lab)),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but the lab cannot be created: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED (set CI to make this a failure): {e}");
-            None
-        }
-    })
-    .join()
-    .unwrap()
-}
 
 fn driver(lab: Lab, cfg: Config) -> Driver {
     Driver::new(lab.tun, Endpoint::new(cfg))

@@ -4,6 +4,10 @@
 //! without the rights it skips when `CI` is unset and fails when it is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
+
+use common::in_lab;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
@@ -14,21 +18,6 @@ use synack_wire::{
     FastOpenCookie, IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment,
     parse_segment,
 };
-
-fn in_lab<T: Send + 'static>(f: impl FnOnce(Lab) -> T + Send + 'static) -> Option<T> {
-    std::thread::spawn(move || match Lab::create() {
-        Ok(lab) => Some(f(lab)),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but the lab cannot be created: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED (set CI to make this a failure): {e}");
-            None
-        }
-    })
-    .join()
-    .unwrap()
-}
 
 fn linux() -> Config {
     Config::linux().with_secrets([9; 16], 9)
