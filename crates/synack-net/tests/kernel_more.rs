@@ -137,6 +137,14 @@ fn connect_up(lab: Lab, cfg: Config, port: u16) -> Up {
     }
 }
 
+/// The kernel's socket was reset: reading it says so.
+fn assert_reset(s: &mut TcpStream) {
+    let mut b = [0u8; 1];
+    s.set_read_timeout(Some(SEC)).unwrap();
+    let e = s.read(&mut b).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
 fn notes(d: &Driver) -> Vec<Note> {
     d.steps
         .iter()
@@ -324,10 +332,7 @@ fn kernel_answers_blind_rst_and_syn_with_challenge_acks() {
         ))
         .unwrap();
         up.d.run_until(SEC / 5, |_| false).unwrap();
-        let mut b = [0u8; 4];
-        up.stream.set_read_timeout(Some(SEC)).unwrap();
-        let e = up.stream.read(&mut b).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert_reset(&mut up.stream);
     });
 }
 
@@ -360,13 +365,7 @@ fn rebooted_synack_reconnects_through_the_kernels_challenge_ack() {
         let iss = up.d.ep.connection(h).unwrap().iss().get();
         assert_eq!(first_after.2, iss.wrapping_add(1));
         // The kernel's old socket was reset.
-        let mut b = [0u8; 1];
-        up.stream.set_read_timeout(Some(SEC)).unwrap();
-        assert!(
-            up.stream
-                .read(&mut b)
-                .is_err_and(|e| e.kind() == ErrorKind::ConnectionReset)
-        );
+        assert_reset(&mut up.stream);
     });
 }
 
@@ -726,10 +725,7 @@ fn rst_in_time_wait_and_abort_with_the_kernel() {
         let mut up = connect_up(lab, linux(), 8090);
         up.d.ep.abort(up.d.now(), up.h).unwrap();
         up.d.flush().unwrap();
-        let mut b = [0u8; 1];
-        up.stream.set_read_timeout(Some(3 * SEC)).unwrap();
-        let e = up.stream.read(&mut b).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+        assert_reset(&mut up.stream);
         assert_eq!(kernel::state_of(up.remote, up.local), None);
     });
 }
@@ -918,13 +914,7 @@ fn kernel_data_to_a_forgotten_connection_is_reset() {
                 .any(|c| c.dir == Dir::ToKernel && c.flags() == Some(TcpFlags::RST)))
                 .unwrap()
         );
-        let mut b = [0u8; 1];
-        up.stream.set_read_timeout(Some(SEC)).unwrap();
-        assert!(
-            up.stream
-                .read(&mut b)
-                .is_err_and(|e| e.kind() == ErrorKind::ConnectionReset)
-        );
+        assert_reset(&mut up.stream);
     });
 }
 
