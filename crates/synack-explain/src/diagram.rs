@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use synack_engine::sim::{Fate, Side};
-use synack_engine::{Action, Cause, State};
+use synack_engine::{Action, State};
 
 use crate::scenario::Trace;
 use crate::style::Style;
@@ -39,16 +39,6 @@ fn arrow(label: &str, to_right: bool, lost: bool) -> String {
 
 pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let mut out = String::new();
-    let fates = |s: Side| -> Vec<Fate> {
-        trace
-            .link
-            .iter()
-            .filter(|r| r.from == s)
-            .map(|r| r.fate)
-            .collect()
-    };
-    let fates = [fates(Side::A), fates(Side::B)];
-    let mut sent = [0usize, 0];
     let left = format!("{} {}", side_name(Side::A, lang), trace.client);
     let right = format!("{} {}", side_name(Side::B, lang), trace.server);
     let _ = writeln!(out, "{:>11}  {}{}", "", pad(&left, COL + MID), right);
@@ -88,6 +78,20 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
             if seg.payload_len > 0 {
                 let _ = write!(label, " len={}", seg.payload_len);
             }
+            // Another connection than the one in the heading: name its
+            // client end (a second port, a spoofed address).
+            let other = if side == Side::A { seg.src } else { seg.dst };
+            if other != trace.client {
+                let _ = write!(
+                    label,
+                    " {}",
+                    if other.ip() == trace.client.ip() {
+                        format!(":{}", other.port())
+                    } else {
+                        other.to_string()
+                    }
+                );
+            }
             let a = arrow(&label, side == Side::A, lost);
             let a = if lost { style.bad(&a) } else { a };
             let _ = writeln!(out, "{time}  {}{a}", " ".repeat(COL));
@@ -99,9 +103,32 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
         };
         let _ = writeln!(out, "{line}");
     };
+    // Arrows come from the link (every segment, including ones no engine
+    // made: an old duplicate, a spoofed SYN); states from the steps and,
+    // for the kernel, from its reports. At equal times a state comes first.
+    enum Row<'a> {
+        State(Side, State),
+        Kernel(&'a str),
+        Arrow(&'a synack_engine::sim::LinkRecord),
+    }
+    let mut rows: Vec<(synack_engine::Instant, u8, Row<'_>)> = Vec::new();
     for item in crate::timeline::items(trace) {
         match item {
-            crate::timeline::Item::KernelSent(rec) => {
+            crate::timeline::Item::KernelState(k) => rows.push((k.at, 1, Row::Kernel(&k.state))),
+            crate::timeline::Item::Step(side, step) => {
+                if !matches!(step.action, Action::Transmitted) {
+                    rows.push((step.at, 0, Row::State(side, step.after.state)));
+                }
+            }
+            crate::timeline::Item::KernelSent(_) => {}
+        }
+    }
+    rows.extend(trace.link.iter().map(|r| (r.sent_at, 2, Row::Arrow(r))));
+    rows.sort_by_key(|(at, rank, _)| (*at, *rank));
+    for (at, _, row) in rows {
+        let time = crate::text::clock(at);
+        match row {
+            Row::Arrow(rec) => {
                 let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
                     continue;
                 };
@@ -111,36 +138,17 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
                     &p.tcp,
                 );
                 let lost = matches!(rec.fate, Fate::Dropped { .. });
-                arrow_row(
-                    &mut out,
-                    &crate::text::clock(rec.sent_at),
-                    rec.from,
-                    &seg,
-                    lost,
-                );
+                arrow_row(&mut out, &time, rec.from, &seg, lost);
             }
-            crate::timeline::Item::KernelState(k) => {
-                if k.state != kernel_state {
-                    kernel_state.clone_from(&k.state);
+            Row::Kernel(name) => {
+                if name != kernel_state {
+                    kernel_state = name.to_string();
                     let side = kernel.unwrap_or(Side::B);
-                    state_row(
-                        &mut out,
-                        &crate::text::clock(k.at),
-                        side,
-                        &format!("{} (Linux)", k.state),
-                    );
+                    state_row(&mut out, &time, side, &format!("{name} (Linux)"));
                 }
             }
-            crate::timeline::Item::Step(side, step) => {
+            Row::State(side, after) => {
                 let i = usize::from(side == Side::B);
-                let time = crate::text::clock(step.at);
-                if let (Action::Transmitted, Cause::Sent(seg)) = (step.action, &step.cause) {
-                    let lost = matches!(fates[i].get(sent[i]), Some(Fate::Dropped { .. }));
-                    sent[i] += 1;
-                    arrow_row(&mut out, &time, side, seg, lost);
-                    continue;
-                }
-                let after = step.after.state;
                 if after != state[i] {
                     state[i] = after;
                     state_row(&mut out, &time, side, after.rfc_name());
