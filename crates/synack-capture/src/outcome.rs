@@ -7,8 +7,11 @@ pub(crate) fn outcome(a: &Attempt) -> Outcome {
     let s_rst = a.rst.iter().any(|r| r.from == "server");
     if a.simultaneous_open {
         Outcome::SimultaneousOpen
-    } else if a.ack_frame.is_some() {
-        match (c_rst || s_rst, a.fin) {
+    } else if let Some(ack) = a.ack_frame {
+        // Only a RST after the third ACK resets an established connection
+        // (an injected one before it was ignored, or the handshake failed).
+        let rst_after = a.rst.iter().any(|r| r.frame > ack);
+        match (rst_after, a.fin) {
             (true, _) => Outcome::ResetAfterEstablishment,
             (false, [true, true]) => Outcome::Closed,
             _ => Outcome::Established,

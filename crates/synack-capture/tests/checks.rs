@@ -237,3 +237,23 @@ fn fast_open_data_may_be_acknowledged() {
     assert_eq!(a.negotiated.unwrap().fast_open, "data_accepted");
     assert!(check(&a, What::ThirdAckSeq).0);
 }
+
+#[test]
+fn an_ignored_rst_before_the_handshake_does_not_reset_the_connection() {
+    // An injected RST whose ack the client cannot accept, then the real
+    // handshake and an orderly close.
+    let a = run(vec![
+        seg(true, SYN, 1000, 0),
+        seg(false, TcpFlags::RST_ACK, 0, 1000),
+        seg(false, SA, 5000, 1001),
+        seg(true, A, 1001, 5001),
+        seg(true, TcpFlags::FIN_ACK, 1001, 5001),
+        seg(false, TcpFlags::FIN_ACK, 5001, 1002),
+        seg(true, A, 1002, 5002),
+    ]);
+    assert_eq!(a.outcome.name(), "closed");
+    assert!(
+        !check(&a, What::RefusedRst).0,
+        "the RST's ack was not ISN + 1"
+    );
+}
