@@ -248,6 +248,7 @@ fn file_json(t: &Totals, s: &Stats) -> serde_json::Value {
         "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
         "unreadable_frames": t.unreadable,
         "segments_outside_attempts": t.unmatched,
+        "peak_attempts_in_memory": t.peak_live,
         "summary": s.to_json(),
     })
 }
