@@ -1008,3 +1008,98 @@ fn kernel_fin_rides_on_its_last_data_segment() {
         assert_eq!(up.d.ep.connection(up.h).unwrap().state(), State::CloseWait);
     });
 }
+
+/// Linux: rules 5, 10.
+#[test]
+fn kernel_in_syn_sent_drops_a_bare_ack_and_closes_without_rst() {
+    in_lab(|lab| {
+        let mut d = Driver::new(lab.tun, Endpoint::new(linux()));
+        // Nobody answers the kernel: its packets never reach the engine.
+        d.faults.push(Fault::DropAll {
+            dir: Dir::FromKernel,
+        });
+        let ours = SocketAddr::new(Lab::synack_addr(false), 7000);
+        let theirs = SocketAddr::new(Lab::kernel_addr(false), 7001);
+        let k = synack_net::connect_from(theirs, ours).unwrap();
+        d.run_until(SEC / 5, |_| false).unwrap();
+        let syn = from_kernel(&d)
+            .into_iter()
+            .find(|x| x.0 == TcpFlags::SYN)
+            .unwrap();
+        // An ACK of the SYN without SYN or RST: dropped (rule 5).
+        let before = from_kernel(&d).len();
+        d.inject(&craft(
+            ours,
+            theirs,
+            TcpFlags::ACK,
+            5000,
+            syn.1.wrapping_add(1),
+            TcpOptions::default(),
+        ))
+        .unwrap();
+        d.run_until(SEC / 5, |_| false).unwrap();
+        assert_eq!(from_kernel(&d).len(), before, "no answer");
+        assert_eq!(kernel::state_of(theirs, ours), Some("SYN_SENT"));
+        // CLOSE in SYN-SENT: the socket goes, no RST (rule 10).
+        drop(k);
+        d.run_until(SEC / 2, |_| false).unwrap();
+        assert!(
+            from_kernel(&d).iter().all(|x| !x.0.rst()),
+            "{:?}",
+            from_kernel(&d)
+        );
+        assert_eq!(kernel::state_of(theirs, ours), None);
+    });
+}
+
+/// Linux: rules 18, 34.
+/// (On rule 18 Linux takes its own way; see below.)
+#[test]
+fn kernel_half_open_meets_a_new_syn_and_an_ack_of_unsent_data_gets_an_ack() {
+    in_lab(|lab| {
+        let listener = TcpListener::bind((Lab::kernel_addr(false), 8097)).unwrap();
+        let remote = listener.local_addr().unwrap();
+        let mut d = Driver::new(lab.tun, Endpoint::new(linux()));
+        let a = SocketAddr::new(Lab::synack_addr(false), 44000);
+        d.inject(&craft(a, remote, TcpFlags::SYN, 1000, 0, syn_opts()))
+            .unwrap();
+        d.run_until(SEC / 5, |_| false).unwrap();
+        let seen = from_kernel(&d).len();
+        // A new SYN (another ISN) on the half-open tuple.
+        d.inject(&craft(a, remote, TcpFlags::SYN, 90_000, 0, syn_opts()))
+            .unwrap();
+        d.run_until(SEC / 5, |_| false).unwrap();
+        let k = from_kernel(&d);
+        let reply: Vec<_> = k[seen..].iter().map(|x| (x.0, x.2)).collect();
+        // Linux differs from rule 18 here: RFC 9293 returns a passive
+        // SYN-RECEIVED to LISTEN and answers nothing; Linux 6.x answers the
+        // new SYN with a SYN-ACK of its own, as a fresh request.
+        assert_eq!(reply, [(TcpFlags::SYN_ACK, 90_001)]);
+        drop(listener);
+    });
+    in_lab(|lab| {
+        let mut up = connect_up(lab, linux(), 8098);
+        let c = up.d.ep.connection(up.h).unwrap().vars();
+        let (snd, rcv) = (c.snd_nxt.get(), c.rcv_nxt.get());
+        let before = from_kernel(&up.d).len();
+        // SEG.ACK beyond what the kernel sent: an ACK back, nothing taken.
+        up.d.inject(&craft(
+            up.local,
+            up.remote,
+            TcpFlags::ACK,
+            snd,
+            rcv.wrapping_add(5000),
+            TcpOptions::default(),
+        ))
+        .unwrap();
+        up.d.run_until(SEC / 5, |_| false).unwrap();
+        let k = from_kernel(&up.d);
+        assert!(
+            k[before..]
+                .iter()
+                .any(|x| x.0 == TcpFlags::ACK && x.2 == snd),
+            "{k:?}"
+        );
+        assert_eq!(kernel::state_of(up.remote, up.local), Some("ESTABLISHED"));
+    });
+}
