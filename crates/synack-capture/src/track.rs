@@ -46,30 +46,38 @@ impl Tracker {
         let key = pair(s.src, s.dst);
         let f = s.flags;
         // A SYN with a new ISN from the client is a new attempt (port reuse).
-        let reuse = self.live.get(&key).map(|a| {
+        let reuse = |a: &Attempt| {
             f.syn()
                 && !f.ack()
                 && s.src == a.c
                 && a.client_isn.is_some_and(|isn| isn != s.seq.get())
-        });
-        if reuse.is_none_or(|r| r) && f.syn() {
-            let (c, srv) = if f.ack() {
-                (s.dst, s.src)
-            } else {
-                (s.src, s.dst)
-            };
-            let mut fresh = Attempt::new(c, srv, s);
-            fresh.port_reuse = reuse.is_some();
-            if let Some(mut old) = self.live.insert(key, fresh) {
-                old.finish();
-                self.ready.push(old);
+        };
+        // The common case, one lookup: the segment continues an attempt.
+        let reused = match self.live.get_mut(&key) {
+            Some(a) if !reuse(a) => {
+                a.add(s);
+                return;
             }
-            self.peak_live = self.peak_live.max(self.live.len());
+            Some(_) => true,
+            None if f.syn() => false,
+            None => {
+                self.unmatched += 1;
+                return;
+            }
+        };
+        let (c, srv) = if f.ack() {
+            (s.dst, s.src)
+        } else {
+            (s.src, s.dst)
+        };
+        let mut fresh = Attempt::new(c, srv, s);
+        fresh.port_reuse = reused;
+        fresh.add(s);
+        if let Some(mut old) = self.live.insert(key, fresh) {
+            old.finish();
+            self.ready.push(old);
         }
-        match self.live.get_mut(&key) {
-            Some(a) => a.add(s),
-            None => self.unmatched += 1,
-        }
+        self.peak_live = self.peak_live.max(self.live.len());
     }
 
     fn sweep(&mut self) {

@@ -82,6 +82,14 @@ fn event_at(t: &Trace, side: Side, ev: Event) -> Option<String> {
         .map(|e| ms(e.at))
 }
 
+/// The first two ISNs, "a and b".
+fn first_two(isns: impl Iterator<Item = u32>, zh: bool) -> String {
+    isns.take(2)
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(if zh { " 和 " } else { " and " })
+}
+
 pub fn answer(t: &Trace, lang: Lang) -> (String, String) {
     let zh = lang == Lang::Zh;
     let pick = |en: String, cn: String| if zh { cn } else { en };
@@ -369,12 +377,7 @@ the data again."
                         )
                     })
                     .collect();
-                let first_two = acks
-                    .iter()
-                    .take(2)
-                    .map(|x| x.2.to_string())
-                    .collect::<Vec<_>>()
-                    .join(if zh { " 和 " } else { " and " });
+                let first_two = first_two(acks.iter().map(|x| x.2), zh);
                 let sep = if zh { "；" } else { "; " };
                 return (
                     q(
@@ -407,12 +410,7 @@ tuple the ISN grew with the clock: {}. Our own ISNs follow the same scheme with 
                 .windows(2)
                 .map(|w| format!("{} − {} = {}", w[1].2, w[0].2, w[1].2.wrapping_sub(w[0].2)))
                 .collect();
-            let first_two = syns
-                .iter()
-                .take(2)
-                .map(|x| x.2.to_string())
-                .collect::<Vec<_>>()
-                .join(if zh { " 和 " } else { " and " });
+            let first_two = first_two(syns.iter().map(|x| x.2), zh);
             let sep = if zh { "；" } else { "; " };
             (
                 q(

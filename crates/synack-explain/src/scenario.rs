@@ -104,6 +104,49 @@ impl Scenario {
         }
     }
 
+    /// What the scenario shows, in a line (the CLI's help).
+    pub fn about(self) -> &'static str {
+        match self {
+            Scenario::Normal => "SYN, SYN-ACK, ACK",
+            Scenario::SynLost => "The first SYN is lost and retransmitted",
+            Scenario::SynAckLost => "The SYN-ACK is lost; both sides retransmit",
+            Scenario::AckLost => {
+                "The third ACK is lost; the first data segment completes the handshake"
+            }
+            Scenario::Refused => "Nothing listens on the port: RST",
+            Scenario::Filtered => "Nothing answers: retransmissions, then a timeout",
+            Scenario::Close => "Handshake, then the four-way close and TIME-WAIT",
+            Scenario::Data => "Handshake, then a request and a response",
+            Scenario::SimultaneousOpen => {
+                "SYN crosses SYN: both sides go through SYN-RECEIVED (RFC 9293 Fig. 7)"
+            }
+            Scenario::OldDuplicate => {
+                "An old duplicate SYN, vetoed by the initiator's RST: why three, not two (Fig. 8)"
+            }
+            Scenario::HalfOpen => {
+                "A rebooted peer opens again: challenge ACK, exact RST, retry (Fig. 9, RFC 5961)"
+            }
+            Scenario::SynFlood => {
+                "Spoofed SYNs fill the SYN queue; a real client gets in with a SYN cookie"
+            }
+            Scenario::Ecn => "ECN negotiated (ECE+CWR, then ECE), and the fallback to a plain SYN",
+            Scenario::FastOpen => {
+                "TCP Fast Open: a cookie, then data on the SYN of the next connection"
+            }
+            Scenario::Isn => {
+                "ISNs of several connections: unpredictable across tuples, clocked within one"
+            }
+            Scenario::SimultaneousClose => "FIN crosses FIN: CLOSING, then TIME-WAIT on both sides",
+            Scenario::LastAckLost => {
+                "The last ACK is lost: LAST-ACK re-sends its FIN, TIME-WAIT acknowledges again"
+            }
+            Scenario::Abort => "ABORT: a RST with SEQ=SND.NXT ends the connection at once",
+            Scenario::TimeWaitRst => {
+                "A RST cuts TIME-WAIT short (RFC 1337's hazard; RFC 9293 and Linux close)"
+            }
+        }
+    }
+
     pub fn from_name(s: &str) -> Option<Scenario> {
         Scenario::ALL.into_iter().find(|x| x.name() == s)
     }

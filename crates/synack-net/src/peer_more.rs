@@ -83,6 +83,21 @@ impl Lab2 {
         }
     }
 
+    /// connect from `from`, complete the handshake, accept on the kernel side.
+    fn open(
+        &mut self,
+        from: SocketAddr,
+        l: &TcpListener,
+    ) -> Result<(ConnHandle, TcpStream), NetError> {
+        let h = self
+            .d
+            .ep
+            .connect(self.d.now(), from, self.theirs)
+            .map_err(cmd)?;
+        self.connected(h)?;
+        Ok((h, self.accept(l)?))
+    }
+
     /// Turn for a while so the sampler sees the last state.
     fn settle(&mut self) -> Result<(), NetError> {
         self.until(SEC / 5, |_| false).map(|_| ())
@@ -188,9 +203,7 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
         }
         Scenario::HalfOpen => {
             let listener = listen()?;
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
-            let s = l.accept(&listener)?;
+            let (_, s) = l.open(ours, &listener)?;
             l.until(SEC / 5, |_| false)?;
             // synack reboots: every TCB gone, another ISN key.
             let mut cfg =
@@ -202,9 +215,7 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
                 cfg.isn = IsnMode::Fixed(n.wrapping_add(1_000_000));
             }
             l.d.ep = Endpoint::new(cfg);
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
-            let s2 = l.accept(&listener)?;
+            let (_, s2) = l.open(ours, &listener)?;
             Ok((Some(listener), vec![s, s2]))
         }
         Scenario::SynFlood => {
@@ -223,26 +234,20 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
                 l.d.inject(&syn)?;
             }
             l.until(SEC / 10, |_| false)?;
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
             // The kernel holds nothing for us until our ACK arrives.
-            let s = l.accept(&listener)?;
+            let (_, s) = l.open(ours, &listener)?;
             Ok((Some(listener), vec![s]))
         }
         Scenario::Ecn => {
             let listener = listen()?;
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
-            let s = l.accept(&listener)?;
+            let (_, s) = l.open(ours, &listener)?;
             // The second connection's ECN-setup SYN (our 3rd segment) is lost.
             l.d.faults.push(Fault::DropNth {
                 dir: Dir::ToKernel,
                 n: 3,
             });
             let second = SocketAddr::new(ours.ip(), ours.port() + 1);
-            let h2 = l.d.ep.connect(l.d.now(), second, theirs).map_err(cmd)?;
-            l.connected(h2)?;
-            let s2 = l.accept(&listener)?;
+            let (_, s2) = l.open(second, &listener)?;
             Ok((Some(listener), vec![s, s2]))
         }
         Scenario::FastOpen => {
@@ -295,9 +300,7 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
         }
         Scenario::SimultaneousClose | Scenario::LastAckLost | Scenario::Abort => {
             let listener = listen()?;
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
-            let s = l.accept(&listener)?;
+            let (h, s) = l.open(ours, &listener)?;
             l.until(SEC / 5, |_| false)?;
             match o.scenario {
                 Scenario::SimultaneousClose => {
@@ -338,9 +341,7 @@ fn drive(o: &Options, l: &mut Lab2) -> Result<Keep, NetError> {
             // The kernel closes first and holds TIME_WAIT; a RST with its
             // RCV.NXT then arrives from our address.
             let listener = listen()?;
-            let h = l.d.ep.connect(l.d.now(), ours, theirs).map_err(cmd)?;
-            l.connected(h)?;
-            let s = l.accept(&listener)?;
+            let (h, s) = l.open(ours, &listener)?;
             l.until(SEC / 5, |_| false)?;
             drop(s);
             l.until(2 * SEC, |d| d.has_event(Event::PeerClosed))?;

@@ -8,17 +8,23 @@ use synack_explain::{Format, Lang, Options, Scenario, Style, Trace, render};
 use synack_wire::{TcpFlags, parse_segment};
 
 fn run(s: Scenario) -> Option<Trace> {
-    match synack_net::peer::explain(&Options {
+    run_opts(Options {
         scenario: s,
         client_isn: Some(1000),
         ..Options::default()
-    }) {
+    })
+}
+
+/// The scenario against the kernel; `None` (SKIPPED) only without the
+/// rights to make a namespace and with `CI` unset.
+fn run_opts(o: Options) -> Option<Trace> {
+    match synack_net::peer::explain(&o) {
         Ok(t) => Some(t),
         Err(synack_net::NetError::Namespace(e)) if std::env::var_os("CI").is_none() => {
             eprintln!("SKIPPED (set CI to make this a failure): {e}");
             None
         }
-        Err(e) => panic!("{}: {e}", s.name()),
+        Err(e) => panic!("{}: {e}", o.scenario.name()),
     }
 }
 
@@ -246,19 +252,12 @@ fn segs(t: &Trace, side: Side) -> Vec<(TcpFlags, u32, u32, u32, u16, usize)> {
 }
 
 fn run_with(s: Scenario, synack_side: Side, closer: Side) -> Option<Trace> {
-    match synack_net::peer::explain(&Options {
+    run_opts(Options {
         scenario: s,
         synack_side,
         closer,
         ..Options::default()
-    }) {
-        Ok(t) => Some(t),
-        Err(synack_net::NetError::Namespace(e)) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED (set CI to make this a failure): {e}");
-            None
-        }
-        Err(e) => panic!("{}: {e}", s.name()),
-    }
+    })
 }
 
 #[test]

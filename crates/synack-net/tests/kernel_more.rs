@@ -118,15 +118,7 @@ fn connect_up(lab: Lab, cfg: Config, port: u16) -> Up {
         d.run_until(3 * SEC, |d| d.has_event(Event::Connected))
             .unwrap()
     );
-    let mut accepted = None;
-    assert!(
-        d.run_until(3 * SEC, |_| {
-            accepted = listener.accept().ok();
-            accepted.is_some()
-        })
-        .unwrap()
-    );
-    let stream = accepted.unwrap().0;
+    let stream = accept(&mut d, &listener);
     Up {
         listener,
         d,
@@ -143,6 +135,24 @@ fn assert_reset(s: &mut TcpStream) {
     s.set_read_timeout(Some(SEC)).unwrap();
     let e = s.read(&mut b).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConnectionReset);
+}
+
+/// The kernel's side of a connection the driver is completing (nonblocking
+/// listener, turned until accept() succeeds); reads time out after 3 s.
+fn accept(d: &mut Driver, listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let mut got = None;
+    assert!(
+        d.run_until(3 * SEC, |_| {
+            got = listener.accept().ok();
+            got.is_some()
+        })
+        .unwrap()
+    );
+    let s = got.unwrap().0;
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(3 * SEC)).unwrap();
+    s
 }
 
 fn notes(d: &Driver) -> Vec<Note> {
@@ -237,14 +247,7 @@ fn old_duplicate_syn_into_the_kernel_listener_is_vetoed() {
             .unwrap();
         assert_eq!(rst.tcp.seq.get(), old_isn + 1);
         // The kernel dropped the ghost and accepted the real connection.
-        let mut got = None;
-        assert!(
-            d.run_until(3 * SEC, |_| {
-                got = listener.accept().ok();
-                got.is_some()
-            })
-            .unwrap()
-        );
+        accept(&mut d, &listener);
         // Its second SYN-ACK acknowledges our real ISN.
         let ours =
             d.ep.find(&synack_engine::Tuple { local, remote })
@@ -406,16 +409,7 @@ fn kernel_syn_cookies_keep_no_state_and_carry_options_in_tsval() {
         // Data from us carries the ACK with the cookie: the kernel rebuilds
         // the connection from it.
         d.ep.send(d.now(), h, b"via cookie").unwrap();
-        let mut got = None;
-        assert!(
-            d.run_until(3 * SEC, |_| {
-                got = listener.accept().ok();
-                got.is_some()
-            })
-            .unwrap()
-        );
-        let mut s = got.unwrap().0;
-        s.set_read_timeout(Some(3 * SEC)).unwrap();
+        let mut s = accept(&mut d, &listener);
         let mut b = [0u8; 10];
         s.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"via cookie");
@@ -522,17 +516,8 @@ fn fast_open_with_the_kernel_listener() {
             ..linux()
         };
         let mut d = Driver::new(lab.tun, Endpoint::new(cfg));
-        let accept = |d: &mut Driver| {
-            let mut got = None;
-            assert!(
-                d.run_until(3 * SEC, |_| {
-                    got = listener.accept().ok();
-                    got.is_some()
-                })
-                .unwrap()
-            );
-            let mut s = got.unwrap().0;
-            s.set_read_timeout(Some(3 * SEC)).unwrap();
+        let accept_hello = |d: &mut Driver| {
+            let mut s = accept(d, &listener);
             let mut b = [0u8; 5];
             s.read_exact(&mut b).unwrap();
             assert_eq!(&b, b"hello");
@@ -541,7 +526,7 @@ fn fast_open_with_the_kernel_listener() {
         let a = SocketAddr::new(Lab::synack_addr(false), 41000);
         d.ep.connect_with_data(d.now(), a, remote, b"hello")
             .unwrap();
-        accept(&mut d);
+        accept_hello(&mut d);
         let k = from_kernel(&d);
         let cookie = k
             .iter()
@@ -556,7 +541,7 @@ fn fast_open_with_the_kernel_listener() {
         let h =
             d.ep.connect_with_data(d.now(), b, remote, b"hello")
                 .unwrap();
-        accept(&mut d);
+        accept_hello(&mut d);
         let iss = d.ep.connection(h).unwrap().iss().get();
         let k = from_kernel(&d);
         let synack = k[seen..].iter().find(|x| x.0.syn()).unwrap();
@@ -573,7 +558,7 @@ fn fast_open_with_the_kernel_listener() {
         let h =
             d.ep.connect_with_data(d.now(), c, remote, b"hello")
                 .unwrap();
-        accept(&mut d);
+        accept_hello(&mut d);
         let iss = d.ep.connection(h).unwrap().iss().get();
         let k = from_kernel(&d);
         let synack = k[seen..].iter().find(|x| x.0.syn()).unwrap();

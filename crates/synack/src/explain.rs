@@ -16,7 +16,7 @@ use synack_explain::{Format, Lang, Options, Profile, Report, Scenario, Style};
   sudo synack explain --peer linux --role server   the kernel connects to synack")]
 pub struct Args {
     /// What to show.
-    #[arg(long, value_enum, default_value_t = ScenarioArg::Normal)]
+    #[arg(long, value_enum, default_value = "normal")]
     scenario: ScenarioArg,
     /// The peer: `linux` is the Linux kernel's TCP, in a private network
     /// namespace made for the run (needs root); `sim` is a second synack engine
@@ -60,46 +60,21 @@ pub struct Args {
     color: ColorArg,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ScenarioArg {
-    /// SYN, SYN-ACK, ACK.
-    Normal,
-    /// The first SYN is lost and retransmitted.
-    SynLost,
-    /// The SYN-ACK is lost; both sides retransmit.
-    SynackLost,
-    /// The third ACK is lost; the first data segment completes the handshake.
-    AckLost,
-    /// Nothing listens on the port: RST.
-    Refused,
-    /// Nothing answers: retransmissions, then a timeout.
-    Filtered,
-    /// Handshake, then the four-way close and TIME-WAIT.
-    Close,
-    /// Handshake, then a request and a response.
-    Data,
-    /// SYN crosses SYN: both sides go through SYN-RECEIVED (RFC 9293 Fig. 7).
-    SimultaneousOpen,
-    /// An old duplicate SYN, vetoed by the initiator's RST: why three, not two (Fig. 8).
-    OldDuplicate,
-    /// A rebooted peer opens again: challenge ACK, exact RST, retry (Fig. 9, RFC 5961).
-    HalfOpen,
-    /// Spoofed SYNs fill the SYN queue; a real client gets in with a SYN cookie.
-    SynFlood,
-    /// ECN negotiated (ECE+CWR, then ECE), and the fallback to a plain SYN.
-    Ecn,
-    /// TCP Fast Open: a cookie, then data on the SYN of the next connection.
-    FastOpen,
-    /// ISNs of several connections: unpredictable across tuples, clocked within one.
-    Isn,
-    /// FIN crosses FIN: CLOSING, then TIME-WAIT on both sides.
-    SimultaneousClose,
-    /// The last ACK is lost: LAST-ACK re-sends its FIN, TIME-WAIT acknowledges again.
-    LastAckLost,
-    /// ABORT: a RST with SEQ=SND.NXT ends the connection at once.
-    Abort,
-    /// A RST cuts TIME-WAIT short (RFC 1337's hazard; RFC 9293 and Linux close).
-    TimeWaitRst,
+/// `--scenario`: the library's scenarios, named and described by it.
+#[derive(Clone, Copy)]
+struct ScenarioArg(Scenario);
+
+static SCENARIOS: std::sync::LazyLock<Vec<ScenarioArg>> =
+    std::sync::LazyLock::new(|| Scenario::ALL.into_iter().map(ScenarioArg).collect());
+
+impl clap::ValueEnum for ScenarioArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        &SCENARIOS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.about()))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -194,27 +169,7 @@ impl From<FormatArg> for Format {
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
-    let scenario = match args.scenario {
-        ScenarioArg::Normal => Scenario::Normal,
-        ScenarioArg::SynLost => Scenario::SynLost,
-        ScenarioArg::SynackLost => Scenario::SynAckLost,
-        ScenarioArg::AckLost => Scenario::AckLost,
-        ScenarioArg::Refused => Scenario::Refused,
-        ScenarioArg::Filtered => Scenario::Filtered,
-        ScenarioArg::Close => Scenario::Close,
-        ScenarioArg::Data => Scenario::Data,
-        ScenarioArg::SimultaneousOpen => Scenario::SimultaneousOpen,
-        ScenarioArg::OldDuplicate => Scenario::OldDuplicate,
-        ScenarioArg::HalfOpen => Scenario::HalfOpen,
-        ScenarioArg::SynFlood => Scenario::SynFlood,
-        ScenarioArg::Ecn => Scenario::Ecn,
-        ScenarioArg::FastOpen => Scenario::FastOpen,
-        ScenarioArg::Isn => Scenario::Isn,
-        ScenarioArg::SimultaneousClose => Scenario::SimultaneousClose,
-        ScenarioArg::LastAckLost => Scenario::LastAckLost,
-        ScenarioArg::Abort => Scenario::Abort,
-        ScenarioArg::TimeWaitRst => Scenario::TimeWaitRst,
-    };
+    let scenario = args.scenario.0;
     if args.role == SideArg::Server && !scenario.is_textbook() {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,

@@ -161,23 +161,26 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
             format!(" ({})", s.join(", "))
         }
     };
-    if a.syn_retransmissions > 0 {
-        let _ = write!(
-            l,
-            "  {} SYN ×{}{}",
-            tr("retransmitted", "重传"),
+    for (what, n, gaps) in [
+        (
+            "SYN",
             a.syn_retransmissions,
-            intervals(&a.syn_retransmission_intervals_s)
-        );
-    }
-    if a.synack_retransmissions > 0 {
-        let _ = write!(
-            l,
-            "  {} SYN-ACK ×{}{}",
-            tr("retransmitted", "重传"),
+            &a.syn_retransmission_intervals_s,
+        ),
+        (
+            "SYN-ACK",
             a.synack_retransmissions,
-            intervals(&a.synack_retransmission_intervals_s)
-        );
+            &a.synack_retransmission_intervals_s,
+        ),
+    ] {
+        if n > 0 {
+            let _ = write!(
+                l,
+                "  {} {what} ×{n}{}",
+                tr("retransmitted", "重传"),
+                intervals(gaps)
+            );
+        }
     }
     if a.bad_checksums > 0 {
         let _ = write!(

@@ -19,6 +19,22 @@ fn synack(args: &[&str], lang: &str) -> Output {
         .expect("run synack")
 }
 
+/// ../shared/captures/public, or `None` (SKIPPED) when it is missing and
+/// `CI` is unset.
+fn public_captures() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/captures/public");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the public captures are missing"
+    );
+    eprintln!("SKIPPED: no public captures");
+    None
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -468,16 +484,7 @@ fn ipv6_runs_with_documentation_addresses() {
 
 #[test]
 fn analyze_reports_attempts_and_exit_codes() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/captures/public");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the public captures are missing"
-        );
-        eprintln!("SKIPPED: no public captures");
-        return;
-    }
+    let Some(dir) = public_captures() else { return };
     let f = dir.join("chrissanders-synscan.pcapng");
     let out = synack(&["analyze", "--format", "jsonl", f.to_str().unwrap()], "C");
     assert_eq!(out.status.code(), Some(0));
@@ -770,16 +777,7 @@ fn bad_checksums_match_tshark_and_filters_apply() {
 
 #[test]
 fn analyze_explains_each_check_in_both_languages_and_json() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/captures/public");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the public captures are missing"
-        );
-        eprintln!("SKIPPED: no public captures");
-        return;
-    }
+    let Some(dir) = public_captures() else { return };
     let syn_data = dir.join("zeek-tcp-payload-syn.pcap");
     let f = syn_data.to_str().unwrap();
     let out = synack(&["analyze", f], "C");
