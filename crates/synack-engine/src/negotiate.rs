@@ -47,10 +47,20 @@ pub fn default_mss(remote: SocketAddr) -> u16 {
     if remote.is_ipv6() { 1220 } else { 536 }
 }
 
-/// Options of our SYN.
-pub fn syn_options(cfg: &Config) -> SynOpts {
+/// The MSS we offer to `remote`: `cfg.mss` is for IPv4 (MTU − 40); the
+/// IPv6 header is 20 bytes longer, so the same link carries 20 bytes less.
+pub fn our_mss(cfg: &Config, remote: SocketAddr) -> u16 {
+    if remote.is_ipv6() {
+        cfg.mss.saturating_sub(20)
+    } else {
+        cfg.mss
+    }
+}
+
+/// Options of our SYN to `remote`.
+pub fn syn_options(cfg: &Config, remote: SocketAddr) -> SynOpts {
     SynOpts {
-        mss: Some(cfg.mss),
+        mss: Some(our_mss(cfg, remote)),
         window_scale: cfg.window_scale,
         sack_permitted: cfg.sack_permitted,
         // TSval is filled at transmission; TSecr of a SYN is 0 (RFC 7323 §3.2).
@@ -65,7 +75,7 @@ pub fn agree(cfg: &Config, ours: &SynOpts, theirs: &SynOpts, remote: SocketAddr)
     let peer_mss = theirs.mss.filter(|&m| m > 0).unwrap_or(default_mss(remote));
     let scaling = ours.window_scale.is_some() && theirs.window_scale.is_some();
     Negotiated {
-        send_mss: peer_mss.min(cfg.mss),
+        send_mss: peer_mss.min(our_mss(cfg, remote)),
         snd_shift: if scaling {
             theirs.window_scale.unwrap_or(0).min(MAX_SHIFT)
         } else {
@@ -85,9 +95,9 @@ pub fn agree(cfg: &Config, ours: &SynOpts, theirs: &SynOpts, remote: SocketAddr)
 
 /// Options of our SYN-ACK: MSS always (MAY-3), the rest only if the SYN
 /// offered it (rule 14).
-pub fn synack_options(cfg: &Config, syn: &SynOpts) -> SynOpts {
+pub fn synack_options(cfg: &Config, syn: &SynOpts, remote: SocketAddr) -> SynOpts {
     SynOpts {
-        mss: Some(cfg.mss),
+        mss: Some(our_mss(cfg, remote)),
         window_scale: cfg.window_scale.filter(|_| syn.window_scale.is_some()),
         sack_permitted: cfg.sack_permitted && syn.sack_permitted,
         timestamps: (cfg.timestamps && syn.timestamps.is_some())

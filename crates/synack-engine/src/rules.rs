@@ -41,7 +41,7 @@ pub enum Rule {
     SynRcvdAck = 15,
     /// SYN-RECEIVED: unacceptable ACK gets RST; no ACK is dropped (RFC 9293 §3.10.7.4).
     SynRcvdBadAck = 16,
-    /// SYN-RECEIVED: duplicate SYN answered (Linux re-sends SYN-ACK) (RFC 9293 §3.10.7.4).
+    /// SYN-RECEIVED: a duplicate SYN is answered (RFC: an ACK; Linux: the SYN-ACK again) (RFC 9293 §3.10.7.4).
     SynRcvdDupSyn = 17,
     /// SYN-RECEIVED (passive): new SYN returns to LISTEN (RFC 9293 §3.10.7.4).
     SynRcvdNewSyn = 18,
@@ -271,7 +271,9 @@ impl Rule {
             Rule::SynAckEchoesOptions => "SYN-ACK carries only options the SYN offered",
             Rule::SynRcvdAck => "SYN-RECEIVED: acceptable ACK enters ESTABLISHED",
             Rule::SynRcvdBadAck => "SYN-RECEIVED: unacceptable ACK gets RST; no ACK is dropped",
-            Rule::SynRcvdDupSyn => "SYN-RECEIVED: duplicate SYN answered (Linux re-sends SYN-ACK)",
+            Rule::SynRcvdDupSyn => {
+                "SYN-RECEIVED: a duplicate SYN is answered (RFC: an ACK; Linux: the SYN-ACK again)"
+            }
             Rule::SynRcvdNewSyn => "SYN-RECEIVED (passive): new SYN returns to LISTEN",
             Rule::SynRcvdRst => "SYN-RECEIVED: RST returns to LISTEN if passive, refused if active",
             Rule::SynAckRetransmit => "retransmit the SYN-ACK with the same ISS, give up silently",

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use synack_engine::sim::{Fate, Side};
 use synack_engine::{Action, State};
 
-use crate::scenario::Trace;
 use crate::style::Style;
 use crate::text::side_name;
 use crate::words::Lang;
+use synack_trace::Trace;
 
 const COL: usize = 14;
 const MID: usize = 44;
@@ -42,23 +42,7 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let left = format!("{} {}", side_name(Side::A, lang), trace.client);
     let right = format!("{} {}", side_name(Side::B, lang), trace.server);
     let _ = writeln!(out, "{:>11}  {}{}", "", pad(&left, COL + MID), right);
-    let mut state = [State::Closed, State::Listen];
-    if trace.scenario == crate::Scenario::Refused {
-        state[1] = State::Closed;
-    }
-    if let crate::Peer::Linux { kernel_side, .. }
-    | crate::Peer::Device {
-        side: kernel_side, ..
-    } = &trace.peer
-    {
-        // The kernel's states come from its own reports, shown as they change.
-        state[usize::from(*kernel_side == Side::B)] =
-            if *kernel_side == Side::B && trace.scenario != crate::Scenario::Refused {
-                State::Listen
-            } else {
-                State::Closed
-            };
-    }
+    let mut state = trace.initial;
     let _ = writeln!(
         out,
         "{:>11}  {}{}{}",
@@ -114,7 +98,14 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let mut rows: Vec<(synack_engine::Instant, u8, Row<'_>)> = Vec::new();
     for item in crate::timeline::items(trace) {
         match item {
-            crate::timeline::Item::KernelState(k) => rows.push((k.at, 1, Row::Kernel(&k.state))),
+            crate::timeline::Item::KernelState(k) => {
+                // The diagram follows the heading's connection; the
+                // listener and other sockets are in the narration.
+                if is_main(trace, k) {
+                    let (at, rank) = kernel_when(trace, k);
+                    rows.push((at, rank, Row::Kernel(k.state)));
+                }
+            }
             crate::timeline::Item::Step(side, step) => {
                 if !matches!(step.action, Action::Transmitted) {
                     rows.push((step.at, 0, Row::State(side, step.after.state)));
@@ -157,4 +148,23 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
         }
     }
     out
+}
+
+/// Whether an observation is of the connection in the diagram's heading.
+fn is_main(trace: &Trace, k: &synack_trace::Observation) -> bool {
+    let ends = [trace.client, trace.server];
+    ends.contains(&k.local) && ends.contains(&k.remote)
+}
+
+/// Where a kernel state belongs in time: at the frame that caused it (after
+/// a frame the kernel received, before one it sent), else when observed.
+fn kernel_when(trace: &Trace, k: &synack_trace::Observation) -> (synack_engine::Instant, u8) {
+    match k.cause {
+        synack_trace::ObsCause::Frame(i) => match trace.link.get(i) {
+            Some(r) if Some(r.from) == trace.kernel_side() => (r.sent_at, 1),
+            Some(r) => (r.sent_at, 3),
+            None => (k.at, 1),
+        },
+        _ => (k.at, 1),
+    }
 }

@@ -5,8 +5,9 @@ use serde::Serialize;
 use synack_engine::sim::{Fate, Side};
 use synack_engine::{Action, Cause, Check, SegInfo, Step, TcbVars, TimerKind, UserCall};
 
-use crate::answer;
-use crate::scenario::{Profile, Trace};
+use synack_trace::{ObsCause, Profile, Trace};
+
+use crate::Answer;
 use crate::words::{Lang, rule_summary};
 
 pub const SCHEMA: &str = "synack.explain/1";
@@ -19,16 +20,21 @@ struct Doc {
     peer: JPeer,
     /// Kernel socket states as the kernel reported them (Linux peer only).
     kernel_states: Vec<JKernelState>,
+    /// Settings the lab made or read (Linux peer only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    settings: Vec<JSetting>,
     client: String,
     server: String,
-    client_isn: u32,
+    client_isn: Option<u32>,
     server_isn: Option<u32>,
     link_delay_us: u64,
     end_us: u64,
     steps: Vec<JStep>,
     link: Vec<JLink>,
     events: Vec<JEvent>,
-    answer: JAnswer,
+    /// The closing question and answer (absent when the run has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<JAnswer>,
 }
 
 #[derive(Serialize)]
@@ -47,9 +53,37 @@ enum JPeer {
 
 #[derive(Serialize)]
 struct JKernelState {
+    /// When sock_diag reported it.
     t_us: u64,
-    state: String,
+    state: &'static str,
     accepted: bool,
+    local: String,
+    remote: String,
+    /// What came right before: `frame` (index into `link`), `call`, or
+    /// `poll` (it happened after `since_us`).
+    cause: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frame: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    since_us: Option<u64>,
+    /// The socket's pending timer (TIME_WAIT's remaining time, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timer_ms: Option<u64>,
+    /// A listener's accept queue and backlog (`ss -lnt` Recv-Q / Send-Q).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accept_queue: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backlog: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct JSetting {
+    name: String,
+    value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -427,7 +461,7 @@ fn step(s: Side, st: &Step) -> JStep {
     }
 }
 
-pub fn render(trace: &Trace) -> String {
+pub fn render(trace: &Trace, answers: &[Answer; 2]) -> String {
     let link = trace
         .link
         .iter()
@@ -451,14 +485,13 @@ pub fn render(trace: &Trace) -> String {
             })
         })
         .collect();
-    let (q_en, a_en) = answer::answer(trace, Lang::En);
-    let (q_zh, a_zh) = answer::answer(trace, Lang::Zh);
+    let [(q_en, a_en), (q_zh, a_zh)] = answers.clone();
     let doc = Doc {
         schema: SCHEMA,
-        scenario: trace.scenario.name(),
+        scenario: trace.scenario,
         profile: match trace.profile {
             Profile::Rfc => "rfc",
-            Profile::Linux => "linux",
+            Profile::LinuxCompat => "linux",
         },
         peer: match &trace.peer {
             crate::Peer::Sim => JPeer::Sim,
@@ -474,19 +507,20 @@ pub fn render(trace: &Trace) -> String {
                 release: release.clone(),
             },
         },
-        kernel_states: trace
-            .kernel_states
+        kernel_states: trace.kernel.iter().map(kernel_state).collect(),
+        settings: trace
+            .settings
             .iter()
-            .map(|k| JKernelState {
-                t_us: k.at.as_micros(),
-                state: k.state.clone(),
-                accepted: k.accepted,
+            .map(|s| JSetting {
+                name: s.name.clone(),
+                value: s.value.clone(),
+                default: s.default.clone(),
             })
             .collect(),
         client: trace.client.to_string(),
         server: trace.server.to_string(),
-        client_isn: trace.client_isn,
-        server_isn: trace.server_isn,
+        client_isn: trace.first_isn(Side::A),
+        server_isn: trace.first_isn(Side::B),
         link_delay_us: trace.delay.as_micros() as u64,
         end_us: trace.end.as_micros(),
         steps: trace.steps.iter().map(|(s, st)| step(*s, st)).collect(),
@@ -501,13 +535,35 @@ pub fn render(trace: &Trace) -> String {
                 event: snake(e.event),
             })
             .collect(),
-        answer: JAnswer {
+        answer: (!q_en.is_empty()).then_some(JAnswer {
             question_en: q_en,
             answer_en: a_en,
             question_zh: q_zh,
             answer_zh: a_zh,
-        },
+        }),
     };
     // Serialising plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+fn kernel_state(k: &synack_trace::Observation) -> JKernelState {
+    let (cause, frame, call, since_us) = match k.cause {
+        ObsCause::Frame(i) => ("frame", Some(i), None, None),
+        ObsCause::Call(c) => ("call", None, Some(c), None),
+        ObsCause::Poll { since } => ("poll", None, None, Some(since.as_micros())),
+    };
+    JKernelState {
+        t_us: k.at.as_micros(),
+        state: k.state,
+        accepted: k.accepted,
+        local: k.local.to_string(),
+        remote: k.remote.to_string(),
+        cause,
+        frame,
+        call,
+        since_us,
+        timer_ms: k.timer.map(|t| t.as_millis() as u64),
+        accept_queue: k.queue.map(|q| q.0),
+        backlog: k.queue.map(|q| q.1),
+    }
 }

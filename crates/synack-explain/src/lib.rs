@@ -1,26 +1,25 @@
 //! synack-explain: everything a person reads about a handshake, rendered
-//! from the engine's step records: the narration (English and Chinese), a
-//! sequence diagram, the JSON document and tcpdump-style lines.
+//! from an observed trace (`synack_trace::Trace`): the narration (English
+//! and Chinese), a sequence diagram, the JSON document and tcpdump-style
+//! lines. It knows no scenario: the closing answer comes in with the trace.
 
 #![forbid(unsafe_code)]
 
-mod answer;
-mod answer_more;
 mod diagram;
 mod json;
-pub mod more;
 mod notes;
-mod scenario;
 mod style;
 mod tcpdump;
 mod text;
 mod timeline;
 mod words;
 
-pub use answer::answer;
 pub use json::SCHEMA;
-pub use scenario::{KernelSample, Options, Peer, Profile, REQUEST, RESPONSE, Scenario, Trace, run};
 pub use style::Style;
+pub use synack_trace::{Peer, Profile, Trace};
+
+/// A closing question and its answer.
+pub type Answer = (String, String);
 pub use text::{flag_words, side_name, state_name};
 pub use words::{Lang, rule_summary};
 
@@ -41,7 +40,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(trace: &Trace, lang: Lang, style: Style) -> Report {
+    pub fn new(trace: &Trace, answer: &Answer, lang: Lang, style: Style) -> Report {
         let peer = match (&trace.peer, lang) {
             (Peer::Sim, Lang::En) => {
                 format!("simulated link {} ms one way", trace.delay.as_millis())
@@ -63,21 +62,21 @@ impl Report {
         let title = match lang {
             Lang::En => format!(
                 "TCP three-way handshake, step by step: scenario \"{}\" ({} profile, {peer})",
-                trace.scenario.name(),
+                trace.scenario,
                 profile_name(trace.profile),
             ),
             Lang::Zh => format!(
                 "TCP 三次握手逐步讲解：场景“{}”（{} 配置，{peer}）",
-                trace.scenario.name(),
+                trace.scenario,
                 profile_name(trace.profile),
             ),
         };
-        let (q, a) = answer::answer(trace, lang);
+        let (q, a) = answer;
         Report {
             header: style.strong(&title) + "\n",
             diagram: diagram::render(trace, lang, style),
             steps: text::Narrator::new(trace, lang, style).blocks(),
-            answer: format!("{}\n{}\n", style.strong(&q), wrap(&a, 100)),
+            answer: format!("{}\n{}\n", style.strong(q), wrap(a, 100)),
         }
     }
 
@@ -95,10 +94,10 @@ impl Report {
     }
 }
 
-fn profile_name(p: Profile) -> &'static str {
+pub fn profile_name(p: Profile) -> &'static str {
     match p {
         Profile::Rfc => "RFC",
-        Profile::Linux => "Linux",
+        Profile::LinuxCompat => "Linux",
     }
 }
 
@@ -145,11 +144,20 @@ fn wrap(s: &str, width: usize) -> String {
     out
 }
 
-/// Render a trace in one format.
-pub fn render(trace: &Trace, format: Format, lang: Lang, style: Style) -> String {
+/// Render a trace in one format; `answers` are the English and Chinese
+/// ones (JSON carries both).
+pub fn render(
+    trace: &Trace,
+    answers: &[Answer; 2],
+    format: Format,
+    lang: Lang,
+    style: Style,
+) -> String {
+    let [en, zh] = answers;
+    let answer = if lang == Lang::Zh { zh } else { en };
     match format {
-        Format::Text => Report::new(trace, lang, style).to_text(),
-        Format::Json => json::render(trace),
+        Format::Text => Report::new(trace, answer, lang, style).to_text(),
+        Format::Json => json::render(trace, answers),
         Format::Tcpdump => tcpdump::render(trace),
     }
 }

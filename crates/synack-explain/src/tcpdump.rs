@@ -8,7 +8,7 @@ use synack_engine::sim::{Fate, Side};
 use synack_wire::options::{OptionIter, TcpOption};
 use synack_wire::parse_segment;
 
-use crate::scenario::Trace;
+use synack_trace::Trace;
 
 pub fn render(trace: &Trace) -> String {
     let mut out = String::new();

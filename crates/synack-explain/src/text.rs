@@ -11,10 +11,10 @@ use synack_engine::{
 };
 use synack_wire::TcpFlags;
 
-use crate::scenario::Trace;
 use crate::style::Style;
 use crate::timeline::{self, Item};
 use crate::words::{Lang, rule_summary, state_gloss};
+use synack_trace::{ObsCause, Observation, Trace};
 
 /// Side name, e.g. `client` / `客户端`.
 pub fn side_name(side: Side, lang: Lang) -> &'static str {
@@ -56,8 +56,14 @@ pub struct Narrator<'a> {
     trace: &'a Trace,
     lang: Lang,
     style: Style,
-    /// Per side: the last segment received, to explain the next ack.
-    last_rx: [Option<SegInfo>; 2],
+    /// The last segment received on each connection (by its source and
+    /// destination), to explain the next ack on that connection.
+    last_rx: Vec<SegInfo>,
+    /// Whether the ACK-flag note is true of this run: every segment after
+    /// the first SYN has the flag (no bare RST).
+    ack_note_true: bool,
+    /// synack's listener just answered with a SYN cookie.
+    cookie_pending: bool,
     /// Link fates of each side's transmissions, in order.
     fates: [Vec<Fate>; 2],
     sent: [usize; 2],
@@ -66,7 +72,7 @@ pub struct Narrator<'a> {
     /// Half-open passive connections on the server so far (its SYN queue).
     syn_queue: u32,
     /// SYNs each side sent so far (seq, ports): a repeat is a retransmission.
-    syn_sent: Vec<(Side, u32, u16, u16)>,
+    syn_sent: Vec<(Side, u32, u16, u16, bool)>,
     /// The kernel's last reported state (Linux peer).
     kernel_state_now: State,
 }
@@ -92,7 +98,9 @@ impl<'a> Narrator<'a> {
             trace,
             lang,
             style,
-            last_rx: [None, None],
+            last_rx: Vec::new(),
+            ack_note_true: !synack_trace::Findings::new(trace).bare_rst(),
+            cookie_pending: false,
             fates: [fates(Side::A), fates(Side::B)],
             sent: [0, 0],
             flag_vs_field_told: false,
@@ -100,6 +108,22 @@ impl<'a> Narrator<'a> {
             syn_queue: 0,
             kernel_state_now: State::Closed,
         }
+    }
+
+    /// Remember the last segment received on its connection.
+    fn received(&mut self, seg: SegInfo) {
+        self.last_rx
+            .retain(|r| !(r.src == seg.src && r.dst == seg.dst));
+        self.last_rx.push(seg);
+    }
+
+    /// The last segment received on the connection `sent` belongs to.
+    fn rx_for(&self, sent: &SegInfo) -> Option<SegInfo> {
+        self.last_rx
+            .iter()
+            .rev()
+            .find(|r| r.src == sent.dst && r.dst == sent.src)
+            .copied()
     }
 
     fn t<'s>(&self, en: &'s str, zh: &'s str) -> &'s str {
@@ -116,13 +140,10 @@ impl<'a> Narrator<'a> {
 
     fn isn(&self, side: Side) -> Option<u32> {
         // Relative numbers only make sense with one connection.
-        if self.trace.connections > 1 {
+        if self.trace.connections() > 1 {
             return None;
         }
-        match side {
-            Side::A => Some(self.trace.client_isn),
-            Side::B => self.trace.server_isn,
-        }
+        self.trace.first_isn(side)
     }
 
     /// One block per segment sent, and one per group of decisions taken on
@@ -194,24 +215,23 @@ impl<'a> Narrator<'a> {
         out
     }
 
-    /// The kernel's socket state, read from the kernel.
-    fn kernel_state(&mut self, k: &crate::scenario::KernelSample) -> String {
+    /// The kernel's socket state, as sock_diag reported it, placed at the
+    /// frame that caused it when the report came right after one.
+    fn kernel_state(&mut self, k: &Observation) -> String {
         let side = timeline::kernel_side(self.trace).unwrap_or(Side::B);
-        let server = side == Side::B;
-        self.kernel_state_now = match k.state.as_str() {
-            "SYN_SENT" => State::SynSent,
-            "SYN_RECV" | "NEW_SYN_RECV" => State::SynReceived,
-            "ESTABLISHED" => State::Established,
-            "FIN_WAIT1" => State::FinWait1,
-            "FIN_WAIT2" => State::FinWait2,
-            "CLOSE_WAIT" => State::CloseWait,
-            "CLOSING" => State::Closing,
-            "LAST_ACK" => State::LastAck,
-            "TIME_WAIT" => State::TimeWait,
-            _ => State::Closed,
-        };
-        let gloss = match (k.state.as_str(), server, k.accepted) {
-            ("SYN_RECV" | "NEW_SYN_RECV", _, _) => self.t(
+        let main = [self.trace.client, self.trace.server];
+        let is_main = main.contains(&k.local) && main.contains(&k.remote);
+        if is_main {
+            self.kernel_state_now = synack_trace::rfc_state(k.state);
+        }
+        // A socket the kernel's application accept()s comes from a listener.
+        let from_listener = self
+            .trace
+            .kernel
+            .iter()
+            .any(|o| o.state == "LISTEN" && o.local.port() == k.local.port());
+        let gloss = match (k.state, from_listener, k.accepted) {
+            ("SYN_RECV", _, _) => self.t(
                 "a half-open connection, waiting in the listener's SYN queue",
                 "半连接：在监听套接字的半连接队列（SYN 队列）中等待",
             ),
@@ -223,31 +243,96 @@ impl<'a> Narrator<'a> {
                 "accept() has taken it off the accept queue and handed it to the application",
                 "accept() 已把它从全连接队列取出交给应用",
             ),
-            ("ESTABLISHED", _, _) => self.t("established", "连接已建立"),
-            ("SYN_SENT", _, _) => self.t("connect() has sent its SYN", "connect() 已发出 SYN"),
-            ("TIME_WAIT", _, _) => self.t(
-                "waiting 2·MSL (60 s on Linux)",
-                "等待 2MSL（Linux 上是 60 秒）",
+            ("ESTABLISHED", false, _) => self.t(
+                "established (the application's connect() returns)",
+                "连接已建立（应用的 connect() 返回）",
             ),
+            ("SYN_SENT", _, _) => self.t("connect() has sent its SYN", "connect() 已发出 SYN"),
+            ("LISTEN", _, _) => self.t("listening", "监听中"),
             ("CLOSED", _, _) => self.t(
                 "the kernel holds no socket for this connection",
                 "内核中已没有这个连接的套接字",
             ),
             _ => "",
         };
+        let mut extra = String::new();
+        if let Some(t) = k.timer.filter(|_| k.state == "TIME_WAIT") {
+            extra = match self.lang {
+                Lang::En => format!(" ({} s left on its TIME-WAIT timer)", t.as_secs()),
+                Lang::Zh => format!("（TIME-WAIT 定时器还剩 {} 秒）", t.as_secs()),
+            };
+        }
+        if let Some((q, b)) = k.queue {
+            extra = match self.lang {
+                Lang::En => {
+                    format!(" (accept queue {q}, backlog {b}: Recv-Q {q}, Send-Q {b} in ss -lnt)")
+                }
+                Lang::Zh => {
+                    format!("（全连接队列 {q}，backlog {b}：即 ss -lnt 的 Recv-Q {q}、Send-Q {b}）")
+                }
+            };
+        }
+        let (at, source) = self.kernel_source(k);
+        let who = if is_main {
+            String::new()
+        } else if k.state == "LISTEN" || k.queue.is_some() {
+            format!(" {}", self.t("listener", "监听套接字"))
+        } else {
+            format!(" {} {}", self.t("socket to", "到"), k.remote)
+        };
         let sep = self.t(": ", "：");
         format!(
-            "{}  {} {}{}{}\n    {}\n",
-            self.kernel_head(side, k.at),
+            "{}  {}{who} {}{}{}{extra}\n    {}\n",
+            self.kernel_head(side, at),
             self.t("socket state", "套接字状态"),
-            self.style.strong(&k.state),
+            self.style.strong(k.state),
             if gloss.is_empty() { "" } else { sep },
             gloss,
-            self.style.dim(self.t(
-                "read from the kernel itself (/proc/net/tcp)",
-                "从内核读取（/proc/net/tcp）"
-            ))
+            self.style.dim(&source)
         )
+    }
+
+    /// When a kernel state began, and how we know.
+    fn kernel_source(&self, k: &Observation) -> (synack_engine::Instant, String) {
+        let when = clock(k.at).trim().to_string();
+        match k.cause {
+            ObsCause::Frame(i) => {
+                let at = self.trace.link.get(i).map_or(k.at, |r| r.sent_at);
+                let what = match self.lang {
+                    Lang::En => format!(
+                        "reported by the kernel (sock_diag, {when}) right after frame {} crossed the device",
+                        i + 1
+                    ),
+                    Lang::Zh => format!(
+                        "内核报告（sock_diag，{when}），紧接在第 {} 帧经过设备之后",
+                        i + 1
+                    ),
+                };
+                (at, what)
+            }
+            ObsCause::Call(c) => (
+                k.at,
+                match self.lang {
+                    Lang::En => format!(
+                        "reported by the kernel (sock_diag) right after the application's {c}"
+                    ),
+                    Lang::Zh => format!("内核报告（sock_diag），紧接在应用调用 {c} 之后"),
+                },
+            ),
+            ObsCause::Poll { since } => (
+                k.at,
+                match self.lang {
+                    Lang::En => format!(
+                        "reported by the kernel (sock_diag); it changed between {} and {when}",
+                        clock(since).trim()
+                    ),
+                    Lang::Zh => format!(
+                        "内核报告（sock_diag）；变化发生在 {} 与 {when} 之间",
+                        clock(since).trim()
+                    ),
+                },
+            ),
+        }
     }
 
     fn head(&self, side: Side, step: &Step) -> String {
@@ -300,21 +385,25 @@ impl<'a> Narrator<'a> {
                 }
             }
             // `ss -lt` shows the same count as Recv-Q of the listener.
-            if self.trace.scenario == crate::Scenario::SynFlood
-                && self.trace.peer == crate::Peer::Sim
-            {
+            if let Some(backlog) = self.trace.syn_backlog {
                 let _ = write!(
                     out,
                     "   [{} {}/{}]",
                     self.t("SYN queue", "半连接队列"),
                     self.syn_queue,
-                    crate::more::FLOOD_BACKLOG
+                    backlog
                 );
             }
         }
         out.push('\n');
         let _ = writeln!(out, "    {}", self.cause(side, &step.cause));
         for step in group {
+            if matches!(
+                step.action,
+                Action::Note(synack_engine::Note::SynCookieSent { .. })
+            ) {
+                self.cookie_pending = true;
+            }
             if let Some(check) = &step.check {
                 let _ = writeln!(out, "    {}", self.check(check));
             }
@@ -335,7 +424,7 @@ impl<'a> Narrator<'a> {
             );
         }
         if let Cause::Received(seg) = &step.cause {
-            self.last_rx[idx(side)] = Some(*seg);
+            self.received(*seg);
         }
         out
     }
@@ -419,6 +508,24 @@ impl<'a> Narrator<'a> {
         }
         if o.sack_permitted {
             opts.push(self.t("SACK permitted", "允许 SACK").into());
+        }
+        if let Some(blocks) = &o.sack {
+            let list: Vec<String> = blocks
+                .as_slice()
+                .iter()
+                .map(|(l, r)| format!("{l}-{r}"))
+                .collect();
+            // A first block below the ack reports a duplicate (RFC 2883).
+            let dsack = blocks
+                .as_slice()
+                .first()
+                .is_some_and(|&(l, _)| s.flags.ack() && synack_wire::SeqNum(l) < s.ack);
+            opts.push(format!(
+                "{} {}{}",
+                self.t("SACK blocks", "SACK 块"),
+                list.join(" "),
+                if dsack { " (D-SACK)" } else { "" }
+            ));
         }
         if let Some((v, e)) = o.timestamps {
             opts.push(format!(
@@ -764,7 +871,7 @@ impl<'a> Narrator<'a> {
         let kernel = timeline::kernel_side(self.trace);
         // The kernel learns only from what arrives; explain its acks from that.
         if kernel == Some(side.other()) && !matches!(fate, Some(Fate::Dropped { .. })) {
-            self.last_rx[idx(side.other())] = Some(*seg);
+            self.received(*seg);
         }
         match fate {
             Some(Fate::Dropped { .. }) => {
@@ -792,13 +899,124 @@ impl<'a> Narrator<'a> {
         }
     }
 
+    /// Where the ISN on this SYN came from, as far as the trace knows.
+    fn isn_line(&mut self, side: Side, seg: &SegInfo) -> String {
+        let me = side_name(side, self.lang);
+        let n = seg.seq;
+        let kernel = timeline::kernel_side(self.trace) == Some(side);
+        let cookie = if kernel {
+            seg.flags.ack()
+                && matches!(self.trace.peer, synack_trace::Peer::Linux { .. })
+                && !synack_trace::Findings::new(self.trace).kernel_half_open(seg.dst)
+        } else {
+            std::mem::take(&mut self.cookie_pending)
+        };
+        if cookie {
+            return match (self.lang, kernel) {
+                (Lang::En, true) => format!(
+                    "seq = {n} is a SYN cookie: the kernel kept no SYN_RECV socket for this SYN (sock_diag showed none); the ISS encodes the 4-tuple, a minute counter and the MSS"
+                ),
+                (Lang::Zh, true) => format!(
+                    "seq = {n} 是 SYN cookie：内核没有为这个 SYN 保留 SYN_RECV 套接字（sock_diag 中没有）；这个初始序列号编码了四元组、分钟计数和 MSS"
+                ),
+                (Lang::En, false) => {
+                    format!("seq = {n} is the {me}'s SYN cookie (see above), not a stored ISN")
+                }
+                (Lang::Zh, false) => {
+                    format!("seq = {n} 是{me}的 SYN cookie（见上），不是保存下来的 ISN")
+                }
+            };
+        }
+        let i = idx(side);
+        match (self.trace.isn.get(i).copied(), self.lang) {
+            (Some(synack_trace::IsnOrigin::Fixed), Lang::En) => format!(
+                "seq = {n} is the {me}'s initial sequence number (ISN), fixed with --isn (normally RFC 6528 picks an unpredictable one)"
+            ),
+            (Some(synack_trace::IsnOrigin::Fixed), Lang::Zh) => {
+                format!(
+                    "seq = {n} 是{me}的初始序列号 ISN，由 --isn 指定（平常由 RFC 6528 生成，无法预测）"
+                )
+            }
+            (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: true }), Lang::En) => format!(
+                "seq = {n} is the {me}'s initial sequence number (ISN): RFC 6528 derives it from a 4 µs clock plus a keyed hash of the addresses and ports, with a key made fresh for this run, so it is unpredictable"
+            ),
+            (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: true }), Lang::Zh) => format!(
+                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528 由 4 微秒时钟加上地址和端口的带密钥散列得出，密钥每次运行重新生成，无法预测"
+            ),
+            (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: false }), Lang::En) => format!(
+                "seq = {n} is the {me}'s initial sequence number (ISN): RFC 6528 (4 µs clock plus a keyed hash of the addresses and ports) under the fixed key of --seed, so it is reproducible rather than secret"
+            ),
+            (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: false }), Lang::Zh) => format!(
+                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528（4 微秒时钟加地址和端口的带密钥散列）生成，但密钥由 --seed 固定，所以可重现而不保密"
+            ),
+            (Some(synack_trace::IsnOrigin::Linux), Lang::En) => format!(
+                "seq = {n} is the {me}'s initial sequence number (ISN), the Linux kernel's own choice: a keyed SipHash of the addresses and ports plus a clock of 64 ns ticks"
+            ),
+            (Some(synack_trace::IsnOrigin::Linux), Lang::Zh) => format!(
+                "seq = {n} 是{me}的初始序列号 ISN，由 Linux 内核自己选择：地址和端口的带密钥 SipHash 加上每 64 纳秒一格的时钟"
+            ),
+            (_, Lang::En) => {
+                format!("seq = {n} is the {me}'s initial sequence number (ISN), chosen by the peer")
+            }
+            (_, Lang::Zh) => format!("seq = {n} 是{me}的初始序列号 ISN，由对端选择"),
+        }
+    }
+
+    /// The ack of a SYN-ACK, from the SYN it answers on the same connection.
+    fn synack_ack_line(&self, side: Side, seg: &SegInfo) -> String {
+        let peer = side_name(side.other(), self.lang);
+        let ack = seg.ack;
+        let Some(rx) = self.rx_for(seg).filter(|r| r.flags.syn()) else {
+            return match self.lang {
+                Lang::En => {
+                    format!("ack = {ack}: the next sequence number expected from the {peer}")
+                }
+                Lang::Zh => format!("ack = {ack}：期望{peer}发送的下一个序列号"),
+            };
+        };
+        let isn = rx.seq;
+        let data = rx.payload_len;
+        if data > 0 && isn.add(1 + data) == ack {
+            return match self.lang {
+                Lang::En => format!(
+                    "ack = {ack} = {peer} ISN {isn} + 1 + {data} bytes: the SYN and the data it carried are both acknowledged"
+                ),
+                Lang::Zh => format!(
+                    "ack = {ack} = {peer} ISN {isn} + 1 + {data} 字节：SYN 和它携带的数据都被确认"
+                ),
+            };
+        }
+        if isn.add(1) == ack {
+            let held = if data > 0 {
+                self.t(
+                    " (the SYN's data is not acknowledged yet)",
+                    "（SYN 携带的数据尚未被确认）",
+                )
+            } else {
+                ""
+            };
+            return match self.lang {
+                Lang::En => format!(
+                    "ack = {ack} = {peer} ISN {isn} + 1, because a SYN consumes one sequence number{held}"
+                ),
+                Lang::Zh => {
+                    format!("ack = {ack} = {peer} ISN {isn} + 1，因为 SYN 占用一个序列号{held}")
+                }
+            };
+        }
+        match self.lang {
+            Lang::En => format!("ack = {ack}, not the SYN's seq {isn} + 1"),
+            Lang::Zh => format!("ack = {ack}，不是 SYN 的 seq {isn} + 1"),
+        }
+    }
+
     fn arithmetic(&mut self, side: Side, v: &synack_engine::TcbVars, seg: &SegInfo) -> Vec<String> {
         let mut lines = Vec::new();
         let me = side_name(side, self.lang);
         let peer = side_name(side.other(), self.lang);
         let f = seg.flags;
         if f.rst() {
-            let rx = self.last_rx[idx(side)];
+            let rx = self.rx_for(seg);
             if f.ack() && seg.seq.get() == 0 {
                 if let Some(rx) = rx {
                     lines.push(match self.lang {
@@ -830,7 +1048,7 @@ impl<'a> Narrator<'a> {
             }
             return lines;
         }
-        let key = (side, seg.seq.get(), seg.src.port(), seg.dst.port());
+        let key = (side, seg.seq.get(), seg.src.port(), seg.dst.port(), f.ack());
         let repeated = f.syn() && self.syn_sent.contains(&key);
         if f.syn() && !repeated {
             self.syn_sent.push(key);
@@ -847,34 +1065,9 @@ impl<'a> Narrator<'a> {
             return lines;
         }
         if f.syn() {
-            let fixed = self.trace.isn_fixed[idx(side)];
-            lines.push(match (self.lang, fixed) {
-                (Lang::En, false) => format!(
-                    "seq = {} is the {me}'s initial sequence number (ISN): RFC 6528 derives it from a 4 µs clock plus a keyed hash of the addresses and ports, so it is unpredictable",
-                    seg.seq
-                ),
-                (Lang::En, true) => format!(
-                    "seq = {} is the {me}'s initial sequence number (ISN), fixed with --isn (normally RFC 6528 picks an unpredictable one)",
-                    seg.seq
-                ),
-                (Lang::Zh, false) => format!(
-                    "seq = {} 是{me}的初始序列号 ISN：按 RFC 6528 由 4 微秒时钟加上地址和端口的带密钥散列得出，无法预测",
-                    seg.seq
-                ),
-                (Lang::Zh, true) => format!(
-                    "seq = {} 是{me}的初始序列号 ISN，由 --isn 指定（平常由 RFC 6528 生成，无法预测）",
-                    seg.seq
-                ),
-            });
+            lines.push(self.isn_line(side, seg));
             if f.ack() {
-                let peer_isn = v.irs;
-                lines.push(match self.lang {
-                    Lang::En => format!(
-                        "ack = {} = {peer} ISN {peer_isn} + 1, because a SYN consumes one sequence number",
-                        seg.ack
-                    ),
-                    Lang::Zh => format!("ack = {} = {peer} ISN {peer_isn} + 1，因为 SYN 占用一个序列号", seg.ack),
-                });
+                lines.push(self.synack_ack_line(side, seg));
             } else {
                 lines.push(
                     self.t(
@@ -908,7 +1101,7 @@ impl<'a> Narrator<'a> {
             });
         }
         // ack
-        if let Some(rx) = self.last_rx[idx(side)] {
+        if let Some(rx) = self.rx_for(seg) {
             if rx.seq.add(rx.seg_len()) == seg.ack && rx.seg_len() > 0 {
                 let mut parts = Vec::new();
                 if rx.flags.syn() {
@@ -949,7 +1142,7 @@ impl<'a> Narrator<'a> {
                 });
             }
         }
-        if !self.flag_vs_field_told {
+        if !self.flag_vs_field_told && self.ack_note_true {
             self.flag_vs_field_told = true;
             lines.push(
                 self.t(

@@ -1,18 +1,18 @@
 //! One time-ordered list of what to show: synack's steps, and with the Linux
 //! kernel as the peer, the kernel's segments (from the link) and its socket
-//! states (from /proc). The kernel records no steps: it is shown only as
-//! observed.
+//! states (sock_diag observations). The kernel records no steps: it is shown
+//! only as observed.
 
 use synack_engine::sim::{LinkRecord, Side};
 use synack_engine::{Instant, Step};
 
-use crate::scenario::{KernelSample, Peer, Trace};
+use synack_trace::{Observation, Trace};
 
 pub enum Item<'a> {
     Step(Side, &'a Step),
     /// A segment the kernel sent.
     KernelSent(&'a LinkRecord),
-    KernelState(&'a KernelSample),
+    KernelState(&'a Observation),
 }
 
 impl Item<'_> {
@@ -27,11 +27,7 @@ impl Item<'_> {
 
 /// The kernel's side, if the peer is the kernel.
 pub fn kernel_side(trace: &Trace) -> Option<Side> {
-    match &trace.peer {
-        Peer::Linux { kernel_side, .. } => Some(*kernel_side),
-        Peer::Device { side, .. } => Some(*side),
-        Peer::Sim => None,
-    }
+    trace.kernel_side()
 }
 
 pub fn items(trace: &Trace) -> Vec<Item<'_>> {
@@ -48,7 +44,7 @@ pub fn items(trace: &Trace) -> Vec<Item<'_>> {
                 .filter(|r| r.from == k)
                 .map(Item::KernelSent),
         );
-        v.extend(trace.kernel_states.iter().map(Item::KernelState));
+        v.extend(trace.kernel.iter().map(Item::KernelState));
     }
     // Stable: at equal times synack's steps come first.
     v.sort_by_key(Item::at);

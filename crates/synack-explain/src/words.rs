@@ -81,7 +81,7 @@ fn rule_zh(rule: Rule) -> &'static str {
         14 => "SYN-ACK 只携带 SYN 中出现过的选项",
         15 => "SYN-RECEIVED：收到可接受的 ACK，进入 ESTABLISHED",
         16 => "SYN-RECEIVED：不可接受的 ACK 回复 RST；不带 ACK 的报文段丢弃",
-        17 => "SYN-RECEIVED：收到重复的 SYN（Linux 会重发 SYN-ACK）",
+        17 => "SYN-RECEIVED：收到重复的 SYN 要回应（RFC：回 ACK；Linux：重发 SYN-ACK）",
         18 => "SYN-RECEIVED（被动打开）：收到新的 SYN，回到 LISTEN",
         19 => "SYN-RECEIVED：收到 RST，被动打开则回到 LISTEN，主动打开则连接被拒绝",
         20 => "用同一个 ISS 重传 SYN-ACK，放弃时不通知任何人",

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use synack_engine::sim::Side;
 use synack_engine::{Config, Endpoint, Event, IsnMode, State};
-use synack_explain::{Peer, Profile, Scenario, Trace};
+use synack_trace::{IsnOrigin, Peer, Profile, Trace};
 
-use crate::peer::build_trace;
+use crate::harness::{TraceInfo, trace_of};
 use crate::{Dir, Driver, NetError, sys};
 
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ fn open(o: &DeviceOpts) -> Result<Driver, NetError> {
     let (fd, _) = sys::open_tun(&o.device).map_err(NetError::Tun)?;
     let mut cfg = match o.profile {
         Profile::Rfc => Config::rfc(),
-        Profile::Linux => Config::linux(),
+        Profile::LinuxCompat => Config::linux(),
     };
     // Fresh secrets per run: the ISN must not be predictable.
     let nanos = std::time::SystemTime::now()
@@ -188,13 +188,30 @@ fn finish(d: &Driver, o: &DeviceOpts, peer_side: Side, addrs: (SocketAddr, Socke
         side: peer_side,
         device: o.device.clone(),
     };
-    build_trace(
+    let listened = peer_side == Side::A;
+    trace_of(
         d,
         peer_side,
-        addrs,
         peer,
-        Vec::new(),
-        (Scenario::Normal, o.profile),
-        o.isn.is_some(),
+        TraceInfo {
+            scenario: if listened { "listen" } else { "connect" },
+            profile: o.profile,
+            client: addrs.0,
+            server: addrs.1,
+            initial: [
+                State::Closed,
+                if listened {
+                    State::Listen
+                } else {
+                    State::Closed
+                },
+            ],
+            our_isn: if o.isn.is_some() {
+                IsnOrigin::Fixed
+            } else {
+                IsnOrigin::Rfc6528 { fresh_key: true }
+            },
+            syn_backlog: None,
+        },
     )
 }

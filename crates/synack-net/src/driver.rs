@@ -65,6 +65,8 @@ pub struct Driver {
     buf: Vec<u8>,
     /// Keep `log`, `events` and `steps` (off for benchmarks).
     pub keep: bool,
+    /// Looks at the kernel's sockets after every frame (explain runs).
+    pub observer: Option<crate::observe::Observer>,
 }
 
 impl Driver {
@@ -81,6 +83,7 @@ impl Driver {
             pcap: None,
             buf: vec![0; 65536],
             keep: true,
+            observer: None,
         }
     }
 
@@ -139,7 +142,26 @@ impl Driver {
     /// RST) to the kernel; it is logged like the engine's.
     pub fn inject(&mut self, pkt: &[u8]) -> Result<(), NetError> {
         self.record(Dir::ToKernel, false, pkt)?;
-        sys::write(&self.tun, pkt).map_err(NetError::Tun)
+        sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
+        self.look_after_frame();
+        Ok(())
+    }
+
+    /// What the kernel's sockets are right after the frame just logged.
+    fn look_after_frame(&mut self) {
+        let frame = self.log.len().saturating_sub(1);
+        let now = self.now();
+        if let Some(o) = &mut self.observer {
+            o.look(now, synack_trace::ObsCause::Frame(frame));
+        }
+    }
+
+    /// Look at the kernel's sockets after the application's `call`.
+    pub fn after_call(&mut self, call: &'static str) {
+        let now = self.now();
+        if let Some(o) = &mut self.observer {
+            o.look(now, synack_trace::ObsCause::Call(call));
+        }
     }
 
     /// Write everything the engine has queued.
@@ -159,6 +181,7 @@ impl Driver {
             self.record(Dir::ToKernel, drop, pkt)?;
             if !drop {
                 sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
+                self.look_after_frame();
             }
         }
         Ok(())
@@ -181,6 +204,9 @@ impl Driver {
             }
         }
         let now = self.now();
+        if let Some(o) = &mut self.observer {
+            o.look(now, synack_trace::ObsCause::Poll { since: now });
+        }
         self.ep.handle_timeout(now);
         // Answers go out at once, not on the next turn.
         self.flush()?;
@@ -210,10 +236,12 @@ impl Driver {
             let dst = ip.ip.dst;
             if self.faults.contains(&Fault::Blackhole(dst)) {
                 self.record(Dir::FromKernel, true, &pkt)?;
+                self.look_after_frame();
                 continue;
             }
             let drop = self.fate(Dir::FromKernel);
             self.record(Dir::FromKernel, drop, &pkt)?;
+            self.look_after_frame();
             if !drop {
                 let now = self.now();
                 // Malformed input is the engine's to record.

@@ -5,16 +5,19 @@
 //!   device in it, the kernel on 10.77.0.1 / fd77::1, synack on .2 / ::2.
 //! - [`driver::Driver`]: moves packets between the device and the engine on
 //!   the real clock, injects loss, writes pcap.
-//! - [`kernel`]: the kernel's socket states as it reports them.
+//! - [`diag`], [`observe`]: the kernel's socket states as it reports them
+//!   (sock_diag), looked at after every frame.
+//! - [`harness::KernelRun`]: one harness for every run against the kernel.
 
 pub mod bench;
 pub mod device;
+pub mod diag;
 pub mod driver;
+pub mod harness;
 pub mod kernel;
 pub mod lab;
+pub mod observe;
 pub mod pcap;
-pub mod peer;
-mod peer_more;
 mod sys;
 
 pub use sys::{connect_from, linger_zero, listen_with_backlog, set_fastopen, wait_peak_rss};

@@ -8,7 +8,7 @@ const LINKTYPE_RAW: u32 = 101;
 
 /// Write every segment of a trace, as sent (lost ones included, as a capture
 /// at the sender would show them), stamped with the run's wall clock.
-pub fn write_trace(path: &std::path::Path, trace: &synack_explain::Trace) -> io::Result<()> {
+pub fn write_trace(path: &std::path::Path, trace: &synack_trace::Trace) -> io::Result<()> {
     let f = std::fs::File::create(path)?;
     let mut w = PcapWriter::new(io::BufWriter::new(f))?;
     for r in &trace.link {

@@ -314,3 +314,21 @@ pub fn listen_with_backlog(
     }
     Ok(std::net::TcpListener::from(owned))
 }
+
+/// A netlink socket for sock_diag (NETLINK_SOCK_DIAG), in the calling
+/// thread's network namespace. Blocking: the kernel answers a dump at once.
+pub fn sock_diag_socket() -> io::Result<OwnedFd> {
+    // SAFETY: socket takes plain ints.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

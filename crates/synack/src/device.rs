@@ -75,7 +75,7 @@ pub fn run(args: &Args, listening: bool) -> Result<u8, String> {
         timeout: Duration::from_secs_f64(args.timeout),
         profile: match args.profile {
             crate::explain::ProfileArg::Rfc => Profile::Rfc,
-            crate::explain::ProfileArg::Linux => Profile::Linux,
+            crate::explain::ProfileArg::Linux => Profile::LinuxCompat,
         },
         isn: args.isn,
         pcap: args.pcap.clone(),
@@ -93,12 +93,12 @@ pub fn run(args: &Args, listening: bool) -> Result<u8, String> {
     };
     let format = args.format.into();
     if format == Format::Text {
-        let r = Report::new(&trace, lang, Style::PLAIN);
+        let r = Report::new(&trace, &(String::new(), String::new()), lang, Style::PLAIN);
         print!("{}\n{}", r.diagram, r.steps.concat());
     } else {
         print!(
             "{}",
-            synack_explain::render(&trace, format, lang, Style::PLAIN)
+            synack_explain::render(&trace, &Default::default(), format, lang, Style::PLAIN)
         );
     }
     let (line, code) = match &outcome {

@@ -3,13 +3,15 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
-use synack_explain::{Format, Lang, Options, Profile, Report, Scenario, Style};
+use synack_explain::{Format, Lang, Profile, Report, Style};
+use synack_scenario::{Options, Scenario};
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   synack explain                                 the normal handshake, in your locale's language
   synack explain --lang zh --scenario ack-lost   what happens when the third ACK is lost (in Chinese)
   synack explain --isn client=1000,server=5000   textbook numbers: seq=1000, ack=1001, ...
+  synack explain --seed 7 --scenario isn         a reproducible run (fixed ISN keys)
   synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
   synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
   synack explain --format tcpdump --scenario close --closer server
@@ -32,6 +34,10 @@ pub struct Args {
     /// Fixed initial sequence numbers, e.g. `client=1000,server=5000` (default: RFC 6528).
     #[arg(long, value_parser = parse_isn, value_name = "client=N,server=M")]
     isn: Option<(Option<u32>, Option<u32>)>,
+    /// Fixed keys for synack's ISNs and other random choices, so that a run
+    /// can be repeated exactly (default: fresh keys every run).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Retransmission timers and other choices: `rfc` or `linux` (Linux 6.x).
     #[arg(long, value_enum, default_value_t = ProfileArg::Rfc)]
     profile: ProfileArg,
@@ -65,7 +71,7 @@ pub struct Args {
 struct ScenarioArg(Scenario);
 
 static SCENARIOS: std::sync::LazyLock<Vec<ScenarioArg>> =
-    std::sync::LazyLock::new(|| Scenario::ALL.into_iter().map(ScenarioArg).collect());
+    std::sync::LazyLock::new(|| synack_scenario::ALL.into_iter().map(ScenarioArg).collect());
 
 impl clap::ValueEnum for ScenarioArg {
     fn value_variants<'a>() -> &'a [Self] {
@@ -73,7 +79,7 @@ impl clap::ValueEnum for ScenarioArg {
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.0.name()).help(self.0.about()))
+        Some(clap::builder::PossibleValue::new(self.0.name).help(self.0.about))
     }
 }
 
@@ -170,23 +176,12 @@ impl From<FormatArg> for Format {
 
 pub fn run(args: &Args) -> Result<(), String> {
     let scenario = args.scenario.0;
-    if args.role == SideArg::Server && !scenario.is_textbook() {
+    if args.role == SideArg::Server && !scenario.server_role {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             format!(
                 "--role server applies to the textbook scenarios; in --scenario {} synack is the client\n",
-                scenario.name()
-            ),
-        )
-        .exit();
-    }
-    let linux_ok = synack_net::peer::supports(scenario);
-    if args.peer == PeerArg::Linux && !linux_ok {
-        clap::Error::raw(
-            clap::error::ErrorKind::InvalidValue,
-            format!(
-                "--scenario {} runs on the simulated peer only (its checks against Linux are in synack-net's tests); use --peer sim\n",
-                scenario.name()
+                scenario.name
             ),
         )
         .exit();
@@ -196,10 +191,11 @@ pub fn run(args: &Args) -> Result<(), String> {
         scenario,
         client_isn,
         server_isn,
+        seed: args.seed,
         delay: Duration::from_millis(args.delay_ms),
         profile: match args.profile {
             ProfileArg::Rfc => Profile::Rfc,
-            ProfileArg::Linux => Profile::Linux,
+            ProfileArg::Linux => Profile::LinuxCompat,
         },
         closer: args.closer.into(),
         synack_side: args.role.into(),
@@ -223,12 +219,11 @@ pub fn run(args: &Args) -> Result<(), String> {
         .exit();
     }
     let trace = match args.peer {
-        PeerArg::Sim => synack_explain::run(&opts)?,
+        PeerArg::Sim => synack_scenario::run_sim(&opts)?,
         PeerArg::Linux => {
-            synack_net::peer::explain(&opts).map_err(|e| format!("the Linux peer: {e}"))?
+            synack_scenario::run_linux(&opts).map_err(|e| format!("the Linux peer: {e}"))?
         }
-        PeerArg::Auto if !linux_ok => synack_explain::run(&opts)?,
-        PeerArg::Auto => match synack_net::peer::explain(&opts) {
+        PeerArg::Auto => match synack_scenario::run_linux(&opts) {
             Ok(t) => t,
             Err(
                 e @ (synack_net::NetError::Namespace(_)
@@ -238,7 +233,7 @@ pub fn run(args: &Args) -> Result<(), String> {
                 eprintln!(
                     "synack: using the simulated peer ({e}); run as root for the Linux kernel"
                 );
-                synack_explain::run(&opts)?
+                synack_scenario::run_sim(&opts)?
             }
             Err(e) => return Err(format!("the Linux peer: {e}")),
         },
@@ -247,6 +242,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         synack_net::pcap::write_trace(path, &trace)
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
+    let answers = synack_scenario::answers(&trace);
     let lang = match args.lang {
         Some(LangArg::En) => Lang::En,
         Some(LangArg::Zh) => Lang::Zh,
@@ -268,7 +264,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         && std::io::stdin().is_terminal()
         && stdout.is_terminal();
     let written = if pause {
-        let report = Report::new(&trace, lang, style);
+        let [en, zh] = &answers;
+        let report = Report::new(&trace, if lang == Lang::Zh { zh } else { en }, lang, style);
         let prompt = lang.t("[Enter: next step]", "［回车：下一步］");
         write!(out, "{}\n{}\n", report.header, report.diagram).and_then(|_| {
             let mut line = String::new();
@@ -281,7 +278,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             write!(out, "\n{}", report.answer)
         })
     } else {
-        out.write_all(synack_explain::render(&trace, format, lang, style).as_bytes())
+        out.write_all(synack_explain::render(&trace, &answers, format, lang, style).as_bytes())
     };
     match written {
         Ok(()) => Ok(()),

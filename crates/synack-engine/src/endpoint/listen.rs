@@ -128,7 +128,7 @@ impl Endpoint {
             c.irs = seg.seq;
             c.rcv_nxt = seg.seq.add(1);
             c.peer_syn = seg.options;
-            c.our_syn = negotiate::synack_options(ctx.cfg, &c.peer_syn);
+            c.our_syn = negotiate::synack_options(ctx.cfg, &c.peer_syn, tuple.remote);
             c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, tuple.remote);
             let ecn_setup = seg.flags.contains(TcpFlags::ECE | TcpFlags::CWR);
             c.neg.ecn = ecn_setup && ctx.cfg.ecn != Ecn::Off;
@@ -186,7 +186,7 @@ impl Endpoint {
             .mss
             .filter(|&m| m > 0)
             .unwrap_or(negotiate::default_mss(tuple.remote));
-        let idx = cookie::mss_index(peer_mss.min(cfg.mss));
+        let idx = cookie::mss_index(peer_mss.min(negotiate::our_mss(cfg, tuple.remote)));
         let iss = cookie::make(
             cfg.cookie_layout(),
             &cfg.secret,
@@ -196,7 +196,7 @@ impl Endpoint {
             seg.seq.get(),
             idx,
         );
-        let mut options: SynOpts = negotiate::synack_options(cfg, &seg.options);
+        let mut options: SynOpts = negotiate::synack_options(cfg, &seg.options, tuple.remote);
         let ecn = seg.flags.contains(TcpFlags::ECE | TcpFlags::CWR) && cfg.ecn != Ecn::Off;
         if let (Some(_), Some((peer_tsval, _))) = (options.timestamps, seg.options.timestamps) {
             // The options the cookie cannot hold ride in TSval's low bits.
@@ -284,7 +284,7 @@ impl Endpoint {
             c.irs = SeqNum(client_isn);
             c.rcv_nxt = seg.seq;
             c.peer_syn = peer;
-            c.our_syn = negotiate::synack_options(ctx.cfg, &peer);
+            c.our_syn = negotiate::synack_options(ctx.cfg, &peer, tuple.remote);
             c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &peer, tuple.remote);
             c.neg.ecn = ecn;
             c.ts_recent = seg.options.timestamps.map_or(0, |t| t.0);

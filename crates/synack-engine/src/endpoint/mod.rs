@@ -184,7 +184,7 @@ impl Endpoint {
         let ts_offset = self.next_random() as u32;
         let cookie = self.tfo_cache.get(&remote.ip()).copied();
         self.run(idx, now, &Cause::User(UserCall::Connect), |c, ctx| {
-            c.our_syn = negotiate::syn_options(ctx.cfg);
+            c.our_syn = negotiate::syn_options(ctx.cfg, remote);
             c.ts_offset = ts_offset;
             c.state = State::SynSent;
             c.ecn_syn = ctx.cfg.ecn == Ecn::Request;

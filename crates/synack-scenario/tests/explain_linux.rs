@@ -1,0 +1,345 @@
+//! `explain --peer linux`: every scenario against the kernel, checked for
+//! what the kernel itself did and reported.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use synack_engine::Event;
+use synack_engine::sim::{Fate, Side};
+mod common;
+
+use common::{answer, render, sc};
+use synack_explain::{Format, Lang, Style};
+use synack_scenario::{Options, Scenario};
+use synack_trace::Trace;
+use synack_wire::{TcpFlags, parse_segment};
+
+fn run(s: Scenario) -> Option<Trace> {
+    run_opts(Options {
+        scenario: s,
+        client_isn: Some(1000),
+        ..Options::default()
+    })
+}
+
+fn run_opts(o: Options) -> Option<Trace> {
+    common::run_linux(o)
+}
+
+fn kernel_flags(t: &Trace, side: Side) -> Vec<(TcpFlags, bool)> {
+    t.link
+        .iter()
+        .filter(|r| r.from == side)
+        .map(|r| {
+            let f = parse_segment(&r.bytes, false).unwrap().tcp.flags;
+            (f, matches!(r.fate, Fate::Dropped { .. }))
+        })
+        .collect()
+}
+
+fn has_event(t: &Trace, e: Event) -> bool {
+    t.events.iter().any(|x| x.event == e)
+}
+
+fn states(t: &Trace) -> Vec<(&str, bool)> {
+    t.kernel
+        .iter()
+        .filter(|k| k.state != "LISTEN")
+        .map(|k| (k.state, k.accepted))
+        .collect()
+}
+
+#[test]
+fn every_scenario_runs_against_the_kernel() {
+    let handles: Vec<_> = synack_scenario::ALL
+        .into_iter()
+        .map(|s| std::thread::spawn(move || (s, run(s))))
+        .collect();
+    for h in handles {
+        let (s, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        for lang in [Lang::En, Lang::Zh] {
+            let text = render(&t, Format::Text, lang, Style::PLAIN);
+            assert!(text.contains("Linux"), "{}", s.name);
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&t, Format::Json, Lang::En, Style::PLAIN)).unwrap();
+        assert_eq!(json["peer"]["kind"], "linux");
+        let kernel = match s.name {
+            "filtered" => Side::A,
+            _ => Side::B,
+        };
+        let k = kernel_flags(&t, kernel);
+        match s.name {
+            "normal" | "data" | "close" => {
+                assert!(has_event(&t, Event::Connected), "{}", s.name);
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN_ACK, false)), "{}", s.name);
+                // Complete in the kernel before accept(), then accepted.
+                let st = states(&t);
+                let before = st.iter().position(|x| *x == ("ESTABLISHED", false));
+                let after = st.iter().position(|x| *x == ("ESTABLISHED", true));
+                assert!(
+                    before.is_some() && after.is_some() && before < after,
+                    "{}: {st:?}",
+                    s.name
+                );
+                // The ISN we show for the server is the kernel's.
+                let synack = t.link.iter().find(|r| r.from == Side::B).unwrap();
+                assert_eq!(
+                    t.first_isn(Side::B),
+                    Some(parse_segment(&synack.bytes, false).unwrap().tcp.seq.get())
+                );
+            }
+            "syn-lost" => {
+                assert!(has_event(&t, Event::Connected));
+                assert_eq!(
+                    kernel_flags(&t, Side::A).first(),
+                    Some(&(TcpFlags::SYN, true))
+                );
+            }
+            "synack-lost" => {
+                assert!(has_event(&t, Event::Connected));
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN_ACK, true)));
+                // The half-open connection lasted a second: the kernel said so.
+                assert!(
+                    states(&t).iter().any(|x| x.0 == "SYN_RECV"),
+                    "{:?}",
+                    states(&t)
+                );
+            }
+            "ack-lost" => {
+                assert!(has_event(&t, Event::Readable), "the response arrived");
+            }
+            "refused" => {
+                assert!(has_event(&t, Event::Refused));
+                assert_eq!(k, vec![(TcpFlags::RST_ACK, false)]);
+            }
+            "filtered" => {
+                // tcp_syn_retries=2: SYNs at 0..5 s, then ETIMEDOUT at 7 s.
+                let syns = k.iter().filter(|x| x.0 == TcpFlags::SYN).count();
+                assert_eq!(syns, 6, "{k:?}");
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
+            "simultaneous-open" => {
+                assert_eq!(k.first(), Some(&(TcpFlags::SYN, false)), "{k:?}");
+                assert!(k.iter().any(|x| x.0 == TcpFlags::SYN_ACK));
+                assert!(
+                    t.steps
+                        .iter()
+                        .any(|(_, s)| s.after.state == synack_engine::State::SynReceived)
+                );
+                assert!(states(&t).iter().any(|x| x.0 == "ESTABLISHED"));
+            }
+            "old-duplicate" => {
+                // The kernel's first SYN-ACK answers the old SYN (seq 90).
+                let first = segs(&t, Side::B).into_iter().find(|x| x.0.syn()).unwrap();
+                assert_eq!(first.2, 91);
+                let rst = segs(&t, Side::A).into_iter().find(|x| x.0.rst()).unwrap();
+                assert_eq!(rst.1, 91);
+                assert!(has_event(&t, Event::Connected));
+            }
+            "half-open" => {
+                assert!(
+                    k.iter().any(|x| x.0 == TcpFlags::ACK),
+                    "a challenge ACK: {k:?}"
+                );
+                let connected = t
+                    .events
+                    .iter()
+                    .filter(|e| e.event == Event::Connected)
+                    .count();
+                assert_eq!(connected, 2);
+                assert!(
+                    states(&t).iter().any(|x| x.0 == "CLOSED"),
+                    "{:?}",
+                    states(&t)
+                );
+            }
+            "syn-flood" => {
+                // Four SYN-ACKs to the spoofed address were dropped, ours came.
+                let dropped = k.iter().filter(|x| x.0 == TcpFlags::SYN_ACK && x.1).count();
+                assert!(dropped >= 4, "{k:?}");
+                // No request socket for us: the kernel answered with a cookie.
+                assert!(
+                    !t.kernel
+                        .iter()
+                        .any(|o| o.remote == t.client && o.state == "SYN_RECV")
+                );
+                assert!(states(&t).iter().any(|x| x.0 == "ESTABLISHED"));
+                // The cookie's option bits: window scale 7, SACK.
+                let synack = segs(&t, Side::B)
+                    .into_iter()
+                    .find(|x| x.0.syn() && x.4 == t.client.port())
+                    .unwrap();
+                assert_eq!(synack.3 & 0x3f, 7 | 0x10);
+            }
+            "ecn" => {
+                let synacks: Vec<TcpFlags> = k.iter().filter(|x| x.0.syn()).map(|x| x.0).collect();
+                assert_eq!(
+                    synacks,
+                    [TcpFlags::SYN_ACK | TcpFlags::ECE, TcpFlags::SYN_ACK]
+                );
+            }
+            "fast-open" => {
+                let syn = segs(&t, Side::A)
+                    .into_iter()
+                    .find(|x| x.0.syn() && x.5 > 0)
+                    .unwrap();
+                let want = syn.1.wrapping_add(1 + syn.5 as u32);
+                assert!(segs(&t, Side::B).iter().any(|x| x.0.syn() && x.2 == want));
+                assert!(has_event(&t, Event::Readable));
+            }
+            "isn" => {
+                // Same tuple, half a second apart: the kernel's ISN moved by
+                // about 500 ms / 64 ns.
+                let acks: Vec<_> = segs(&t, Side::B)
+                    .into_iter()
+                    .filter(|x| x.0.syn() && x.4 == t.client.port())
+                    .collect();
+                assert_eq!(acks.len(), 3, "{acks:?}");
+                let step = f64::from(acks[1].1.wrapping_sub(acks[0].1));
+                assert!((step - 500e6 / 64.0).abs() < 0.1 * 500e6 / 64.0, "{step}");
+            }
+            "time-wait-rst" => {
+                let st = states(&t);
+                let tw = st.iter().position(|x| x.0 == "TIME_WAIT");
+                assert!(tw.is_some(), "{st:?}");
+                assert_eq!(st.last().map(|x| x.0), Some("CLOSED"), "{st:?}");
+            }
+            "simultaneous-close" => {
+                assert!(
+                    t.steps
+                        .iter()
+                        .any(|(_, s)| s.after.state == synack_engine::State::Closing)
+                );
+                assert!(states(&t).iter().any(|x| x.0 == "TIME_WAIT"));
+            }
+            "last-ack-lost" => {
+                assert_eq!(k.iter().filter(|x| x.0.fin()).count(), 2, "{k:?}");
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
+            "abort" => {
+                assert!(segs(&t, Side::A).iter().any(|x| x.0.rst()));
+                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+            }
+            other => panic!("{other}: no kernel check"),
+        }
+        // The closing answer is built from this run's numbers: none missing.
+        for lang in [Lang::En, Lang::Zh] {
+            let (_, a) = answer(&t, lang);
+            assert!(
+                !a.contains(" ?") && !a.contains("？ ") && !a.contains(" ?,"),
+                "{}: {a}",
+                s.name
+            );
+        }
+    }
+}
+
+/// (flags, seq, ack, TSval, destination port, payload length) of what `side` sent.
+fn segs(t: &Trace, side: Side) -> Vec<(TcpFlags, u32, u32, u32, u16, usize)> {
+    t.link
+        .iter()
+        .filter(|r| r.from == side)
+        .map(|r| {
+            let p = parse_segment(&r.bytes, false).unwrap();
+            (
+                p.tcp.flags,
+                p.tcp.seq.get(),
+                p.tcp.ack.get(),
+                p.tcp.options.timestamps.map_or(0, |x| x.0),
+                p.tcp.dst_port,
+                p.tcp.payload.len(),
+            )
+        })
+        .collect()
+}
+
+fn run_with(s: Scenario, synack_side: Side, closer: Side) -> Option<Trace> {
+    run_opts(Options {
+        scenario: s,
+        synack_side,
+        closer,
+        ..Options::default()
+    })
+}
+
+#[test]
+fn kernel_as_client_and_both_close_orders() {
+    let cases = [
+        // (synack plays, who closes first, the kernel ends in)
+        (Side::A, Side::A, "CLOSED"), // synack closes first: kernel LAST_ACK → gone
+        (Side::A, Side::B, "TIME_WAIT"), // the kernel (server) closes first
+        (Side::B, Side::A, "TIME_WAIT"), // the kernel (client) closes first
+        (Side::B, Side::B, "CLOSED"), // synack (server) closes first
+    ];
+    let handles: Vec<_> = cases
+        .into_iter()
+        .map(|(us, closer, end)| {
+            std::thread::spawn(move || (us, closer, end, run_with(sc("close"), us, closer)))
+        })
+        .collect();
+    for h in handles {
+        let (us, closer, end, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        let kernel = us.other();
+        // The kernel's segments come from the kernel's side of the diagram.
+        assert!(t.link.iter().any(|r| r.from == kernel));
+        let first_syn = t
+            .link
+            .iter()
+            .find(|r| parse_segment(&r.bytes, false).unwrap().tcp.flags == TcpFlags::SYN)
+            .unwrap();
+        assert_eq!(first_syn.from, Side::A, "the client sends the first SYN");
+        let ev = if us == Side::A {
+            Event::Connected
+        } else {
+            Event::Accepted
+        };
+        assert!(has_event(&t, ev), "{us:?}/{closer:?}");
+        let last = states(&t).last().map(|k| k.0);
+        assert_eq!(last, Some(end), "{us:?}/{closer:?}: {:?}", states(&t));
+        // The first FIN comes from the closer.
+        let fin = t
+            .link
+            .iter()
+            .find(|r| parse_segment(&r.bytes, false).unwrap().tcp.flags.fin())
+            .unwrap();
+        assert_eq!(fin.from, closer);
+    }
+}
+
+#[test]
+fn kernel_client_reaches_synack_in_every_handshake_scenario() {
+    let scenarios = [
+        sc("normal"),
+        sc("syn-lost"),
+        sc("synack-lost"),
+        sc("ack-lost"),
+        sc("data"),
+        sc("refused"),
+    ];
+    let handles: Vec<_> = scenarios
+        .into_iter()
+        .map(|s| std::thread::spawn(move || (s, run_with(s, Side::B, Side::A))))
+        .collect();
+    for h in handles {
+        let (s, t) = h.join().unwrap();
+        let Some(t) = t else { continue };
+        if s == sc("refused") {
+            // synack's closed port answers the kernel's SYN with RST+ACK.
+            let rst = t.link.iter().find(|r| r.from == Side::B).unwrap();
+            assert_eq!(
+                parse_segment(&rst.bytes, false).unwrap().tcp.flags,
+                TcpFlags::RST_ACK
+            );
+            continue;
+        }
+        assert!(has_event(&t, Event::Accepted), "{}", s.name);
+        let dropped = t
+            .link
+            .iter()
+            .filter(|r| matches!(r.fate, Fate::Dropped { .. }))
+            .count();
+        let want = usize::from(matches!(s.name, "syn-lost" | "synack-lost" | "ack-lost"));
+        assert_eq!(dropped, want, "{}", s.name);
+    }
+}
