@@ -20,7 +20,7 @@ pub use synack_trace::{Peer, Profile, Trace};
 
 /// A closing question and its answer.
 pub type Answer = (String, String);
-pub use text::{flag_words, side_name, state_name};
+pub use text::{clock, flag_words, side_name, state_name};
 pub use words::{Lang, rule_summary};
 
 /// Output format.

@@ -343,3 +343,51 @@ fn kernel_client_reaches_synack_in_every_handshake_scenario() {
         assert_eq!(dropped, want, "{}", s.name);
     }
 }
+
+/// Items of the kernel narration that were once false: the kernel's ISN
+/// origin, the state placed at the frame that caused it, IPv6's MSS.
+#[test]
+fn kernel_facts_come_from_the_kernel() {
+    let Some(t) = run(sc("normal")) else { return };
+    let text = render(&t, Format::Text, Lang::En, Style::PLAIN);
+    assert!(text.contains("the Linux kernel's own choice"), "{text}");
+    assert!(!text.contains("4 µs clock plus a keyed hash of the addresses and ports, so"));
+    // The kernel's ESTABLISHED was seen right after our ACK crossed, and
+    // the narration places it at that frame's time.
+    let est = t
+        .kernel
+        .iter()
+        .find(|o| o.state == "ESTABLISHED" && o.remote == t.client)
+        .unwrap();
+    let synack_trace::ObsCause::Frame(i) = est.cause else {
+        panic!("{est:?}")
+    };
+    let ack = &t.link[i];
+    assert_eq!(ack.from, Side::A);
+    let p = parse_segment(&ack.bytes, false).unwrap();
+    assert_eq!(p.tcp.flags, TcpFlags::ACK);
+    let stamp = synack_explain::clock(ack.sent_at);
+    assert!(
+        text.contains(&format!(
+            "[{stamp}] server (Linux kernel)  socket state ESTABLISHED"
+        )),
+        "{stamp}: {text}"
+    );
+    // Over IPv6 synack offers what the link carries: 1500 − 40 − 20.
+    let Some(t6) = run_opts(Options {
+        scenario: sc("normal"),
+        client: "[2001:db8::10]:40000".parse().unwrap(),
+        server: "[2001:db8::20]:80".parse().unwrap(),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let mss = |side| {
+        t6.link
+            .iter()
+            .filter(|r| r.from == side)
+            .find_map(|r| parse_segment(&r.bytes, false).unwrap().tcp.options.mss)
+    };
+    assert_eq!(mss(Side::A), Some(1440));
+    assert_eq!(mss(Side::A), mss(Side::B));
+}
