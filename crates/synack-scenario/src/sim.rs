@@ -90,6 +90,16 @@ impl SimRun<'_> {
         self.pair.run_until(self.limit, done);
     }
 
+    /// The server listens, the client connects, both reach ESTABLISHED:
+    /// the client's connection and the server's.
+    pub fn handshake(&mut self) -> Result<(ConnHandle, ConnHandle), String> {
+        let (c, s) = (self.o.client, self.o.server);
+        self.listen(s)?;
+        let client = self.connect(c, s)?;
+        self.run_until(SimRun::both_up);
+        Ok((client, self.conn_of(Side::B, Event::Accepted)?))
+    }
+
     /// Both the client's connect() and the server's accept queue have it.
     pub fn both_up(p: &Pair) -> bool {
         p.has_event(Side::A, Event::Connected) && p.has_event(Side::B, Event::Accepted)

@@ -137,19 +137,30 @@ impl<'a> Findings<'a> {
         Some(Schedule { sends, shape })
     }
 
-    /// When `side` gave up connecting (ETIMEDOUT): synack's step, or the
-    /// kernel application's connect() returning the error.
-    pub fn gave_up(&self, side: Side) -> Option<Instant> {
+    /// When `side`'s connect() failed for `why` (refused: ECONNREFUSED,
+    /// timed out: ETIMEDOUT): synack's step, or the kernel application's
+    /// connect() returning the error.
+    pub fn connect_failed(&self, side: Side, why: CloseReason) -> Option<Instant> {
         if self.t.is_synack(side) {
             return self
                 .steps(side)
-                .find_map(|s| (s.action == Action::Delete(CloseReason::TimedOut)).then_some(s.at));
+                .find_map(|s| (s.action == Action::Delete(why)).then_some(s.at));
         }
+        let errno = match why {
+            CloseReason::Refused => "ECONNREFUSED",
+            CloseReason::TimedOut => "ETIMEDOUT",
+            _ => return None,
+        };
         self.t
             .kernel
             .iter()
-            .find(|o| matches!(o.cause, ObsCause::Call(c) if c.contains("ETIMEDOUT")))
+            .find(|o| matches!(o.cause, ObsCause::Call(c) if c.contains(errno)))
             .map(|o| o.at)
+    }
+
+    /// When `side` gave up connecting (ETIMEDOUT).
+    pub fn gave_up(&self, side: Side) -> Option<Instant> {
+        self.connect_failed(side, CloseReason::TimedOut)
     }
 
     fn steps(&self, side: Side) -> impl Iterator<Item = &'a synack_engine::Step> {

@@ -6,7 +6,7 @@ use synack_explain::{Answer, Lang};
 use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC, cmd};
 
-use crate::common::{no_faults, no_tune};
+use crate::common::{no_faults, no_tune, synack_connects};
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -22,10 +22,7 @@ pub static DEF: Def = Def {
 };
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let h = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
+    let (h, _) = r.handshake()?;
     let now = r.pair.now;
     r.pair.a.abort(now, h).map_err(crate::sim::err)?;
     r.run_until(|p| p.has_event(Side::B, Event::Closed) || p.has_event(Side::B, Event::Reset));
@@ -33,9 +30,8 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 }
 
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
+    let (h, l, s) = synack_connects(run)?;
     let ours = run.ours;
-    let (h, s) = run.open(ours, &l)?;
     run.wait(SEC / 5)?;
     run.d.ep.abort(run.d.now(), h).map_err(cmd)?;
     run.d.flush()?;
@@ -50,15 +46,7 @@ fn answer(a: &Ask<'_>) -> Answer {
         || (tell::unknown(lang), tell::unknown(lang)),
         |f| (f.seq().to_string(), tell::ms(f.at)),
     );
-    let reset = if t.is_synack(Side::B) {
-        t.events
-            .iter()
-            .find(|e| e.side == Side::B && e.event == Event::Reset)
-            .map(|e| e.at)
-    } else {
-        a.f.left(Side::B, State::Established).map(|e| e.at)
-    };
-    let reset = tell::at(lang, reset);
+    let reset = tell::entered(lang, a.f.left(Side::B, State::Established));
     let q = a.q("What does ABORT do?", "ABORT（中止）做了什么？");
     let text = match lang {
         Lang::En => format!(

@@ -44,7 +44,6 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if o.synack_side == Side::B {
-        run.kernel_side = Side::A;
         lose(run, Side::A, 2);
         return super::data::kernel_client(run);
     }

@@ -24,11 +24,7 @@ pub static DEF: Def = Def {
 };
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let client = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
-    let server = r.conn_of(Side::B, Event::Accepted)?;
+    let (client, server) = r.handshake()?;
     let (first, second) = match r.o.closer {
         Side::A => ((Side::A, client), (Side::B, server)),
         Side::B => ((Side::B, server), (Side::A, client)),
@@ -50,7 +46,6 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if o.synack_side == Side::B {
-        run.kernel_side = Side::A;
         return kernel_client(run, o.closer == Side::A);
     }
     let (h, l, s) = synack_connects(run)?;

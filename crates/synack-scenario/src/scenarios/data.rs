@@ -26,10 +26,7 @@ pub static DEF: Def = Def {
 };
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let h = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
+    let (h, _) = r.handshake()?;
     let now = r.pair.now;
     r.pair.a.send(now, h, REQUEST).map_err(crate::sim::err)?;
     r.run_until(|p| p.has_event(Side::B, Event::Readable));
@@ -38,7 +35,6 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if o.synack_side == Side::B {
-        run.kernel_side = Side::A;
         return kernel_client(run);
     }
     let (h, l, mut s) = synack_connects(run)?;

@@ -8,6 +8,7 @@ use synack_explain::{Answer, Lang};
 use synack_net::harness::KernelRun;
 use synack_net::{Dir, NetError};
 
+use crate::common::synack_connects;
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -40,18 +41,15 @@ fn second(a: SocketAddr) -> SocketAddr {
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
+    r.handshake()?;
     r.connect(second(c), s)?;
     r.run_until(|p| SimRun::count(p, Side::A, Event::Connected) >= 2);
     Ok(())
 }
 
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
+    let (_, l, s) = synack_connects(run)?;
     let ours = run.ours;
-    let (_, s) = run.open(ours, &l)?;
     run.d.faults.push(synack_net::Fault::DropNth {
         dir: Dir::ToKernel,
         n: 3,

@@ -40,6 +40,7 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 /// `tcp_syn_retries` makes it give up in seconds.
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     run.kernel_side = Side::A;
+    run.ours.set_port(80);
     run.sysctl("net/ipv4/tcp_syn_retries", "2")?;
     run.d.ep.listen(run.ours).map_err(cmd)?;
     run.d.faults.push(synack_net::Fault::DropAll {

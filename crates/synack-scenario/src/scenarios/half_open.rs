@@ -7,7 +7,7 @@ use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC};
 use synack_wire::TcpFlags;
 
-use crate::common::{no_faults, no_tune};
+use crate::common::{no_faults, no_tune, synack_connects};
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -33,9 +33,7 @@ fn rebooted(cfg: &synack_engine::Config) -> synack_engine::Config {
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
+    r.handshake()?;
     // A reboots: every TCB gone. It opens again from the same port.
     r.pair.collect();
     r.pair.a = Endpoint::new(rebooted(r.pair.a.config()));
@@ -47,9 +45,8 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 }
 
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
+    let (_, l, s) = synack_connects(run)?;
     let ours = run.ours;
-    let (_, s) = run.open(ours, &l)?;
     run.wait(SEC / 5)?;
     // synack reboots: every TCB gone, another ISN key.
     let cfg = rebooted(run.d.ep.config()).with_secrets(*b"synack-reboot-ky", 3);
@@ -69,15 +66,7 @@ fn answer(a: &Ask<'_>) -> Answer {
         challenge.map_or_else(|| (u(), u()), |f| (tell::ms(f.at), f.ack().to_string()));
     let rst = t.frames(Side::A).find(|f| f.flags().rst());
     let rst_seq = rst.as_ref().map_or_else(u, |f| f.seq().to_string());
-    let reset = if t.is_synack(Side::B) {
-        t.events
-            .iter()
-            .find(|e| e.side == Side::B && e.event == Event::Reset)
-            .map(|e| e.at)
-    } else {
-        a.f.left(Side::B, State::Established).map(|e| e.at)
-    };
-    let reset = tell::at(lang, reset);
+    let reset = tell::entered(lang, a.f.left(Side::B, State::Established));
     let again = tell::entered(lang, a.f.entered_nth(Side::A, State::Established, None, 1));
     let q = a.q(
         "What happens when a peer reboots during a connection?",

@@ -7,7 +7,7 @@ use synack_net::harness::{KernelRun, SEC, cmd};
 use synack_net::{Dir, NetError};
 use synack_trace::findings::Kind;
 
-use crate::common::no_tune;
+use crate::common::{no_tune, synack_connects};
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -31,11 +31,7 @@ fn faults(_: &Options) -> Vec<Fault> {
 }
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let h = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
-    let server = r.conn_of(Side::B, Event::Accepted)?;
+    let (h, server) = r.handshake()?;
     let now = r.pair.now;
     r.pair.a.close(now, h).map_err(crate::sim::err)?;
     r.run_until(|p| p.has_event(Side::B, Event::PeerClosed));
@@ -48,9 +44,8 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 /// We close first; the kernel answers EOF with its FIN; our last ACK is
 /// lost, so its FIN comes again.
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
+    let (h, l, s) = synack_connects(run)?;
     let ours = run.ours;
-    let (h, s) = run.open(ours, &l)?;
     run.wait(SEC / 5)?;
     run.d.ep.close(run.d.now(), h).map_err(cmd)?;
     run.until_kernel(SEC, ours, Some("CLOSE_WAIT"))?;
@@ -82,15 +77,7 @@ fn answer(a: &Ask<'_>) -> Answer {
         .and_then(|(at, seq)| a.f.acked_by(Side::A, seq.wrapping_add(1), at))
         .map(|f| f.at);
     let reack = tell::at(lang, reack);
-    let closed = if t.is_synack(Side::B) {
-        t.events
-            .iter()
-            .find(|e| e.side == Side::B && e.event == Event::Closed)
-            .map(|e| e.at)
-    } else {
-        a.f.left(Side::B, State::LastAck).map(|e| e.at)
-    };
-    let closed = tell::at(lang, closed);
+    let closed = tell::entered(lang, a.f.left(Side::B, State::LastAck));
     let q = a.q(
         "Why TIME-WAIT? What if the last ACK is lost?",
         "为什么要 TIME-WAIT？最后的 ACK 丢失了会怎样？",

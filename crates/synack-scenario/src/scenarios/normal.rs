@@ -22,10 +22,7 @@ pub static DEF: Def = Def {
 
 /// The handshake alone, on the simulated link.
 pub fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
+    r.handshake()?;
     Ok(())
 }
 

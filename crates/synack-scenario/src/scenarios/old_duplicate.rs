@@ -1,7 +1,7 @@
 //! An old duplicate SYN, vetoed by the initiator's RST (Fig. 8).
 
+use synack_engine::State;
 use synack_engine::sim::{Fault, Side};
-use synack_engine::{Rule, State};
 use synack_explain::{Answer, Lang};
 use synack_net::harness::KernelRun;
 use synack_net::{Dir, NetError};
@@ -94,20 +94,8 @@ fn answer(a: &Ask<'_>) -> Answer {
     let veto = t.frames(Side::A).find(|f| f.flags().rst());
     let (veto_seq, veto_at) =
         veto.map_or_else(|| (u(), u()), |f| (f.seq().to_string(), tell::ms(f.at)));
-    let back = if t.is_synack(Side::B) {
-        t.steps
-            .iter()
-            .find(|(s, st)| {
-                *s == Side::B
-                    && st.before.state == State::SynReceived
-                    && st.rule == Rule::SynRcvdRst
-            })
-            .map(|(_, st)| tell::ms(st.at))
-            .unwrap_or_else(u)
-    } else {
-        // The kernel's half-open request socket for the ghost is gone.
-        tell::entered(lang, a.f.left(Side::B, State::SynReceived))
-    };
+    // The server drops the half-open connection the ghost made.
+    let back = tell::entered(lang, a.f.left(Side::B, State::SynReceived));
     let done = tell::entered(lang, a.f.entered(Side::B, State::Established));
     let c = real.map_or_else(u, |v| v.to_string());
     let old_s = old_seq.map_or_else(u, |v| v.to_string());

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use synack_engine::sim::Side;
-use synack_engine::{Action, CloseReason, Event};
+use synack_engine::{CloseReason, Event};
 use synack_explain::{Answer, Lang};
 use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC, cmd};
@@ -39,7 +39,6 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if o.synack_side == Side::B {
-        run.kernel_side = Side::A;
         run.d.ep.listen(run.ours).map_err(cmd)?;
         run.ours = closed_port(run.ours);
         let target = run.ours;
@@ -69,18 +68,7 @@ fn answer(a: &Ask<'_>) -> Answer {
         || (u(), u()),
         |f| (f.seq().to_string(), f.ack().to_string()),
     );
-    // When the client learned it: synack's step, or the kernel's connect().
-    let at = if t.is_synack(Side::A) {
-        t.steps
-            .iter()
-            .find(|(s, st)| *s == Side::A && st.action == Action::Delete(CloseReason::Refused))
-            .map(|(_, st)| st.at)
-    } else {
-        t.kernel
-            .iter()
-            .find(|o| matches!(o.cause, synack_trace::ObsCause::Call(c) if c.contains("ECONNREFUSED")))
-            .map(|o| o.at)
-    };
+    let at = a.f.connect_failed(Side::A, CloseReason::Refused);
     let at = tell::at(lang, at);
     let port = t.server.port();
     let q = a.q(

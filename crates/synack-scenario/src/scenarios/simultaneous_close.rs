@@ -8,7 +8,7 @@ use synack_explain::{Answer, Lang};
 use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC, cmd, io};
 
-use crate::common::{no_faults, no_tune};
+use crate::common::{no_faults, no_tune, synack_connects};
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -24,11 +24,7 @@ pub static DEF: Def = Def {
 };
 
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let h = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
-    let server = r.conn_of(Side::B, Event::Accepted)?;
+    let (h, server) = r.handshake()?;
     let now = r.pair.now;
     r.pair.a.close(now, h).map_err(crate::sim::err)?;
     r.pair.b.close(now, server).map_err(crate::sim::err)?;
@@ -37,9 +33,7 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 }
 
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
-    let ours = run.ours;
-    let (h, s) = run.open(ours, &l)?;
+    let (h, l, s) = synack_connects(run)?;
     run.wait(SEC / 5)?;
     s.shutdown(Shutdown::Write).map_err(io)?;
     run.d.after_call("shutdown(SHUT_WR)");

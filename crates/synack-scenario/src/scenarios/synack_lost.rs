@@ -26,9 +26,6 @@ fn faults(_: &Options) -> Vec<Fault> {
 }
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
-    if o.synack_side == Side::B {
-        run.kernel_side = Side::A;
-    }
     lose(run, Side::B, 1);
     super::normal::linux(run, o)
 }

@@ -7,7 +7,7 @@ use synack_net::harness::{KernelRun, SEC, cmd};
 use synack_net::{Dir, NetError};
 use synack_wire::TcpFlags;
 
-use crate::common::{no_faults, no_tune};
+use crate::common::{no_faults, no_tune, synack_connects};
 use crate::tell;
 use crate::{Ask, Def, Keep, Options, SimRun};
 
@@ -26,10 +26,7 @@ pub static DEF: Def = Def {
 /// exact RCV.NXT arrives from the client's address.
 fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     let (c, s) = (r.o.client, r.o.server);
-    r.listen(s)?;
-    let h = r.connect(c, s)?;
-    r.run_until(SimRun::both_up);
-    let server = r.conn_of(Side::B, Event::Accepted)?;
+    let (h, server) = r.handshake()?;
     let now = r.pair.now;
     r.pair.b.close(now, server).map_err(crate::sim::err)?;
     r.run_until(|p| p.has_event(Side::A, Event::PeerClosed));
@@ -53,9 +50,8 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
 }
 
 fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
-    let l = run.listen()?;
+    let (h, l, s) = synack_connects(run)?;
     let ours = run.ours;
-    let (h, s) = run.open(ours, &l)?;
     run.wait(SEC / 5)?;
     drop(s);
     run.d.after_call("close()");
