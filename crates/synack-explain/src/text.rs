@@ -1155,3 +1155,62 @@ impl<'a> Narrator<'a> {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn empty_trace() -> Trace {
+        Trace {
+            scenario: "test",
+            profile: synack_trace::Profile::Rfc,
+            peer: synack_trace::Peer::Sim,
+            started_at: std::time::SystemTime::UNIX_EPOCH,
+            client: "10.0.0.1:40000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            delay: std::time::Duration::ZERO,
+            steps: Vec::new(),
+            link: Vec::new(),
+            events: Vec::new(),
+            kernel: Vec::new(),
+            settings: Vec::new(),
+            initial: [State::Closed, State::Listen],
+            isn: [synack_trace::IsnOrigin::Fixed; 2],
+            syn_backlog: None,
+            end: synack_engine::Instant::ZERO,
+        }
+    }
+
+    fn ack_with_sack(ack: u32, blocks: &[(u32, u32)]) -> SegInfo {
+        let t = empty_trace();
+        SegInfo {
+            src: t.server,
+            dst: t.client,
+            seq: synack_wire::SeqNum(5001),
+            ack: synack_wire::SeqNum(ack),
+            flags: TcpFlags::ACK,
+            window: 501,
+            payload_len: 0,
+            options: synack_wire::TcpOptions {
+                sack: synack_wire::SackBlocks::new(blocks),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn sack_blocks_are_shown_and_a_duplicate_is_named() {
+        let t = empty_trace();
+        let n = Narrator::new(&t, Lang::En, Style::PLAIN);
+        // A block below the ack reports data received twice (RFC 2883).
+        let d = n.segment(&ack_with_sack(2000, &[(1000, 1001)]), Side::B);
+        assert!(d.contains("SACK blocks 1000-1001 (D-SACK)"), "{d}");
+        // A block above it is an ordinary SACK.
+        let s = n.segment(&ack_with_sack(2000, &[(3000, 3100)]), Side::B);
+        assert!(
+            s.contains("SACK blocks 3000-3100") && !s.contains("D-SACK"),
+            "{s}"
+        );
+    }
+}

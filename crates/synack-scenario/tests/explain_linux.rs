@@ -127,6 +127,16 @@ fn every_scenario_runs_against_the_kernel() {
                         .any(|(_, s)| s.after.state == synack_engine::State::SynReceived)
                 );
                 assert!(states(&t).iter().any(|x| x.0 == "ESTABLISHED"));
+                // Every SACK block the kernel sent is in the narration.
+                let text = render(&t, Format::Text, Lang::En, Style::PLAIN);
+                for r in t.link.iter().filter(|r| r.from == Side::B) {
+                    let p = parse_segment(&r.bytes, false).unwrap();
+                    if let Some(b) = p.tcp.options.sack {
+                        for (l, r) in b.as_slice() {
+                            assert!(text.contains(&format!("{l}-{r}")), "{text}");
+                        }
+                    }
+                }
             }
             "old-duplicate" => {
                 // The kernel's first SYN-ACK answers the old SYN (seq 90).

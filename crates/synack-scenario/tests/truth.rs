@@ -99,11 +99,17 @@ fn wire(t: &Trace, name: &str) -> Vec<Wire> {
         .collect()
 }
 
-/// Times (seconds) the trace may state: frames, observations, synack's
-/// steps and events.
+/// Times (seconds) the trace may state: frames, synack's steps and events,
+/// and kernel observations that no frame caused (one a frame caused is
+/// stated at that frame's time, not when sock_diag answered).
 fn times(t: &Trace, w: &[Wire]) -> Vec<f64> {
     let mut v: Vec<f64> = w.iter().map(|x| x.t).collect();
-    v.extend(t.kernel.iter().map(|o| o.at.as_nanos() as f64 / 1e9));
+    v.extend(
+        t.kernel
+            .iter()
+            .filter(|o| !matches!(o.cause, synack_trace::ObsCause::Frame(_)))
+            .map(|o| o.at.as_nanos() as f64 / 1e9),
+    );
     v.extend(t.steps.iter().map(|(_, s)| s.at.as_nanos() as f64 / 1e9));
     v.extend(t.events.iter().map(|e| e.at.as_nanos() as f64 / 1e9));
     v
@@ -152,6 +158,24 @@ fn numbers_after(s: &str, keys: &[&str]) -> Vec<u64> {
             let rest = s[i + k.len()..].trim_start_matches([' ', '=']);
             let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(v) = n.parse() {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// The whole numbers right before each of `marks`.
+fn numbers_before(s: &str, marks: &[&str]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for m in marks {
+        for (i, _) in s.match_indices(m) {
+            let d: String = s[..i]
+                .chars()
+                .rev()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            if let Ok(v) = d.chars().rev().collect::<String>().parse() {
                 out.push(v);
             }
         }
@@ -235,6 +259,12 @@ fn check(s: Scenario, t: &Trace, peer: &str) -> Vec<String> {
             let timer = t.kernel.iter().any(|o| o.timer.is_some()) || v >= 10.0;
             if !(direct || wait || timer) {
                 bad.push(format!("{tag}: {v} s is no time in the trace: {a}"));
+            }
+        }
+        // Byte counts are payload lengths on the wire.
+        for n in numbers_before(&a, &["-byte", " 字节"]) {
+            if n == 0 || !w.iter().any(|x| x.len == n) {
+                bad.push(format!("{tag}: no {n}-byte payload on the wire: {a}"));
             }
         }
         // seq, ack and ISN values are on the wire.
@@ -404,5 +434,9 @@ fn the_checks_catch_a_blank_and_a_wrong_sum() {
     assert_eq!(
         numbers_after("ack=5001 and ISN 1000", &["ack=", "ISN "]),
         vec![5001, 1000]
+    );
+    assert_eq!(
+        numbers_before("the 0-byte response, 25 字节", &["-byte", " 字节"]),
+        vec![0, 25]
     );
 }
