@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
     long_about = "synack runs TCP handshakes with its own sans-IO engine and shows every \
 decision it made: the segment, the flags, the seq/ack arithmetic, the state before and \
 after, and the RFC rule that applied.",
-    after_help = "Examples:\n  synack explain                 # a normal handshake between two engines\n  synack explain --steps raw     # every step record, including transmissions"
+    after_help = "Examples:\n  synack explain                 # a handshake, step by step (the Linux kernel as the peer when root)\n  synack explain --format json   # every step record, including transmissions"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -874,3 +874,40 @@ fn analyze_explains_each_check_in_both_languages_and_json() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("half_open"));
 }
+
+/// Every example of `synack --help` and `synack explain --help` runs: the
+/// command before its comment or pipe, on the simulated peer unless it
+/// names one (the kernel examples run as root only).
+#[test]
+fn help_examples_run() {
+    let mut ran = 0;
+    for help in [vec!["--help"], vec!["explain", "--help"]] {
+        let text = stdout(&synack(&help, "C"));
+        let examples = text.split("Examples:").nth(1).unwrap_or("");
+        for line in examples.lines().map(str::trim) {
+            let line = line.trim_start_matches("sudo ");
+            let Some(cmd) = line.strip_prefix("synack ") else {
+                continue;
+            };
+            let cmd = cmd.split(['|', '#']).next().unwrap();
+            let cmd = cmd.split("   ").next().unwrap().trim();
+            let mut args: Vec<&str> = cmd.split_whitespace().collect();
+            let linux = args.contains(&"linux") && args.contains(&"--peer");
+            if linux && !unsafe_free_is_root() && std::env::var_os("CI").is_none() {
+                eprintln!("SKIPPED (not root, CI unset): synack {cmd}");
+                continue;
+            }
+            if !args.contains(&"--peer") {
+                args.extend(["--peer", "sim"]);
+            }
+            let out = synack(&args, "C");
+            assert!(
+                out.status.success() && !out.stdout.is_empty(),
+                "synack {cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 8, "only {ran} examples found");
+}
