@@ -13,7 +13,8 @@ pub fn unknown(lang: Lang) -> String {
     lang.t("unknown", "未知").to_string()
 }
 
-/// A time on the run's clock: `0.25 ms`, `20.0 ms`, `1.034 s`.
+/// A time on the run's clock: `20 ms`, `0.25 ms`, `1.02 s`, `1.034 s`:
+/// to the microsecond, without trailing zeros (seconds keep two decimals).
 pub fn ms(at: Instant) -> String {
     dur(Duration::from_nanos(at.as_nanos()))
 }
@@ -21,12 +22,14 @@ pub fn ms(at: Instant) -> String {
 /// A length of time in the same style.
 pub fn dur(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
-        format!("{ms:.2} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.1} ms")
+    if ms < 1000.0 {
+        let s = format!("{ms:.2}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        format!("{s} ms")
     } else {
-        format!("{:.3} s", ms / 1000.0)
+        let s = format!("{:.3}", ms / 1000.0);
+        let s = s.strip_suffix('0').unwrap_or(&s);
+        format!("{s} s")
     }
 }
 
