@@ -1010,138 +1010,20 @@ impl<'a> Narrator<'a> {
         }
     }
 
+    /// The arithmetic behind a transmitted segment's numbers.
     fn arithmetic(&mut self, side: Side, v: &synack_engine::TcbVars, seg: &SegInfo) -> Vec<String> {
-        let mut lines = Vec::new();
-        let me = side_name(side, self.lang);
-        let peer = side_name(side.other(), self.lang);
         let f = seg.flags;
         if f.rst() {
-            let rx = self.rx_for(seg);
-            if f.ack() && seg.seq.get() == 0 {
-                if let Some(rx) = rx {
-                    lines.push(match self.lang {
-                        Lang::En => format!(
-                            "seq = 0 and ack = {} = the segment's seq {} + SEG.LEN {}: a segment without ACK is answered this way",
-                            seg.ack, rx.seq, rx.seg_len()
-                        ),
-                        Lang::Zh => format!(
-                            "seq = 0，ack = {} = 对方报文段的 seq {} + SEG.LEN {}：对不带 ACK 的报文段就这样回复",
-                            seg.ack, rx.seq, rx.seg_len()
-                        ),
-                    });
-                }
-            } else if rx.is_some_and(|rx| rx.flags.ack() && rx.ack == seg.seq)
-                && v.state != State::Established
-            {
-                lines.push(match self.lang {
-                    Lang::En => format!(
-                        "seq = {} = the ack field of the segment it answers, so the receiver can match it to its own SND.NXT",
-                        seg.seq
-                    ),
-                    Lang::Zh => format!("seq = {} = 所回复报文段的确认号，对方据此与自己的 SND.NXT 对上", seg.seq),
-                });
-            } else {
-                lines.push(match self.lang {
-                    Lang::En => format!("seq = SND.NXT = {}", seg.seq),
-                    Lang::Zh => format!("seq = SND.NXT = {}", seg.seq),
-                });
-            }
-            return lines;
-        }
-        let key = (side, seg.seq.get(), seg.src.port(), seg.dst.port(), f.ack());
-        let repeated = f.syn() && self.syn_sent.contains(&key);
-        if f.syn() && !repeated {
-            self.syn_sent.push(key);
-        }
-        if repeated {
-            lines.push(match self.lang {
-                Lang::En => format!(
-                    "the same {} again, seq = ISN {} unchanged: a retransmission never picks a new ISN",
-                    flag_words(f),
-                    seg.seq
-                ),
-                Lang::Zh => format!("又是同一个 {}，seq 仍是 ISN {}：重传不会换新的 ISN", flag_words(f), seg.seq),
-            });
-            return lines;
+            return self.rst_line(v, seg).into_iter().collect();
         }
         if f.syn() {
-            lines.push(self.isn_line(side, seg));
-            if f.ack() {
-                lines.push(self.synack_ack_line(side, seg));
-            } else {
-                lines.push(
-                    self.t(
-                        "the ACK flag is off, so the ack field carries nothing yet: there is nothing to acknowledge",
-                        "ACK 标志位为 0，确认号字段还没有意义：此时没有什么可确认的",
-                    )
-                    .into(),
-                );
-            }
-            return lines;
+            return self.syn_lines(side, seg);
         }
         if !f.ack() {
-            return lines;
+            return Vec::new();
         }
-        // seq
-        if seg.seq == v.iss.add(1) && f.fin() || seg.seq == v.iss.add(1) && seg.payload_len == 0 {
-            lines.push(match self.lang {
-                Lang::En => format!(
-                    "seq = {} = ISN {} + 1: the SYN used up sequence number {}",
-                    seg.seq, v.iss, v.iss
-                ),
-                Lang::Zh => format!(
-                    "seq = {} = ISN {} + 1：序列号 {} 已被 SYN 占用",
-                    seg.seq, v.iss, v.iss
-                ),
-            });
-        } else {
-            lines.push(match self.lang {
-                Lang::En => format!("seq = SND.NXT = {}: the next byte this side sends", seg.seq),
-                Lang::Zh => format!("seq = SND.NXT = {}：本方要发送的下一个字节", seg.seq),
-            });
-        }
-        // ack
-        if let Some(rx) = self.rx_for(seg) {
-            if rx.seq.add(rx.seg_len()) == seg.ack && rx.seg_len() > 0 {
-                let mut parts = Vec::new();
-                if rx.flags.syn() {
-                    parts.push("SYN 1".to_string());
-                }
-                if rx.payload_len > 0 {
-                    parts.push(match self.lang {
-                        Lang::En => format!("{} data bytes", rx.payload_len),
-                        Lang::Zh => format!("{} 字节数据", rx.payload_len),
-                    });
-                }
-                if rx.flags.fin() {
-                    parts.push("FIN 1".to_string());
-                }
-                lines.push(match self.lang {
-                    Lang::En => format!(
-                        "ack = {} = {peer}'s seq {} + {} ({}): the next sequence number the {me} expects",
-                        seg.ack,
-                        rx.seq,
-                        rx.seg_len(),
-                        parts.join(" + ")
-                    ),
-                    Lang::Zh => format!(
-                        "ack = {} = {peer}的 seq {} + {}（{}）：{me}期望收到的下一个序列号",
-                        seg.ack,
-                        rx.seq,
-                        rx.seg_len(),
-                        parts.join(" + ")
-                    ),
-                });
-            } else {
-                lines.push(match self.lang {
-                    Lang::En => format!(
-                        "ack = RCV.NXT = {}: everything before it has arrived",
-                        seg.ack
-                    ),
-                    Lang::Zh => format!("ack = RCV.NXT = {}：之前的字节都已收到", seg.ack),
-                });
-            }
-        }
+        let mut lines = vec![self.seq_line(v, seg)];
+        lines.extend(self.ack_line(side, seg));
         if !self.flag_vs_field_told && self.ack_note_true {
             self.flag_vs_field_told = true;
             lines.push(
@@ -1153,6 +1035,138 @@ impl<'a> Narrator<'a> {
             );
         }
         lines
+    }
+
+    /// Where a RST's seq (and ack) come from; nothing for a RST+ACK with
+    /// seq 0 whose cause was not seen.
+    fn rst_line(&self, v: &synack_engine::TcbVars, seg: &SegInfo) -> Option<String> {
+        let rx = self.rx_for(seg);
+        if seg.flags.ack() && seg.seq.get() == 0 {
+            let rx = rx?;
+            return Some(match self.lang {
+                Lang::En => format!(
+                    "seq = 0 and ack = {} = the segment's seq {} + SEG.LEN {}: a segment without ACK is answered this way",
+                    seg.ack,
+                    rx.seq,
+                    rx.seg_len()
+                ),
+                Lang::Zh => format!(
+                    "seq = 0，ack = {} = 对方报文段的 seq {} + SEG.LEN {}：对不带 ACK 的报文段就这样回复",
+                    seg.ack,
+                    rx.seq,
+                    rx.seg_len()
+                ),
+            });
+        }
+        if rx.is_some_and(|rx| rx.flags.ack() && rx.ack == seg.seq) && v.state != State::Established
+        {
+            return Some(match self.lang {
+                Lang::En => format!(
+                    "seq = {} = the ack field of the segment it answers, so the receiver can match it to its own SND.NXT",
+                    seg.seq
+                ),
+                Lang::Zh => format!(
+                    "seq = {} = 所回复报文段的确认号，对方据此与自己的 SND.NXT 对上",
+                    seg.seq
+                ),
+            });
+        }
+        Some(format!("seq = SND.NXT = {}", seg.seq))
+    }
+
+    /// A SYN or SYN-ACK: a retransmission, or its ISN and ack.
+    fn syn_lines(&mut self, side: Side, seg: &SegInfo) -> Vec<String> {
+        let f = seg.flags;
+        let key = (side, seg.seq.get(), seg.src.port(), seg.dst.port(), f.ack());
+        if self.syn_sent.contains(&key) {
+            return vec![match self.lang {
+                Lang::En => format!(
+                    "the same {} again, seq = ISN {} unchanged: a retransmission never picks a new ISN",
+                    flag_words(f),
+                    seg.seq
+                ),
+                Lang::Zh => format!(
+                    "又是同一个 {}，seq 仍是 ISN {}：重传不会换新的 ISN",
+                    flag_words(f),
+                    seg.seq
+                ),
+            }];
+        }
+        self.syn_sent.push(key);
+        let ack = if f.ack() {
+            self.synack_ack_line(side, seg)
+        } else {
+            self.t(
+                "the ACK flag is off, so the ack field carries nothing yet: there is nothing to acknowledge",
+                "ACK 标志位为 0，确认号字段还没有意义：此时没有什么可确认的",
+            )
+            .into()
+        };
+        vec![self.isn_line(side, seg), ack]
+    }
+
+    /// Where a synchronized segment's seq comes from.
+    fn seq_line(&self, v: &synack_engine::TcbVars, seg: &SegInfo) -> String {
+        let after_syn = seg.seq == v.iss.add(1) && (seg.flags.fin() || seg.payload_len == 0);
+        match (self.lang, after_syn) {
+            (Lang::En, true) => format!(
+                "seq = {} = ISN {} + 1: the SYN used up sequence number {}",
+                seg.seq, v.iss, v.iss
+            ),
+            (Lang::Zh, true) => format!(
+                "seq = {} = ISN {} + 1：序列号 {} 已被 SYN 占用",
+                seg.seq, v.iss, v.iss
+            ),
+            (Lang::En, false) => {
+                format!("seq = SND.NXT = {}: the next byte this side sends", seg.seq)
+            }
+            (Lang::Zh, false) => format!("seq = SND.NXT = {}：本方要发送的下一个字节", seg.seq),
+        }
+    }
+
+    /// Where a synchronized segment's ack comes from: the last segment
+    /// received on its connection.
+    fn ack_line(&self, side: Side, seg: &SegInfo) -> Option<String> {
+        let me = side_name(side, self.lang);
+        let peer = side_name(side.other(), self.lang);
+        let rx = self.rx_for(seg)?;
+        if rx.seq.add(rx.seg_len()) != seg.ack || rx.seg_len() == 0 {
+            return Some(match self.lang {
+                Lang::En => format!(
+                    "ack = RCV.NXT = {}: everything before it has arrived",
+                    seg.ack
+                ),
+                Lang::Zh => format!("ack = RCV.NXT = {}：之前的字节都已收到", seg.ack),
+            });
+        }
+        let mut parts = Vec::new();
+        if rx.flags.syn() {
+            parts.push("SYN 1".to_string());
+        }
+        if rx.payload_len > 0 {
+            parts.push(match self.lang {
+                Lang::En => format!("{} data bytes", rx.payload_len),
+                Lang::Zh => format!("{} 字节数据", rx.payload_len),
+            });
+        }
+        if rx.flags.fin() {
+            parts.push("FIN 1".to_string());
+        }
+        let parts = parts.join(" + ");
+        Some(match self.lang {
+            Lang::En => format!(
+                "ack = {} = {peer}'s seq {} + {} ({parts}): the next sequence number the {me} expects",
+                seg.ack,
+                rx.seq,
+                rx.seg_len()
+            ),
+            Lang::Zh => format!(
+                "ack = {} = {peer}的 seq {} + {}（{parts}）：{me}期望收到的下一个序列号",
+                seg.ack,
+                rx.seq,
+                rx.seg_len()
+            ),
+        })
     }
 }
 
