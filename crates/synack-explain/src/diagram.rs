@@ -37,6 +37,15 @@ fn arrow(label: &str, to_right: bool, lost: bool) -> String {
     }
 }
 
+/// Arrows come from the link (every segment, including ones no engine
+/// made: an old duplicate, a spoofed SYN); states from the steps and, for
+/// the kernel, from its reports. At equal times a state comes first.
+enum Row<'a> {
+    State(Side, State),
+    Kernel(&'a str),
+    Arrow(&'a synack_engine::sim::LinkRecord),
+}
+
 pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let mut out = String::new();
     let left = format!("{} {}", side_name(Side::A, lang), trace.client);
@@ -52,50 +61,36 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
         state[1].rfc_name()
     );
     let kernel = crate::timeline::kernel_side(trace);
-    let mut kernel_state = String::new();
-    let arrow_row =
-        |out: &mut String, time: &str, side: Side, seg: &synack_engine::SegInfo, lost: bool| {
-            let mut label = format!("[{}] seq={}", seg.flags.tcpdump(), seg.seq);
-            if seg.flags.ack() {
-                let _ = write!(label, " ack={}", seg.ack);
+    let mut kernel_state = "";
+    for (at, _, row) in rows(trace) {
+        let time = crate::text::clock(at);
+        match row {
+            Row::Arrow(rec) => {
+                if let Some(line) = arrow_row(trace, style, rec) {
+                    let _ = writeln!(out, "{time}  {}{line}", " ".repeat(COL));
+                }
             }
-            if seg.payload_len > 0 {
-                let _ = write!(label, " len={}", seg.payload_len);
+            Row::Kernel(name) if name != kernel_state => {
+                kernel_state = name;
+                let side = kernel.unwrap_or(Side::B);
+                state_row(&mut out, style, &time, side, &format!("{name} (Linux)"));
             }
-            // Another connection than the one in the heading: name its
-            // client end (a second port, a spoofed address).
-            let other = if side == Side::A { seg.src } else { seg.dst };
-            if other != trace.client {
-                let _ = write!(
-                    label,
-                    " {}",
-                    if other.ip() == trace.client.ip() {
-                        format!(":{}", other.port())
-                    } else {
-                        other.to_string()
-                    }
-                );
+            Row::Kernel(_) => {}
+            Row::State(side, after) => {
+                let i = usize::from(side == Side::B);
+                if after != state[i] {
+                    state[i] = after;
+                    state_row(&mut out, style, &time, side, after.rfc_name());
+                }
             }
-            let a = arrow(&label, side == Side::A, lost);
-            let a = if lost { style.bad(&a) } else { a };
-            let _ = writeln!(out, "{time}  {}{a}", " ".repeat(COL));
-        };
-    let state_row = |out: &mut String, time: &str, side: Side, name: &str| {
-        let line = match side {
-            Side::A => format!("{time}  {}", style.strong(name)),
-            Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
-        };
-        let _ = writeln!(out, "{line}");
-    };
-    // Arrows come from the link (every segment, including ones no engine
-    // made: an old duplicate, a spoofed SYN); states from the steps and,
-    // for the kernel, from its reports. At equal times a state comes first.
-    enum Row<'a> {
-        State(Side, State),
-        Kernel(&'a str),
-        Arrow(&'a synack_engine::sim::LinkRecord),
+        }
     }
-    let mut rows: Vec<(synack_engine::Instant, u8, Row<'_>)> = Vec::new();
+    out
+}
+
+/// Everything the diagram draws, in time order.
+fn rows(trace: &Trace) -> Vec<(synack_engine::Instant, u8, Row<'_>)> {
+    let mut rows = Vec::new();
     for item in crate::timeline::items(trace) {
         match item {
             crate::timeline::Item::KernelState(k) => {
@@ -116,38 +111,53 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     }
     rows.extend(trace.link.iter().map(|r| (r.sent_at, 2, Row::Arrow(r))));
     rows.sort_by_key(|(at, rank, _)| (*at, *rank));
-    for (at, _, row) in rows {
-        let time = crate::text::clock(at);
-        match row {
-            Row::Arrow(rec) => {
-                let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
-                    continue;
-                };
-                let seg = synack_engine::SegInfo::new(
-                    std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
-                    std::net::SocketAddr::new(p.ip.dst, p.tcp.dst_port),
-                    &p.tcp,
-                );
-                let lost = matches!(rec.fate, Fate::Dropped { .. });
-                arrow_row(&mut out, &time, rec.from, &seg, lost);
-            }
-            Row::Kernel(name) => {
-                if name != kernel_state {
-                    kernel_state = name.to_string();
-                    let side = kernel.unwrap_or(Side::B);
-                    state_row(&mut out, &time, side, &format!("{name} (Linux)"));
-                }
-            }
-            Row::State(side, after) => {
-                let i = usize::from(side == Side::B);
-                if after != state[i] {
-                    state[i] = after;
-                    state_row(&mut out, &time, side, after.rfc_name());
-                }
-            }
-        }
+    rows
+}
+
+/// One segment's arrow, labelled with its flags and numbers.
+fn arrow_row(trace: &Trace, style: Style, rec: &synack_engine::sim::LinkRecord) -> Option<String> {
+    let p = synack_wire::parse_segment(&rec.bytes, false).ok()?;
+    let seg = synack_engine::SegInfo::new(
+        std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
+        std::net::SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+        &p.tcp,
+    );
+    let lost = matches!(rec.fate, Fate::Dropped { .. });
+    let mut label = format!("[{}] seq={}", seg.flags.tcpdump(), seg.seq);
+    if seg.flags.ack() {
+        let _ = write!(label, " ack={}", seg.ack);
     }
-    out
+    if seg.payload_len > 0 {
+        let _ = write!(label, " len={}", seg.payload_len);
+    }
+    // Another connection than the one in the heading: name its client end
+    // (a second port, a spoofed address).
+    let other = if rec.from == Side::A {
+        seg.src
+    } else {
+        seg.dst
+    };
+    if other != trace.client {
+        let _ = write!(
+            label,
+            " {}",
+            if other.ip() == trace.client.ip() {
+                format!(":{}", other.port())
+            } else {
+                other.to_string()
+            }
+        );
+    }
+    let a = arrow(&label, rec.from == Side::A, lost);
+    Some(if lost { style.bad(&a) } else { a })
+}
+
+fn state_row(out: &mut String, style: Style, time: &str, side: Side, name: &str) {
+    let line = match side {
+        Side::A => format!("{time}  {}", style.strong(name)),
+        Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
+    };
+    let _ = writeln!(out, "{line}");
 }
 
 /// Whether an observation is of the connection in the diagram's heading.

@@ -344,8 +344,8 @@ fn tcb(v: &TcbVars) -> JTcb {
     }
 }
 
-fn step(s: Side, st: &Step) -> JStep {
-    let cause = match &st.cause {
+fn cause(c: &Cause) -> JCause {
+    match c {
         Cause::Received(x) => JCause::Received { segment: seg(x) },
         Cause::Sent(x) => JCause::Sent { segment: seg(x) },
         Cause::Timer(k) => JCause::Timer {
@@ -367,8 +367,11 @@ fn step(s: Side, st: &Step) -> JStep {
         Cause::Malformed(e) => JCause::Malformed {
             error: e.to_string(),
         },
-    };
-    let action = match st.action {
+    }
+}
+
+fn action(a: Action) -> JAction {
+    match a {
         Action::Send(r) => JAction::Send { reply: snake(r) },
         Action::Transmitted => JAction::Transmitted,
         Action::Retransmit {
@@ -405,8 +408,11 @@ fn step(s: Side, st: &Step) -> JStep {
         }
         Action::Report(e) => JAction::Report { event: snake(e) },
         Action::Ignore => JAction::Ignore,
-    };
-    let check = st.check.map(|c| match c {
+    }
+}
+
+fn check(c: Check) -> JCheck {
+    match c {
         Check::AckAcceptable { lo, ack, hi, ok } => JCheck::AckAcceptable {
             lo: lo.get(),
             ack: ack.get(),
@@ -440,15 +446,18 @@ fn step(s: Side, st: &Step) -> JStep {
             fin_seq: fin_seq.get(),
             ok,
         },
-    });
+    }
+}
+
+fn step(s: Side, st: &Step) -> JStep {
     JStep {
         t_us: st.at.as_micros(),
         side: side(s),
         conn: st.conn.map(|c| c.index()),
         local: st.tuple.local.to_string(),
         remote: st.tuple.remote.to_string(),
-        cause,
-        action,
+        cause: cause(&st.cause),
+        action: action(st.action),
         rule: JRule {
             id: st.rule.id(),
             source: st.rule.source(),
@@ -457,7 +466,7 @@ fn step(s: Side, st: &Step) -> JStep {
         },
         before: tcb(&st.before),
         after: tcb(&st.after),
-        check,
+        check: st.check.map(check),
     }
 }
 

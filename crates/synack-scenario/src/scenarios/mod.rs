@@ -1,4 +1,4 @@
-//! One file per scenario; `crate::ALL` lists them.
+//! One file per scenario, and the registry that lists them.
 
 pub mod abort;
 pub mod ack_lost;
@@ -19,3 +19,28 @@ pub mod syn_flood;
 pub mod syn_lost;
 pub mod synack_lost;
 pub mod time_wait_rst;
+
+use crate::Scenario;
+
+/// Every scenario, in the order `--help` lists them.
+pub static ALL: [Scenario; 19] = [
+    &normal::DEF,
+    &syn_lost::DEF,
+    &synack_lost::DEF,
+    &ack_lost::DEF,
+    &refused::DEF,
+    &filtered::DEF,
+    &close::DEF,
+    &data::DEF,
+    &simultaneous_open::DEF,
+    &old_duplicate::DEF,
+    &half_open::DEF,
+    &syn_flood::DEF,
+    &ecn::DEF,
+    &fast_open::DEF,
+    &isn::DEF,
+    &simultaneous_close::DEF,
+    &last_ack_lost::DEF,
+    &abort::DEF,
+    &time_wait_rst::DEF,
+];

@@ -99,6 +99,16 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     Ok((Some(l), vec![s]))
 }
 
+/// What both kinds of listener show: the spoofed SYNs, the SYN-ACK to the
+/// real client, when it was ESTABLISHED.
+struct Seen<'a> {
+    spoofed_syns: usize,
+    to_client: Option<synack_trace::Frame<'a>>,
+    iss: String,
+    back: String,
+    up: String,
+}
+
 fn answer(a: &Ask<'_>) -> Answer {
     let (t, lang) = (a.t, a.lang);
     let u = || tell::unknown(lang);
@@ -110,75 +120,106 @@ fn answer(a: &Ask<'_>) -> Answer {
         .frames(Side::B)
         .find(|f| f.flags().syn() && f.dst() == t.client);
     let iss = to_client.as_ref().map(|f| f.seq());
-    let iss_s = iss.map_or_else(u, |v| v.to_string());
-    let back = iss.map_or_else(u, |v| v.wrapping_add(1).to_string());
-    let up = tell::entered(lang, a.f.entered(Side::B, State::Established));
-    let spoofed_syns = t
-        .frames(Side::A)
-        .filter(|f| f.flags() == TcpFlags::SYN && f.src().ip() != t.client.ip())
-        .count();
-    if !t.is_synack(Side::B) {
-        let half_open = a.f.kernel_half_open(t.client);
-        let queued = {
-            let mut v: Vec<SocketAddr> = t
-                .kernel
-                .iter()
-                .filter(|o| o.state == "SYN_RECV" && o.remote != t.client)
-                .map(|o| o.remote)
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v.len()
-        };
-        let tsval = to_client
-            .as_ref()
-            .and_then(|f| f.seg.tcp.options.timestamps)
-            .map(|x| x.0);
-        let bits = tsval.map_or_else(u, |v| format!("{:#04x}", v & 0x3f));
-        let (ws, sack, ecn) =
-            tsval.map_or((None, false, false), synack_engine::cookie::unpack_options);
-        let ws = ws.map_or_else(|| lang.t("none", "无").to_string(), |w| w.to_string());
-        let yn = |b: bool| {
-            if b {
-                lang.t("yes", "是")
-            } else {
-                lang.t("no", "否")
-            }
-        };
-        let tsval = tsval.map_or_else(u, |v| v.to_string());
-        let lab = tell::changed_settings(t, lang);
-        let cookie = if half_open {
-            lang.t(
-                "The kernel did keep a SYN_RECV socket for our SYN, so this was not a cookie answer.",
-                "内核为我们的 SYN 保留了 SYN_RECV 套接字，所以这次不是 cookie 应答。",
-            )
+    let seen = Seen {
+        spoofed_syns: t
+            .frames(Side::A)
+            .filter(|f| f.flags() == TcpFlags::SYN && f.src().ip() != t.client.ip())
+            .count(),
+        iss: iss.map_or_else(u, |v| v.to_string()),
+        back: iss.map_or_else(u, |v| v.wrapping_add(1).to_string()),
+        up: tell::entered(lang, a.f.entered(Side::B, State::Established)),
+        to_client,
+    };
+    let text = if t.is_synack(Side::B) {
+        engine_listener(a, &seen)
+    } else {
+        kernel_listener(a, &seen)
+    };
+    (q, text)
+}
+
+/// The kernel's listener: its request sockets and its cookie, as observed.
+fn kernel_listener(a: &Ask<'_>, seen: &Seen<'_>) -> String {
+    let (t, lang) = (a.t, a.lang);
+    let u = || tell::unknown(lang);
+    let Seen {
+        spoofed_syns,
+        to_client,
+        iss: iss_s,
+        back,
+        up,
+    } = seen;
+    let half_open = a.f.kernel_half_open(t.client);
+    let queued = {
+        let mut v: Vec<SocketAddr> = t
+            .kernel
+            .iter()
+            .filter(|o| o.state == "SYN_RECV" && o.remote != t.client)
+            .map(|o| o.remote)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let tsval = to_client
+        .as_ref()
+        .and_then(|f| f.seg.tcp.options.timestamps)
+        .map(|x| x.0);
+    let bits = tsval.map_or_else(u, |v| format!("{:#04x}", v & 0x3f));
+    let (ws, sack, ecn) = tsval.map_or((None, false, false), synack_engine::cookie::unpack_options);
+    let ws = ws.map_or_else(|| lang.t("none", "无").to_string(), |w| w.to_string());
+    let yn = |b: bool| {
+        if b {
+            lang.t("yes", "是")
         } else {
-            lang.t(
-                "sock_diag showed no SYN_RECV socket for us at any point: the kernel kept no state, the mark of a SYN cookie.",
-                "sock_diag 在任何时刻都没有显示为我们建立的 SYN_RECV 套接字：内核没有保存状态，这正是 SYN cookie 的特征。",
-            )
-        };
-        let text = match lang {
-            Lang::En => format!(
-                "{spoofed_syns} SYNs from a spoofed address reached the kernel listener (listen backlog {BACKLOG}); it held \
+            lang.t("no", "否")
+        }
+    };
+    let tsval = tsval.map_or_else(u, |v| v.to_string());
+    let lab = tell::changed_settings(t, lang);
+    let cookie = if half_open {
+        lang.t(
+            "The kernel did keep a SYN_RECV socket for our SYN, so this was not a cookie answer.",
+            "内核为我们的 SYN 保留了 SYN_RECV 套接字，所以这次不是 cookie 应答。",
+        )
+    } else {
+        lang.t(
+            "sock_diag showed no SYN_RECV socket for us at any point: the kernel kept no state, the mark of a SYN cookie.",
+            "sock_diag 在任何时刻都没有显示为我们建立的 SYN_RECV 套接字：内核没有保存状态，这正是 SYN cookie 的特征。",
+        )
+    };
+    match lang {
+        Lang::En => format!(
+            "{spoofed_syns} SYNs from a spoofed address reached the kernel listener (listen backlog {BACKLOG}); it held \
 {queued} of them as SYN_RECV request sockets and their SYN-ACKs went nowhere. Its SYN-ACK to us carried ISS {iss_s}. {cookie} \
 A Linux cookie ISS is computed from the 4-tuple, our ISN, a minute counter and the MSS index (net/ipv4/syncookies.c). With \
 timestamps on and no per-connection offset, the low six bits of its TSval {tsval} ({bits}) carry what the cookie cannot: window \
 scale {ws}, SACK {}, ECN {}. Our ACK returned ISS + 1 = {back}, and the kernel had the connection ESTABLISHED at {up}.{lab}",
-                yn(sack),
-                yn(ecn)
-            ),
-            Lang::Zh => format!(
-                "来自伪造地址的 {spoofed_syns} 个 SYN 到达了内核的监听套接字（listen backlog {BACKLOG}）；内核把其中 {queued} 个作为 SYN_RECV 请求套接字保存，\
+            yn(sack),
+            yn(ecn)
+        ),
+        Lang::Zh => format!(
+            "来自伪造地址的 {spoofed_syns} 个 SYN 到达了内核的监听套接字（listen backlog {BACKLOG}）；内核把其中 {queued} 个作为 SYN_RECV 请求套接字保存，\
 它们的 SYN-ACK 无人接收。内核给我们的 SYN-ACK 的 ISS 是 {iss_s}。{cookie}Linux 的 cookie ISS 由四元组、我们的 ISN、分钟计数和 MSS 序号算出（net/ipv4/syncookies.c）。\
 时间戳开启且没有逐连接偏移时，TSval {tsval} 的低六位（{bits}）携带了 cookie 装不下的选项：窗口扩大因子 {ws}、SACK {}、ECN {}。\
 我们的 ACK 带回 ISS + 1 = {back}，内核在 {up} 让连接进入 ESTABLISHED。{lab}",
-                yn(sack),
-                yn(ecn)
-            ),
-        };
-        return (q, text);
+            yn(sack),
+            yn(ecn)
+        ),
     }
+}
+
+/// synack's listener: its own record of the SYN queue and the cookie.
+fn engine_listener(a: &Ask<'_>, seen: &Seen<'_>) -> String {
+    let (t, lang) = (a.t, a.lang);
+    let u = || tell::unknown(lang);
+    let Seen {
+        spoofed_syns,
+        iss: iss_s,
+        back,
+        up,
+        ..
+    } = seen;
     let cookie = t.steps.iter().find_map(|(s, st)| match st.action {
         Action::Note(Note::SynCookieSent {
             syn_queue,
@@ -191,7 +232,7 @@ scale {ws}, SACK {}, ECN {}. Our ACK returned ISS + 1 = {back}, and the kernel h
         || (u(), u(), u()),
         |(q, b, m)| (q.to_string(), b.to_string(), m.to_string()),
     );
-    let text = match lang {
+    match lang {
         Lang::En => format!(
             "{spoofed_syns} SYNs from a spoofed address filled the listener's SYN queue ({qn}/{backlog}): each made a half-open \
 connection in SYN-RECEIVED whose SYN-ACK went nowhere and will be retransmitted until it times out. Without cookies the \
@@ -207,6 +248,5 @@ timestamps."
 SYN-ACK 的 ISS {iss_s} 就是 cookie，编码了时间计数、MSS（{mss}）和四元组的带密钥哈希；不保存任何状态，这个 SYN-ACK 也永不重传。\
 客户端的 ACK 带回 ISS + 1 = {back}；监听者校验哈希和时效，据此重建连接，并在 {up} 接受了它。cookie 装不下的选项（窗口扩大、SACK）只有在双方都使用时间戳时才能保留。"
         ),
-    };
-    (q, text)
+    }
 }
