@@ -53,28 +53,39 @@ pub fn synack_connects(
 pub struct KernelClient {
     thread: JoinHandle<Result<(), (Instant, std::io::ErrorKind)>>,
     target: SocketAddr,
+    go: std::sync::mpsc::Sender<()>,
 }
 
-/// The kernel connects to `target`; `app` runs on the connected socket.
+/// The kernel connects to `target`; once told to go, `app` runs on the
+/// connected socket. Until then the socket stays as the handshake left it,
+/// so its ESTABLISHED is there for the observer to see.
 pub fn kernel_connects(
     run: &mut KernelRun,
     target: SocketAddr,
     app: impl FnOnce(TcpStream) -> std::io::Result<()> + Send + 'static,
 ) -> KernelClient {
     let epoch = run.d.epoch();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
         let now = || Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
         let c = TcpStream::connect_timeout(&target, Duration::from_secs(30))
             .map_err(|e| (now(), e.kind()))?;
         let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = wait.recv_timeout(Duration::from_secs(10));
         app(c).map_err(|e| (now(), e.kind()))
     });
-    KernelClient { thread, target }
+    KernelClient { thread, target, go }
 }
 
 impl KernelClient {
+    /// Let the application go on past its connect().
+    pub fn go(&self) {
+        let _ = self.go.send(());
+    }
+
     /// Turn until the application is done; record what its connect() said.
     pub fn finish(self, run: &mut KernelRun, within: Duration) -> Result<(), NetError> {
+        self.go();
         run.until(within, |_| self.thread.is_finished())?;
         let r = self
             .thread
@@ -114,6 +125,8 @@ pub fn kernel_connects_to_us(
     let target = run.ours;
     let client = kernel_connects(run, target, app);
     run.until(5 * SEC, |d| d.has_event(Event::Accepted))?;
+    // The kernel's ESTABLISHED was seen when our SYN-ACK (or its ACK) crossed.
+    client.go();
     let h = run
         .d
         .events

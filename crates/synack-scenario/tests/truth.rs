@@ -11,6 +11,7 @@ mod common;
 use std::process::Command;
 
 use common::{answer, render};
+use synack_engine::sim::Side;
 use synack_explain::{Format, Lang, Style};
 use synack_scenario::{ALL, Options, Scenario};
 use synack_trace::Trace;
@@ -398,23 +399,35 @@ fn linux_answers_are_true_of_the_capture() {
     if !tshark() {
         return;
     }
-    let handles: Vec<_> = ALL
-        .into_iter()
-        .map(|s| {
+    // Every scenario with synack as the client, and those that allow it
+    // with synack as the server (the kernel connects).
+    let runs = ALL.into_iter().map(|s| (s, Side::A)).chain(
+        ALL.into_iter()
+            .filter(|s| s.server_role)
+            .map(|s| (s, Side::B)),
+    );
+    let handles: Vec<_> = runs
+        .map(|(s, synack_side)| {
             std::thread::spawn(move || {
                 let t = common::run_linux(Options {
                     scenario: s,
+                    synack_side,
                     ..Options::default()
                 });
-                (s, t)
+                (s, synack_side, t)
             })
         })
         .collect();
     let mut bad = Vec::new();
     for h in handles {
-        let (s, t) = h.join().unwrap();
+        let (s, side, t) = h.join().unwrap();
         let Some(t) = t else { continue };
-        bad.extend(check(s, &t, "linux"));
+        let peer = if side == Side::A {
+            "linux"
+        } else {
+            "linux-role-server"
+        };
+        bad.extend(check(s, &t, peer));
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -44,12 +44,14 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
+fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     let (_, l, s) = synack_connects(run)?;
     let ours = run.ours;
     run.wait(SEC / 5)?;
-    // synack reboots: every TCB gone, another ISN key.
-    let cfg = rebooted(run.d.ep.config()).with_secrets(*b"synack-reboot-ky", 3);
+    // synack reboots: every TCB gone, another ISN key (fresh, or from
+    // --seed like the first).
+    let (key, seed) = crate::sim::secrets(o.seed.map(|s| s ^ 0x0b00_7ed0), Side::A);
+    let cfg = rebooted(run.d.ep.config()).with_secrets(key, seed);
     run.d.ep = Endpoint::new(cfg);
     let (_, s2) = run.open(ours, &l)?;
     Ok((Some(l), vec![s, s2]))
