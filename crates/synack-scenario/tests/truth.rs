@@ -43,9 +43,8 @@ fn tshark() -> bool {
 }
 
 fn wire(t: &Trace, name: &str) -> Vec<Wire> {
-    let dir = std::env::temp_dir().join(format!("synack-truth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.pcap"));
+    let path =
+        std::env::temp_dir().join(format!("synack-truth-{}-{name}.pcap", std::process::id()));
     synack_net::pcap::write_trace(&path, t).unwrap();
     let out = Command::new("tshark")
         .args([
