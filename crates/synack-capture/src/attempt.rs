@@ -217,7 +217,28 @@ pub struct Attempt {
     #[serde(skip)]
     last_seg: [Option<SegSig>; 2],
     #[serde(skip)]
-    letters: Vec<(char, Option<u32>)>,
+    letters: Vec<Letter>,
+}
+
+/// One history letter so far: its last sequence number and how many times
+/// it came with a new one.
+#[derive(Debug, Clone, Copy)]
+struct Letter {
+    c: char,
+    seq: Option<u32>,
+    count: u64,
+}
+
+/// Repeats of a letter logged one by one, then only at 100, 1000, …: the
+/// history stays short whatever the capture holds.
+const LINEAR_REPEATS: u64 = 10;
+
+fn logged(count: u64) -> bool {
+    let mut n = count;
+    while n >= 10 && n.is_multiple_of(10) {
+        n /= 10;
+    }
+    count <= LINEAR_REPEATS || n == 1
 }
 
 fn side_options(s: &Seg) -> Option<SideOptions> {
@@ -294,21 +315,26 @@ impl Attempt {
     }
 
     /// zeek's history letters: upper case from the originator; s, h, f, r
-    /// repeat only with a new sequence number, a and d appear once a side.
+    /// repeat only with a new sequence number (one by one up to ten
+    /// repeats, then at 100, 1000, …), a and d appear once a side. Constant
+    /// work per segment: at most a dozen letters exist.
     fn letter(&mut self, from_client: bool, l: char, seq: Option<u32>) {
         let c = if from_client {
             l.to_ascii_uppercase()
         } else {
             l
         };
-        if self
-            .letters
-            .iter()
-            .any(|(x, s)| *x == c && (seq.is_none() || *s == seq))
-        {
-            return;
+        match self.letters.iter_mut().find(|x| x.c == c) {
+            None => self.letters.push(Letter { c, seq, count: 1 }),
+            Some(x) if seq.is_some() && x.seq != seq => {
+                x.seq = seq;
+                x.count += 1;
+                if !logged(x.count) {
+                    return;
+                }
+            }
+            Some(_) => return,
         }
-        self.letters.push((c, seq));
         self.history.push(c);
     }
 

@@ -38,9 +38,41 @@ pub struct ReadSummary {
 
 struct Iface {
     linktype: i32,
-    resolution: u64,
-    offset: u64,
+    /// Timestamp units per second: 10^n, or 2^n when `if_tsresol` has its
+    /// high bit set (pcapng §4.2).
+    units_per_sec: f64,
+    /// `if_tsoffset`, seconds added to every timestamp.
+    offset: f64,
 }
+
+impl Iface {
+    fn new(idb: &pcap_parser::InterfaceDescriptionBlock<'_>) -> Iface {
+        let r = idb.if_tsresol;
+        let e = i32::from(r & 0x7f);
+        Iface {
+            linktype: idb.linktype.0,
+            units_per_sec: if r & 0x80 != 0 {
+                2f64.powi(e)
+            } else {
+                10f64.powi(e)
+            },
+            offset: idb.if_tsoffset as f64,
+        }
+    }
+
+    /// Seconds since the epoch of a 64-bit timestamp: in floating point, so
+    /// no resolution or offset can overflow it.
+    fn seconds(&self, high: u32, low: u32) -> f64 {
+        let ticks = (u64::from(high) << 32) | u64::from(low);
+        self.offset + ticks as f64 / self.units_per_sec
+    }
+}
+
+/// The largest record the reader takes: its buffer starts at 1 MiB and
+/// doubles up to this for a longer one; a record claiming more is reported
+/// as damage (a sound capture's records are at most its snap length, 256 KiB
+/// for tcpdump's default).
+pub const MAX_RECORD: usize = 16 << 20;
 
 /// Call `f` for every frame; stops cleanly at a truncated or corrupt tail.
 pub fn read(
@@ -48,8 +80,9 @@ pub fn read(
     name: &str,
     mut f: impl FnMut(Frame<'_>),
 ) -> Result<ReadSummary, CaptureError> {
+    let mut size = 1 << 20;
     let mut reader =
-        create_reader(1 << 20, &mut input).map_err(|_| CaptureError::NotACapture(name.into()))?;
+        create_reader(size, &mut input).map_err(|_| CaptureError::NotACapture(name.into()))?;
     let mut sum = ReadSummary::default();
     let (mut legacy_link, mut nanos) = (1i32, false);
     let mut ifaces: Vec<Iface> = Vec::new();
@@ -82,15 +115,13 @@ pub fn read(
                         sum.format = "pcapng";
                         ifaces.clear();
                     }
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => ifaces.push(Iface {
-                        linktype: idb.linktype.0,
-                        resolution: idb.ts_resolution().unwrap_or(1_000_000),
-                        offset: idb.ts_offset().max(0) as u64,
-                    }),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        ifaces.push(Iface::new(&idb));
+                    }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         sum.frames += 1;
                         let (linktype, ts) = match ifaces.get(epb.if_id as usize) {
-                            Some(i) => (i.linktype, epb.decode_ts_f64(i.offset, i.resolution)),
+                            Some(i) => (i.linktype, i.seconds(epb.ts_high, epb.ts_low)),
                             None => (-1, 0.0),
                         };
                         f(Frame {
@@ -117,6 +148,20 @@ pub fn read(
                 reader.consume(offset);
             }
             Err(PcapError::Eof) => break,
+            Err(PcapError::BufferTooSmall) if size < MAX_RECORD => {
+                size = (size * 2).min(MAX_RECORD);
+                if !reader.grow(size) || reader.refill().is_err() {
+                    sum.damaged_at = Some((consumed, "cannot read further".into()));
+                    break;
+                }
+            }
+            Err(PcapError::BufferTooSmall) => {
+                sum.damaged_at = Some((
+                    consumed,
+                    format!("a record longer than {} MiB", MAX_RECORD >> 20),
+                ));
+                break;
+            }
             Err(PcapError::Incomplete(_)) => {
                 if reader.refill().is_err() {
                     sum.damaged_at = Some((consumed, "cannot read further".into()));

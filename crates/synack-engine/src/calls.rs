@@ -202,7 +202,7 @@ fn retransmit_data(c: &mut Connection, ctx: &mut Ctx<'_>, rule: Rule) -> Reply {
     let data = outstanding
         .saturating_sub(u32::from(fin_out))
         .min(c.send_buf.len() as u32);
-    let len = data.min(u32::from(c.neg.send_mss.max(1)));
+    let len = data.min(c.eff_send_mss());
     let fin = fin_out && len == data;
     ctx.push(c.data_segment(ctx.now, c.snd_una, len, fin, rule));
     if len > 0 { Reply::Data } else { Reply::Fin }

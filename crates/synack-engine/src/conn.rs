@@ -339,12 +339,27 @@ impl Connection {
         true
     }
 
+    /// RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCPhdrsize
+    /// − IPoptionsize, where MMS_S is what fits in [`MAX_PACKET`] after the
+    /// IP header, and TCPhdrsize counts the options our data segments carry
+    /// (timestamps: 12 bytes). A peer MSS below Linux's `TCP_MIN_SND_MSS`
+    /// (48) is raised to it, so a hostile MSS cannot make segments of one
+    /// byte.
+    pub(crate) fn eff_send_mss(&self) -> u32 {
+        const MIN_SND_MSS: u32 = 48;
+        let ip_header: u32 = if self.tuple.remote.is_ipv6() { 40 } else { 20 };
+        let mms_s = crate::MAX_PACKET as u32 - ip_header;
+        let options = if self.neg.timestamps { 12 } else { 0 };
+        let send_mss = u32::from(self.neg.send_mss).max(MIN_SND_MSS);
+        (send_mss + 20).min(mms_s) - 20 - options
+    }
+
     /// Send whatever buffered data the window allows, then a FIN if the user
     /// closed and everything before it went out.
     pub(crate) fn push_data(&mut self, ctx: &mut Ctx<'_>, fin_wanted: bool, rule: Rule) {
         let sent_bytes = self.snd_nxt.since(self.snd_una).unwrap_or(0);
         let mut unsent = (self.send_buf.len() as u32).saturating_sub(sent_bytes);
-        let mss = u32::from(self.neg.send_mss.max(1));
+        let mss = self.eff_send_mss();
         let mut room = self.snd_wnd.saturating_sub(sent_bytes);
         let was_idle = self.snd_una == self.snd_nxt;
         let mut queued = false;

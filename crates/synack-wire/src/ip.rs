@@ -377,6 +377,34 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_of_exactly_the_size_needed_keeps_the_options() {
+        let (ip, mut tcp) = seg("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        tcp.options.window_scale = Some(7);
+        tcp.options.sack_permitted = true;
+        tcp.options.timestamps = Some((1, 2));
+        tcp.payload = b"";
+        let mut big = [0u8; 128];
+        let n = emit_segment(&mut big, &ip, &tcp, OptionLayout::Linux).unwrap();
+        // 20 + 20 + 20 bytes of options: below the 60 a TCP header may take.
+        assert_eq!(n, 60);
+        let mut exact = vec![0u8; n];
+        assert_eq!(
+            emit_segment(&mut exact, &ip, &tcp, OptionLayout::Linux),
+            Ok(n)
+        );
+        assert_eq!(&exact[..], &big[..n]);
+        assert_eq!(parse_segment(&exact, true).unwrap().tcp, tcp);
+        let mut short = vec![0u8; n - 1];
+        assert_eq!(
+            emit_segment(&mut short, &ip, &tcp, OptionLayout::Linux),
+            Err(WireError::BufferTooSmall {
+                need: n,
+                have: n - 1
+            })
+        );
+    }
+
+    #[test]
     fn trailing_padding_is_cut() {
         let (ip, tcp) = seg("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let mut buf = [0u8; 128];

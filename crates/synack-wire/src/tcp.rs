@@ -319,22 +319,18 @@ impl<'a> TcpRepr<'a> {
         dst: IpAddr,
     ) -> Result<usize> {
         let have = buf.len();
-        let hdr = buf
-            .get_mut(..HEADER_LEN + crate::options::MAX_OPTIONS_LEN)
-            .map(|h| &mut h[HEADER_LEN..]);
-        // Write options into a scratch when the buffer is short, to learn the
-        // needed size before failing.
+        // Options go to a scratch first: their length decides the size
+        // needed, and a buffer of exactly that size has no room for the
+        // longest options.
         let mut scratch = [0u8; crate::options::MAX_OPTIONS_LEN];
-        let opt_len = match hdr {
-            Some(h) => self.options.emit(layout, h)?,
-            None => self.options.emit(layout, &mut scratch)?,
-        };
+        let opt_len = self.options.emit(layout, &mut scratch)?;
         let hl = HEADER_LEN + opt_len;
         let total = hl + self.payload.len();
         if total > have {
             return Err(WireError::BufferTooSmall { need: total, have });
         }
         let b = &mut buf[..total];
+        b[HEADER_LEN..hl].copy_from_slice(&scratch[..opt_len]);
         b[0..2].copy_from_slice(&self.src_port.to_be_bytes());
         b[2..4].copy_from_slice(&self.dst_port.to_be_bytes());
         b[4..8].copy_from_slice(&self.seq.0.to_be_bytes());

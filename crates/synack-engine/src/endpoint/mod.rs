@@ -423,8 +423,10 @@ impl Endpoint {
         }
     }
 
-    /// Write the next queued segment into `buf` (at least [`MAX_PACKET`]
-    /// bytes is always enough).
+    /// Write the next queued segment into `buf` ([`MAX_PACKET`] bytes is
+    /// always enough: data is cut to the effective send MSS). When `buf` is
+    /// too small the error says how much is needed and the segment stays
+    /// queued.
     pub fn poll_transmit(
         &mut self,
         now: Instant,
@@ -478,7 +480,14 @@ impl Endpoint {
             if seg.flags.syn() {
                 repr.options.fast_open = conn.and_then(|c| c.tfo_out());
             }
-            let len = emit_segment(buf, &ip, &repr, self.cfg.option_layout)?;
+            let len = match emit_segment(buf, &ip, &repr, self.cfg.option_layout) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The segment stays queued: a bigger buffer sends it.
+                    self.out.tx.push_front(seg);
+                    return Err(e);
+                }
+            };
             self.stats.segments_out += 1;
             if seg.flags.rst() {
                 self.stats.resets_sent += 1;

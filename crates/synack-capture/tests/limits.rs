@@ -1,0 +1,189 @@
+//! What the reader and the tracker do with files that push their limits:
+//! timestamps at the edge of their fields, binary resolutions, records
+//! longer than the first buffer, lengths no file should claim, thousands of
+//! interfaces, and one attempt of a hundred thousand FINs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use std::net::IpAddr;
+
+use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment};
+
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let len = (12 + body.len().div_ceil(4) * 4) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(&kind.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(body);
+    b.resize(len as usize - 4, 0);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+fn shb() -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&(-1i64).to_le_bytes());
+    block(0x0A0D_0D0A, &body)
+}
+
+/// An interface of raw IP with `if_tsresol` and `if_tsoffset`.
+fn idb(tsresol: u8, tsoffset: i64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&101u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&262_144u32.to_le_bytes());
+    body.extend_from_slice(&9u16.to_le_bytes());
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&[tsresol, 0, 0, 0]);
+    body.extend_from_slice(&14u16.to_le_bytes());
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(&tsoffset.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    block(1, &body)
+}
+
+fn epb(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&iface.to_le_bytes());
+    body.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ticks as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(data);
+    block(6, &body)
+}
+
+fn packet(flags: TcpFlags, seq: u32, ack: u32, from_client: bool, payload: &[u8]) -> Vec<u8> {
+    let (c, s): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+    let (src, dst, sp, dp) = if from_client {
+        (c, s, 40000, 80)
+    } else {
+        (s, c, 80, 40000)
+    };
+    let repr = TcpRepr {
+        src_port: sp,
+        dst_port: dp,
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        flags,
+        window: 1000,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload,
+    };
+    let mut buf = vec![0u8; 40 + payload.len()];
+    let n = emit_segment(
+        &mut buf,
+        &IpHeader::new(src, dst),
+        &repr,
+        OptionLayout::Linux,
+    )
+    .unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn frame_times(file: &[u8]) -> Vec<f64> {
+    let mut v = Vec::new();
+    synack_capture::reader::read(file, "t", |f| v.push(f.ts)).unwrap();
+    v
+}
+
+#[test]
+fn a_binary_resolution_is_honoured() {
+    // 0x89: 2^-9 s per tick, so 512 ticks are one second.
+    let syn = packet(TcpFlags::SYN, 1, 0, true, b"");
+    let mut f = shb();
+    f.extend(idb(0x89, 0));
+    f.extend(epb(0, 512 * 1000, &syn));
+    f.extend(epb(0, 512 * 1001, &syn));
+    let t = frame_times(&f);
+    assert_eq!(t, vec![1000.0, 1001.0]);
+}
+
+#[test]
+fn timestamps_at_the_edge_of_their_fields_do_not_overflow() {
+    let syn = packet(TcpFlags::SYN, 1, 0, true, b"");
+    let mut f = shb();
+    f.extend(idb(9, i64::MAX));
+    f.extend(idb(0x80 | 127, i64::MIN));
+    f.extend(epb(0, u64::MAX, &syn));
+    f.extend(epb(1, u64::MAX, &syn));
+    let t = frame_times(&f);
+    assert_eq!(t.len(), 2);
+    // In nanoseconds, 2^64 − 1 ticks are 18446744073.7 s past the offset.
+    assert!((t[0] - (i64::MAX as f64 + 18_446_744_073.709_553)).abs() < 1e6);
+    assert!(t[1].is_finite());
+}
+
+#[test]
+fn a_record_longer_than_the_first_buffer_is_read() {
+    let big = packet(TcpFlags::ACK, 2, 2, true, &vec![0x55; 60_000]);
+    let mut payload = big.clone();
+    payload.resize(2 << 20, 0);
+    let mut f = shb();
+    f.extend(idb(6, 0));
+    f.extend(epb(0, 1, &payload));
+    f.extend(epb(0, 2, &big));
+    let mut n = 0;
+    let s = synack_capture::reader::read(&f[..], "t", |_| n += 1).unwrap();
+    assert_eq!((n, s.damaged_at), (2, None));
+}
+
+#[test]
+fn a_length_no_sound_file_has_is_damage_not_memory() {
+    // A pcap header claiming a 4 GiB snap length, then a record claiming
+    // 4 GiB: reported as damage at the record, with the limit named.
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&u32::MAX.to_le_bytes());
+    f.extend_from_slice(&101u32.to_le_bytes());
+    for w in [1u32, 0, u32::MAX, u32::MAX] {
+        f.extend_from_slice(&w.to_le_bytes());
+    }
+    f.extend_from_slice(&[0x45; 64]);
+    let s = synack_capture::reader::read(&f[..], "t", |_| {}).unwrap();
+    let (at, why) = s.damaged_at.unwrap();
+    assert_eq!(at, 24, "{why}");
+}
+
+#[test]
+fn thousands_of_interfaces_are_read() {
+    let syn = packet(TcpFlags::SYN, 1, 0, true, b"");
+    let mut f = shb();
+    for _ in 0..5000 {
+        f.extend(idb(6, 0));
+    }
+    f.extend(epb(4999, 7_000_000, &syn));
+    assert_eq!(frame_times(&f), vec![7.0]);
+}
+
+#[test]
+fn a_hundred_thousand_fins_keep_the_history_short() {
+    let mut f = shb();
+    f.extend(idb(6, 0));
+    let mut t = 0u64;
+    let mut add = |f: &mut Vec<u8>, p: Vec<u8>| {
+        t += 10;
+        f.extend(epb(0, t, &p));
+    };
+    add(&mut f, packet(TcpFlags::SYN, 100, 0, true, b""));
+    add(&mut f, packet(TcpFlags::SYN_ACK, 500, 101, false, b""));
+    add(&mut f, packet(TcpFlags::ACK, 101, 501, true, b""));
+    for i in 0..100_000u32 {
+        add(
+            &mut f,
+            packet(TcpFlags::FIN | TcpFlags::ACK, 101 + i, 501, true, b""),
+        );
+    }
+    let a = synack_capture::analyze(&f[..], "t").unwrap();
+    let h = &a.attempts[0].history;
+    // ShA, then F for the first ten new sequence numbers and at 100, 1000,
+    // 10000 and 100000.
+    assert_eq!(h, &format!("ShA{}", "F".repeat(14)), "{h}");
+}
