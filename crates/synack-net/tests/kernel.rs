@@ -499,3 +499,51 @@ fn bench_live_completes_every_handshake() {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// Data larger than one segment, with timestamps on, reaches the kernel
+/// whole: each segment is cut at the effective send MSS (1448 bytes over
+/// IPv4, 1428 over IPv6) and fits a 1500-byte packet.
+#[test]
+fn bulk_data_with_timestamps_reaches_the_kernel() {
+    for v6 in [false, true] {
+        in_lab(move |lab| {
+            let listener = TcpListener::bind((Lab::kernel_addr(v6), 8080)).unwrap();
+            listener.set_nonblocking(true).unwrap();
+            let mut d = driver(lab, linux());
+            let local = SocketAddr::new(Lab::synack_addr(v6), 40000);
+            let remote = listener.local_addr().unwrap();
+            let h = d.ep.connect(d.now(), local, remote).unwrap();
+            assert!(
+                d.run_until(Duration::from_secs(3), |d| d.has_event(Event::Connected))
+                    .unwrap()
+            );
+            let data: Vec<u8> = (0..6000u32).map(|i| (i % 251) as u8).collect();
+            d.ep.send(d.now(), h, &data).unwrap();
+            let mut accepted = None;
+            assert!(
+                d.run_until(Duration::from_secs(3), |_| {
+                    accepted = listener.accept().ok();
+                    accepted.is_some()
+                })
+                .unwrap()
+            );
+            let (mut stream, _) = accepted.unwrap();
+            read_exactly(&mut d, &mut stream, &data);
+            let sizes: Vec<usize> = d
+                .log
+                .iter()
+                .filter(|c| c.dir == Dir::ToKernel)
+                .inspect(|c| assert!(c.bytes.len() <= 1500, "{} bytes", c.bytes.len()))
+                .map(|c| {
+                    synack_wire::parse_segment(&c.bytes, true)
+                        .unwrap()
+                        .tcp
+                        .payload
+                        .len()
+                })
+                .collect();
+            let want = if v6 { 1428 } else { 1448 };
+            assert_eq!(sizes.iter().max(), Some(&want), "{sizes:?}");
+        });
+    }
+}
