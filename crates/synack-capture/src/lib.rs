@@ -4,6 +4,7 @@
 
 pub mod attempt;
 pub mod check;
+pub mod filter;
 pub mod link;
 pub mod narrate;
 mod outcome;
@@ -18,6 +19,7 @@ use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated}
 
 pub use attempt::{Attempt, Negotiated, Outcome, Rst, Seg, SideOptions, Step};
 pub use check::{Check, What};
+pub use filter::Filter;
 pub use reader::{CaptureError, ReadSummary};
 pub use stats::Stats;
 pub use track::Tracker;

@@ -3,6 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
+use synack_capture::Filter;
 use synack_capture::{Attempt, Stats, Totals};
 use synack_explain::Lang;
 
@@ -33,8 +34,10 @@ pub struct Args {
     /// `text` report, `json` (one document), or `jsonl` (one record per attempt).
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
-    /// Keep only attempts matching all of: `outcome=refused`, `port=80`,
-    /// `host=192.0.2.1` (client or server), comma-separated.
+    /// Keep only matching attempts: `outcome=refused`, `port=80`,
+    /// `host=192.0.2.1` (client or server), comma-separated; a key given
+    /// twice matches either value (`port=80,port=443`), different keys must
+    /// all match.
     #[arg(long, value_parser = parse_filter)]
     filter: Option<Filter>,
     /// Text: every step (frame, time, flags, seq/ack) and every check, passed
@@ -65,57 +68,9 @@ enum When {
     Never,
 }
 
-#[derive(Clone, Default)]
-struct Filter {
-    outcome: Option<String>,
-    port: Option<u16>,
-    host: Option<std::net::IpAddr>,
-}
-
 fn parse_filter(s: &str) -> Result<Filter, String> {
-    let mut f = Filter::default();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("`{part}`: expected key=value"))?;
-        let v = v.trim();
-        match k.trim() {
-            "outcome" => {
-                let o = v.replace('-', "_");
-                if !synack_capture::Outcome::ALL.iter().any(|x| x.name() == o) {
-                    let names: Vec<_> = synack_capture::Outcome::ALL
-                        .iter()
-                        .map(|x| x.name())
-                        .collect();
-                    return Err(format!("`{v}`: outcomes are {}", names.join(", ")));
-                }
-                f.outcome = Some(o);
-            }
-            "port" => {
-                f.port = Some(
-                    v.parse()
-                        .map_err(|_| format!("`{v}`: a port is 0..=65535"))?,
-                )
-            }
-            "host" => f.host = Some(v.parse().map_err(|_| format!("`{v}`: not an IP address"))?),
-            other => return Err(format!("`{other}`: filter keys are outcome, port, host")),
-        }
-    }
-    Ok(f)
-}
-
-impl Filter {
-    fn keeps(&self, a: &Attempt) -> bool {
-        let ends: Vec<std::net::SocketAddr> = [&a.client, &a.server]
-            .iter()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        self.outcome
-            .as_deref()
-            .is_none_or(|o| a.outcome.name() == o)
-            && self.port.is_none_or(|p| ends.iter().any(|e| e.port() == p))
-            && self.host.is_none_or(|h| ends.iter().any(|e| e.ip() == h))
-    }
+    s.parse()
+        .map_err(|e: synack_capture::filter::FilterError| e.to_string())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
