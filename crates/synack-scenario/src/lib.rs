@@ -34,6 +34,8 @@ pub struct Def {
     pub about: &'static str,
     /// Whether synack may play the server against the kernel.
     pub server_role: bool,
+    /// Whether `--closer` (who closes first) means anything here.
+    pub closer: bool,
     /// Engine settings of the simulator's client and server.
     pub tune: fn(&Options, &mut Config, &mut Config),
     /// What the simulated link does to segments.

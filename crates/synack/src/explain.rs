@@ -44,17 +44,18 @@ pub struct Args {
     /// Use IPv6 (simulated: 2001:db8::10 and ::20; Linux peer: fd77::2 and ::1).
     #[arg(long)]
     ipv6: bool,
-    /// Who closes first in `--scenario close`.
-    #[arg(long, value_enum, default_value_t = SideArg::Client)]
-    closer: SideArg,
+    /// Who closes first in `--scenario close` (default: the client).
+    #[arg(long, value_enum)]
+    closer: Option<SideArg>,
     /// The side synack plays against the Linux kernel: `server` makes the
     /// kernel the client connecting to synack (the simulated peer runs synack
     /// on both sides).
     #[arg(long, value_enum, default_value_t = SideArg::Client)]
     role: SideArg,
-    /// One-way delay of the simulated link, in milliseconds.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=60_000))]
-    delay_ms: u64,
+    /// One-way delay of the simulated link, in milliseconds (default 10; the
+    /// kernel peer's link is the TUN device, with no delay added).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    delay_ms: Option<u64>,
     /// Also write every segment to this pcap file (Wireshark and tshark open it).
     #[arg(long, value_name = "FILE")]
     pcap: Option<std::path::PathBuf>,
@@ -186,18 +187,34 @@ pub fn run(args: &Args) -> Result<(), String> {
         )
         .exit();
     }
+    if args.closer.is_some() && !scenario.closer {
+        warn(&format!(
+            "--closer applies to --scenario close; {} ignores it",
+            scenario.name
+        ));
+    }
+    // A bad --pcap path is found now, not after the run.
+    if let Some(path) = &args.pcap
+        && let Err(e) = std::fs::File::create(path)
+    {
+        clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            format!("--pcap {}: {e}\n", path.display()),
+        )
+        .exit();
+    }
     let (client_isn, server_isn) = args.isn.unwrap_or((None, None));
     let opts = Options {
         scenario,
         client_isn,
         server_isn,
         seed: args.seed,
-        delay: Duration::from_millis(args.delay_ms),
+        delay: Duration::from_millis(args.delay_ms.unwrap_or(10)),
         profile: match args.profile {
             ProfileArg::Rfc => Profile::Rfc,
             ProfileArg::Linux => Profile::LinuxCompat,
         },
-        closer: args.closer.into(),
+        closer: args.closer.unwrap_or(SideArg::Client).into(),
         synack_side: args.role.into(),
         ..Options::default()
     };
@@ -238,6 +255,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             Err(e) => return Err(format!("the Linux peer: {e}")),
         },
     };
+    ignored_against_the_kernel(args, &trace);
     if let Some(path) = &args.pcap {
         synack_net::pcap::write_trace(path, &trace)
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -285,5 +303,36 @@ pub fn run(args: &Args) -> Result<(), String> {
         // A closed pipe (`| head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("writing output: {e}")),
+    }
+}
+
+fn warn(msg: &str) {
+    eprintln!("synack: warning: {msg}");
+}
+
+/// Options the kernel peer cannot honour: it picks its own ISN, and its
+/// link has no simulated delay.
+fn ignored_against_the_kernel(args: &Args, trace: &synack_explain::Trace) {
+    let Some(kernel) = trace.kernel_side() else {
+        return;
+    };
+    let (client, server) = args.isn.unwrap_or((None, None));
+    let fixed = if kernel == synack_engine::sim::Side::A {
+        client
+    } else {
+        server
+    };
+    if fixed.is_some() {
+        let who = if kernel == synack_engine::sim::Side::A {
+            "client"
+        } else {
+            "server"
+        };
+        warn(&format!(
+            "the kernel is the {who} and picks its own ISN: --isn {who}=… was ignored"
+        ));
+    }
+    if args.delay_ms.is_some() {
+        warn("--delay-ms applies to the simulated link; against the kernel it was ignored");
     }
 }

@@ -10,7 +10,7 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -29,8 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a handshake between a client and a server engine over a simulated
-    /// link and print what each side did, step by step.
+    /// Run a handshake and explain every step: against the Linux kernel's
+    /// TCP in a private namespace when synack can make one (as root), else
+    /// between two synack engines over a simulated link.
     Explain(explain::Args),
     /// Connect to ADDR through a TUN device you made (your namespace or VM);
     /// narrates the handshake, optionally sends text, closes.
@@ -46,6 +47,14 @@ enum Command {
     /// `synack bench analyze` (capture analysis against tshark and tcpdump).
     #[command(subcommand)]
     Bench(bench::Command),
+    /// Shell completions on standard output, e.g.
+    /// `synack completions bash > /etc/bash_completion.d/synack`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on standard output: `synack man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -56,7 +65,11 @@ fn main() -> ExitCode {
         Command::Explain(a) => a.wants_linux(),
         Command::Bench(bench::Command::Live { .. }) => true,
         Command::Bench(_) => false,
-        Command::Connect(_) | Command::Listen(_) | Command::Analyze(_) => false,
+        Command::Connect(_)
+        | Command::Listen(_)
+        | Command::Analyze(_)
+        | Command::Completions { .. }
+        | Command::Man => false,
     };
     if wants_lab
         && let Err(e) = synack_net::lab::prepare_unprivileged()
@@ -71,6 +84,17 @@ fn main() -> ExitCode {
         Command::Analyze(args) => return exit(analyze::run(&args)),
         Command::Connect(args) => return exit(device::run(&args, false)),
         Command::Listen(args) => return exit(device::run(&args, true)),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "synack", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::BrokenPipe => Ok(()),
+                _ => Err(format!("writing the manual: {e}")),
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

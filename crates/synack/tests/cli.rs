@@ -911,3 +911,73 @@ fn help_examples_run() {
     }
     assert!(ran >= 8, "only {ran} examples found");
 }
+
+#[test]
+fn completions_and_the_manual_are_generated() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = synack(&["completions", shell], "C");
+        assert!(out.status.success(), "{shell}");
+        assert!(
+            stdout(&out).contains("analyze"),
+            "{shell} completes subcommands"
+        );
+    }
+    let man = stdout(&synack(&["man"], "C"));
+    assert!(man.contains(".TH synack 1"), "{man}");
+    assert!(man.contains("explain"));
+}
+
+#[test]
+fn options_that_cannot_apply_are_said_and_a_bad_pcap_path_stops_the_run_first() {
+    let out = synack(
+        &[
+            "explain",
+            "--peer",
+            "sim",
+            "--scenario",
+            "normal",
+            "--closer",
+            "server",
+        ],
+        "C",
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--closer applies to --scenario close"));
+    // The filtered scenario would run for minutes of virtual time; the path
+    // is refused before anything runs.
+    let out = synack(
+        &[
+            "explain",
+            "--peer",
+            "sim",
+            "--scenario",
+            "filtered",
+            "--pcap",
+            "/nonexistent/dir/x.pcap",
+        ],
+        "C",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir/x.pcap"));
+    if unsafe_free_is_root() {
+        let out = synack(
+            &[
+                "explain",
+                "--peer",
+                "linux",
+                "--isn",
+                "server=5000",
+                "--delay-ms",
+                "3",
+            ],
+            "C",
+        );
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("picks its own ISN") && err.contains("--delay-ms"),
+            "{err}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ pub static DEF: Def = Def {
     name: "abort",
     about: "ABORT: a RST with SEQ=SND.NXT ends the connection at once",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

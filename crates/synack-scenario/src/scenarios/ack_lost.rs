@@ -17,6 +17,7 @@ pub static DEF: Def = Def {
     name: "ack-lost",
     about: "The third ACK is lost; the first data segment completes the handshake",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults,
     sim,

@@ -16,6 +16,7 @@ pub static DEF: Def = Def {
     name: "close",
     about: "Handshake, then the four-way close and TIME-WAIT",
     server_role: true,
+    closer: true,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -18,6 +18,7 @@ pub static DEF: Def = Def {
     name: "data",
     about: "Handshake, then a request and a response",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -16,6 +16,7 @@ pub static DEF: Def = Def {
     name: "ecn",
     about: "ECN negotiated (ECE+CWR, then ECE), and the fallback to a plain SYN",
     server_role: false,
+    closer: false,
     tune,
     faults,
     sim,

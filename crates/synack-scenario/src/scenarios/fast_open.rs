@@ -17,6 +17,7 @@ pub static DEF: Def = Def {
     name: "fast-open",
     about: "TCP Fast Open: a cookie, then data on the SYN of the next connection",
     server_role: false,
+    closer: false,
     tune,
     faults: no_faults,
     sim,

@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "filtered",
     about: "Nothing answers: retransmissions, then a timeout",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults,
     sim,

@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "half-open",
     about: "A rebooted peer opens again: challenge ACK, exact RST, retry (Fig. 9, RFC 5961)",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -17,6 +17,7 @@ pub static DEF: Def = Def {
     name: "isn",
     about: "ISNs of several connections: unpredictable across tuples, clocked within one",
     server_role: false,
+    closer: false,
     tune,
     faults: no_faults,
     sim,

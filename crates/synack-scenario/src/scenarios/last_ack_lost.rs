@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "last-ack-lost",
     about: "The last ACK is lost: LAST-ACK re-sends its FIN, TIME-WAIT acknowledges again",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults,
     sim,

@@ -13,6 +13,7 @@ pub static DEF: Def = Def {
     name: "normal",
     about: "SYN, SYN-ACK, ACK",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

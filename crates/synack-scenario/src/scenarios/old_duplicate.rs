@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "old-duplicate",
     about: "An old duplicate SYN, vetoed by the initiator's RST: why three, not two (Fig. 8)",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults,
     sim,

@@ -16,6 +16,7 @@ pub static DEF: Def = Def {
     name: "refused",
     about: "Nothing listens on the port: RST",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -16,6 +16,7 @@ pub static DEF: Def = Def {
     name: "simultaneous-close",
     about: "FIN crosses FIN: CLOSING, then TIME-WAIT on both sides",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -14,6 +14,7 @@ pub static DEF: Def = Def {
     name: "simultaneous-open",
     about: "SYN crosses SYN: both sides go through SYN-RECEIVED (RFC 9293 Fig. 7)",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,

@@ -16,6 +16,7 @@ pub static DEF: Def = Def {
     name: "syn-flood",
     about: "Spoofed SYNs fill the SYN queue; a real client gets in with a SYN cookie",
     server_role: false,
+    closer: false,
     tune,
     faults,
     sim,

@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "syn-lost",
     about: "The first SYN is lost and retransmitted",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults,
     sim: super::normal::sim,

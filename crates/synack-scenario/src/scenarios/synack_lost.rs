@@ -14,6 +14,7 @@ pub static DEF: Def = Def {
     name: "synack-lost",
     about: "The SYN-ACK is lost; both sides retransmit",
     server_role: true,
+    closer: false,
     tune: no_tune,
     faults,
     sim: super::normal::sim,

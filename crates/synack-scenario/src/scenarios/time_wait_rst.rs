@@ -15,6 +15,7 @@ pub static DEF: Def = Def {
     name: "time-wait-rst",
     about: "A RST cuts TIME-WAIT short (RFC 1337's hazard; RFC 9293 and Linux close)",
     server_role: false,
+    closer: false,
     tune: no_tune,
     faults: no_faults,
     sim,
