@@ -11,6 +11,8 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 # namespaces, and check the pcap files synack writes with tshark.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
+# The port-scanner example filters a port with an nftables rule.
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"
@@ -28,3 +30,10 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --locked
+echo "== doc tests and docs"
+cargo test --doc --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+echo "== examples"
+cargo run -q --locked -p synack-engine --example two_endpoints > /dev/null
+cargo run -q --locked -p synack-engine --example syn_cookie_responder
+cargo run -q --locked -p synack-net --example port_scanner

@@ -11,6 +11,51 @@
 //! scale, SACK-permitted, timestamps). Data transfer is minimal: in-order
 //! data within one window, go-back-N retransmission, no congestion control,
 //! no out-of-order queue, no SACK generation, no delayed ACK, no URG.
+//!
+//! # The sans-IO loop
+//!
+//! Two endpoints joined by nothing but this loop: what one transmits, the
+//! other handles; when both are quiet, time jumps to the next deadline.
+//!
+//! ```
+//! use synack_engine::{Config, Endpoint, Event, Instant, MAX_PACKET};
+//!
+//! let cfg = |key: u8| Config::rfc().with_secrets([key; 16], u64::from(key));
+//! let (mut client, mut server) = (Endpoint::new(cfg(1)), Endpoint::new(cfg(2)));
+//! let (c, s) = ("10.0.0.1:40000".parse()?, "10.0.0.2:80".parse()?);
+//! server.listen(s)?;
+//! let mut now = Instant::ZERO;
+//! let conn = client.connect(now, c, s)?;
+//! let mut buf = [0u8; MAX_PACKET];
+//! let mut connected = false;
+//! while !connected {
+//!     let mut moved = false;
+//!     while let Some(t) = client.poll_transmit(now, &mut buf)? {
+//!         server.handle(now, &buf[..t.len])?;
+//!         moved = true;
+//!     }
+//!     while let Some(t) = server.poll_transmit(now, &mut buf)? {
+//!         client.handle(now, &buf[..t.len])?;
+//!         moved = true;
+//!     }
+//!     if !moved {
+//!         // Nothing in flight: sleep until the next timer, then run it.
+//!         let next = [client.poll_timeout(), server.poll_timeout()];
+//!         let Some(at) = next.into_iter().flatten().min() else { break };
+//!         now = at;
+//!         client.handle_timeout(now);
+//!         server.handle_timeout(now);
+//!     }
+//!     while let Some((h, event)) = client.poll_event() {
+//!         connected |= h == conn && event == Event::Connected;
+//!     }
+//! }
+//! assert!(connected);
+//! // Every decision was recorded: the SYN, the SYN-ACK's check, the ACK.
+//! let steps: Vec<_> = std::iter::from_fn(|| client.poll_step()).collect();
+//! assert!(steps.iter().any(|s| s.rule == synack_engine::Rule::SynSentSynAck));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 

@@ -10,6 +10,30 @@
 //!
 //! Nothing here panics on malformed input: every rejection is a
 //! [`WireError`] that says why.
+//!
+//! ```
+//! use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr};
+//!
+//! let syn = TcpRepr {
+//!     src_port: 40000,
+//!     dst_port: 80,
+//!     seq: SeqNum(1000),
+//!     ack: SeqNum(0),
+//!     flags: TcpFlags::SYN,
+//!     window: 64240,
+//!     urgent: 0,
+//!     options: TcpOptions { mss: Some(1460), ..TcpOptions::default() },
+//!     payload: &[],
+//! };
+//! let ip = IpHeader::new("10.0.0.1".parse()?, "10.0.0.2".parse()?);
+//! let mut buf = [0u8; 60];
+//! let n = synack_wire::emit_segment(&mut buf, &ip, &syn, OptionLayout::Linux)?;
+//! // Checksums verified on the way back in.
+//! let seg = synack_wire::parse_segment(&buf[..n], true)?;
+//! assert_eq!(seg.tcp, syn);
+//! assert!(seg.tcp.seq.add(1) > SeqNum(1000));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![forbid(unsafe_code)]
 
