@@ -186,6 +186,9 @@ pub struct Attempt {
     pub duplicates: u64,
     pub conn_state: String,
     pub history: String,
+    /// Handed out before it was over, because more attempts were held at
+    /// once than the tracker's limit (zeek's "evicted").
+    pub evicted: bool,
     pub checks: Vec<Check>,
     pub steps: Vec<Step>,
     #[serde(skip)]
@@ -295,6 +298,7 @@ impl Attempt {
             duplicates: 0,
             conn_state: String::new(),
             history: String::new(),
+            evicted: false,
             checks: Vec::new(),
             steps: Vec::new(),
             c: client,

@@ -34,6 +34,8 @@ pub struct Totals {
     pub unmatched: u64,
     /// The most attempts held in memory at once.
     pub peak_live: usize,
+    /// Attempts handed out before they were over, to keep memory bounded.
+    pub evicted: u64,
 }
 
 /// Everything found in one file, collected.
@@ -114,9 +116,20 @@ fn wire_len(ip: &[u8]) -> Option<usize> {
 pub fn analyze_each(
     input: impl Read + Send,
     name: &str,
+    each: impl FnMut(Attempt),
+) -> Result<Totals, CaptureError> {
+    analyze_each_within(input, name, track::MAX_LIVE, each)
+}
+
+/// [`analyze_each`], holding at most `max_live` attempts at once: past that
+/// the oldest is handed out early, marked `evicted`.
+pub fn analyze_each_within(
+    input: impl Read + Send,
+    name: &str,
+    max_live: usize,
     mut each: impl FnMut(Attempt),
 ) -> Result<Totals, CaptureError> {
-    let mut tracker = Tracker::default();
+    let mut tracker = Tracker::with_max_live(max_live);
     let mut unreadable = 0;
     let summary = reader::read(input, name, |f| match segment(&f) {
         Some(s) => {
@@ -131,7 +144,7 @@ pub fn analyze_each(
             }
         }
     })?;
-    let (unmatched, peak_live) = (tracker.unmatched, tracker.peak_live);
+    let (unmatched, peak_live, evicted) = (tracker.unmatched, tracker.peak_live, tracker.evicted);
     for a in tracker.finish() {
         each(a);
     }
@@ -140,6 +153,7 @@ pub fn analyze_each(
         unreadable,
         unmatched,
         peak_live,
+        evicted,
     })
 }
 

@@ -2,9 +2,12 @@
 //! handed out) when it can no longer change: 2 s of capture time after it
 //! closed or was reset, 300 s after its last segment otherwise (zeek's TCP
 //! inactivity timeout), or when a new SYN reuses its ports. So memory
-//! follows the connections alive at once, not the size of the file.
+//! follows the connections alive at once, not the size of the file; and
+//! past [`Tracker::max_live`] attempts at once the oldest is handed out
+//! early, marked `evicted` (zeek does the same), so memory is bounded
+//! whatever the capture.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, Seg};
@@ -15,13 +18,21 @@ use crate::attempt::{Attempt, Seg};
 pub const LINGER_S: f64 = 2.0;
 /// An attempt silent for this long is over.
 pub const IDLE_S: f64 = 300.0;
+/// Attempts held at once by default (`synack analyze --max-attempts`).
+pub const MAX_LIVE: usize = 100_000;
 
 type Key = (SocketAddr, SocketAddr);
 
 /// Collects attempts; see the module comment for when they are handed out.
-#[derive(Default)]
 pub struct Tracker {
     live: HashMap<Key, Attempt, foldhash::fast::RandomState>,
+    /// Keys in the order their attempts began (with the first frame, to
+    /// tell a later attempt on the same key apart): the eviction order.
+    order: VecDeque<(Key, u64)>,
+    /// The most attempts held at once; more evict the oldest.
+    pub max_live: usize,
+    /// Attempts handed out early because of `max_live`.
+    pub evicted: u64,
     ready: Vec<Attempt>,
     clock: f64,
     last_sweep: f64,
@@ -31,11 +42,49 @@ pub struct Tracker {
     pub peak_live: usize,
 }
 
+impl Default for Tracker {
+    fn default() -> Tracker {
+        Tracker::with_max_live(MAX_LIVE)
+    }
+}
+
 fn pair(a: SocketAddr, b: SocketAddr) -> Key {
     if a <= b { (a, b) } else { (b, a) }
 }
 
 impl Tracker {
+    /// A tracker holding at most `max` attempts at once (at least one).
+    pub fn with_max_live(max: usize) -> Tracker {
+        Tracker {
+            live: HashMap::default(),
+            order: VecDeque::new(),
+            max_live: max.max(1),
+            evicted: 0,
+            ready: Vec::new(),
+            clock: 0.0,
+            last_sweep: 0.0,
+            unmatched: 0,
+            peak_live: 0,
+        }
+    }
+
+    /// Hand out the oldest attempt still held, marked evicted. Entries of
+    /// attempts already gone are skipped; the queue is compacted when they
+    /// outnumber the live ones.
+    fn evict_oldest(&mut self) {
+        while let Some((key, first)) = self.order.pop_front() {
+            if self.live.get(&key).is_some_and(|a| a.first_frame == first)
+                && let Some(mut a) = self.live.remove(&key)
+            {
+                a.evicted = true;
+                a.finish();
+                self.ready.push(a);
+                self.evicted += 1;
+                return;
+            }
+        }
+    }
+
     pub fn add(&mut self, s: &Seg) {
         if s.ts > self.clock {
             self.clock = s.ts;
@@ -73,9 +122,18 @@ impl Tracker {
         let mut fresh = Attempt::new(c, srv, s);
         fresh.port_reuse = reused;
         fresh.add(s);
+        self.order.push_back((key, fresh.first_frame));
         if let Some(mut old) = self.live.insert(key, fresh) {
             old.finish();
             self.ready.push(old);
+        }
+        if self.live.len() > self.max_live {
+            self.evict_oldest();
+        }
+        if self.order.len() > 2 * self.live.len() + 1024 {
+            let live = &self.live;
+            self.order
+                .retain(|(k, f)| live.get(k).is_some_and(|a| a.first_frame == *f));
         }
         self.peak_live = self.peak_live.max(self.live.len());
     }

@@ -187,3 +187,29 @@ fn a_hundred_thousand_fins_keep_the_history_short() {
     // 10000 and 100000.
     assert_eq!(h, &format!("ShA{}", "F".repeat(14)), "{h}");
 }
+
+#[test]
+fn held_attempts_are_capped_and_the_oldest_are_evicted_once() {
+    let mut f = shb();
+    f.extend(idb(6, 0));
+    for i in 0..1000u32 {
+        let mut p = packet(TcpFlags::SYN, i, 0, true, b"");
+        // A distinct client port per SYN: bytes 20..22 of the IPv4 packet;
+        // the checksum is not verified by the tracker's grouping.
+        p[20..22].copy_from_slice(&(10_000 + i as u16).to_be_bytes());
+        f.extend(epb(0, u64::from(i) * 1000, &p));
+    }
+    let mut seen = Vec::new();
+    let t = synack_capture::analyze_each_within(&f[..], "t", 100, |a| {
+        seen.push((a.client.clone(), a.evicted));
+    })
+    .unwrap();
+    assert!(t.peak_live <= 100, "{}", t.peak_live);
+    assert_eq!(t.evicted, 900);
+    assert_eq!(seen.len(), 1000, "every attempt reported");
+    let mut clients: Vec<_> = seen.iter().map(|s| s.0.clone()).collect();
+    clients.sort();
+    clients.dedup();
+    assert_eq!(clients.len(), 1000, "none twice");
+    assert_eq!(seen.iter().filter(|s| s.1).count(), 900);
+}

@@ -40,6 +40,10 @@ pub struct Args {
     /// all match.
     #[arg(long, value_parser = parse_filter)]
     filter: Option<Filter>,
+    /// Attempts held in memory at once (about 3 KB each); past this the
+    /// oldest still open is reported early, marked evicted.
+    #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
+    max_attempts: usize,
     /// Text: every step (frame, time, flags, seq/ack) and every check, passed
     /// or not, with its rule.
     #[arg(short, long)]
@@ -124,9 +128,10 @@ fn one_file(
         )?;
     }
     let started = std::time::Instant::now();
-    let result = synack_capture::analyze_each(
+    let result = synack_capture::analyze_each_within(
         std::io::BufReader::with_capacity(1 << 20, input),
         &name,
+        args.max_attempts,
         |a| {
             if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
                 return;
@@ -204,6 +209,7 @@ fn file_json(t: &Totals, s: &Stats) -> serde_json::Value {
         "unreadable_frames": t.unreadable,
         "segments_outside_attempts": t.unmatched,
         "peak_attempts_in_memory": t.peak_live,
+        "evicted_attempts": t.evicted,
         "summary": s.to_json(),
     })
 }

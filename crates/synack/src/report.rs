@@ -29,6 +29,18 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
         tr("read in", "读取用时"),
         secs
     );
+    if t.evicted > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {} ({})",
+            t.evicted,
+            tr(
+                "attempts reported before they were over, to stay within --max-attempts",
+                "次连接尝试在结束前就被报告（为不超过 --max-attempts）"
+            ),
+            tr("marked evicted", "标记为 evicted")
+        );
+    }
     if let Some((at, why)) = &t.summary.damaged_at {
         let _ = writeln!(
             o,
