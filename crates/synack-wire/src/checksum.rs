@@ -64,6 +64,8 @@ pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: u32) -> u64 {
 }
 
 #[inline]
+/// The IPv4 pseudo-header's sum (RFC 9293 §3.1): addresses, protocol
+/// and TCP length, to start a TCP checksum with.
 pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u32) -> u64 {
     u64::from(u32::from(src) >> 16)
         + u64::from(u32::from(src) & 0xffff)
@@ -74,6 +76,7 @@ pub fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, len: u32) -> u64 {
 }
 
 #[inline]
+/// The IPv6 pseudo-header's sum (RFC 8200 §8.1).
 pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, protocol: u8, len: u32) -> u64 {
     let acc = sum(0, &src.octets());
     let acc = sum(acc, &dst.octets());

@@ -9,7 +9,9 @@ use crate::error::{Layer, Result, WireError};
 use crate::options::OptionLayout;
 use crate::tcp::{self, TcpPacket, TcpRepr};
 
+/// An IPv4 header without options.
 pub const IPV4_HEADER_LEN: usize = 20;
+/// The IPv6 fixed header.
 pub const IPV6_HEADER_LEN: usize = 40;
 /// Extension headers walked before giving up (RFC 8200 allows any number;
 /// real packets carry a handful).
@@ -18,7 +20,9 @@ pub const MAX_EXTENSION_HEADERS: usize = 8;
 /// The IP fields a TCP endpoint or an analyser cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpHeader {
+    /// Source address.
     pub src: IpAddr,
+    /// Destination address.
     pub dst: IpAddr,
     /// TTL (IPv4) or hop limit (IPv6).
     pub ttl: u8,
@@ -29,6 +33,7 @@ pub struct IpHeader {
 }
 
 impl IpHeader {
+    /// A header from `src` to `dst` with the defaults: TTL 64, TOS 0, ident 0.
     pub fn new(src: IpAddr, dst: IpAddr) -> Self {
         IpHeader {
             src,
@@ -39,6 +44,7 @@ impl IpHeader {
         }
     }
 
+    /// Bytes of header this emits: 20 for IPv4, 40 for IPv6.
     pub fn header_len(&self) -> usize {
         match self.src {
             IpAddr::V4(_) => IPV4_HEADER_LEN,
@@ -98,9 +104,11 @@ impl IpHeader {
 /// the IP length fields (link-layer padding after them is cut off).
 #[derive(Debug, Clone, Copy)]
 pub struct IpTcp<'a> {
+    /// The IP header's fields.
     pub ip: IpHeader,
     /// Offset of the TCP header in the packet.
     pub tcp_offset: usize,
+    /// The TCP segment: header, options and payload.
     pub tcp: &'a [u8],
 }
 
@@ -289,7 +297,9 @@ fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpTcp<'_>> {
 /// A parsed IP packet carrying one TCP segment.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<'a> {
+    /// The IP header's fields.
     pub ip: IpHeader,
+    /// The TCP segment, parsed.
     pub tcp: TcpRepr<'a>,
 }
 

@@ -7,16 +7,25 @@
 
 use crate::error::{Result, WireError};
 
+/// End of option list (RFC 9293).
 pub const KIND_EOL: u8 = 0;
+/// No operation, for padding (RFC 9293).
 pub const KIND_NOP: u8 = 1;
+/// Maximum segment size (RFC 9293 §3.7.1).
 pub const KIND_MSS: u8 = 2;
+/// Window scale (RFC 7323 §2).
 pub const KIND_WSCALE: u8 = 3;
+/// SACK permitted (RFC 2018).
 pub const KIND_SACK_PERMITTED: u8 = 4;
+/// SACK blocks (RFC 2018).
 pub const KIND_SACK: u8 = 5;
+/// Timestamps (RFC 7323 §3).
 pub const KIND_TIMESTAMPS: u8 = 8;
+/// TCP Fast Open cookie (RFC 7413).
 pub const KIND_FAST_OPEN: u8 = 34;
 /// RFC 6994 experimental kind; Fast Open used it with magic 0xF989 before 34.
 pub const KIND_EXPERIMENTAL: u8 = 254;
+/// The experimental Fast Open option's magic (kind 254, RFC 6994).
 pub const FAST_OPEN_MAGIC: u16 = 0xF989;
 
 /// The most option bytes a TCP header can hold (data offset 15).
@@ -25,24 +34,37 @@ pub const MAX_OPTIONS_LEN: usize = 40;
 /// One option as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcpOption<'a> {
+    /// Kind 0: the options end here.
     EndOfList,
+    /// Kind 1: padding.
     Nop,
+    /// Kind 2: the largest segment the sender can receive.
     Mss(u16),
+    /// Kind 3: the window shift the sender will use.
     WindowScale(u8),
+    /// Kind 4: the sender can take SACK blocks.
     SackPermitted,
     /// Raw SACK blocks, 8 bytes each (left edge, right edge).
     Sack(&'a [u8]),
+    /// Kind 8: the sender's clock and the echo of the peer's.
     Timestamps {
+        /// The sender's timestamp.
         tsval: u32,
+        /// The peer's timestamp echoed back.
         tsecr: u32,
     },
     /// Cookie bytes; empty for a cookie request. `experimental` marks kind 254.
     FastOpen {
+        /// The cookie bytes; empty for a cookie request.
         cookie: &'a [u8],
+        /// Sent as the experimental kind 254 with the magic.
         experimental: bool,
     },
+    /// Any other kind, kept as it was.
     Unknown {
+        /// The option kind.
         kind: u8,
+        /// The bytes after kind and length.
         data: &'a [u8],
     },
 }
@@ -56,6 +78,7 @@ pub struct OptionIter<'a> {
 }
 
 impl<'a> OptionIter<'a> {
+    /// Walk the options in `data`.
     pub fn new(data: &'a [u8]) -> Self {
         OptionIter {
             data,
@@ -168,10 +191,12 @@ impl FastOpenCookie {
         })
     }
 
+    /// The cookie bytes (empty for a request).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len).min(16)]
     }
 
+    /// Whether this is a cookie request (no cookie bytes).
     pub fn is_request(&self) -> bool {
         self.len == 0
     }
@@ -185,6 +210,7 @@ pub struct SackBlocks {
 }
 
 impl SackBlocks {
+    /// Up to four blocks of (left, right) edges; `None` for more than four.
     pub fn new(blocks: &[(u32, u32)]) -> Option<Self> {
         if blocks.is_empty() || blocks.len() > 4 {
             return None;
@@ -197,6 +223,7 @@ impl SackBlocks {
         Some(s)
     }
 
+    /// The blocks, in order.
     pub fn as_slice(&self) -> &[(u32, u32)] {
         &self.blocks[..usize::from(self.len).min(4)]
     }
@@ -219,6 +246,7 @@ impl Default for RawOptions {
 }
 
 impl RawOptions {
+    /// The raw option bytes kept.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len).min(MAX_OPTIONS_LEN)]
     }
@@ -237,6 +265,7 @@ impl RawOptions {
         true
     }
 
+    /// Whether nothing is kept.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -251,13 +280,19 @@ impl core::fmt::Debug for RawOptions {
 /// The options of one segment, summarised. `Copy`, no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TcpOptions {
+    /// The MSS offered.
     pub mss: Option<u16>,
     /// The shift count as sent (may exceed 14 on the wire; RFC 7323 §2.3).
     pub window_scale: Option<u8>,
+    /// SACK permitted offered.
     pub sack_permitted: bool,
+    /// SACK blocks carried.
     pub sack: Option<SackBlocks>,
+    /// (TSval, TSecr).
     pub timestamps: Option<(u32, u32)>,
+    /// A Fast Open cookie or cookie request.
     pub fast_open: Option<FastOpenCookie>,
+    /// Options of other kinds, kept as they came.
     pub unknown: RawOptions,
 }
 

@@ -14,10 +14,12 @@ use core::fmt;
 pub struct SeqNum(pub u32);
 
 impl SeqNum {
+    /// The sequence number `v`.
     pub const fn new(v: u32) -> Self {
         SeqNum(v)
     }
 
+    /// The number as it is on the wire.
     pub const fn get(self) -> u32 {
         self.0
     }
@@ -65,6 +67,7 @@ impl SeqNum {
     }
 
     #[inline]
+    /// The later of two sequence numbers, in modular order.
     pub fn max(self, other: SeqNum) -> SeqNum {
         if other > self { other } else { self }
     }

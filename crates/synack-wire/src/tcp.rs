@@ -10,7 +10,9 @@ use crate::error::{Layer, Result, WireError};
 use crate::options::{OptionLayout, TcpOptions};
 use crate::seq::SeqNum;
 
+/// A TCP header without options.
 pub const HEADER_LEN: usize = 20;
+/// The IP protocol number of TCP.
 pub const PROTOCOL: u8 = 6;
 
 /// The 12 flag bits of bytes 12–13 (3 reserved, AE, CWR, ECE, URG, ACK, PSH,
@@ -19,51 +21,72 @@ pub const PROTOCOL: u8 = 6;
 pub struct TcpFlags(pub u16);
 
 impl TcpFlags {
+    /// No more data from the sender.
     pub const FIN: TcpFlags = TcpFlags(0x001);
+    /// Synchronize sequence numbers.
     pub const SYN: TcpFlags = TcpFlags(0x002);
+    /// Reset the connection.
     pub const RST: TcpFlags = TcpFlags(0x004);
+    /// Push.
     pub const PSH: TcpFlags = TcpFlags(0x008);
+    /// The acknowledgment field is significant.
     pub const ACK: TcpFlags = TcpFlags(0x010);
+    /// The urgent pointer is significant.
     pub const URG: TcpFlags = TcpFlags(0x020);
+    /// ECN-Echo (RFC 3168).
     pub const ECE: TcpFlags = TcpFlags(0x040);
+    /// Congestion window reduced (RFC 3168).
     pub const CWR: TcpFlags = TcpFlags(0x080);
     /// Accurate ECN (RFC 9768), formerly NS (RFC 3540).
     pub const AE: TcpFlags = TcpFlags(0x100);
+    /// The three reserved bits (the first is AccECN's AE).
     pub const RESERVED: TcpFlags = TcpFlags(0xE00);
+    /// No flag.
     pub const NONE: TcpFlags = TcpFlags(0);
+    /// SYN and ACK.
     pub const SYN_ACK: TcpFlags = TcpFlags(0x012);
+    /// RST and ACK.
     pub const RST_ACK: TcpFlags = TcpFlags(0x014);
+    /// FIN and ACK.
     pub const FIN_ACK: TcpFlags = TcpFlags(0x011);
 
     #[inline]
+    /// Whether every flag of `other` is set.
     pub const fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
     }
     #[inline]
+    /// Whether any flag of `other` is set.
     pub const fn intersects(self, other: TcpFlags) -> bool {
         self.0 & other.0 != 0
     }
     #[inline]
+    /// These flags and those of `other`.
     pub const fn union(self, other: TcpFlags) -> TcpFlags {
         TcpFlags(self.0 | other.0)
     }
     #[inline]
+    /// These flags less those of `other`.
     pub const fn without(self, other: TcpFlags) -> TcpFlags {
         TcpFlags(self.0 & !other.0)
     }
     #[inline]
+    /// SYN is set.
     pub const fn syn(self) -> bool {
         self.contains(Self::SYN)
     }
     #[inline]
+    /// ACK is set.
     pub const fn ack(self) -> bool {
         self.contains(Self::ACK)
     }
     #[inline]
+    /// RST is set.
     pub const fn rst(self) -> bool {
         self.contains(Self::RST)
     }
     #[inline]
+    /// FIN is set.
     pub const fn fin(self) -> bool {
         self.contains(Self::FIN)
     }
@@ -169,6 +192,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         Ok(TcpPacket { buf })
     }
 
+    /// The underlying buffer.
     pub fn into_inner(self) -> T {
         self.buf
     }
@@ -187,15 +211,19 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
     }
 
+    /// Source port.
     pub fn src_port(&self) -> u16 {
         self.be16(0)
     }
+    /// Destination port.
     pub fn dst_port(&self) -> u16 {
         self.be16(2)
     }
+    /// Sequence number.
     pub fn seq(&self) -> SeqNum {
         SeqNum(self.be32(4))
     }
+    /// Acknowledgment number (the field, whether or not ACK is set).
     pub fn ack(&self) -> SeqNum {
         SeqNum(self.be32(8))
     }
@@ -203,21 +231,27 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     pub fn header_len(&self) -> usize {
         usize::from(self.b()[12] >> 4) * 4
     }
+    /// The 12 flag bits, reserved ones included.
     pub fn flags(&self) -> TcpFlags {
         TcpFlags(self.be16(12) & 0x0fff)
     }
+    /// The window field, unscaled.
     pub fn window(&self) -> u16 {
         self.be16(14)
     }
+    /// The checksum field.
     pub fn checksum(&self) -> u16 {
         self.be16(16)
     }
+    /// The urgent pointer.
     pub fn urgent(&self) -> u16 {
         self.be16(18)
     }
+    /// The option bytes.
     pub fn options(&self) -> &[u8] {
         &self.b()[HEADER_LEN..self.header_len()]
     }
+    /// The payload.
     pub fn payload(&self) -> &[u8] {
         &self.b()[self.header_len()..]
     }
@@ -231,6 +265,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         checksum::finish(acc)
     }
 
+    /// Check the checksum against the pseudo-header of `src` and `dst`.
     pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> Result<()> {
         let b = self.b();
         let acc = checksum::sum(
@@ -248,6 +283,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    /// Compute and write the checksum for `src` and `dst`.
     pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
         let b = self.buf.as_mut();
         b[16] = 0;
@@ -266,14 +302,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
 /// crafted and captured segments are represented exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpRepr<'a> {
+    /// Source port.
     pub src_port: u16,
+    /// Destination port.
     pub dst_port: u16,
+    /// Sequence number.
     pub seq: SeqNum,
+    /// Acknowledgment number (kept even when ACK is clear).
     pub ack: SeqNum,
+    /// Flag bits, raw.
     pub flags: TcpFlags,
+    /// Window field, unscaled.
     pub window: u16,
+    /// Urgent pointer.
     pub urgent: u16,
+    /// Options.
     pub options: TcpOptions,
+    /// Payload.
     pub payload: &'a [u8],
 }
 
@@ -301,10 +346,12 @@ impl<'a> TcpRepr<'a> {
         self.payload.len() as u32 + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
     }
 
+    /// Header bytes with the options written in `layout`.
     pub fn header_len(&self, layout: OptionLayout) -> usize {
         HEADER_LEN + self.options.emitted_len(layout)
     }
 
+    /// Header and payload bytes.
     pub fn buffer_len(&self, layout: OptionLayout) -> usize {
         self.header_len(layout) + self.payload.len()
     }
