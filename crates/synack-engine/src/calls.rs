@@ -10,20 +10,28 @@ use crate::state::State;
 use crate::step::{Action, CloseReason, Note, Reply, TimerKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why a user call was refused.
 pub enum CallError {
     #[error("no such connection (closed, or never existed)")]
+    /// The handle names no connection.
     UnknownConnection,
     #[error("connection is closing (state {0})")]
+    /// The connection is closing already.
     Closing(crate::State),
     #[error("connection not yet established (state {0})")]
+    /// The call needs an established connection.
     NotEstablished(crate::State),
     #[error("a connection {0:?} already exists")]
+    /// A connection on this 4-tuple exists.
     TupleInUse(crate::Tuple),
     #[error("already listening on port {0}")]
+    /// The port has a listener.
     AlreadyListening(u16),
     #[error("not listening on port {0}")]
+    /// The port has no listener.
     NotListening(u16),
     #[error("local and remote address families differ")]
+    /// Local and remote addresses of different families.
     MixedFamilies,
 }
 

@@ -10,8 +10,11 @@ use synack_wire::OptionLayout;
 use crate::isn::IsnMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which behaviour the engine follows where the RFCs leave room.
 pub enum Profile {
+    /// The RFCs to the letter.
     Rfc,
+    /// Linux 6.x's choices.
     LinuxCompat,
 }
 
@@ -20,12 +23,20 @@ pub enum Profile {
 pub enum Schedule {
     /// RFC 6298 §5.5: RTO doubles after each expiry; give up when the timer
     /// fires after `retries` retransmissions.
-    Exponential { retries: u8 },
+    Exponential {
+        /// Retransmissions before giving up.
+        retries: u8,
+    },
     /// Linux ≥ 6.5 for SYNs: the first `linear + 1` intervals stay at the
     /// initial RTO, then double; give up at the first expiry after the time
     /// the plain exponential schedule with `retries` would take
     /// (`tcp_syn_linear_timeouts`, `tcp_model_timeout`).
-    LinuxSyn { retries: u8, linear: u8 },
+    LinuxSyn {
+        /// `tcp_syn_retries`.
+        retries: u8,
+        /// `tcp_syn_linear_timeouts`.
+        linear: u8,
+    },
 }
 
 impl Schedule {
@@ -66,6 +77,7 @@ pub enum Ecn {
 /// `net.ipv4.tcp_syncookies`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynCookies {
+    /// Never (0).
     Off,
     /// When the SYN queue is full (1, Linux's default).
     WhenFull,
@@ -74,7 +86,10 @@ pub enum SynCookies {
 }
 
 #[derive(Debug, Clone)]
+/// Everything an endpoint is configured with; `Config::rfc()` and
+/// `Config::linux()` are the profiles.
 pub struct Config {
+    /// The profile these values come from.
     pub profile: Profile,
     /// MSS offered in our SYN / SYN-ACK.
     pub mss: u16,
@@ -82,15 +97,23 @@ pub struct Config {
     pub recv_window: u32,
     /// Window-scale shift offered; `None` sends no option.
     pub window_scale: Option<u8>,
+    /// Offer SACK-permitted.
     pub sack_permitted: bool,
+    /// Offer and use timestamps (RFC 7323).
     pub timestamps: bool,
+    /// The order options are written in.
     pub option_layout: OptionLayout,
+    /// How ISNs are chosen.
     pub isn: IsnMode,
+    /// When SYNs are retransmitted and the open given up.
     pub syn_schedule: Schedule,
+    /// When SYN-ACKs are retransmitted.
     pub synack_schedule: Schedule,
     /// Data and FIN retransmissions before the connection is dropped.
     pub data_retries: u8,
+    /// The first retransmission timeout (RFC 6298: 1 s).
     pub initial_rto: Duration,
+    /// The largest retransmission timeout.
     pub max_rto: Duration,
     /// TIME-WAIT duration, 2·MSL.
     pub time_wait: Duration,
@@ -101,10 +124,13 @@ pub struct Config {
     pub rng_seed: u64,
     /// Keep a [`crate::Step`] for every decision (off for raw speed).
     pub record_steps: bool,
+    /// Check checksums of arriving segments.
     pub verify_checksums: bool,
+    /// The IP TTL / hop limit of our packets.
     pub ttl: u8,
     /// Bytes a connection buffers for sending (data is a side feature).
     pub send_buffer: usize,
+    /// ECN negotiation (`tcp_ecn`).
     pub ecn: Ecn,
     /// TCP Fast Open (RFC 7413): request and use cookies as a client
     /// (`connect_with_data`), issue and honour them as a server.
@@ -112,6 +138,7 @@ pub struct Config {
     /// Half-open (SYN-RECEIVED) connections a listener holds before it
     /// answers with SYN cookies or drops SYNs (Linux `tcp_max_syn_backlog`).
     pub syn_backlog: u32,
+    /// When the listener answers with SYN cookies.
     pub syn_cookies: SynCookies,
     /// Established connections waiting for [`crate::Endpoint::accept`]
     /// (`listen(2)`'s backlog). `None`: no limit and no `accept` needed.

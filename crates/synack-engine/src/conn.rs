@@ -33,8 +33,11 @@ pub struct Negotiated {
     pub snd_shift: u8,
     /// Shift we apply to our own window fields.
     pub rcv_shift: u8,
+    /// Both SYNs carried window scale.
     pub window_scaling: bool,
+    /// Both SYNs carried SACK-permitted.
     pub sack: bool,
+    /// Both SYNs carried timestamps.
     pub timestamps: bool,
     /// ECN-setup SYN answered by an ECN-setup SYN-ACK (RFC 3168 §6.1.1).
     pub ecn: bool,
@@ -149,30 +152,39 @@ impl Connection {
         }
     }
 
+    /// This connection's handle.
     pub fn handle(&self) -> ConnHandle {
         self.handle
     }
+    /// Its 4-tuple.
     pub fn tuple(&self) -> Tuple {
         self.tuple
     }
+    /// Its RFC 9293 state.
     pub fn state(&self) -> State {
         self.state
     }
+    /// Whether it was opened actively or passively.
     pub fn origin(&self) -> Origin {
         self.origin
     }
+    /// Our initial sequence number.
     pub fn iss(&self) -> SeqNum {
         self.iss
     }
+    /// The peer's initial sequence number.
     pub fn irs(&self) -> SeqNum {
         self.irs
     }
+    /// What the two SYNs agreed on.
     pub fn negotiated(&self) -> Negotiated {
         self.neg
     }
+    /// The options of our SYN or SYN-ACK.
     pub fn our_syn_options(&self) -> TcpOptions {
         self.our_syn.to_wire()
     }
+    /// The options of the peer's SYN or SYN-ACK.
     pub fn peer_syn_options(&self) -> TcpOptions {
         self.peer_syn.to_wire()
     }
@@ -197,6 +209,7 @@ impl Connection {
         self.tfo.as_mut().and_then(|t| t.learned.take())
     }
 
+    /// The TCB variables, as a step records them.
     pub fn vars(&self) -> TcbVars {
         TcbVars {
             state: self.state,

@@ -21,8 +21,11 @@ use crate::time::Instant;
 pub const MSS_TABLE: [u16; 4] = [536, 1300, 1440, 1460];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a cookie ISS is laid out.
 pub enum Layout {
+    /// D. J. Bernstein's: 5-bit time counter, 3-bit MSS index, 24-bit hash.
     Djb,
+    /// Linux's (net/ipv4/syncookies.c): a keyed hash plus a minute counter, the MSS index in the low bits.
     Linux,
 }
 

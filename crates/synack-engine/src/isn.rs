@@ -11,9 +11,14 @@ use synack_wire::SeqNum;
 use crate::time::Instant;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
+/// How ISNs are chosen.
 pub enum IsnMode {
     /// RFC 6528 with this secret key.
-    Rfc6528 { key: [u8; 16] },
+    /// RFC 6528 with this secret key.
+    Rfc6528 {
+        /// The secret of the keyed hash.
+        key: [u8; 16],
+    },
     /// Always this ISN: for tests and for reproducing a textbook example.
     Fixed(u32),
 }
@@ -66,6 +71,7 @@ fn put_ip(dst: &mut [u8], ip: IpAddr) {
     dst.copy_from_slice(&octets);
 }
 
+/// The ISN for a connection from `local` to `remote` at `now`.
 pub fn generate(mode: &IsnMode, now: Instant, local: SocketAddr, remote: SocketAddr) -> SeqNum {
     match mode {
         IsnMode::Fixed(v) => SeqNum(*v),

@@ -51,13 +51,15 @@
 //!     }
 //! }
 //! assert!(connected);
-//! // Every decision was recorded: the SYN, the SYN-ACK's check, the ACK.
+//! // Every decision was recorded with its checklist rule: here rule 4, the
+//! // SYN-ACK with an acceptable ACK that completed the open.
 //! let steps: Vec<_> = std::iter::from_fn(|| client.poll_step()).collect();
-//! assert!(steps.iter().any(|s| s.rule == synack_engine::Rule::SynSentSynAck));
+//! assert!(steps.iter().any(|s| s.rule.id() == 4));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod calls;
 pub mod config;

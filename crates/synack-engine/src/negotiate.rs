@@ -12,13 +12,18 @@ use crate::conn::Negotiated;
 /// 120 bytes, and copying it dominated the hot path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SynOpts {
+    /// MSS offered.
     pub mss: Option<u16>,
+    /// Window scale offered.
     pub window_scale: Option<u8>,
+    /// SACK-permitted offered.
     pub sack_permitted: bool,
+    /// (TSval, TSecr), if timestamps were offered.
     pub timestamps: Option<(u32, u32)>,
 }
 
 impl SynOpts {
+    /// The negotiation part of a segment's options.
     pub fn from_wire(o: &TcpOptions) -> SynOpts {
         SynOpts {
             mss: o.mss,
@@ -28,6 +33,7 @@ impl SynOpts {
         }
     }
 
+    /// As options for the wire.
     pub fn to_wire(self) -> TcpOptions {
         TcpOptions {
             mss: self.mss,

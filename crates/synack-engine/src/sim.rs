@@ -21,6 +21,7 @@ pub enum Side {
 }
 
 impl Side {
+    /// The other end.
     pub fn other(self) -> Side {
         match self {
             Side::A => Side::B,
@@ -39,24 +40,58 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fault {
     /// Drop the `n`th segment (1-based) that `from` sends.
-    DropNth { from: Side, n: usize },
+    /// Drop the `n`th segment (1-based) that `from` sends.
+    DropNth {
+        /// The sending side.
+        from: Side,
+        /// Which of its segments, from 1.
+        n: usize,
+    },
     /// Drop every segment `from` sends (a filtered port, a dead path).
-    DropAll { from: Side },
+    /// Drop every segment `from` sends (a filtered port, a dead path).
+    DropAll {
+        /// The sending side.
+        from: Side,
+    },
     /// Drop each segment with this probability.
-    Loss { from: Option<Side>, prob: f64 },
+    /// Drop each segment with this probability.
+    Loss {
+        /// Only this side's segments, or both.
+        from: Option<Side>,
+        /// Probability, 0 to 1.
+        prob: f64,
+    },
     /// Deliver a second copy with this probability.
-    Duplicate { prob: f64 },
+    /// Deliver a second copy with this probability.
+    Duplicate {
+        /// Probability, 0 to 1.
+        prob: f64,
+    },
     /// Delay a segment by `extra` with this probability, so later ones pass it.
-    Reorder { prob: f64, extra: Duration },
+    /// Delay a segment by `extra` with this probability, so later ones pass it.
+    Reorder {
+        /// Probability, 0 to 1.
+        prob: f64,
+        /// The added delay.
+        extra: Duration,
+    },
     /// Delay the `n`th segment `from` sends by `extra`.
     DelayNth {
+        /// The sending side.
         from: Side,
+        /// Which of its segments, from 1.
         n: usize,
+        /// The added delay.
         extra: Duration,
     },
     /// Drop every segment addressed to this IP (a spoofed source that does
     /// not exist, so nobody answers the replies).
-    Blackhole { ip: core::net::IpAddr },
+    /// Drop every segment addressed to this IP (a spoofed source that does
+    /// not exist, so nobody answers the replies).
+    Blackhole {
+        /// The address nothing answers for.
+        ip: core::net::IpAddr,
+    },
 }
 
 /// The destination address of an IP packet.
@@ -75,10 +110,13 @@ fn destination(bytes: &[u8]) -> Option<core::net::IpAddr> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What happened to a segment on the link.
 pub enum Fate {
+    /// Arrived after the link's latency.
     Delivered,
     /// Dropped by the fault at this index in the fault list.
     Dropped {
+        /// The index of the fault.
         fault: usize,
     },
     /// A duplicate copy delivered as well.
@@ -90,12 +128,17 @@ pub enum Fate {
 /// One segment on the link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkRecord {
+    /// When it was sent.
     pub sent_at: Instant,
+    /// Who sent it.
     pub from: Side,
     /// 1-based count of segments `from` has sent, this one included.
     pub nth: usize,
+    /// What the link did with it.
     pub fate: Fate,
+    /// When it arrived, if it did.
     pub deliver_at: Option<Instant>,
+    /// The IP packet.
     pub bytes: Vec<u8>,
 }
 
@@ -105,16 +148,21 @@ struct InFlight {
     bytes: Vec<u8>,
 }
 
+/// The link: a fixed one-way latency, faults, and a log of every segment.
 pub struct SimLink {
+    /// One-way delay.
     pub latency: Duration,
+    /// What happens to segments, by rule.
     pub faults: Vec<Fault>,
     in_flight: Vec<InFlight>,
     sent: [usize; 2],
     rng: u64,
+    /// Every segment sent, with its fate.
     pub log: Vec<LinkRecord>,
 }
 
 impl SimLink {
+    /// A link with this latency; `seed` drives the random faults.
     pub fn new(latency: Duration, seed: u64) -> SimLink {
         SimLink {
             latency,
@@ -194,6 +242,7 @@ impl SimLink {
         });
     }
 
+    /// When the next segment in flight arrives.
     pub fn next_delivery(&self) -> Option<Instant> {
         self.in_flight.iter().map(|p| p.at).min()
     }
@@ -213,18 +262,27 @@ impl SimLink {
 /// An event seen on one side, with its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SideEvent {
+    /// When.
     pub at: Instant,
+    /// Which endpoint.
     pub side: Side,
+    /// Which connection.
     pub conn: ConnHandle,
+    /// The event.
     pub event: Event,
 }
 
 /// Two endpoints joined by a [`SimLink`].
 pub struct Pair {
+    /// The endpoint on side A (conventionally the client).
     pub a: Endpoint,
+    /// The endpoint on side B (conventionally the server).
     pub b: Endpoint,
+    /// The link between them.
     pub link: SimLink,
+    /// The virtual clock.
     pub now: Instant,
+    /// Events of both sides in order.
     pub events: Vec<SideEvent>,
     /// Step records of both sides in the order they happened.
     pub steps: Vec<(Side, Step)>,
@@ -232,6 +290,7 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// Two endpoints on `link`, the clock at zero.
     pub fn new(a: Endpoint, b: Endpoint, link: SimLink) -> Pair {
         Pair {
             a,
@@ -244,6 +303,7 @@ impl Pair {
         }
     }
 
+    /// The endpoint on `side`.
     pub fn endpoint(&mut self, side: Side) -> &mut Endpoint {
         match side {
             Side::A => &mut self.a,
@@ -344,6 +404,7 @@ impl Pair {
         while self.now <= limit && self.step() {}
     }
 
+    /// Whether `side` reported `event`.
     pub fn has_event(&self, side: Side, event: Event) -> bool {
         self.events
             .iter()

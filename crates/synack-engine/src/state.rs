@@ -3,17 +3,29 @@
 use core::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// RFC 9293's connection states.
 pub enum State {
+    /// No connection.
     Closed,
+    /// Waiting for a SYN.
     Listen,
+    /// Our SYN sent, waiting for a matching one.
     SynSent,
+    /// SYN received and answered, waiting for the ACK of ours.
     SynReceived,
+    /// Open: data flows both ways.
     Established,
+    /// Our FIN sent, not yet acknowledged.
     FinWait1,
+    /// Our FIN acknowledged; waiting for the peer's.
     FinWait2,
+    /// The peer's FIN received; waiting for our close.
     CloseWait,
+    /// FINs crossed: waiting for the ACK of ours.
     Closing,
+    /// Our FIN sent after the peer's; waiting for its ACK.
     LastAck,
+    /// Both FINs acknowledged; waiting 2·MSL for stray segments.
     TimeWait,
 }
 

@@ -29,7 +29,9 @@ impl ConnHandle {
 /// Local and remote address of a connection, as seen by this endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tuple {
+    /// This endpoint's address and port.
     pub local: SocketAddr,
+    /// The peer's address and port.
     pub remote: SocketAddr,
 }
 
@@ -63,17 +65,26 @@ fn ip_bits(ip: core::net::IpAddr) -> u128 {
 /// A segment as it crossed the wire, addresses included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegInfo {
+    /// Source address and port.
     pub src: SocketAddr,
+    /// Destination address and port.
     pub dst: SocketAddr,
+    /// Sequence number.
     pub seq: SeqNum,
+    /// Acknowledgment field (meaningful when ACK is set).
     pub ack: SeqNum,
+    /// Flag bits.
     pub flags: TcpFlags,
+    /// Window field, unscaled.
     pub window: u16,
+    /// Payload bytes.
     pub payload_len: u32,
+    /// Options.
     pub options: TcpOptions,
 }
 
 impl SegInfo {
+    /// The summary of a parsed segment from `src` to `dst`.
     pub fn new(src: SocketAddr, dst: SocketAddr, t: &TcpRepr<'_>) -> SegInfo {
         SegInfo {
             src,
@@ -96,13 +107,21 @@ impl SegInfo {
 /// The TCB variables a step shows before and after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcbVars {
+    /// RFC 9293 state.
     pub state: State,
+    /// Initial send sequence number.
     pub iss: SeqNum,
+    /// Initial receive sequence number.
     pub irs: SeqNum,
+    /// Oldest unacknowledged sequence number.
     pub snd_una: SeqNum,
+    /// Next sequence number to send.
     pub snd_nxt: SeqNum,
+    /// The peer's window, scaled.
     pub snd_wnd: u32,
+    /// Next sequence number expected.
     pub rcv_nxt: SeqNum,
+    /// Our receive window.
     pub rcv_wnd: u32,
 }
 
@@ -123,27 +142,42 @@ impl TcbVars {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which timer fired.
 pub enum TimerKind {
+    /// The retransmission timer.
     Retransmit,
+    /// The TIME-WAIT (2·MSL) timer.
     TimeWait,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A call the application made.
 pub enum UserCall {
+    /// connect(): an active open.
     Connect,
+    /// listen(): a passive open.
     Listen,
+    /// close(): no more data from us.
     Close,
+    /// abort(): drop the connection at once.
     Abort,
-    Send { bytes: u32 },
+    /// send(): data queued.
+    Send {
+        /// How many bytes.
+        bytes: u32,
+    },
 }
 
 /// What made the engine act.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
+    /// A segment arrived.
     Received(SegInfo),
     /// A segment left (recorded by `poll_transmit`).
     Sent(SegInfo),
+    /// A timer fired.
     Timer(TimerKind),
+    /// The application called.
     User(UserCall),
     /// Bytes that did not parse.
     Malformed(WireError),
@@ -152,8 +186,11 @@ pub enum Cause {
 /// Kinds of segment the engine sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
+    /// A SYN (active open).
     Syn,
+    /// A SYN-ACK.
     SynAck,
+    /// A pure ACK.
     Ack,
     /// An ACK sent to make a possibly spoofed peer prove itself (RFC 5961).
     ChallengeAck,
@@ -161,12 +198,16 @@ pub enum Reply {
     Rst,
     /// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
     RstAck,
+    /// A FIN.
     Fin,
+    /// A data segment.
     Data,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a segment was dropped or ignored.
 pub enum DropReason {
+    /// It did not parse.
     Malformed,
     /// RST in LISTEN, or a RST that would need a RST in reply.
     RstIgnored,
@@ -176,17 +217,23 @@ pub enum DropReason {
     NoSynNoRst,
     /// LISTEN: no SYN, ACK or RST.
     NoControl,
+    /// A segment without ACK in a synchronized state.
     NoAckBit,
+    /// Outside the receive window (RFC 9293 Table 6).
     OutOfWindow,
     /// A reply was due but the rate limit held it back.
     RateLimited,
+    /// A flag combination no TCP sends (SYN+FIN, SYN+RST …).
     IllegalFlags,
     /// SYN payload without Fast Open: not acknowledged.
     SynData,
+    /// Data beyond RCV.NXT: no out-of-order queue here.
     OutOfOrder,
     /// Data after our side had no room or no longer reads.
     DataIgnored,
+    /// An ACK that acknowledges nothing new.
     DuplicateAck,
+    /// Timestamps were agreed but the segment has none (RFC 7323 §3.2).
     MissingTimestamp,
 }
 
@@ -208,6 +255,7 @@ pub enum CloseReason {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the engine did.
 pub enum Action {
     /// Queued a segment of this kind.
     Send(Reply),
@@ -215,27 +263,33 @@ pub enum Action {
     Transmitted,
     /// Sent again after the timer expired.
     Retransmit {
+        /// Which segment.
         reply: Reply,
         /// Transmissions so far, this one included.
         attempt: u32,
         /// The timer now waits this long.
         next_timeout: Duration,
     },
+    /// Dropped the input, for this reason.
     Drop(DropReason),
     /// A state change with nothing to send.
     Enter,
     /// Payload bytes accepted in order.
     Deliver {
+        /// How many.
         bytes: u32,
     },
     /// Bytes of ours the peer acknowledged.
     Acked {
+        /// How many.
         bytes: u32,
     },
     /// Window scale shift above 14 was capped (RFC 7323 §2.3).
     ClampShift {
+        /// The shift the peer offered.
         from: u8,
     },
+    /// Deleted the TCB.
     Delete(CloseReason),
     /// Started listening.
     Listen,
@@ -267,30 +321,58 @@ pub enum Note {
     /// The peer's SYN-ACK gave us a cookie; kept for the next connect.
     FastOpenCookieLearned,
     /// Data went out on our SYN with a cookie.
-    FastOpenDataSent { bytes: u32 },
+    FastOpenDataSent {
+        /// Bytes on the SYN.
+        bytes: u32,
+    },
     /// The SYN's cookie is valid: its data is accepted before the handshake.
-    FastOpenDataAccepted { bytes: u32 },
+    FastOpenDataAccepted {
+        /// Bytes accepted.
+        bytes: u32,
+    },
     /// The SYN's data is not accepted (no or a bad cookie); the client
     /// sends it again after the handshake.
-    FastOpenDataRejected { bytes: u32 },
+    FastOpenDataRejected {
+        /// Bytes not accepted.
+        bytes: u32,
+    },
     /// The SYN-ACK acknowledged only the SYN: our SYN data goes again.
-    FastOpenDataResent { bytes: u32 },
+    FastOpenDataResent {
+        /// Bytes to send again.
+        bytes: u32,
+    },
     /// The SYN queue is full (or cookies are forced): a stateless SYN-ACK
     /// whose ISS is a cookie; nothing is kept and nothing retransmitted.
     SynCookieSent {
+        /// The MSS coded in the cookie.
         mss: u16,
+        /// Half-open connections held.
         syn_queue: u32,
+        /// The SYN queue's size.
         backlog: u32,
     },
     /// An ACK carried a valid cookie: the connection is rebuilt from it.
-    SynCookieAccepted { mss: u16 },
+    SynCookieAccepted {
+        /// The MSS decoded from the cookie.
+        mss: u16,
+    },
     /// An ACK to the listener whose cookie does not validate.
     SynCookieRejected,
     /// The SYN queue is full and cookies are off: the SYN is dropped.
-    SynQueueFull { syn_queue: u32, backlog: u32 },
+    SynQueueFull {
+        /// Half-open connections held.
+        syn_queue: u32,
+        /// The SYN queue's size.
+        backlog: u32,
+    },
     /// The accept queue is full: the third ACK is dropped, the SYN-ACK
     /// will be retransmitted (Linux, `tcp_abort_on_overflow=0`).
-    AcceptQueueFull { accepted: u32, backlog: u32 },
+    AcceptQueueFull {
+        /// Connections waiting for accept().
+        accepted: u32,
+        /// The accept queue's size.
+        backlog: u32,
+    },
 }
 
 /// The test behind a decision, with its operands.
@@ -298,29 +380,44 @@ pub enum Note {
 pub enum Check {
     /// `lo < SEG.ACK <= hi`: SND.UNA (or ISS) < SEG.ACK ≤ SND.NXT.
     AckAcceptable {
+        /// SND.UNA (or ISS in SYN-SENT).
         lo: SeqNum,
+        /// SEG.ACK.
         ack: SeqNum,
+        /// SND.NXT.
         hi: SeqNum,
+        /// Whether it passed.
         ok: bool,
     },
     /// RFC 9293 Table 6 with these operands.
     SeqAcceptable {
+        /// RCV.NXT.
         rcv_nxt: SeqNum,
+        /// RCV.WND.
         rcv_wnd: u32,
+        /// SEG.SEQ.
         seq: SeqNum,
+        /// SEG.LEN.
         len: u32,
+        /// Whether it passed.
         ok: bool,
     },
     /// RFC 5961 §3.2: a RST resets only when SEG.SEQ = RCV.NXT.
     RstExact {
+        /// RCV.NXT.
         rcv_nxt: SeqNum,
+        /// SEG.SEQ.
         seq: SeqNum,
+        /// Whether it passed.
         ok: bool,
     },
     /// A FIN is taken only at RCV.NXT.
     FinInOrder {
+        /// RCV.NXT.
         rcv_nxt: SeqNum,
+        /// The FIN's sequence number.
         fin_seq: SeqNum,
+        /// Whether it passed.
         ok: bool,
     },
 }
@@ -328,13 +425,22 @@ pub enum Check {
 /// One decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
+    /// When (the caller's clock).
     pub at: Instant,
+    /// The connection, none for stateless replies.
     pub conn: Option<ConnHandle>,
+    /// The 4-tuple from this endpoint's view.
     pub tuple: Tuple,
+    /// What made the engine act.
     pub cause: Cause,
+    /// What it did.
     pub action: Action,
+    /// The checklist rule that applied.
     pub rule: Rule,
+    /// The TCB before.
     pub before: TcbVars,
+    /// The TCB after.
     pub after: TcbVars,
+    /// The test made, with its operands.
     pub check: Option<Check>,
 }

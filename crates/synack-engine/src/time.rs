@@ -11,23 +11,30 @@ use core::time::Duration;
 pub struct Instant(u64);
 
 impl Instant {
+    /// The clock's zero.
     pub const ZERO: Instant = Instant(0);
 
+    /// `ns` nanoseconds after zero.
     pub const fn from_nanos(ns: u64) -> Self {
         Instant(ns)
     }
+    /// `us` microseconds after zero.
     pub const fn from_micros(us: u64) -> Self {
         Instant(us.saturating_mul(1_000))
     }
+    /// `ms` milliseconds after zero.
     pub const fn from_millis(ms: u64) -> Self {
         Instant(ms.saturating_mul(1_000_000))
     }
+    /// Nanoseconds since zero.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Microseconds since zero.
     pub const fn as_micros(self) -> u64 {
         self.0 / 1_000
     }
+    /// Milliseconds since zero.
     pub const fn as_millis(self) -> u64 {
         self.0 / 1_000_000
     }

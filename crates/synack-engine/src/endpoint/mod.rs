@@ -35,18 +35,26 @@ use crate::timer::TimerQueue;
 pub struct Transmit {
     /// Bytes of the IP packet written at the start of the buffer.
     pub len: usize,
+    /// Our address.
     pub src: SocketAddr,
+    /// The peer's address.
     pub dst: SocketAddr,
+    /// The connection it belongs to, none for a stateless reply.
     pub conn: Option<ConnHandle>,
 }
 
 /// Counters, for benchmarks and diagnostics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Segments handled.
     pub segments_in: u64,
+    /// Segments transmitted.
     pub segments_out: u64,
+    /// Packets that did not parse.
     pub malformed: u64,
+    /// Connections that reached ESTABLISHED.
     pub established: u64,
+    /// RSTs sent.
     pub resets_sent: u64,
 }
 
@@ -59,6 +67,8 @@ struct Slot {
 /// 40 bytes of options, and one MSS of payload is below this for MSS ≤ 1440.
 pub const MAX_PACKET: usize = 1500;
 
+/// A TCP endpoint: listeners and connections, driven by the caller's
+/// clock. See the crate docs for the loop.
 pub struct Endpoint {
     cfg: Config,
     slots: Vec<Slot>,
@@ -77,6 +87,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// An endpoint with no listener and no connection.
     pub fn new(cfg: Config) -> Endpoint {
         let seed = cfg.rng_seed;
         Endpoint {
@@ -95,10 +106,12 @@ impl Endpoint {
         }
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
 
+    /// Counters since it was made.
     pub fn stats(&self) -> Stats {
         self.stats
     }
@@ -108,10 +121,12 @@ impl Endpoint {
         self.live
     }
 
+    /// Whether it holds no connection.
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
 
+    /// The connection of `h`, if it still exists.
     pub fn connection(&self, h: ConnHandle) -> Option<&Connection> {
         self.slots
             .get(h.idx as usize)
@@ -119,11 +134,13 @@ impl Endpoint {
             .and_then(|s| s.conn.as_ref())
     }
 
+    /// The connection on `tuple`, if any.
     pub fn find(&self, tuple: &Tuple) -> Option<&Connection> {
         let idx = *self.table.get(&Key::from(*tuple))?;
         self.slots.get(idx as usize)?.conn.as_ref()
     }
 
+    /// Every connection held.
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {
         self.slots.iter().filter_map(|s| s.conn.as_ref())
     }
@@ -139,6 +156,7 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Stop listening on `port`; half-open connections are dropped.
     pub fn unlisten(&mut self, port: u16) -> Result<(), CallError> {
         self.listeners
             .remove(&port)
@@ -146,6 +164,7 @@ impl Endpoint {
             .ok_or(CallError::NotListening(port))
     }
 
+    /// Whether something listens on `local`.
     pub fn is_listening(&self, local: SocketAddr) -> bool {
         self.listeners
             .get(&local.port())
@@ -558,6 +577,7 @@ impl Endpoint {
             .compact(self.live, |i, s| timer_live(slots, i, s));
     }
 
+    /// The next event for the application: connected, accepted, readable, …
     pub fn poll_event(&mut self) -> Option<(ConnHandle, Event)> {
         self.out.events.pop_front()
     }
