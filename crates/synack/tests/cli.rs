@@ -981,3 +981,140 @@ fn options_that_cannot_apply_are_said_and_a_bad_pcap_path_stops_the_run_first() 
         );
     }
 }
+
+/// Every example of `synack analyze --help` runs, on public captures in
+/// place of the example's file names.
+#[test]
+fn analyze_help_examples_run() {
+    let Some(dir) = public_captures() else { return };
+    let pcapng = dir.join("chrissanders-tcp_handshake.pcapng");
+    let pcap = dir.join("tcpdump-tcp-handshake-nano.pcap");
+    let text = stdout(&synack(&["analyze", "--help"], "C"));
+    let examples = text
+        .split("Examples:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let mut ran = 0;
+    for line in examples.lines().map(str::trim) {
+        let Some(cmd) = line.strip_prefix("synack ") else {
+            continue;
+        };
+        let cmd = cmd.split('|').next().unwrap();
+        let cmd = cmd.split("   ").next().unwrap().trim();
+        let args: Vec<String> = cmd
+            .split_whitespace()
+            .map(|w| match w {
+                "trace.pcapng" => pcapng.display().to_string(),
+                "trace.pcap" | "big.pcap" | "*.pcap" => pcap.display().to_string(),
+                w => w.to_string(),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = synack(&args, "C");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "synack {cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty(), "synack {cmd}");
+        ran += 1;
+    }
+    assert!(ran >= 6, "only {ran} analyze examples");
+}
+
+/// The examples of `synack connect --help`, run as written in a namespace
+/// the test makes: the `ip` line, then connect (to a kernel listener) and
+/// listen (with a kernel client in place of curl).
+#[test]
+fn device_help_examples_run() {
+    if !unsafe_free_is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but not root");
+        eprintln!("SKIPPED: needs root to make a namespace and a TUN device");
+        return;
+    }
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let text = stdout(&synack(&["connect", "--help"], "C"));
+    let examples = text
+        .split("Examples")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let lines: Vec<String> = examples
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().to_string())
+        .collect();
+    let bin = env!("CARGO_BIN_EXE_synack");
+    let shell = move |line: &str| {
+        let line = line
+            .split('#')
+            .next()
+            .unwrap()
+            .trim()
+            .replace("synack ", &format!("{bin} "));
+        Command::new("bash").args(["-c", &line]).output().unwrap()
+    };
+    std::thread::spawn(move || {
+        synack_net::lab::private_namespace().unwrap();
+        assert!(lines[0].starts_with("ip tuntap add dev tun0"), "{lines:?}");
+        let out = shell(&lines[0]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // connect: the kernel listens on 10.9.0.1:80 and answers.
+        let l = TcpListener::bind("10.9.0.1:80").unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = [0u8; 18];
+            s.read_exact(&mut req).unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+            req
+        });
+        assert!(
+            lines[1].starts_with("synack connect 10.9.0.1:80"),
+            "{lines:?}"
+        );
+        let out = shell(&lines[1]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(&server.join().unwrap(), b"GET / HTTP/1.0\r\n\r\n");
+        // listen: a kernel client connects once synack is up.
+        assert!(
+            lines[2].starts_with("synack listen 10.9.0.2:8080"),
+            "{lines:?}"
+        );
+        let client = std::thread::spawn(|| {
+            for _ in 0..200 {
+                if let Ok(mut c) = TcpStream::connect("10.9.0.2:8080") {
+                    let _ = c.write_all(b"hi");
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            false
+        });
+        let out = shell(&lines[2]);
+        assert!(client.join().unwrap());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+    .join()
+    .unwrap();
+}
