@@ -7,6 +7,7 @@
 
 mod diagram;
 mod json;
+pub mod layout;
 mod notes;
 mod style;
 mod tcpdump;
@@ -76,7 +77,7 @@ impl Report {
             header: style.strong(&title) + "\n",
             diagram: diagram::render(trace, lang, style),
             steps: text::Narrator::new(trace, lang, style).blocks(),
-            answer: format!("{}\n{}\n", style.strong(q), wrap(a, 100)),
+            answer: format!("{}\n{}\n", style.strong(q), layout::wrap(a, 100)),
         }
     }
 
@@ -99,49 +100,6 @@ pub fn profile_name(p: Profile) -> &'static str {
         Profile::Rfc => "RFC",
         Profile::LinuxCompat => "Linux",
     }
-}
-
-/// Wrap at `width` columns: between words for English, between characters
-/// for Chinese (CJK characters count two columns).
-fn wrap(s: &str, width: usize) -> String {
-    let mut tokens: Vec<String> = Vec::new();
-    let mut word = String::new();
-    for c in s.chars() {
-        if c == ' ' || !c.is_ascii() {
-            if !word.is_empty() {
-                tokens.push(std::mem::take(&mut word));
-            }
-            tokens.push(c.to_string());
-        } else {
-            word.push(c);
-        }
-    }
-    if !word.is_empty() {
-        tokens.push(word);
-    }
-    let cols = |t: &str| {
-        t.chars()
-            .map(|c| if c.is_ascii() { 1 } else { 2 })
-            .sum::<usize>()
-    };
-    let mut out = String::new();
-    let mut col = 0;
-    for t in tokens {
-        let w = cols(&t);
-        if col + w > width && col > 0 {
-            while out.ends_with(' ') {
-                out.pop();
-            }
-            out.push('\n');
-            col = 0;
-            if t == " " {
-                continue;
-            }
-        }
-        out += &t;
-        col += w;
-    }
-    out
 }
 
 /// Render a trace in one format; `answers` are the English and Chinese
