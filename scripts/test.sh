@@ -13,6 +13,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 # The port-scanner example filters a port with an nftables rule.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# explain's layout is checked in a real 80-column terminal.
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"

@@ -12,10 +12,24 @@ use crate::words::Lang;
 use synack_trace::Trace;
 
 const COL: usize = 14;
+/// The arrows' width with room to spare; narrower terminals get less, down
+/// to 24.
 const MID: usize = 44;
+/// The time column and its gap.
+const TIME: usize = 13;
+/// The longest state label on the right: `ESTABLISHED (Linux)`.
+const RIGHT: usize = 19;
 
+/// How wide the arrows are for `style`'s width.
+fn mid(style: Style) -> usize {
+    style
+        .width
+        .map_or(MID, |w| w.saturating_sub(TIME + COL + RIGHT).clamp(24, MID))
+}
+
+/// `s` padded with spaces to `w` display columns (CJK counts two).
 fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
+    let n = crate::layout::cols(s);
     if n >= w {
         s.to_string()
     } else {
@@ -23,10 +37,10 @@ fn pad(s: &str, w: usize) -> String {
     }
 }
 
-fn arrow(label: &str, to_right: bool, lost: bool) -> String {
+fn arrow(label: &str, to_right: bool, lost: bool, mid: usize) -> String {
     let body = format!(" {label} ");
     let len = body.chars().count();
-    let dashes = MID.saturating_sub(len + 3);
+    let dashes = mid.saturating_sub(len + 3);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
     let line = |n: usize| "─".repeat(n);
     match (to_right, lost) {
@@ -50,14 +64,26 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let mut out = String::new();
     let left = format!("{} {}", side_name(Side::A, lang), trace.client);
     let right = format!("{} {}", side_name(Side::B, lang), trace.server);
-    let _ = writeln!(out, "{:>11}  {}{}", "", pad(&left, COL + MID), right);
+    let mid = mid(style);
+    // The server's heading starts over its timeline, or earlier when the
+    // terminal is too narrow for it there.
+    let right_at = style.width.map_or(COL + mid, |w| {
+        (COL + mid).min(w.saturating_sub(TIME + crate::layout::cols(&right)))
+    });
+    let _ = writeln!(
+        out,
+        "{:>11}  {}{}",
+        "",
+        pad(&left, right_at.max(crate::layout::cols(&left) + 1)),
+        right
+    );
     let mut state = trace.initial;
     let _ = writeln!(
         out,
         "{:>11}  {}{}{}",
         "",
         pad(state[0].rfc_name(), COL),
-        " ".repeat(MID),
+        " ".repeat(mid),
         state[1].rfc_name()
     );
     let kernel = crate::timeline::kernel_side(trace);
@@ -66,21 +92,38 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
         let time = crate::text::clock(at);
         match row {
             Row::Arrow(rec) => {
-                if let Some(line) = arrow_row(trace, style, rec) {
-                    let _ = writeln!(out, "{time}  {}{line}", " ".repeat(COL));
+                if let Some(line) = arrow_row(trace, style, mid, rec) {
+                    // A label longer than the arrows' width starts the
+                    // arrow in the client's state column (empty on this row).
+                    let over = match style.width {
+                        Some(_) => crate::layout::cols(&line).saturating_sub(mid),
+                        None => 0,
+                    };
+                    let _ = writeln!(
+                        out,
+                        "{time}  {}{line}",
+                        " ".repeat(COL.saturating_sub(over))
+                    );
                 }
             }
             Row::Kernel(name) if name != kernel_state => {
                 kernel_state = name;
                 let side = kernel.unwrap_or(Side::B);
-                state_row(&mut out, style, &time, side, &format!("{name} (Linux)"));
+                state_row(
+                    &mut out,
+                    style,
+                    mid,
+                    &time,
+                    side,
+                    &format!("{name} (Linux)"),
+                );
             }
             Row::Kernel(_) => {}
             Row::State(side, after) => {
                 let i = usize::from(side == Side::B);
                 if after != state[i] {
                     state[i] = after;
-                    state_row(&mut out, style, &time, side, after.rfc_name());
+                    state_row(&mut out, style, mid, &time, side, after.rfc_name());
                 }
             }
         }
@@ -115,7 +158,12 @@ fn rows(trace: &Trace) -> Vec<(synack_engine::Instant, u8, Row<'_>)> {
 }
 
 /// One segment's arrow, labelled with its flags and numbers.
-fn arrow_row(trace: &Trace, style: Style, rec: &synack_engine::sim::LinkRecord) -> Option<String> {
+fn arrow_row(
+    trace: &Trace,
+    style: Style,
+    mid: usize,
+    rec: &synack_engine::sim::LinkRecord,
+) -> Option<String> {
     let p = synack_wire::parse_segment(&rec.bytes, false).ok()?;
     let seg = synack_engine::SegInfo::new(
         std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
@@ -148,14 +196,14 @@ fn arrow_row(trace: &Trace, style: Style, rec: &synack_engine::sim::LinkRecord) 
             }
         );
     }
-    let a = arrow(&label, rec.from == Side::A, lost);
+    let a = arrow(&label, rec.from == Side::A, lost, mid);
     Some(if lost { style.bad(&a) } else { a })
 }
 
-fn state_row(out: &mut String, style: Style, time: &str, side: Side, name: &str) {
+fn state_row(out: &mut String, style: Style, mid: usize, time: &str, side: Side, name: &str) {
     let line = match side {
         Side::A => format!("{time}  {}", style.strong(name)),
-        Side::B => format!("{time}  {}{}", " ".repeat(COL + MID), style.strong(name)),
+        Side::B => format!("{time}  {}{}", " ".repeat(COL + mid), style.strong(name)),
     };
     let _ = writeln!(out, "{line}");
 }

@@ -162,11 +162,15 @@ mod tests {
 
     #[test]
     fn chinese_lines_follow_the_breaking_rules() {
-        let s = "客户端在十秒后放弃（超时），报告错误。服务器什么也没有回复，所以这是被过滤的端口。";
+        let s =
+            "客户端在十秒后放弃（超时），报告错误。服务器什么也没有回复，所以这是被过滤的端口。";
         for width in 6..40 {
             for line in wrap_with(s, width, width) {
                 assert!(cols(&line) <= width + 2, "{width}: {line}");
-                assert!(!line.starts_with(|c| NO_START.contains(c)), "{width}: {line}");
+                assert!(
+                    !line.starts_with(|c| NO_START.contains(c)),
+                    "{width}: {line}"
+                );
                 assert!(!line.ends_with(|c| NO_END.contains(c)), "{width}: {line}");
             }
         }
@@ -178,6 +182,9 @@ mod tests {
         let f = fit(t, 40);
         assert!(f.lines().all(|l| cols(l) <= 40), "{f}");
         assert!(f.lines().skip(1).all(|l| l.starts_with("      ")), "{f}");
-        assert_eq!(f.split_whitespace().collect::<Vec<_>>(), t.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(
+            f.split_whitespace().collect::<Vec<_>>(),
+            t.split_whitespace().collect::<Vec<_>>()
+        );
     }
 }

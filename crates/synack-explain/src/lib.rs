@@ -73,12 +73,30 @@ impl Report {
             ),
         };
         let (q, a) = answer;
+        let width = style.width;
+        let fit = |t: String| match width {
+            Some(w) => layout::fit(&t, w),
+            None => t,
+        };
         Report {
-            header: style.strong(&title) + "\n",
+            header: fit(style.strong(&title) + "\n"),
             diagram: diagram::render(trace, lang, style),
-            steps: text::Narrator::new(trace, lang, style).blocks(),
-            answer: format!("{}\n{}\n", style.strong(q), layout::wrap(a, 100)),
+            steps: text::Narrator::new(trace, lang, style)
+                .blocks()
+                .into_iter()
+                .map(fit)
+                .collect(),
+            answer: format!(
+                "{}\n{}\n",
+                fit(style.strong(q)),
+                layout::wrap(a, width.unwrap_or(100))
+            ),
         }
+    }
+
+    /// The diagram and the answer only (`--brief`).
+    pub fn to_brief(&self) -> String {
+        format!("{}\n{}\n{}", self.header, self.diagram, self.answer)
     }
 
     pub fn to_text(&self) -> String {

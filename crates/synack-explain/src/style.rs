@@ -2,11 +2,19 @@
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
+    /// ANSI colour.
     pub color: bool,
+    /// Fit the output into this many columns (a terminal's width); `None`
+    /// leaves narration lines whole, for files and pipes.
+    pub width: Option<usize>,
 }
 
 impl Style {
-    pub const PLAIN: Style = Style { color: false };
+    /// No colour, no width.
+    pub const PLAIN: Style = Style {
+        color: false,
+        width: None,
+    };
 
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {

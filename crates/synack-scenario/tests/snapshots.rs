@@ -150,5 +150,16 @@ fn each_scenario_tells_what_was_dropped_and_ends_with_its_answer() {
 fn colour_only_when_asked() {
     let t = trace(sc("normal"));
     assert!(!render(&t, Format::Text, Lang::En, Style::PLAIN).contains('\x1b'));
-    assert!(render(&t, Format::Text, Lang::En, Style { color: true }).contains("\x1b["));
+    assert!(
+        render(
+            &t,
+            Format::Text,
+            Lang::En,
+            Style {
+                color: true,
+                width: None
+            }
+        )
+        .contains("\x1b[")
+    );
 }

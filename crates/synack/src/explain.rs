@@ -12,6 +12,7 @@ use synack_scenario::{Options, Scenario};
   synack explain --lang zh --scenario ack-lost   what happens when the third ACK is lost (in Chinese)
   synack explain --isn client=1000,server=5000   textbook numbers: seq=1000, ack=1001, ...
   synack explain --seed 7 --scenario isn         a reproducible run (fixed ISN keys)
+  synack explain --brief --scenario syn-lost     the diagram and the answer only
   synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
   synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
   synack explain --format tcpdump --scenario close --closer server
@@ -62,6 +63,13 @@ pub struct Args {
     /// Pause after each step (press Enter) when run in a terminal.
     #[arg(long)]
     step: bool,
+    /// Only the diagram and the answer; the step-by-step narration is left out.
+    #[arg(long)]
+    brief: bool,
+    /// Fit the text into this many columns (default: the terminal's width,
+    /// or `COLUMNS`; unwrapped when not writing to a terminal).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(40..))]
+    width: Option<u16>,
     /// Colour: `auto` (when writing to a terminal and NO_COLOR is unset), `always`, `never`.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -274,7 +282,19 @@ pub fn run(args: &Args) -> Result<(), String> {
             stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let style = Style { color };
+    let width = args
+        .width
+        .map(usize::from)
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse::<usize>().ok())
+                .filter(|&c| c >= 40)
+        })
+        .or_else(|| {
+            terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0).max(40))
+        });
+    let style = Style { color, width };
     let format = args.format.into();
     let mut out = stdout.lock();
     let pause = args.step
@@ -295,6 +315,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             }
             write!(out, "\n{}", report.answer)
         })
+    } else if args.brief && format == Format::Text {
+        let [en, zh] = &answers;
+        let report = Report::new(&trace, if lang == Lang::Zh { zh } else { en }, lang, style);
+        out.write_all(report.to_brief().as_bytes())
     } else {
         out.write_all(synack_explain::render(&trace, &answers, format, lang, style).as_bytes())
     };

@@ -1118,3 +1118,49 @@ fn device_help_examples_run() {
     .join()
     .unwrap();
 }
+
+/// In a real 80-column terminal (tmux), explain's text fits: the terminal
+/// wraps no line, in English and in Chinese.
+#[test]
+fn explain_fits_an_80_column_tmux() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but tmux is missing"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_synack");
+    for lang in ["en", "zh"] {
+        let sock = format!("synack-test-{}-{lang}", std::process::id());
+        let tmux = |args: &[&str]| {
+            Command::new("tmux")
+                .args(["-L", &sock])
+                .args(args)
+                .env_remove("COLUMNS")
+                .output()
+                .unwrap()
+        };
+        let cmd = format!(
+            "{bin} explain --peer sim --scenario syn-flood --lang {lang}; tmux -L {sock} wait-for -S done; sleep 30"
+        );
+        let out = tmux(&["new-session", "-d", "-x", "80", "-y", "40", &cmd]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux(&["wait-for", "done"]);
+        let raw = String::from_utf8(tmux(&["capture-pane", "-p", "-S", "-"]).stdout).unwrap();
+        let joined =
+            String::from_utf8(tmux(&["capture-pane", "-p", "-J", "-S", "-"]).stdout).unwrap();
+        tmux(&["kill-server"]);
+        assert!(raw.contains("SYN-RECEIVED"), "{raw}");
+        assert_eq!(
+            raw.trim_end().lines().count(),
+            joined.trim_end().lines().count(),
+            "the terminal wrapped lines ({lang}):\n{raw}"
+        );
+    }
+}
