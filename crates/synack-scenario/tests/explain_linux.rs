@@ -230,6 +230,14 @@ fn every_scenario_runs_against_the_kernel() {
                 assert!(segs(&t, Side::A).iter().any(|x| x.0.rst()));
                 assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
             }
+            "accept-queue" => {
+                // Nobody accepted; the last ACK was dropped: the kernel sent
+                // that SYN-ACK again and kept the request socket.
+                assert!(t.kernel.iter().any(|o| o.queue.is_some_and(|q| q.0 >= 1)));
+                let last = t.link.iter().rfind(|r| r.from == Side::B).unwrap();
+                assert!(parse_segment(&last.bytes, false).unwrap().tcp.flags.syn());
+                assert!(t.kernel.iter().all(|o| !o.accepted));
+            }
             other => panic!("{other}: no kernel check"),
         }
         // The closing answer is built from this run's numbers: none missing.

@@ -1,6 +1,7 @@
 //! One file per scenario, and the registry that lists them.
 
 pub mod abort;
+pub mod accept_queue;
 pub mod ack_lost;
 pub mod close;
 pub mod data;
@@ -23,7 +24,7 @@ pub mod time_wait_rst;
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 19] = [
+pub static ALL: [Scenario; 20] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
@@ -43,4 +44,5 @@ pub static ALL: [Scenario; 19] = [
     &last_ack_lost::DEF,
     &abort::DEF,
     &time_wait_rst::DEF,
+    &accept_queue::DEF,
 ];
