@@ -60,8 +60,16 @@ enum Row<'a> {
     Arrow(&'a synack_engine::sim::LinkRecord),
 }
 
-pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
-    let mut out = String::new();
+/// The diagram's heading, and its rows with their times (to draw it step by
+/// step).
+pub fn parts(
+    trace: &Trace,
+    lang: Lang,
+    style: Style,
+) -> (String, Vec<(synack_engine::Instant, String)>) {
+    let mut head = String::new();
+    let mut lines: Vec<(synack_engine::Instant, String)> = Vec::new();
+    let out = &mut head;
     let left = format!("{} {}", side_name(Side::A, lang), trace.client);
     let right = format!("{} {}", side_name(Side::B, lang), trace.server);
     let mid = mid(style);
@@ -90,27 +98,24 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
     let mut kernel_state = "";
     for (at, _, row) in rows(trace) {
         let time = crate::text::clock(at);
+        let mut line = String::new();
         match row {
             Row::Arrow(rec) => {
-                if let Some(line) = arrow_row(trace, style, mid, rec) {
+                if let Some(a) = arrow_row(trace, style, mid, rec) {
                     // A label longer than the arrows' width starts the
                     // arrow in the client's state column (empty on this row).
                     let over = match style.width {
-                        Some(_) => crate::layout::cols(&line).saturating_sub(mid),
+                        Some(_) => crate::layout::cols(&a).saturating_sub(mid),
                         None => 0,
                     };
-                    let _ = writeln!(
-                        out,
-                        "{time}  {}{line}",
-                        " ".repeat(COL.saturating_sub(over))
-                    );
+                    let _ = writeln!(line, "{time}  {}{a}", " ".repeat(COL.saturating_sub(over)));
                 }
             }
             Row::Kernel(name) if name != kernel_state => {
                 kernel_state = name;
                 let side = kernel.unwrap_or(Side::B);
                 state_row(
-                    &mut out,
+                    &mut line,
                     style,
                     mid,
                     &time,
@@ -123,12 +128,15 @@ pub fn render(trace: &Trace, lang: Lang, style: Style) -> String {
                 let i = usize::from(side == Side::B);
                 if after != state[i] {
                     state[i] = after;
-                    state_row(&mut out, style, mid, &time, side, after.rfc_name());
+                    state_row(&mut line, style, mid, &time, side, after.rfc_name());
                 }
             }
         }
+        if !line.is_empty() {
+            lines.push((at, line));
+        }
     }
-    out
+    (head, lines)
 }
 
 /// Everything the diagram draws, in time order.

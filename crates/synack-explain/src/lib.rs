@@ -38,6 +38,11 @@ pub struct Report {
     pub diagram: String,
     pub steps: Vec<String>,
     pub answer: String,
+    /// The diagram's heading and its rows with their times, and each
+    /// step's time: to draw the diagram along with the steps (`--step`).
+    pub diagram_head: String,
+    pub diagram_rows: Vec<(synack_engine::Instant, String)>,
+    pub step_times: Vec<synack_engine::Instant>,
 }
 
 impl Report {
@@ -78,14 +83,19 @@ impl Report {
             Some(w) => layout::fit(&t, w),
             None => t,
         };
+        let (diagram_head, diagram_rows) = diagram::parts(trace, lang, style);
+        let blocks = text::Narrator::new(trace, lang, style).blocks();
         Report {
             header: fit(style.strong(&title) + "\n"),
-            diagram: diagram::render(trace, lang, style),
-            steps: text::Narrator::new(trace, lang, style)
-                .blocks()
-                .into_iter()
-                .map(fit)
-                .collect(),
+            diagram: diagram_head.clone()
+                + &diagram_rows
+                    .iter()
+                    .map(|(_, r)| r.as_str())
+                    .collect::<String>(),
+            step_times: blocks.iter().map(|(at, _)| *at).collect(),
+            steps: blocks.into_iter().map(|(_, b)| fit(b)).collect(),
+            diagram_head,
+            diagram_rows,
             answer: format!(
                 "{}\n{}\n",
                 fit(style.strong(q)),

@@ -149,21 +149,22 @@ impl<'a> Narrator<'a> {
     /// One block per segment sent, and one per group of decisions taken on
     /// the same cause by the same side (e.g. "options agreed" and "send ACK"
     /// on one SYN-ACK), in order.
-    pub fn blocks(mut self) -> Vec<String> {
+    pub fn blocks(mut self) -> Vec<(synack_engine::Instant, String)> {
         let trace = self.trace;
         let items = timeline::items(trace);
         let mut out = Vec::new();
         let mut i = 0;
         while let Some(item) = items.get(i) {
+            let at = item.at();
             let (side, first) = match item {
                 Item::Step(side, first) => (*side, *first),
                 Item::KernelSent(rec) => {
-                    out.push(self.kernel_sent(rec));
+                    out.push((at, self.kernel_sent(rec)));
                     i += 1;
                     continue;
                 }
                 Item::KernelState(k) => {
-                    out.push(self.kernel_state(k));
+                    out.push((at, self.kernel_state(k)));
                     i += 1;
                     continue;
                 }
@@ -179,7 +180,7 @@ impl<'a> Narrator<'a> {
                     i += 1;
                 }
             }
-            out.push(self.block(side, &group));
+            out.push((at, self.block(side, &group)));
         }
         out
     }

@@ -16,7 +16,7 @@ pub enum Item<'a> {
 }
 
 impl Item<'_> {
-    fn at(&self) -> Instant {
+    pub(crate) fn at(&self) -> Instant {
         match self {
             Item::Step(_, s) => s.at,
             Item::KernelSent(r) => r.sent_at,

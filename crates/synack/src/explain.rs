@@ -60,7 +60,8 @@ pub struct Args {
     /// Also write every segment to this pcap file (Wireshark and tshark open it).
     #[arg(long, value_name = "FILE")]
     pcap: Option<std::path::PathBuf>,
-    /// Pause after each step (press Enter) when run in a terminal.
+    /// In a terminal: one step at a time, the diagram drawn up to it; Enter
+    /// for the next, q to stop.
     #[arg(long)]
     step: bool,
     /// Only the diagram and the answer; the step-by-step narration is left out.
@@ -304,17 +305,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let written = if pause {
         let [en, zh] = &answers;
         let report = Report::new(&trace, if lang == Lang::Zh { zh } else { en }, lang, style);
-        let prompt = lang.t("[Enter: next step]", "［回车：下一步］");
-        write!(out, "{}\n{}\n", report.header, report.diagram).and_then(|_| {
-            let mut line = String::new();
-            for s in &report.steps {
-                write!(out, "{s}{}", style.dim(prompt))?;
-                out.flush()?;
-                line.clear();
-                std::io::stdin().lock().read_line(&mut line)?;
-            }
-            write!(out, "\n{}", report.answer)
-        })
+        step_through(&mut out, &report, lang, style)
     } else if args.brief && format == Format::Text {
         let [en, zh] = &answers;
         let report = Report::new(&trace, if lang == Lang::Zh { zh } else { en }, lang, style);
@@ -359,4 +350,32 @@ fn ignored_against_the_kernel(args: &Args, trace: &synack_explain::Trace) {
     if args.delay_ms.is_some() {
         warn("--delay-ms applies to the simulated link; against the kernel it was ignored");
     }
+}
+
+/// `--step`: the diagram grows with the narration; each step waits for
+/// Enter, and `q` ends the walk (the answer still comes).
+fn step_through(
+    out: &mut impl Write,
+    report: &Report,
+    lang: Lang,
+    style: Style,
+) -> std::io::Result<()> {
+    write!(out, "{}\n{}", report.header, report.diagram_head)?;
+    let prompt = lang.t("[Enter: next step, q: stop]", "［回车：下一步，q：结束］");
+    let mut drawn = 0;
+    let mut line = String::new();
+    for (at, block) in report.step_times.iter().zip(&report.steps) {
+        while let Some((_, row)) = report.diagram_rows.get(drawn).filter(|(t, _)| t <= at) {
+            write!(out, "{row}")?;
+            drawn += 1;
+        }
+        write!(out, "\n{block}{}", style.dim(prompt))?;
+        out.flush()?;
+        line.clear();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if line.trim().eq_ignore_ascii_case("q") {
+            break;
+        }
+    }
+    write!(out, "\n{}", report.answer)
 }

@@ -1164,3 +1164,59 @@ fn explain_fits_an_80_column_tmux() {
         );
     }
 }
+
+/// `--step` in a real terminal: the diagram is drawn only up to the step
+/// shown; `q` stops the walk and the answer follows.
+#[test]
+fn step_draws_the_diagram_along_and_q_stops() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but tmux is missing"
+        );
+        eprintln!("SKIPPED: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_synack");
+    let sock = format!("synack-step-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &sock])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cmd = format!(
+        "{bin} explain --peer sim --step --lang en --isn client=1000,server=5000; tmux -L {sock} wait-for -S done; sleep 30"
+    );
+    assert!(
+        tmux(&["new-session", "-d", "-x", "120", "-y", "60", &cmd])
+            .status
+            .success()
+    );
+    let screen = || String::from_utf8(tmux(&["capture-pane", "-p", "-S", "-"]).stdout).unwrap();
+    let mut first = String::new();
+    for _ in 0..100 {
+        first = screen();
+        if first.contains("[Enter: next step, q: stop]") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The first step is the client's connect(): the SYN is not drawn yet.
+    assert!(first.contains("SYN-SENT"), "{first}");
+    assert!(
+        !first.contains("[S.] seq=5000"),
+        "the SYN-ACK is drawn too early:\n{first}"
+    );
+    tmux(&["send-keys", "q", "Enter"]);
+    tmux(&["wait-for", "done"]);
+    let last = screen();
+    tmux(&["kill-server"]);
+    assert!(last.contains("Why three segments and not two?"), "{last}");
+    assert_eq!(
+        last.matches("[Enter: next step, q: stop]").count(),
+        1,
+        "{last}"
+    );
+}
