@@ -238,6 +238,16 @@ fn every_scenario_runs_against_the_kernel() {
                 assert!(parse_segment(&last.bytes, false).unwrap().tcp.flags.syn());
                 assert!(t.kernel.iter().all(|o| !o.accepted));
             }
+            "time-wait" => {
+                // The kernel held TIME_WAIT for 60 s by its own timer, and
+                // acknowledged the late copy of our FIN.
+                let tw = t.kernel.iter().find(|o| o.state == "TIME_WAIT").unwrap();
+                let left = tw.timer.unwrap().as_secs();
+                assert!((55..=60).contains(&left), "{left}");
+                let fins = segs(&t, Side::A).iter().filter(|x| x.0.fin()).count();
+                assert_eq!(fins, 2);
+                assert!(segs(&t, Side::B).last().unwrap().0 == TcpFlags::ACK);
+            }
             other => panic!("{other}: no kernel check"),
         }
         // The closing answer is built from this run's numbers: none missing.

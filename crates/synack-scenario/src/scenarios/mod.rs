@@ -19,12 +19,13 @@ pub mod simultaneous_open;
 pub mod syn_flood;
 pub mod syn_lost;
 pub mod synack_lost;
+pub mod time_wait;
 pub mod time_wait_rst;
 
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 20] = [
+pub static ALL: [Scenario; 21] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
@@ -45,4 +46,5 @@ pub static ALL: [Scenario; 20] = [
     &abort::DEF,
     &time_wait_rst::DEF,
     &accept_queue::DEF,
+    &time_wait::DEF,
 ];
