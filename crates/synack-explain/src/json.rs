@@ -470,30 +470,29 @@ fn step(s: Side, st: &Step) -> JStep {
     }
 }
 
+/// One frame of the link, for JSON.
+fn link(r: &synack_engine::sim::LinkRecord) -> Option<JLink> {
+    let p = synack_wire::parse_segment(&r.bytes, false).ok()?;
+    Some(JLink {
+        t_us: r.sent_at.as_micros(),
+        from: side(r.from),
+        nth: r.nth,
+        flags: p.tcp.flags.tcpdump().to_string(),
+        seq: p.tcp.seq.get(),
+        ack: p.tcp.ack.get(),
+        payload_len: p.tcp.payload.len(),
+        fate: match r.fate {
+            Fate::Delivered => "delivered",
+            Fate::Dropped { .. } => "dropped",
+            Fate::Duplicated => "duplicated",
+            Fate::Delayed => "delayed",
+        },
+        deliver_us: r.deliver_at.map(|t| t.as_micros()),
+    })
+}
+
 pub fn render(trace: &Trace, answers: &[Answer; 2]) -> String {
-    let link = trace
-        .link
-        .iter()
-        .filter_map(|r| {
-            let p = synack_wire::parse_segment(&r.bytes, false).ok()?;
-            Some(JLink {
-                t_us: r.sent_at.as_micros(),
-                from: side(r.from),
-                nth: r.nth,
-                flags: p.tcp.flags.tcpdump().to_string(),
-                seq: p.tcp.seq.get(),
-                ack: p.tcp.ack.get(),
-                payload_len: p.tcp.payload.len(),
-                fate: match r.fate {
-                    Fate::Delivered => "delivered",
-                    Fate::Dropped { .. } => "dropped",
-                    Fate::Duplicated => "duplicated",
-                    Fate::Delayed => "delayed",
-                },
-                deliver_us: r.deliver_at.map(|t| t.as_micros()),
-            })
-        })
-        .collect();
+    let link: Vec<JLink> = trace.link.iter().filter_map(link).collect();
     let [(q_en, a_en), (q_zh, a_zh)] = answers.clone();
     let doc = Doc {
         schema: SCHEMA,

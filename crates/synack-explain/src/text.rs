@@ -502,6 +502,17 @@ impl<'a> Narrator<'a> {
                 }
             );
         }
+        let opts = self.option_words(s);
+        if !opts.is_empty() {
+            let sep = self.t(", ", "，");
+            let _ = write!(t, " {}{}", self.t("options: ", "选项："), opts.join(sep));
+        }
+        t
+    }
+
+    /// The segment's options in words, in a fixed order.
+    fn option_words(&self, s: &SegInfo) -> Vec<String> {
+        let (open, close) = self.parens();
         let o = &s.options;
         let mut opts = Vec::new();
         if let Some(m) = o.mss {
@@ -550,11 +561,7 @@ impl<'a> Narrator<'a> {
                 format!("{} {hex}", self.t("Fast Open cookie", "Fast Open cookie"))
             });
         }
-        if !opts.is_empty() {
-            let sep = self.t(", ", "，");
-            let _ = write!(t, " {}{}", self.t("options: ", "选项："), opts.join(sep));
-        }
-        t
+        opts
     }
 
     fn check(&self, c: &Check) -> String {
