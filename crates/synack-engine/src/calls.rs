@@ -18,9 +18,6 @@ pub enum CallError {
     #[error("connection is closing (state {0})")]
     /// The connection is closing already.
     Closing(crate::State),
-    #[error("connection not yet established (state {0})")]
-    /// The call needs an established connection.
-    NotEstablished(crate::State),
     #[error("a connection {0:?} already exists")]
     /// A connection on this 4-tuple exists.
     TupleInUse(crate::Tuple),
@@ -106,14 +103,18 @@ pub(crate) fn abort(c: &mut Connection, ctx: &mut Ctx<'_>) -> Disposition {
 /// SEND: buffer and transmit what the window allows. Returns bytes taken.
 pub(crate) fn send(c: &mut Connection, ctx: &mut Ctx<'_>, data: &[u8]) -> Result<usize, CallError> {
     match c.state {
-        State::Established | State::CloseWait => {}
-        State::SynSent | State::SynReceived => return Err(CallError::NotEstablished(c.state)),
+        // §3.10.2: in SYN-SENT and SYN-RECEIVED, "queue the data for
+        // transmission after entering ESTABLISHED state".
+        State::Established | State::CloseWait | State::SynSent | State::SynReceived => {}
         s => return Err(CallError::Closing(s)),
     }
     let room = ctx.cfg.send_buffer.saturating_sub(c.send_buf.len());
     let take = data.len().min(room);
-    c.send_buf.extend_from_slice(&data[..take]);
-    c.push_data(ctx, false, Rule::AckProcessing);
+    c.send_buf
+        .extend_from_slice(data.get(..take).unwrap_or_default());
+    if c.state.is_synchronized() {
+        c.push_data(ctx, false, Rule::AckProcessing);
+    }
     Ok(take)
 }
 

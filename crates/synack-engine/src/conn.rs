@@ -370,6 +370,18 @@ impl Connection {
     /// Send whatever buffered data the window allows, then a FIN if the user
     /// closed and everything before it went out.
     pub(crate) fn push_data(&mut self, ctx: &mut Ctx<'_>, fin_wanted: bool, rule: Rule) {
+        self.push_data_checked(ctx, fin_wanted, rule, None);
+    }
+
+    /// [`Connection::push_data`], the first segment's step carrying `check`
+    /// (the data rides on the segment that completes the handshake).
+    pub(crate) fn push_data_checked(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        fin_wanted: bool,
+        rule: Rule,
+        mut check: Option<crate::step::Check>,
+    ) {
         let sent_bytes = self.snd_nxt.since(self.snd_una).unwrap_or(0);
         let mut unsent = (self.send_buf.len() as u32).saturating_sub(sent_bytes);
         let mss = self.eff_send_mss();
@@ -398,7 +410,7 @@ impl Connection {
                     crate::step::Reply::Data
                 }),
                 rule,
-                None,
+                check.take(),
             );
         }
         if fin_wanted && unsent == 0 && self.fin_seq.is_none() {

@@ -96,11 +96,19 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
         let peer = c.peer_syn;
         ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
         clamp_note(c, ctx, &peer);
+        let fast_open = c.syn_data > 0 || c.tfo.is_some();
         fast_open_synack(c, ctx, seg);
-        ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
-        ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
+        if !fast_open && !c.send_buf.is_empty() {
+            // Data sent in SYN-SENT was queued; it rides on the ACK
+            // (§3.10.7.3: "data or controls that were queued ... MAY be
+            // included").
+            c.push_data_checked(ctx, false, Rule::SynSentSynAck, check);
+        } else {
+            ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
+            ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
+        }
         ctx.event(c, Event::Connected);
-        if !c.send_buf.is_empty() {
+        if fast_open && !c.send_buf.is_empty() {
             // Data given to connect: what the SYN did not deliver goes now.
             c.push_data(ctx, false, Rule::FastOpen);
         }
@@ -399,6 +407,10 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
             Origin::Active => Event::Connected,
         };
         ctx.event(c, ev);
+        if !c.send_buf.is_empty() {
+            // Data queued in SYN-RECEIVED goes once ESTABLISHED.
+            c.push_data(ctx, false, Rule::SynRcvdAck);
+        }
     } else if let Some(d) = ack_field(c, ctx, seg) {
         return d;
     }

@@ -81,6 +81,50 @@ fn rule_04_syn_sent_synack_establishes_and_acks() {
 }
 
 #[test]
+fn rule_04_data_sent_in_syn_sent_rides_on_the_ack() {
+    let mut h = Harness::syn_sent(config());
+    let hd = h.handle.unwrap();
+    // §3.10.2: queued, not sent, and not an error.
+    assert_eq!(h.ep.send(h.now, hd, b"hello").unwrap(), 5);
+    assert_eq!(h.recv(), vec![]);
+    // The segment that completes the handshake carries it.
+    h.exchange(
+        synack_from_peer(ISS + 1),
+        Some(
+            Seg::new(F::PSH | F::ACK, ISS + 1, PEER_ISS + 1)
+                .win(501)
+                .data(b"hello"),
+        ),
+    );
+    assert_eq!(h.state(), Some(State::Established));
+    assert!(h.has_event(Event::Connected));
+    // Once acknowledged, nothing is sent again.
+    h.exchange(Seg::new(F::ACK, PEER_ISS + 1, ISS + 6).win(501), None);
+    h.advance(Duration::from_secs(5));
+    assert_eq!(h.recv(), vec![]);
+}
+
+#[test]
+fn rule_15_data_sent_in_syn_received_goes_once_established() {
+    let mut h = Harness::syn_sent(config());
+    // Simultaneous open: our SYN crossed the peer's.
+    h.exchange(
+        Seg::new(F::SYN, PEER_ISS, 0).opts(syn_opts()),
+        Some(Seg::new(F::SYN_ACK, ISS, PEER_ISS + 1).opts(syn_opts())),
+    );
+    let hd = h.handle.unwrap();
+    assert_eq!(h.ep.send(h.now, hd, b"hi").unwrap(), 2);
+    assert_eq!(h.recv(), vec![]);
+    h.send(Seg::new(F::ACK, PEER_ISS + 1, ISS + 1).win(501));
+    let out = h.recv();
+    assert_eq!(h.state(), Some(State::Established));
+    assert!(
+        out.iter().any(|s| s.payload == b"hi" && s.seq == ISS + 1),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn rule_05_syn_sent_acceptable_pure_ack_is_dropped() {
     let mut h = Harness::syn_sent(config());
     h.exchange(Seg::new(F::ACK, PEER_ISS, ISS + 1), None);

@@ -34,6 +34,24 @@ pub fn in_lab<T: Send + 'static>(
         .map_err(|_| NetError::Command("the lab thread panicked".into()))?
 }
 
+/// Where the kernel holds a thread of this process asleep: the system
+/// call it is in and its wait channel (e.g. `wait_woken`); `None` while
+/// it runs.
+pub fn blocked_in(tid: i32) -> Option<(i64, String)> {
+    let task = format!("/proc/self/task/{tid}");
+    let call = std::fs::read_to_string(format!("{task}/syscall")).ok()?;
+    let n: i64 = call.split_whitespace().next()?.parse().ok()?;
+    let wchan = std::fs::read_to_string(format!("{task}/wchan")).unwrap_or_default();
+    (!wchan.is_empty() && wchan != "0").then_some((n, wchan))
+}
+
+/// Whether the kernel holds thread `tid` asleep inside write() or send()
+/// (std's stream writes are sendto): on a socket still in SYN_SENT that
+/// is the wait for its handshake.
+pub fn waits_in_write(tid: i32) -> bool {
+    blocked_in(tid).is_some_and(|(n, _)| n == libc::SYS_write || n == libc::SYS_sendto)
+}
+
 pub struct KernelRun {
     pub d: Driver,
     /// synack's address and the kernel's, as the run uses them.
@@ -42,6 +60,9 @@ pub struct KernelRun {
     pub settings: Vec<Setting>,
     /// Which role the kernel plays (the server unless a run says so).
     pub kernel_side: Side,
+    /// Leave the kernel's timers as they are: [`KernelRun::shorten`] only
+    /// records the setting (runs then take as long as Linux's defaults).
+    pub keep_defaults: bool,
     release: String,
 }
 
@@ -66,6 +87,7 @@ impl KernelRun {
             theirs: SocketAddr::new(Lab::kernel_addr(v6), theirs_port),
             settings: Vec::new(),
             kernel_side: Side::B,
+            keep_defaults: false,
             release,
         })
     }
@@ -92,6 +114,16 @@ impl KernelRun {
             default,
         });
         Ok(())
+    }
+
+    /// Set a sysctl that only makes the run shorter (fewer retries): left
+    /// at its default, and only recorded, when `keep_defaults` is set.
+    pub fn shorten(&mut self, path: &str, value: &str) -> Result<(), NetError> {
+        if self.keep_defaults {
+            self.read_sysctl(path);
+            return Ok(());
+        }
+        self.sysctl(path, value)
     }
 
     /// Record what the lab's application does (a backlog, no accept()).

@@ -20,7 +20,9 @@ pub mod observe;
 pub mod pcap;
 mod sys;
 
-pub use sys::{connect_from, linger_zero, listen_with_backlog, set_fastopen, wait_peak_rss};
+pub use sys::{
+    connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, wait_peak_rss,
+};
 
 pub use driver::{Captured, Dir, Driver, Fault};
 pub use lab::Lab;

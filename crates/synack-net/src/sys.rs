@@ -265,6 +265,12 @@ pub fn connect_from(
     Ok(std::net::TcpStream::from(owned))
 }
 
+/// The calling thread's id, as /proc/<pid>/task/<tid> names it.
+pub fn gettid() -> i32 {
+    // SAFETY: no arguments, cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// TCP_FASTOPEN on a listener: accept data on SYNs with valid cookies,
 /// with up to `qlen` such connections pending.
 pub fn set_fastopen(fd: &impl AsRawFd, qlen: i32) -> io::Result<()> {

@@ -49,6 +49,59 @@ pub fn synack_connects(
     Ok((h, l, s))
 }
 
+/// How long the lab's application waits in connect(): longer than Linux's
+/// default SYN retries take, so a timeout it reports is the kernel's.
+pub const CONNECT_LIMIT: Duration = Duration::from_secs(180);
+
+/// The kernel's application connects to `target` without waiting and at
+/// once writes `request`, so its write() waits for the handshake; only
+/// when the kernel holds it there (read from /proc) does the driver turn
+/// and synack answer the SYN. Then `app` runs on the socket.
+pub fn kernel_writes_while_connecting(
+    run: &mut KernelRun,
+    target: SocketAddr,
+    request: &'static [u8],
+    app: impl FnOnce(TcpStream) -> std::io::Result<()> + Send + 'static,
+) -> Result<KernelClient, NetError> {
+    use std::io::Write;
+    let epoch = run.d.epoch();
+    let from = SocketAddr::new(run.theirs.ip(), 0);
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel::<(i32, Option<SocketAddr>)>();
+    let thread = std::thread::spawn(move || {
+        let now = || Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
+        let mut c = synack_net::connect_from(from, target).map_err(|e| (now(), e.kind()))?;
+        c.set_nonblocking(false).map_err(|e| (now(), e.kind()))?;
+        let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+        let _ = tid_tx.send((synack_net::gettid(), c.local_addr().ok()));
+        c.write_all(request).map_err(|e| (now(), e.kind()))?;
+        let _ = wait.recv_timeout(Duration::from_secs(10));
+        app(c).map_err(|e| (now(), e.kind()))
+    });
+    let (tid, local) = tid_rx
+        .recv_timeout(Duration::from_secs(5))
+        .map_err(|_| cmd("the kernel's application did not start connecting"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !synack_net::harness::waits_in_write(tid) {
+        if std::time::Instant::now() > deadline {
+            return Err(cmd(format!(
+                "the kernel's write() never waited for the handshake (thread {tid}: {:?})",
+                synack_net::harness::blocked_in(tid)
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Asleep in write() on a SYN_SENT socket: the wait for the handshake.
+    let local = local.ok_or_else(|| cmd("the kernel's socket has no address"))?;
+    if run.kernel_state(local, target) != Some("SYN_SENT") {
+        return Err(cmd(
+            "the kernel's socket is not in SYN_SENT while write() waits",
+        ));
+    }
+    run.d.after_call("write() waits for the handshake");
+    Ok(KernelClient { thread, target, go })
+}
+
 /// The kernel's application, connecting to synack from a thread of the lab.
 pub struct KernelClient {
     thread: JoinHandle<Result<(), (Instant, std::io::ErrorKind)>>,
@@ -68,8 +121,8 @@ pub fn kernel_connects(
     let (go, wait) = std::sync::mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
         let now = || Instant::from_nanos(epoch.elapsed().as_nanos() as u64);
-        let c = TcpStream::connect_timeout(&target, Duration::from_secs(30))
-            .map_err(|e| (now(), e.kind()))?;
+        let c =
+            TcpStream::connect_timeout(&target, CONNECT_LIMIT).map_err(|e| (now(), e.kind()))?;
         let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = wait.recv_timeout(Duration::from_secs(10));
         app(c).map_err(|e| (now(), e.kind()))

@@ -43,6 +43,7 @@ fn run(o: &Options) -> Result<Trace, NetError> {
     if synack_server {
         run.kernel_side = Side::A;
     }
+    run.keep_defaults = o.kernel_defaults;
     for s in SCHEDULE_SYSCTLS {
         run.read_sysctl(s);
     }

@@ -8,8 +8,10 @@
 
 mod common;
 mod kernel;
+pub mod linux_defaults;
 mod scenarios;
 mod sim;
+mod syn_schedule;
 pub mod tell;
 
 use std::net::SocketAddr;
@@ -25,6 +27,7 @@ use synack_trace::{Findings, Profile, Trace};
 pub use common::{REQUEST, RESPONSE};
 pub use kernel::run_linux;
 pub use sim::{SimRun, run_sim};
+pub use syn_schedule::predict as linux_syn_model;
 
 /// One scenario. A scenario never appears in a renderer: it makes a trace
 /// and says which findings its answer uses.
@@ -89,6 +92,9 @@ pub struct Options {
     /// Which side synack plays against the Linux kernel (the simulated peer
     /// runs synack on both).
     pub synack_side: Side,
+    /// Against the kernel: keep its retry settings at their defaults
+    /// instead of shortening them (runs take up to minutes).
+    pub kernel_defaults: bool,
 }
 
 impl Default for Options {
@@ -104,6 +110,7 @@ impl Default for Options {
             server: SocketAddr::from(([198, 51, 100, 20], 80)),
             closer: Side::A,
             synack_side: Side::A,
+            kernel_defaults: false,
         }
     }
 }

@@ -117,24 +117,16 @@ pub fn schedule_rule(t: &Trace, side: Side, synack_ack: bool, lang: Lang) -> Str
             (_, Lang::Zh) => "synack 的 Linux 配置模仿 Linux 6.x：前几次重传间隔 1 秒（tcp_syn_linear_timeouts=4），之后加倍".into(),
         };
     }
-    let name = if synack_ack {
-        "net.ipv4.tcp_synack_retries"
-    } else {
-        "net.ipv4.tcp_syn_retries"
-    };
+    if !synack_ack {
+        return crate::syn_schedule::rule(t, lang);
+    }
+    let name = "net.ipv4.tcp_synack_retries";
     let retries = sysctl(t, name).map_or_else(|| unknown(lang), str::to_string);
-    let linear = sysctl(t, "net.ipv4.tcp_syn_linear_timeouts");
-    match (lang, linear, synack_ack) {
-        (Lang::En, Some(l), false) => format!(
-            "this kernel retries {retries} times ({name}); with tcp_syn_linear_timeouts={l} the first {l} waits stay at its initial timeout, later ones double"
-        ),
-        (Lang::Zh, Some(l), false) => format!(
-            "这个内核重试 {retries} 次（{name}）；tcp_syn_linear_timeouts={l} 时，前 {l} 次等待保持初始超时，之后加倍"
-        ),
-        (Lang::En, _, _) => {
+    match lang {
+        Lang::En => {
             format!("this kernel retries {retries} times ({name}), doubling the wait after each")
         }
-        (Lang::Zh, _, _) => format!("这个内核重试 {retries} 次（{name}），每次等待加倍"),
+        Lang::Zh => format!("这个内核重试 {retries} 次（{name}），每次等待加倍"),
     }
 }
 

@@ -205,8 +205,21 @@ fn every_scenario_runs_against_the_kernel() {
                     .filter(|x| x.0.syn() && x.4 == t.client.port())
                     .collect();
                 assert_eq!(acks.len(), 3, "{acks:?}");
+                // By the time between the SYNs that made them (64 ns ticks),
+                // within 2 ms: the kernel read each SYN inside our write().
+                let syns: Vec<_> = t
+                    .link
+                    .iter()
+                    .filter(|r| r.from == Side::A)
+                    .filter(|r| {
+                        let p = parse_segment(&r.bytes, false).unwrap().tcp;
+                        p.flags == TcpFlags::SYN && p.src_port == t.client.port()
+                    })
+                    .map(|r| r.sent_at.as_nanos() as f64)
+                    .collect();
                 let step = f64::from(acks[1].1.wrapping_sub(acks[0].1));
-                assert!((step - 500e6 / 64.0).abs() < 0.1 * 500e6 / 64.0, "{step}");
+                let want = (syns[1] - syns[0]) / 64.0;
+                assert!((step - want).abs() < 2e6 / 64.0, "{step} vs {want}");
             }
             "time-wait-rst" => {
                 let st = states(&t);
@@ -248,6 +261,7 @@ fn every_scenario_runs_against_the_kernel() {
                 assert_eq!(fins, 2);
                 assert!(segs(&t, Side::B).last().unwrap().0 == TcpFlags::ACK);
             }
+            "third-ack-data" => third_segment_carries_request(&t, Side::A),
             other => panic!("{other}: no kernel check"),
         }
         // The closing answer is built from this run's numbers: none missing.
@@ -279,6 +293,39 @@ fn segs(t: &Trace, side: Side) -> Vec<(TcpFlags, u32, u32, u32, u16, usize)> {
             )
         })
         .collect()
+}
+
+/// `client`'s first segment after its SYN is an ACK that carries the
+/// request, and the server acknowledges the request's bytes.
+fn third_segment_carries_request(t: &Trace, client: Side) {
+    let c = segs(t, client);
+    let syn = c.first().unwrap();
+    let third = c.iter().find(|x| !x.0.syn()).unwrap();
+    assert!(third.0.ack(), "{c:?}");
+    assert_eq!(third.5, synack_scenario::REQUEST.len(), "{c:?}");
+    assert_eq!(third.1, syn.1.wrapping_add(1));
+    let end = third.1.wrapping_add(synack_scenario::REQUEST.len() as u32);
+    assert!(segs(t, client.other()).iter().any(|x| x.2 == end));
+    // Exactly one SYN and no pure ACK before the data.
+    assert_eq!(c.iter().filter(|x| x.0.syn()).count(), 1);
+}
+
+#[test]
+fn the_kernel_client_sends_its_request_on_the_third_segment() {
+    let Some(t) = run_with(sc("third-ack-data"), Side::B, Side::A) else {
+        return;
+    };
+    third_segment_carries_request(&t, Side::A);
+    // The application's write() was seen waiting while the socket was in
+    // SYN_SENT, before synack answered.
+    let first_frame = t.link.first().unwrap().sent_at;
+    assert!(
+        t.kernel.iter().any(|o| o.state == "SYN_SENT"
+            && o.at <= first_frame
+            && matches!(o.cause, synack_trace::ObsCause::Call(c) if c.starts_with("write()"))),
+        "{:?}",
+        t.kernel
+    );
 }
 
 fn run_with(s: Scenario, synack_side: Side, closer: Side) -> Option<Trace> {

@@ -71,6 +71,11 @@ pub struct Args {
     /// or `COLUMNS`; unwrapped when not writing to a terminal).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(40..))]
     width: Option<u16>,
+    /// Against the Linux peer: leave the kernel's retry settings at their
+    /// defaults instead of shortening them for the run (`filtered` then
+    /// takes about two minutes, as Linux really does).
+    #[arg(long)]
+    kernel_defaults: bool,
     /// Colour: `auto` (when writing to a terminal and NO_COLOR is unset), `always`, `never`.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
@@ -225,6 +230,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         },
         closer: args.closer.unwrap_or(SideArg::Client).into(),
         synack_side: args.role.into(),
+        kernel_defaults: args.kernel_defaults,
         ..Options::default()
     };
     let opts = if args.ipv6 {
@@ -236,6 +242,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     } else {
         opts
     };
+    if args.kernel_defaults && args.peer == PeerArg::Sim {
+        warn("--kernel-defaults applies to the Linux peer; the simulated peer ignores it");
+    }
     if args.role == SideArg::Server && args.peer == PeerArg::Sim {
         // A usage error: exit 2, as clap does for its own.
         clap::Error::raw(
@@ -256,9 +265,11 @@ pub fn run(args: &Args) -> Result<(), String> {
                 | synack_net::NetError::Tun(_)
                 | synack_net::NetError::TunDenied(_)),
             ) => {
-                eprintln!(
-                    "synack: using the simulated peer ({e}); run as root for the Linux kernel"
-                );
+                let hint = match e {
+                    synack_net::NetError::Namespace(_) => "run as root for the Linux kernel",
+                    _ => "the Linux peer needs a working /dev/net/tun",
+                };
+                eprintln!("synack: using the simulated peer ({e}); {hint}");
                 synack_scenario::run_sim(&opts)?
             }
             Err(e) => return Err(format!("the Linux peer: {e}")),

@@ -236,16 +236,16 @@ fn peer_auto_falls_back_to_sim_for_an_unprivileged_user() {
         eprintln!("SKIPPED: needs root and setpriv to try an unprivileged user");
         return;
     }
-    let out = Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_synack"),
-            "explain",
-            "--lang",
-            "en",
-        ])
+    // Unprivileged user namespaces may let nobody reach the kernel peer; a
+    // TUN device that is /dev/null (in a mount namespace of this command
+    // only) is one it cannot use, whoever it is.
+    let script = format!(
+        "mount --bind /dev/null /dev/net/tun && exec /usr/bin/setpriv --reuid=65534 --regid=65534 \
+         --clear-groups {} explain --lang en",
+        env!("CARGO_BIN_EXE_synack")
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
         .output()
         .unwrap();
     assert!(
@@ -253,7 +253,9 @@ fn peer_auto_falls_back_to_sim_for_an_unprivileged_user() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("using the simulated peer"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("using the simulated peer"), "{err}");
+    assert!(err.contains("/dev/net/tun"), "{err}");
     assert!(stdout(&out).contains("simulated link"));
 }
 
@@ -943,6 +945,12 @@ fn options_that_cannot_apply_are_said_and_a_bad_pcap_path_stops_the_run_first() 
     );
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--closer applies to --scenario close"));
+    let out = synack(&["explain", "--peer", "sim", "--kernel-defaults"], "C");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--kernel-defaults applies to the Linux peer")
+    );
     // The filtered scenario would run for minutes of virtual time; the path
     // is refused before anything runs.
     let out = synack(

@@ -138,6 +138,11 @@ fn answer(a: &Ask<'_>) -> Answer {
             "当 tcp_abort_on_overflow 为 1 时，Linux 会改为回复 RST。".to_string()
         }
     };
+    let defaults = if t.is_synack(Side::B) {
+        String::new()
+    } else {
+        crate::syn_schedule::synack_defaults(t, lang)
+    };
     let q = a.q(
         "Can a connection be established without accept()? What happens when the accept queue is full?",
         "不调用 accept() 连接能建立吗？全连接队列满了会怎样？",
@@ -148,12 +153,12 @@ fn answer(a: &Ask<'_>) -> Answer {
 accept(), yet {completed} of {CLIENTS} handshakes completed and waited in the accept queue ({queue}). For {dropped} more the \
 queue had no room: their clients believed themselves connected (the last at {client_up}) because they had sent their ACK, \
 but the server dropped that ACK and kept the connection half-open; its timer sent the SYN-ACK again (first at {again}) and \
-the client acknowledged it once more. {overflow}"
+the client acknowledged it once more.{defaults} {overflow}"
         ),
         Lang::Zh => format!(
             "能：握手由内核完成，而不是应用。监听套接字的应用从未调用 accept()，但 {CLIENTS} 次握手中有 {completed} 次完成，并在全连接队列中等待\
 （{queue}）。另外 {dropped} 个连接遇到队列已满：客户端已发出 ACK，认为连接已建立（最后一个在 {client_up}），服务器却丢弃了这个 ACK，\
-让连接保持半连接；它的定时器重发 SYN-ACK（第一次在 {again}），客户端再次确认。{overflow}"
+让连接保持半连接；它的定时器重发 SYN-ACK（第一次在 {again}），客户端再次确认。{defaults}{overflow}"
         ),
     };
     (q, text)

@@ -19,13 +19,14 @@ pub mod simultaneous_open;
 pub mod syn_flood;
 pub mod syn_lost;
 pub mod synack_lost;
+pub mod third_ack_data;
 pub mod time_wait;
 pub mod time_wait_rst;
 
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 21] = [
+pub static ALL: [Scenario; 22] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
@@ -47,4 +48,5 @@ pub static ALL: [Scenario; 21] = [
     &time_wait_rst::DEF,
     &accept_queue::DEF,
     &time_wait::DEF,
+    &third_ack_data::DEF,
 ];
