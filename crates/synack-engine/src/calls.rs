@@ -121,6 +121,13 @@ pub(crate) fn send(c: &mut Connection, ctx: &mut Ctx<'_>, data: &[u8]) -> Result
 /// The connection's timer fired (rules 7, 8, 20, 49).
 pub(crate) fn timeout(c: &mut Connection, ctx: &mut Ctx<'_>, kind: TimerKind) -> Disposition {
     let cfg = ctx.cfg;
+    if kind == TimerKind::DelayedAck {
+        // Nothing of ours came to carry it: the ACK of the FIN goes alone.
+        c.timer = None;
+        ctx.push(c.ack_segment(ctx.now, Rule::PassiveClose));
+        ctx.note(c, Action::Send(Reply::Ack), Rule::PassiveClose, None);
+        return Disposition::Keep;
+    }
     if kind == TimerKind::TimeWait {
         c.state = State::Closed;
         c.timer = None;

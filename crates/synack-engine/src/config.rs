@@ -117,6 +117,10 @@ pub struct Config {
     pub max_rto: Duration,
     /// TIME-WAIT duration, 2·MSL.
     pub time_wait: Duration,
+    /// How long the ACK of a peer's FIN may wait for our own FIN or data
+    /// to ride on (a delayed ACK, RFC 1122 §4.2.3.2: at most 500 ms);
+    /// `None`: acknowledged at once. Linux delays it (about 40 ms).
+    pub fin_ack_delay: Option<Duration>,
     /// Minimum gap between challenge ACKs / ACKs to invalid segments on one
     /// connection (RFC 5961 §7; Linux `tcp_invalid_ratelimit`).
     pub challenge_ack_interval: Duration,
@@ -165,6 +169,7 @@ impl Config {
             initial_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(120),
             time_wait: Duration::from_secs(240),
+            fin_ack_delay: None,
             challenge_ack_interval: Duration::from_millis(500),
             rng_seed: 0x5eed_5eed,
             record_steps: true,

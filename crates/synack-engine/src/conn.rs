@@ -384,6 +384,14 @@ impl Connection {
     ) {
         let sent_bytes = self.snd_nxt.since(self.snd_una).unwrap_or(0);
         let mut unsent = (self.send_buf.len() as u32).saturating_sub(sent_bytes);
+        if (unsent > 0 || fin_wanted)
+            && self
+                .timer
+                .is_some_and(|t| t.kind == crate::step::TimerKind::DelayedAck)
+        {
+            // What goes now carries the delayed ACK of the peer's FIN.
+            self.timer = None;
+        }
         let mss = self.eff_send_mss();
         let mut room = self.snd_wnd.saturating_sub(sent_bytes);
         let was_idle = self.snd_una == self.snd_nxt;

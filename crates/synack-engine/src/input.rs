@@ -605,6 +605,14 @@ fn text_and_fin(
                 _ => None,
             };
             if let Some(rule) = rule {
+                if let (State::CloseWait, Some(d), None) = (c.state, ctx.cfg.fin_ack_delay, c.timer)
+                {
+                    // Our FIN, if the application closes soon, carries it.
+                    c.set_timer(ctx.now + d, TimerKind::DelayedAck);
+                    let ms = u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+                    ctx.note(c, Action::Note(Note::FinAckDelayed { ms }), rule, check);
+                    return Keep;
+                }
                 ctx.push(c.ack_segment(ctx.now, rule));
                 ctx.note(c, Action::Send(Reply::Ack), rule, check);
                 return Keep;

@@ -148,6 +148,8 @@ pub enum TimerKind {
     Retransmit,
     /// The TIME-WAIT (2·MSL) timer.
     TimeWait,
+    /// The delayed ACK of a peer's FIN ([`Config::fin_ack_delay`](crate::Config)).
+    DelayedAck,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +360,11 @@ pub enum Note {
     },
     /// An ACK to the listener whose cookie does not validate.
     SynCookieRejected,
+    /// The ACK of the peer's FIN waits, so that our FIN can carry it.
+    FinAckDelayed {
+        /// For at most this many milliseconds.
+        ms: u32,
+    },
     /// The SYN queue is full and cookies are off: the SYN is dropped.
     SynQueueFull {
         /// Half-open connections held.

@@ -497,3 +497,39 @@ fn calls_on_a_dead_handle_fail_cleanly() {
     );
     let _ = Config::linux();
 }
+
+// ---- The delayed ACK of a FIN (three-segment close) ----
+
+fn delaying() -> Config {
+    Config {
+        fin_ack_delay: Some(Duration::from_millis(40)),
+        ..config()
+    }
+}
+
+#[test]
+fn rule_47_a_delayed_fin_ack_rides_on_our_fin() {
+    let mut h = Harness::established(delaying());
+    h.exchange(Seg::new(F::FIN_ACK, P, L), None);
+    assert_eq!(h.state(), Some(State::CloseWait));
+    assert!(h.has_event(Event::PeerClosed));
+    // Closing within the delay: one FIN+ACK acknowledges the peer's FIN.
+    h.advance(Duration::from_millis(10));
+    h.ep.close(h.now, h.handle.unwrap()).unwrap();
+    assert_eq!(h.recv(), vec![Seg::new(F::FIN_ACK, L, P + 1).win(501)]);
+    assert_eq!(h.state(), Some(State::LastAck));
+    // The delay's timer is gone: nothing else goes before the FIN's RTO.
+    h.advance(Duration::from_millis(100));
+    assert_eq!(h.recv(), vec![]);
+}
+
+#[test]
+fn rule_47_a_delayed_fin_ack_goes_alone_when_nothing_comes() {
+    let mut h = Harness::established(delaying());
+    h.exchange(Seg::new(F::FIN_ACK, P, L), None);
+    h.advance(Duration::from_millis(39));
+    assert_eq!(h.recv(), vec![]);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.recv(), vec![ack(L, P + 1)]);
+    assert_eq!(h.state(), Some(State::CloseWait));
+}

@@ -352,6 +352,7 @@ fn cause(c: &Cause) -> JCause {
             timer: match k {
                 TimerKind::Retransmit => "retransmit",
                 TimerKind::TimeWait => "time_wait",
+                TimerKind::DelayedAck => "delayed_ack",
             },
         },
         Cause::User(c) => {

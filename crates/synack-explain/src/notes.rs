@@ -37,6 +37,14 @@ pub fn note(n: Note, lang: Lang) -> String {
             "→ keeps the server's Fast Open cookie: next time data can ride on the SYN",
             "→ 保存服务器的 Fast Open cookie：下次数据可以随 SYN 发送",
         ),
+        Note::FinAckDelayed { ms } => match lang {
+            Lang::En => format!(
+                "→ the ACK of the FIN waits up to {ms} ms: if the application closes (or sends) by then, its segment carries the ACK (a delayed ACK, RFC 1122 §4.2.3.2)"
+            ),
+            Lang::Zh => format!(
+                "→ 对 FIN 的确认最多等待 {ms} ms：若应用在此之前关闭（或发送数据），就由它的报文段捎带这个 ACK（延迟确认，RFC 1122 §4.2.3.2）"
+            ),
+        },
         Note::FastOpenDataSent { bytes } => match lang {
             Lang::En => format!("→ {bytes} bytes of data ride on the SYN, with the cookie"),
             Lang::Zh => format!("→ {bytes} 字节数据随 SYN 发送，附带 cookie"),
@@ -134,6 +142,7 @@ pub fn fields(n: Note) -> (&'static str, Vec<(&'static str, u32)>) {
         ),
         Note::SynCookieAccepted { mss } => ("syn_cookie_accepted", vec![("mss", u32::from(mss))]),
         Note::SynCookieRejected => ("syn_cookie_rejected", vec![]),
+        Note::FinAckDelayed { ms } => ("fin_ack_delayed", vec![("ms", ms)]),
         Note::SynQueueFull { syn_queue, backlog } => (
             "syn_queue_full",
             vec![("syn_queue", syn_queue), ("backlog", backlog)],

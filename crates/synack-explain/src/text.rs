@@ -444,6 +444,12 @@ impl<'a> Narrator<'a> {
                     "重传定时器超时：发出的报文段没有得到确认",
                 )
                 .into(),
+            Cause::Timer(TimerKind::DelayedAck) => self
+                .t(
+                    "the delayed ACK's timer expires: nothing of its own came to carry the ACK of the FIN",
+                    "延迟确认定时器到期：没有自己的报文段可以捎带对 FIN 的确认",
+                )
+                .into(),
             Cause::Timer(TimerKind::TimeWait) => self
                 .t(
                     "the TIME-WAIT timer (2·MSL) expires",

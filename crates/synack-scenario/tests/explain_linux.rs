@@ -262,6 +262,7 @@ fn every_scenario_runs_against_the_kernel() {
                 assert!(segs(&t, Side::B).last().unwrap().0 == TcpFlags::ACK);
             }
             "third-ack-data" => third_segment_carries_request(&t, Side::A),
+            "three-way-close" => three_segment_close(&t, Side::B),
             other => panic!("{other}: no kernel check"),
         }
         // The closing answer is built from this run's numbers: none missing.
@@ -308,6 +309,40 @@ fn third_segment_carries_request(t: &Trace, client: Side) {
     assert!(segs(t, client.other()).iter().any(|x| x.2 == end));
     // Exactly one SYN and no pure ACK before the data.
     assert_eq!(c.iter().filter(|x| x.0.syn()).count(), 1);
+}
+
+/// After `first`'s FIN the other side sends exactly one segment, a FIN
+/// that acknowledges it, and `first` acknowledges that: three segments.
+fn three_segment_close(t: &Trace, first: Side) {
+    let all: Vec<_> = t
+        .link
+        .iter()
+        .map(|r| (r.from, parse_segment(&r.bytes, false).unwrap().tcp))
+        .collect();
+    let i = all.iter().position(|(_, s)| s.flags.fin()).unwrap();
+    let tail = &all[i..];
+    assert_eq!(tail.len(), 3, "{tail:?}");
+    let (fin, reply, last) = (&tail[0], &tail[1], &tail[2]);
+    assert_eq!(fin.0, first);
+    assert_eq!(reply.0, first.other());
+    assert_eq!(reply.1.flags, TcpFlags::FIN_ACK);
+    assert_eq!(reply.1.ack.get(), fin.1.seq.get().wrapping_add(1));
+    assert_eq!(last.1.flags, TcpFlags::ACK);
+    assert_eq!(last.1.ack.get(), reply.1.seq.get().wrapping_add(1));
+}
+
+#[test]
+fn the_kernel_client_closes_and_synack_answers_fin_ack() {
+    let Some(t) = run_with(sc("three-way-close"), Side::B, Side::A) else {
+        return;
+    };
+    three_segment_close(&t, Side::A);
+    // The kernel acknowledged our FIN+ACK and held TIME_WAIT.
+    assert!(
+        states(&t).iter().any(|x| x.0 == "TIME_WAIT"),
+        "{:?}",
+        states(&t)
+    );
 }
 
 #[test]

@@ -247,6 +247,8 @@ impl Endpoint {
 
     /// CLOSE: an orderly close (FIN) after queued data.
     pub fn close(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
+        // What fell due before `now` happens first (a call cannot go back in time).
+        self.handle_timeout(now);
         let idx = self.index_of(h)?;
         self.run(
             idx,
@@ -262,6 +264,8 @@ impl Endpoint {
 
     /// ABORT: drop the connection, with a RST where the peer may hold state.
     pub fn abort(&mut self, now: Instant, h: ConnHandle) -> Result<(), CallError> {
+        // What fell due before `now` happens first (a call cannot go back in time).
+        self.handle_timeout(now);
         let idx = self.index_of(h)?;
         self.run(idx, now, &Cause::User(UserCall::Abort), |c, ctx| {
             (calls::abort(c, ctx), ())
@@ -271,6 +275,8 @@ impl Endpoint {
 
     /// SEND: returns how many bytes were buffered.
     pub fn send(&mut self, now: Instant, h: ConnHandle, data: &[u8]) -> Result<usize, CallError> {
+        // What fell due before `now` happens first (a call cannot go back in time).
+        self.handle_timeout(now);
         let idx = self.index_of(h)?;
         let cause = Cause::User(UserCall::Send {
             bytes: data.len() as u32,

@@ -20,13 +20,14 @@ pub mod syn_flood;
 pub mod syn_lost;
 pub mod synack_lost;
 pub mod third_ack_data;
+pub mod three_way_close;
 pub mod time_wait;
 pub mod time_wait_rst;
 
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 22] = [
+pub static ALL: [Scenario; 23] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
@@ -49,4 +50,5 @@ pub static ALL: [Scenario; 22] = [
     &accept_queue::DEF,
     &time_wait::DEF,
     &third_ack_data::DEF,
+    &three_way_close::DEF,
 ];
