@@ -263,6 +263,28 @@ fn every_scenario_runs_against_the_kernel() {
             }
             "third-ack-data" => third_segment_carries_request(&t, Side::A),
             "three-way-close" => three_segment_close(&t, Side::B),
+            "options" => {
+                // The SYN offered MSS 1400 and window scale only: the
+                // kernel's SYN-ACK echoes no SACK-permitted, no timestamps.
+                let syn = t.link.iter().find(|r| r.from == Side::A).unwrap();
+                let syn = parse_segment(&syn.bytes, false).unwrap().tcp.options;
+                assert_eq!(syn.mss, Some(1400));
+                assert!(!syn.sack_permitted && syn.timestamps.is_none());
+                let sa = t.link.iter().find(|r| r.from == Side::B).unwrap();
+                let sa = parse_segment(&sa.bytes, false).unwrap().tcp.options;
+                assert!(sa.window_scale.is_some());
+                assert!(!sa.sack_permitted && sa.timestamps.is_none(), "{sa:?}");
+                // The third segment's window is scaled by our shift 7.
+                let third = segs(&t, Side::A)[1];
+                assert_eq!(third.0, TcpFlags::ACK);
+                let raw = t.link.iter().filter(|r| r.from == Side::A).nth(1).unwrap();
+                assert_eq!(
+                    parse_segment(&raw.bytes, false).unwrap().tcp.window,
+                    64240 >> 7
+                );
+                let (_, a) = answer(&t, Lang::En);
+                assert!(a.contains("501 × 128 = 64128 bytes"), "{a}");
+            }
             other => panic!("{other}: no kernel check"),
         }
         // The closing answer is built from this run's numbers: none missing.

@@ -249,6 +249,36 @@ fn quoted(t: &Trace, v: f64) -> bool {
     measured || model || config
 }
 
+/// MSS options, and every window after the SYNs scaled by the shift its
+/// sender's SYN announced.
+fn sizes_on_wire(t: &Trace) -> Vec<u64> {
+    let segs: Vec<_> = t
+        .link
+        .iter()
+        .filter_map(|r| {
+            synack_wire::parse_segment(&r.bytes, false)
+                .ok()
+                .map(|p| (r.from, p.tcp))
+        })
+        .collect();
+    let shift = |side: Side| {
+        segs.iter()
+            .find(|(f, s)| *f == side && s.flags.syn())
+            .and_then(|(_, s)| s.options.window_scale)
+    };
+    let mut v: Vec<u64> = segs
+        .iter()
+        .filter_map(|(_, s)| s.options.mss)
+        .map(u64::from)
+        .collect();
+    for (from, s) in &segs {
+        if let (false, Some(sh)) = (s.flags.syn(), shift(*from)) {
+            v.push(u64::from(s.window) << sh.min(14));
+        }
+    }
+    v
+}
+
 fn check(s: Scenario, t: &Trace, peer: &str) -> Vec<String> {
     let mut bad = Vec::new();
     let w = wire(t, &format!("{}-{peer}", s.name));
@@ -264,6 +294,7 @@ fn check(s: Scenario, t: &Trace, peer: &str) -> Vec<String> {
         ]);
         on_wire.push((x.seq + x.len + 1) % (1 << 32));
     }
+    let sizes = sizes_on_wire(t);
     for lang in [Lang::En, Lang::Zh] {
         let (q, a) = answer(t, lang);
         let tag = format!("{} {peer} {lang:?}", s.name);
@@ -297,9 +328,10 @@ fn check(s: Scenario, t: &Trace, peer: &str) -> Vec<String> {
                 bad.push(format!("{tag}: {v} s is no time in the trace: {a}"));
             }
         }
-        // Byte counts are payload lengths on the wire.
+        // Byte counts are payload lengths on the wire, or an MSS or a
+        // scaled window it carries.
         for n in numbers_before(&a, &["-byte", " 字节"]) {
-            if n == 0 || !w.iter().any(|x| x.len == n) {
+            if n == 0 || !(w.iter().any(|x| x.len == n) || sizes.contains(&n)) {
                 bad.push(format!("{tag}: no {n}-byte payload on the wire: {a}"));
             }
         }

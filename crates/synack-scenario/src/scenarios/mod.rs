@@ -13,6 +13,7 @@ pub mod isn;
 pub mod last_ack_lost;
 pub mod normal;
 pub mod old_duplicate;
+pub mod options;
 pub mod refused;
 pub mod simultaneous_close;
 pub mod simultaneous_open;
@@ -27,7 +28,7 @@ pub mod time_wait_rst;
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 23] = [
+pub static ALL: [Scenario; 24] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
@@ -51,4 +52,5 @@ pub static ALL: [Scenario; 23] = [
     &time_wait::DEF,
     &third_ack_data::DEF,
     &three_way_close::DEF,
+    &options::DEF,
 ];

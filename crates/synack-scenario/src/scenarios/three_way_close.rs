@@ -26,8 +26,10 @@ pub static DEF: Def = Def {
     answer,
 };
 
-/// synack may hold the ACK of a FIN briefly, as a delayed ACK.
-const FIN_ACK_DELAY: Duration = Duration::from_millis(40);
+/// synack may hold the ACK of a FIN briefly, as a delayed ACK: up to
+/// 200 ms, Linux's longest delayed ACK (`TCP_DELACK_MAX`), so a busy lab
+/// still closes within it.
+const FIN_ACK_DELAY: Duration = Duration::from_millis(200);
 
 fn tune(_: &Options, a: &mut Config, b: &mut Config) {
     a.fin_ack_delay = Some(FIN_ACK_DELAY);
