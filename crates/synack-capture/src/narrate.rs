@@ -44,7 +44,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
         ),
         (What::WindowScale, _) => format!(
             "{}{got}{}",
-            t(zh, "window scale shift ", "窗口扩大因子 "),
+            t(zh, "window scale shift ", "窗口扩大移位数 "),
             t(zh, " exceeds 14: it is used as 14", " 超过 14：按 14 处理")
         ),
         (What::SynAckAck, true) if c.len.is_some() => format!(
@@ -53,7 +53,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
             t(
                 zh,
                 " bytes of Fast Open data: the server accepted the data — correct",
-                " 字节 Fast Open 数据：服务器接受了数据 —— 正确"
+                " 字节 TFO 数据：服务器接受了数据 —— 正确"
             )
         ),
         (What::SynAckAck, true) => format!(
@@ -63,7 +63,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
             t(
                 zh,
                 " and a SYN uses one sequence number: the ack must be ",
-                "，SYN 占用一个序号，确认号应为 "
+                "，SYN 占用一个序列号，确认号应为 "
             ),
             t(zh, "correct", "正确")
         ),
@@ -84,7 +84,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
             t(
                 zh,
                 " bytes: it acknowledged data on a SYN without Fast Open; RFC 9293 answers with ack ",
-                " 字节：没有 Fast Open 却确认了 SYN 携带的数据；RFC 9293 应回复确认号 "
+                " 字节：没有 TFO 却确认了 SYN 携带的数据；RFC 9293 应回复确认号 "
             ),
             t(zh, " and queues the data", "，数据留待连接建立后处理")
         ),
@@ -251,14 +251,14 @@ pub fn what_title(w: What, lang: Lang) -> &'static str {
     let (en, zh) = match w {
         What::SynFlags => ("SYN with FIN or RST", "SYN 同时带 FIN 或 RST"),
         What::SynEcn => ("malformed ECN-setup SYN", "ECN 协商 SYN 不完整"),
-        What::WindowScale => ("window scale above 14", "窗口扩大因子超过 14"),
+        What::WindowScale => ("window scale above 14", "窗口扩大移位数超过 14"),
         What::SynAckAck => (
             "SYN-ACK acknowledges the wrong number",
             "SYN-ACK 确认号错误",
         ),
         What::SynDataAcked => (
             "SYN data acknowledged without Fast Open",
-            "无 Fast Open 却确认了 SYN 数据",
+            "无 TFO 却确认了 SYN 数据",
         ),
         What::SynAckOptions => (
             "SYN-ACK option the SYN did not offer",

@@ -27,15 +27,15 @@ pub fn note(n: Note, lang: Lang) -> String {
         ),
         Note::FastOpenCookieRequested => s(
             "→ asks for a Fast Open cookie: an empty TFO option on the SYN; the data waits for the handshake",
-            "→ 请求 Fast Open cookie：SYN 带空的 TFO 选项；数据等握手完成后再发",
+            "→ 请求 TFO cookie：SYN 带空的 TFO 选项；数据等握手完成后再发",
         ),
         Note::FastOpenCookieIssued => s(
             "→ gives the client a Fast Open cookie (a keyed hash of its address) in the SYN-ACK",
-            "→ 在 SYN-ACK 中给客户端一个 Fast Open cookie（对其地址的带密钥哈希）",
+            "→ 在 SYN-ACK 中给客户端一个 TFO cookie（对其地址的带密钥哈希）",
         ),
         Note::FastOpenCookieLearned => s(
             "→ keeps the server's Fast Open cookie: next time data can ride on the SYN",
-            "→ 保存服务器的 Fast Open cookie：下次数据可以随 SYN 发送",
+            "→ 保存服务器的 TFO cookie：下次数据可以随 SYN 发送",
         ),
         Note::FinAckDelayed { ms } => match lang {
             Lang::En => format!(
@@ -69,7 +69,7 @@ pub fn note(n: Note, lang: Lang) -> String {
             Lang::En => format!(
                 "→ the SYN-ACK acknowledged only the SYN: the {bytes} bytes go again after the handshake"
             ),
-            Lang::Zh => format!("→ SYN-ACK 只确认了 SYN：这 {bytes} 字节在握手后重发"),
+            Lang::Zh => format!("→ SYN-ACK 只确认了 SYN：这 {bytes} 字节在握手后重传"),
         },
         Note::SynCookieSent {
             mss,

@@ -234,11 +234,11 @@ impl<'a> Narrator<'a> {
         let gloss = match (k.state, from_listener, k.accepted) {
             ("SYN_RECV", _, _) => self.t(
                 "a half-open connection, waiting in the listener's SYN queue",
-                "半连接：在监听套接字的半连接队列（SYN 队列）中等待",
+                "半连接：在监听套接字的半连接队列中等待",
             ),
             ("ESTABLISHED", true, false) => self.t(
                 "complete, waiting in the accept queue until the application calls accept()",
-                "连接已建立：在全连接队列（accept 队列）中等待应用调用 accept()",
+                "连接已建立：在全连接队列中等待应用调用 accept()",
             ),
             ("ESTABLISHED", true, true) => self.t(
                 "accept() has taken it off the accept queue and handed it to the application",
@@ -518,7 +518,6 @@ impl<'a> Narrator<'a> {
 
     /// The segment's options in words, in a fixed order.
     fn option_words(&self, s: &SegInfo) -> Vec<String> {
-        let (open, close) = self.parens();
         let o = &s.options;
         let mut opts = Vec::new();
         if let Some(m) = o.mss {
@@ -553,18 +552,17 @@ impl<'a> Narrator<'a> {
         }
         if let Some(w) = o.window_scale {
             let mult = 1u32 << w.min(14);
-            opts.push(format!(
-                "{} {w}{open}×{mult}{close}",
-                self.t("window scale", "窗口扩大因子")
-            ));
+            opts.push(match self.lang {
+                Lang::En => format!("window scale {w} (×{mult})"),
+                Lang::Zh => format!("窗口扩大（移位数 {w}，×{mult}）"),
+            });
         }
         if let Some(c) = o.fast_open {
             opts.push(if c.is_request() {
-                self.t("Fast Open cookie request", "Fast Open cookie 请求")
-                    .into()
+                self.t("TFO cookie request", "TFO cookie 请求").into()
             } else {
                 let hex: String = c.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
-                format!("{} {hex}", self.t("Fast Open cookie", "Fast Open cookie"))
+                format!("{} {hex}", self.t("Fast Open cookie", "TFO cookie"))
             });
         }
         opts
@@ -709,7 +707,7 @@ impl<'a> Narrator<'a> {
             },
             Action::ClampShift { from } => match self.lang {
                 Lang::En => format!("{arrow} window scale {from} is above 14: uses 14"),
-                Lang::Zh => format!("{arrow} 窗口扩大因子 {from} 超过 14：按 14 处理"),
+                Lang::Zh => format!("{arrow} 窗口扩大移位数 {from} 超过 14：按 14 处理"),
             },
             Action::Delete(reason) => format!("{arrow} {}", self.close_reason(reason)),
             Action::Listen => self.t("→ listens", "→ 开始监听").into(),
@@ -796,7 +794,7 @@ impl<'a> Narrator<'a> {
             }
             DropReason::SynData => l.t(
                 "does not acknowledge the data on the SYN (no Fast Open)",
-                "不确认 SYN 携带的数据（未启用 Fast Open）",
+                "不确认 SYN 携带的数据（未启用 TFO）",
             ),
             DropReason::OutOfOrder => l.t("drops it: out of order", "丢弃：乱序"),
             DropReason::DataIgnored => l.t(
@@ -955,13 +953,13 @@ impl<'a> Narrator<'a> {
                 "seq = {n} is the {me}'s initial sequence number (ISN): RFC 6528 derives it from a 4 µs clock plus a keyed hash of the addresses and ports, with a key made fresh for this run, so it is unpredictable"
             ),
             (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: true }), Lang::Zh) => format!(
-                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528 由 4 微秒时钟加上地址和端口的带密钥散列得出，密钥每次运行重新生成，无法预测"
+                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528 由 4 微秒时钟加上地址和端口的带密钥哈希得出，密钥每次运行重新生成，无法预测"
             ),
             (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: false }), Lang::En) => format!(
                 "seq = {n} is the {me}'s initial sequence number (ISN): RFC 6528 (4 µs clock plus a keyed hash of the addresses and ports) under the fixed key of --seed, so it is reproducible rather than secret"
             ),
             (Some(synack_trace::IsnOrigin::Rfc6528 { fresh_key: false }), Lang::Zh) => format!(
-                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528（4 微秒时钟加地址和端口的带密钥散列）生成，但密钥由 --seed 固定，所以可重现而不保密"
+                "seq = {n} 是{me}的初始序列号 ISN：按 RFC 6528（4 微秒时钟加地址和端口的带密钥哈希）生成，但密钥由 --seed 固定，所以可重现而不保密"
             ),
             (Some(synack_trace::IsnOrigin::Linux), Lang::En) => format!(
                 "seq = {n} is the {me}'s initial sequence number (ISN), the Linux kernel's own choice: a keyed SipHash of the addresses and ports plus a clock of 64 ns ticks"

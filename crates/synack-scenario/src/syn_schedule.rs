@@ -150,7 +150,7 @@ pub fn syn_defaults(t: &Trace, lang: Lang) -> String {
 after {end}; `--kernel-defaults` runs it that way."
         ),
         Lang::Zh => format!(
-            "在 Linux 的默认设置下（{first}），SYN 在第一次发送之后的 {sends} 重发，{end} 后放弃；\
+            "在 Linux 的默认设置下（{first}），SYN 在第一次发送之后的 {sends} 重传，{end} 后放弃；\
 加 `--kernel-defaults` 即按默认设置运行。"
         ),
     }
@@ -166,7 +166,7 @@ pub fn synack_defaults(t: &Trace, lang: Lang) -> String {
 the first, and the kernel drops the half-open connection after {end}."
         ),
         Lang::Zh => format!(
-            "没有被确认的 SYN-ACK 会重发：在 Linux 的默认设置下（{first}），在第一次发送之后的 {sends} 重发，\
+            "没有被确认的 SYN-ACK 会重传：在 Linux 的默认设置下（{first}），在第一次发送之后的 {sends} 重传，\
 {end} 后内核丢弃这个半连接。"
         ),
     }

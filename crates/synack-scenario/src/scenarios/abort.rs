@@ -57,7 +57,7 @@ server accepted it (rule 31) and dropped the connection at {reset} (its applicat
         ),
         Lang::Zh => format!(
             "ABORT 立即丢弃连接：不发 FIN，不进入 TIME-WAIT，未发送的数据也被丢弃。由于对端还保存着状态，客户端在 {at} 发送了 RST，\
-seq 为 {seq}，即它的 SND.NXT（规则 53）——正是服务器期望的下一个序号，所以服务器接受了它（规则 31），并在 {reset} 丢弃了连接（其应用看到“连接被重置”，ECONNRESET）。"
+seq 为 {seq}，即它的 SND.NXT（规则 53）——正是服务器期望的下一个序列号，所以服务器接受了它（规则 31），并在 {reset} 丢弃了连接（其应用看到“连接被复位”，ECONNRESET）。"
         ),
     };
     (q, text)

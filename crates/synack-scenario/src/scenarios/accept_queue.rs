@@ -158,7 +158,7 @@ the client acknowledged it once more.{defaults} {overflow}"
         Lang::Zh => format!(
             "能：握手由内核完成，而不是应用。监听套接字的应用从未调用 accept()，但 {CLIENTS} 次握手中有 {completed} 次完成，并在全连接队列中等待\
 （{queue}）。另外 {dropped} 个连接遇到队列已满：客户端已发出 ACK，认为连接已建立（最后一个在 {client_up}），服务器却丢弃了这个 ACK，\
-让连接保持半连接；它的定时器重发 SYN-ACK（第一次在 {again}），客户端再次确认。{defaults}{overflow}"
+让连接保持半连接；它的定时器重传 SYN-ACK（第一次在 {again}），客户端再次确认。{defaults}{overflow}"
         ),
     };
     (q, text)

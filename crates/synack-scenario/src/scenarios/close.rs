@@ -130,7 +130,7 @@ acknowledged again, and old segments of this connection die out before the same 
         ),
         Lang::Zh => format!(
             "两个方向要分别关闭：{fname}的 FIN 只表示“我不再发送了”，{sname}确认它之后仍可继续发送；等{sname}也发完，再用自己的 FIN 关闭另一个方向，\
-所以 FIN 和 ACK 各走两趟。先关闭的一方要在 TIME-WAIT 中等待 2MSL（{wait}）：万一最后的 ACK 丢了，对方会重发 FIN，\
+所以 FIN 和 ACK 各走两趟。先关闭的一方要在 TIME-WAIT 中等待 2MSL（{wait}）：万一最后的 ACK 丢了，对方会重传 FIN，\
 还能再确认一次；同时让这个连接的旧报文段在网络中消失，再复用同一个四元组。"
         ),
     };

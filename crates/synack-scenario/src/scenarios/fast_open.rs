@@ -130,7 +130,7 @@ fn answer(a: &Ask<'_>) -> Answer {
     );
     let q = a.q(
         "What does TCP Fast Open save?",
-        "TCP Fast Open 省下了什么？",
+        "TCP 快速打开（TFO） 省下了什么？",
     );
     let text = match lang {
         Lang::En => format!(
@@ -141,10 +141,10 @@ at {acc_at} acknowledged {want} = ISN {isn} + 1 + {bytes}, the SYN and the data 
 round trip saved. A bad cookie would have got a SYN-ACK acknowledging only the SYN, and the client would send the data again."
         ),
         Lang::Zh => format!(
-            "第一个连接的 SYN 带着空的 Fast Open 选项，即请求 cookie；服务器在 SYN-ACK 中返回了 cookie {cookie}（对客户端地址的带密钥哈希），\
+            "第一个连接的 SYN 带着空的 TFO 选项，即请求 cookie；服务器在 SYN-ACK 中返回了 cookie {cookie}（对客户端地址的带密钥哈希），\
 请求照常在握手后发送。第二个连接把 cookie 和 {bytes} 字节的请求放在 SYN 上。服务器校验 cookie 后立即接收数据：\
 它在 {acc_at} 的 SYN-ACK 确认了 {want} = ISN {isn} + 1 + {bytes}，即 SYN 和数据（规则 41），早于握手完成。省下了一个往返。\
-如果 cookie 无效，SYN-ACK 只确认 SYN，客户端会重发数据。"
+如果 cookie 无效，SYN-ACK 只确认 SYN，客户端会重传数据。"
         ),
     };
     (q, text)

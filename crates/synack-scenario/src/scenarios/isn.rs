@@ -142,7 +142,7 @@ starts above the old one's sequence numbers, which keeps old duplicates from bei
         ),
         Lang::Zh => format!(
             "这里{who}的 ISN 来自{whose}。几乎同时打开的两个四元组得到 {first_two}：毫无关联，因为每个四元组的哈希不同，没有密钥就算不出来，\
-所以路径之外的攻击者猜不到下一个 ISN。同一个四元组的哈希不变，它的 ISN 随时钟增长：{steps}。这样同一四元组的新连接总是从高于旧连接的序号开始，\
+所以路径之外的攻击者猜不到下一个 ISN。同一个四元组的哈希不变，它的 ISN 随时钟增长：{steps}。这样同一四元组的新连接总是从高于旧连接的序列号开始，\
 旧的重复报文段不会被当作新数据。"
         ),
     };

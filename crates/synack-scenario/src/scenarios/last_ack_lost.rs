@@ -92,7 +92,7 @@ the repeated FIN would have met no connection and drawn a RST: the server would 
 closed cleanly."
         ),
         Lang::Zh => format!(
-            "客户端的最后一个 ACK 没有到达，处于 LAST-ACK 的服务器一直等不到对 FIN 的确认，定时器超时后重发 FIN（FIN 发送于 {fins}）。\
+            "客户端的最后一个 ACK 没有到达，处于 LAST-ACK 的服务器一直等不到对 FIN 的确认，定时器超时后重传 FIN（FIN 发送于 {fins}）。\
 客户端此时在 TIME-WAIT，而不是已经消失：它认出了重复的 FIN，在 {reack} 再次确认，并重新开始 2MSL 的等待（规则 49）。服务器在 {closed} 关闭。\
 如果没有 TIME-WAIT，重复的 FIN 会找不到连接而引来 RST：服务器会对一个已经正常关闭的连接报告错误。"
         ),

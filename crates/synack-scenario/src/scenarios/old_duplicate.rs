@@ -116,7 +116,7 @@ third segment is the initiator's chance to say no (RFC 9293 §3.5, Fig. 8)."
         ),
         Lang::Zh => format!(
             "一个来自先前连接的旧 SYN（seq {old_s}）先到达了服务器。服务器无法判断它是旧的：在 {ghost_at} 回复了确认 {ghost_ack} 的 SYN-ACK。\
-客户端自己的 SYN 的 ISN 是 {c}，它看到一个确认了自己从未发送过的序号的 ACK（规则 2），于是在 {veto_at} 用 RST 否决，RST 的 seq 就是那个确认号 {veto_seq}。\
+客户端自己的 SYN 的 ISN 是 {c}，它看到一个确认了自己从未发送过的序列号的 ACK（规则 2），于是在 {veto_at} 用 RST 否决，RST 的 seq 就是那个确认号 {veto_seq}。\
 由被动打开进入半连接的服务器在 {back} 丢弃了这个半连接，不通知任何人（规则 19）；随后客户端真正的 SYN 在 {done} 完成了握手。\
 如果只有两次握手，服务器在 {ghost_at} 就会对一个“幽灵”进入 ESTABLISHED，使用旧的 ISN {old_s}，为一个没人发起的连接占用资源、接收数据：\
 第三次握手正是发起方说“不”的机会（RFC 9293 §3.5，图 8）。"

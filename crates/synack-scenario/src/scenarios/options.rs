@@ -134,7 +134,7 @@ receive, so the client sends at most {sv} bytes of data per segment and the serv
 options each segment carries)."
         ),
         Lang::Zh => format!(
-            "MSS：客户端的 SYN 声明 {c}，服务器的 SYN-ACK 声明 {sv}：各自表示本方愿意接收的最大报文段，所以客户端每段最多发 {sv} \
+            "最大报文段长度（MSS）：客户端的 SYN 声明 {c}，服务器的 SYN-ACK 声明 {sv}：各自表示本方愿意接收的最大报文段，所以客户端每段最多发 {sv} \
 字节数据，服务器最多发 {c} 字节（再减去每段所带的 TCP 选项）。"
         ),
     }

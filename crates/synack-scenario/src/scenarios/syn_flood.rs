@@ -201,8 +201,8 @@ scale {ws}, SACK {}, ECN {}. Our ACK returned ISS + 1 = {back}, and the kernel h
         ),
         Lang::Zh => format!(
             "来自伪造地址的 {spoofed_syns} 个 SYN 到达了内核的监听套接字（listen backlog {BACKLOG}）；内核把其中 {queued} 个作为 SYN_RECV 请求套接字保存，\
-它们的 SYN-ACK 无人接收。内核给我们的 SYN-ACK 的 ISS 是 {iss_s}。{cookie}Linux 的 cookie ISS 由四元组、我们的 ISN、分钟计数和 MSS 序号算出（net/ipv4/syncookies.c）。\
-时间戳开启且没有逐连接偏移时，TSval {tsval} 的低六位（{bits}）携带了 cookie 装不下的选项：窗口扩大因子 {ws}、SACK {}、ECN {}。\
+它们的 SYN-ACK 无人接收。内核给我们的 SYN-ACK 的 ISS 是 {iss_s}。{cookie}Linux 的 cookie ISS 由四元组、我们的 ISN、分钟计数和 MSS 档位算出（net/ipv4/syncookies.c）。\
+时间戳开启且没有逐连接偏移时，TSval {tsval} 的低六位（{bits}）携带了 cookie 装不下的选项：窗口扩大移位数 {ws}、SACK {}、ECN {}。\
 我们的 ACK 带回 ISS + 1 = {back}，内核在 {up} 让连接进入 ESTABLISHED。{lab}",
             yn(sack),
             yn(ecn)

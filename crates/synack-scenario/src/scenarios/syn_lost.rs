@@ -55,7 +55,7 @@ completed at {done}. Should the SYN be lost again, the client keeps retrying: {r
 and reports a timeout (ETIMEDOUT)."
         ),
         Lang::Zh => format!(
-            "客户端什么也没收到，重传定时器超时后用同一个 ISN {isn} 重发 SYN，本例在 {rtx}。服务器从没见过第一个 SYN，\
+            "客户端什么也没收到，重传定时器超时后用同一个 ISN {isn} 重传 SYN，本例在 {rtx}。服务器从没见过第一个 SYN，\
 所以对它来说一切照常；客户端的握手在 {done} 完成。如果 SYN 再次丢失，客户端会继续重试：{rule}；重试用尽后放弃并报告超时（ETIMEDOUT）。"
         ),
     };

@@ -55,8 +55,8 @@ Whichever arrives first repairs the loss. A duplicate SYN does not create a seco
 answered from the half-open one."
         ),
         Lang::Zh => format!(
-            "两端都在等：客户端在 SYN-SENT 状态，定时器超时后重发 SYN（本例的重传：{rc}）；服务器在 SYN-RECEIVED 状态（半连接队列里），\
-它自己的定时器超时后重发 SYN-ACK，ISN 仍是 {s}（本例：{rs}）。谁先到都能修复这次丢失。服务器收到重复的 SYN 时不会新建连接，\
+            "两端都在等：客户端在 SYN-SENT 状态，定时器超时后重传 SYN（本例的重传：{rc}）；服务器在 SYN-RECEIVED 状态（半连接队列里），\
+它自己的定时器超时后重传 SYN-ACK，ISN 仍是 {s}（本例：{rs}）。谁先到都能修复这次丢失。服务器收到重复的 SYN 时不会新建连接，\
 只按已有的半连接回应。"
         ),
     };

@@ -121,8 +121,8 @@ only because the server still remembered the connection could it acknowledge tha
 out (each lives at most one MSL) before the same 4-tuple can start a new one that might take them for its own."
         ),
         Lang::Zh => format!(
-            "服务器先关闭，所以它在 {tw} 进入 TIME-WAIT，要保持 2·MSL（{wait}）。{why_60}这段时间有两个用处。最后的 ACK 可能丢失：对方会重发 FIN，\
-只有还记得这个连接的一方才能再确认它，而不是回 RST。本例正是如此：处于 LAST-ACK 的客户端在 {copy_at} 重发 FIN，服务器因为还在 TIME-WAIT，才能在 {reack_at} 再次确认（ack {reack_ack}）；这个重复的 FIN 也让 2·MSL 的等待重新开始（规则 49）。\
+            "服务器先关闭，所以它在 {tw} 进入 TIME-WAIT，要保持 2·MSL（{wait}）。{why_60}这段时间有两个用处。最后的 ACK 可能丢失：对方会重传 FIN，\
+只有还记得这个连接的一方才能再确认它，而不是回 RST。本例正是如此：处于 LAST-ACK 的客户端在 {copy_at} 重传 FIN，服务器因为还在 TIME-WAIT，才能在 {reack_at} 再次确认（ack {reack_ack}）；这个重复的 FIN 也让 2·MSL 的等待重新开始（规则 49）。\
 另外，这个连接的旧报文段（每个最多存活一个 MSL）必须先在网络中消失，同一四元组才能开始新连接，否则新连接可能把它们当成自己的。"
         ),
     };
