@@ -9,6 +9,7 @@
 mod common;
 mod kernel;
 pub mod linux_defaults;
+pub mod questions;
 mod scenarios;
 mod sim;
 mod syn_schedule;

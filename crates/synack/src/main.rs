@@ -10,7 +10,7 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -57,8 +57,23 @@ enum Command {
     Man,
 }
 
+/// The command line, with `explain --help` listing the questions each
+/// scenario answers (from the scenario crate, so it cannot go stale).
+fn cli_command() -> clap::Command {
+    Cli::command().mut_subcommand("explain", |c| {
+        let examples = c.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+        c.after_long_help(format!(
+            "{examples}\n\nThe questions learners ask, and the scenarios (--scenario NAME) that answer them:\n{}",
+            synack_scenario::questions::listing()
+        ))
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&cli_command().get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     // Without root, the Linux peer needs a user namespace; it can only be
     // entered while the process has one thread, i.e. now.
     let wants_lab = match &cli.command {
@@ -85,11 +100,11 @@ fn main() -> ExitCode {
         Command::Connect(args) => return exit(device::run(&args, false)),
         Command::Listen(args) => return exit(device::run(&args, true)),
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
+            let mut cmd = cli_command();
             clap_complete::generate(shell, &mut cmd, "synack", &mut std::io::stdout());
             Ok(())
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
+        Command::Man => clap_mangen::Man::new(cli_command())
             .render(&mut std::io::stdout())
             .or_else(|e| match e.kind() {
                 std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -1228,3 +1228,22 @@ fn step_draws_the_diagram_along_and_q_stops() {
         "{last}"
     );
 }
+
+/// `explain --help` names, for each of the sixteen questions, the
+/// scenarios that answer it; each fits 80 columns.
+#[test]
+fn explain_help_maps_the_questions_to_scenarios() {
+    let text = stdout(&synack(&["explain", "--help"], "C"));
+    for q in &synack_scenario::questions::QUESTIONS {
+        let at = text.find(q.en).unwrap_or_else(|| panic!("{}", q.en));
+        let rest = &text[at..];
+        assert!(rest.contains(q.zh), "{}", q.zh);
+        let names = rest.lines().nth(2).unwrap();
+        assert_eq!(names.trim(), format!("→ {}", q.scenarios.join(", ")));
+    }
+    let list = text.split("answer them:").nth(1).unwrap();
+    for l in list.lines() {
+        let cols: usize = l.chars().map(|c| if c > '\u{2e7f}' { 2 } else { 1 }).sum();
+        assert!(cols <= 80, "{cols} columns: {l}");
+    }
+}
