@@ -23,7 +23,12 @@ impl Bytes<'_> {
         Some(u16::from_be_bytes([self.u8()?, self.u8()?]))
     }
     fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes([self.u8()?, self.u8()?, self.u8()?, self.u8()?]))
+        Some(u32::from_be_bytes([
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+        ]))
     }
     fn take(&mut self, n: usize) -> &[u8] {
         let n = n.min(self.0.len());
@@ -56,11 +61,19 @@ fn drain(ep: &mut Endpoint, now: Instant, after_rst: bool) -> Vec<Vec<u8>> {
 
 /// A segment the fuzzer chose, from `from` to `to`, numbered near one of
 /// `bases` or anywhere.
-fn crafted(b: &mut Bytes<'_>, from: SocketAddr, to: SocketAddr, bases: &[u32]) -> Option<(Vec<u8>, bool)> {
+fn crafted(
+    b: &mut Bytes<'_>,
+    from: SocketAddr,
+    to: SocketAddr,
+    bases: &[u32],
+) -> Option<(Vec<u8>, bool)> {
     let flags = TcpFlags(b.u16()? & 0x1ff);
     let near = |b: &mut Bytes<'_>| -> Option<u32> {
         let pick = b.u8()?;
-        let base = bases.get(usize::from(pick) % bases.len().max(1)).copied().unwrap_or(0);
+        let base = bases
+            .get(usize::from(pick) % bases.len().max(1))
+            .copied()
+            .unwrap_or(0);
         Some(match pick >> 6 {
             0 => b.u32()?,
             _ => base.wrapping_add(u32::from(b.u16()?)).wrapping_sub(0x8000),
@@ -84,7 +97,13 @@ fn crafted(b: &mut Bytes<'_>, from: SocketAddr, to: SocketAddr, bases: &[u32]) -
         payload: &payload,
     };
     let mut buf = vec![0u8; 100 + payload.len()];
-    let n = emit_segment(&mut buf, &IpHeader::new(from.ip(), to.ip()), &repr, OptionLayout::Linux).ok()?;
+    let n = emit_segment(
+        &mut buf,
+        &IpHeader::new(from.ip(), to.ip()),
+        &repr,
+        OptionLayout::Linux,
+    )
+    .ok()?;
     buf.truncate(n);
     Some((buf, flags.rst()))
 }
@@ -94,7 +113,13 @@ fn bases(ep: &Endpoint) -> Vec<u32> {
     ep.connections()
         .flat_map(|c| {
             let v = c.vars();
-            [v.snd_una.get(), v.snd_nxt.get(), v.rcv_nxt.get(), v.iss.get(), v.irs.get()]
+            [
+                v.snd_una.get(),
+                v.snd_nxt.get(),
+                v.rcv_nxt.get(),
+                v.iss.get(),
+                v.irs.get(),
+            ]
         })
         .collect()
 }
@@ -102,7 +127,11 @@ fn bases(ep: &Endpoint) -> Vec<u32> {
 fuzz_target!(|data: &[u8]| {
     let mut b = Bytes(data);
     let Some(setup) = b.u8() else { return };
-    let mut cfg = if setup & 1 == 0 { Config::rfc() } else { Config::linux() };
+    let mut cfg = if setup & 1 == 0 {
+        Config::rfc()
+    } else {
+        Config::linux()
+    };
     cfg = cfg.with_secrets([7; 16], 1);
     cfg.fast_open = setup & 2 != 0;
     if setup & 4 != 0 {
@@ -144,14 +173,22 @@ fuzz_target!(|data: &[u8]| {
                 to_client.extend(drain(&mut server, now, false));
             }
             3 => {
-                let from = if op & 0x80 != 0 { SocketAddr::new(c.ip(), 40001) } else { c };
-                let Some((p, rst)) = crafted(&mut b, from, s, &bases(&server)) else { break };
+                let from = if op & 0x80 != 0 {
+                    SocketAddr::new(c.ip(), 40001)
+                } else {
+                    c
+                };
+                let Some((p, rst)) = crafted(&mut b, from, s, &bases(&server)) else {
+                    break;
+                };
                 to_client.extend(drain(&mut server, now, false));
                 let _ = server.handle(now, &p);
                 to_client.extend(drain(&mut server, now, rst));
             }
             4 => {
-                let Some((p, rst)) = crafted(&mut b, s, c, &bases(&client)) else { break };
+                let Some((p, rst)) = crafted(&mut b, s, c, &bases(&client)) else {
+                    break;
+                };
                 to_server.extend(drain(&mut client, now, false));
                 let _ = client.handle(now, &p);
                 to_server.extend(drain(&mut client, now, rst));

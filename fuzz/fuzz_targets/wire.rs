@@ -1,13 +1,28 @@
 //! Any bytes as IPv4/IPv6 + TCP, strict and truncated; what parses is
-//! emitted and parsed again, and must come back the same.
+//! emitted and parsed again, and must come back the same. The same bytes
+//! as an ICMP error, and as the packet an ICMP error would quote: the
+//! error synack would write about them parses back to the same quote.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use synack_wire::{IpHeader, OptionLayout, emit_segment, parse_ip_truncated, parse_segment};
+use synack_wire::{
+    IpHeader, OptionLayout, Unreachable, emit_segment, emit_unreachable, parse_icmp,
+    parse_ip_truncated, parse_segment,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_ip_truncated(data);
     let _ = parse_segment(data, true);
+    let _ = parse_icmp(data, true);
+    let _ = parse_icmp(data, false);
+    if let Ok(seg) = parse_segment(data, false) {
+        let mut b = vec![0u8; 1400];
+        if let Ok(n) = emit_unreachable(&mut b, seg.ip.dst, Unreachable::AdminProhibited, data) {
+            let e = parse_icmp(b.get(..n).unwrap_or(&[]), true).expect("our own ICMP parses");
+            assert_eq!(e.quoted_seq, seg.tcp.seq);
+            assert_eq!(e.ip.dst, seg.ip.src);
+        }
+    }
     let Ok(seg) = parse_segment(data, false) else {
         return;
     };

@@ -98,6 +98,8 @@ pub struct Connection {
     pub(crate) last_ack_reply: Option<Instant>,
     /// Our SYN asks for ECN (cleared when a retransmission falls back).
     pub(crate) ecn_syn: bool,
+    /// The last ICMP error that did not end the connection (a soft error).
+    pub(crate) soft_error: Option<synack_wire::Unreachable>,
     /// Fast Open cookies in play; boxed, as most connections have none
     /// and the TCB's size matters with many connections.
     pub(crate) tfo: Option<Box<Tfo>>,
@@ -146,6 +148,7 @@ impl Connection {
             recv_buf: Vec::new(),
             last_ack_reply: None,
             ecn_syn: false,
+            soft_error: None,
             tfo: None,
             syn_data: 0,
             unaccepted: false,
@@ -188,6 +191,13 @@ impl Connection {
     pub fn peer_syn_options(&self) -> TcpOptions {
         self.peer_syn.to_wire()
     }
+    /// The last ICMP error that did not end the connection (a soft
+    /// error), if any: what an application learns on a timeout instead of
+    /// ETIMEDOUT alone.
+    pub fn soft_error(&self) -> Option<synack_wire::Unreachable> {
+        self.soft_error
+    }
+
     /// Bytes received and not yet read.
     pub fn readable(&self) -> usize {
         self.recv_buf.len()

@@ -68,6 +68,7 @@ pub mod cookie;
 mod endpoint;
 mod fastopen;
 mod forge;
+pub mod icmp;
 mod input;
 pub mod isn;
 pub mod negotiate;

@@ -22,6 +22,9 @@ pub enum Event {
     Refused,
     /// Retransmissions ran out (ETIMEDOUT).
     TimedOut,
+    /// An ICMP destination unreachable ended the open (ECONNREFUSED for a
+    /// port unreachable, EHOSTUNREACH or ENETUNREACH otherwise, on Linux).
+    Unreachable,
     /// The peer reset an established connection (ECONNRESET).
     Reset,
     /// Data can be read.
@@ -37,7 +40,7 @@ impl Event {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Event::Refused | Event::TimedOut | Event::Reset | Event::Closed
+            Event::Refused | Event::TimedOut | Event::Unreachable | Event::Reset | Event::Closed
         )
     }
 }

@@ -117,11 +117,14 @@ pub enum Rule {
     Abort = 53,
     /// tell the user whether the connection closed or was reset (RFC 9293 §3.10.7.4 (MUST-12)).
     ReportReset = 54,
+    /// An ICMP destination unreachable about a segment in flight: a hard
+    /// error ends the open, a soft one is kept (RFC 1122 §4.2.3.9; RFC 5927 §4.1).
+    IcmpError = 55,
 }
 
 impl Rule {
     /// Every rule, in checklist order.
-    pub const ALL: [Rule; 54] = [
+    pub const ALL: [Rule; 55] = [
         Rule::ActiveOpen,
         Rule::SynSentBadAck,
         Rule::SynSentRst,
@@ -176,6 +179,7 @@ impl Rule {
         Rule::CloseWithUnreadData,
         Rule::Abort,
         Rule::ReportReset,
+        Rule::IcmpError,
     ];
 
     /// The checklist number.
@@ -245,6 +249,7 @@ impl Rule {
             Rule::CloseWithUnreadData => "RFC 9293 §3.10.4 (SHLD-3); RFC 2525 §2.17",
             Rule::Abort => "RFC 9293 §3.10.5",
             Rule::ReportReset => "RFC 9293 §3.10.7.4 (MUST-12)",
+            Rule::IcmpError => "RFC 1122 §4.2.3.9; RFC 5927 §4.1",
         }
     }
 
@@ -317,6 +322,9 @@ impl Rule {
             Rule::CloseWithUnreadData => "CLOSE with unread data sends RST",
             Rule::Abort => "ABORT: RST in synchronized states and SYN-RECEIVED, none otherwise",
             Rule::ReportReset => "tell the user whether the connection closed or was reset",
+            Rule::IcmpError => {
+                "ICMP unreachable about a segment in flight: hard errors end the open, soft ones are kept"
+            }
         }
     }
 }
@@ -338,6 +346,6 @@ mod tests {
             assert_eq!(Rule::from_id(r.id()), Some(*r));
         }
         assert_eq!(Rule::from_id(0), None);
-        assert_eq!(Rule::from_id(55), None);
+        assert_eq!(Rule::from_id(56), None);
     }
 }

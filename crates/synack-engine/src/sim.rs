@@ -40,7 +40,6 @@ impl Side {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fault {
     /// Drop the `n`th segment (1-based) that `from` sends.
-    /// Drop the `n`th segment (1-based) that `from` sends.
     DropNth {
         /// The sending side.
         from: Side,
@@ -48,12 +47,10 @@ pub enum Fault {
         n: usize,
     },
     /// Drop every segment `from` sends (a filtered port, a dead path).
-    /// Drop every segment `from` sends (a filtered port, a dead path).
     DropAll {
         /// The sending side.
         from: Side,
     },
-    /// Drop each segment with this probability.
     /// Drop each segment with this probability.
     Loss {
         /// Only this side's segments, or both.
@@ -62,12 +59,10 @@ pub enum Fault {
         prob: f64,
     },
     /// Deliver a second copy with this probability.
-    /// Deliver a second copy with this probability.
     Duplicate {
         /// Probability, 0 to 1.
         prob: f64,
     },
-    /// Delay a segment by `extra` with this probability, so later ones pass it.
     /// Delay a segment by `extra` with this probability, so later ones pass it.
     Reorder {
         /// Probability, 0 to 1.
@@ -86,11 +81,19 @@ pub enum Fault {
     },
     /// Drop every segment addressed to this IP (a spoofed source that does
     /// not exist, so nobody answers the replies).
-    /// Drop every segment addressed to this IP (a spoofed source that does
-    /// not exist, so nobody answers the replies).
     Blackhole {
         /// The address nothing answers for.
         ip: core::net::IpAddr,
+    },
+    /// `from`'s segments never arrive: a firewall at the far end rejects
+    /// each with an ICMP destination unreachable, sent from the address the
+    /// segment was for (as nftables' `reject` does), logged as the other
+    /// side's.
+    Reject {
+        /// The side whose segments are rejected.
+        from: Side,
+        /// What the ICMP error says.
+        reason: synack_wire::Unreachable,
     },
 }
 
@@ -207,6 +210,7 @@ impl SimLink {
                 Fault::Blackhole { ip } if destination(bytes) == Some(ip) => {
                     fate = Fate::Dropped { fault: i };
                 }
+                Fault::Reject { from: s, .. } if s == from => fate = Fate::Dropped { fault: i },
                 _ => {}
             }
             if matches!(fate, Fate::Dropped { .. }) {
@@ -240,6 +244,17 @@ impl SimLink {
             deliver_at,
             bytes: bytes.to_vec(),
         });
+        if let Fate::Dropped { fault } = fate
+            && let Some(Fault::Reject { reason, .. }) = self.faults.get(fault).copied()
+            && let Some(to) = destination(bytes)
+        {
+            // The far end's firewall answers when the segment reaches it.
+            let mut b = [0u8; 1280];
+            if let Ok(n) = synack_wire::emit_unreachable(&mut b, to, reason, bytes) {
+                let icmp = b.get(..n).unwrap_or(&[]).to_vec();
+                self.send(now + self.latency, from.other(), &icmp);
+            }
+        }
     }
 
     /// When the next segment in flight arrives.

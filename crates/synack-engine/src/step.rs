@@ -183,6 +183,25 @@ pub enum Cause {
     User(UserCall),
     /// Bytes that did not parse.
     Malformed(WireError),
+    /// An ICMP destination-unreachable error about a segment we sent.
+    Icmp(IcmpInfo),
+}
+
+/// An ICMP or ICMPv6 error as the engine saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpInfo {
+    /// Who sent it: the peer itself, or a router or firewall on the way.
+    pub from: core::net::IpAddr,
+    /// ICMPv6 rather than ICMP.
+    pub v6: bool,
+    /// The code as sent.
+    pub code: u8,
+    /// What the code means.
+    pub reason: synack_wire::Unreachable,
+    /// The segment it quotes: ours, so its source is our address.
+    pub quoted: Tuple,
+    /// The quoted segment's sequence number.
+    pub quoted_seq: SeqNum,
 }
 
 /// Kinds of segment the engine sends.
@@ -237,6 +256,10 @@ pub enum DropReason {
     DuplicateAck,
     /// Timestamps were agreed but the segment has none (RFC 7323 §3.2).
     MissingTimestamp,
+    /// An ICMP error quoting a sequence number not in flight (RFC 5927 §4.1).
+    IcmpNotInFlight,
+    /// An ICMP error this TCP does not act on (fragmentation needed).
+    IcmpIgnored,
 }
 
 /// Why a TCB was deleted.
@@ -254,6 +277,9 @@ pub enum CloseReason {
     Aborted,
     /// A passive half-open connection dropped; the listener stays (MUST-11).
     BackToListen,
+    /// An ICMP destination unreachable ended the open (ECONNREFUSED,
+    /// EHOSTUNREACH or ENETUNREACH on Linux).
+    Unreachable(synack_wire::Unreachable),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +386,12 @@ pub enum Note {
     },
     /// An ACK to the listener whose cookie does not validate.
     SynCookieRejected,
+    /// An ICMP error that does not end the connection (a soft error): kept,
+    /// and reported if the connection times out.
+    IcmpSoftError {
+        /// What the message said.
+        reason: synack_wire::Unreachable,
+    },
     /// The ACK of the peer's FIN waits, so that our FIN can carry it.
     FinAckDelayed {
         /// For at most this many milliseconds.
@@ -415,6 +447,18 @@ pub enum Check {
         rcv_nxt: SeqNum,
         /// SEG.SEQ.
         seq: SeqNum,
+        /// Whether it passed.
+        ok: bool,
+    },
+    /// RFC 5927 §4.1: an ICMP error is believed only if the sequence number
+    /// it quotes is in flight: SND.UNA ≤ seq < SND.NXT.
+    IcmpInFlight {
+        /// SND.UNA.
+        una: SeqNum,
+        /// The quoted sequence number.
+        seq: SeqNum,
+        /// SND.NXT.
+        nxt: SeqNum,
         /// Whether it passed.
         ok: bool,
     },

@@ -172,7 +172,15 @@ fn arrow_row(
     mid: usize,
     rec: &synack_engine::sim::LinkRecord,
 ) -> Option<String> {
-    let p = synack_wire::parse_segment(&rec.bytes, false).ok()?;
+    let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
+        let e = synack_wire::parse_icmp(&rec.bytes, false).ok()?;
+        let label = format!(
+            "[ICMP] {} seq={}",
+            crate::words::unreachable_token(e.reason),
+            e.quoted_seq.get()
+        );
+        return Some(arrow(&label, rec.from == Side::A, false, mid));
+    };
     let seg = synack_engine::SegInfo::new(
         std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
         std::net::SocketAddr::new(p.ip.dst, p.tcp.dst_port),

@@ -128,6 +128,17 @@ enum JCause {
     Malformed {
         error: String,
     },
+    /// An ICMP destination-unreachable error quoting `quoted_local` →
+    /// `quoted_remote` at `quoted_seq`.
+    Icmp {
+        from: String,
+        v6: bool,
+        code: u8,
+        reason: String,
+        quoted_local: String,
+        quoted_remote: String,
+        quoted_seq: u32,
+    },
 }
 
 #[derive(Serialize)]
@@ -234,6 +245,12 @@ struct JTcb {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum JCheck {
+    IcmpInFlight {
+        una: u32,
+        seq: u32,
+        nxt: u32,
+        ok: bool,
+    },
     AckAcceptable {
         lo: u32,
         ack: u32,
@@ -264,12 +281,26 @@ struct JLink {
     t_us: u64,
     from: &'static str,
     nth: usize,
+    /// `tcp`, or `icmp` for a destination-unreachable error (then `flags`
+    /// is empty, `seq` is the quoted segment's, and `icmp` says why).
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icmp: Option<JIcmp>,
     flags: String,
     seq: u32,
     ack: u32,
     payload_len: usize,
     fate: &'static str,
     deliver_us: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct JIcmp {
+    v6: bool,
+    code: u8,
+    reason: String,
+    quoted_src: String,
+    quoted_dst: String,
 }
 
 #[derive(Serialize)]
@@ -368,6 +399,20 @@ fn cause(c: &Cause) -> JCause {
         Cause::Malformed(e) => JCause::Malformed {
             error: e.to_string(),
         },
+        Cause::Icmp(i) => JCause::Icmp {
+            from: i.from.to_string(),
+            v6: i.v6,
+            code: i.code,
+            reason: snake(i.reason)
+                .split('{')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string(),
+            quoted_local: i.quoted.local.to_string(),
+            quoted_remote: i.quoted.remote.to_string(),
+            quoted_seq: i.quoted_seq.get(),
+        },
     }
 }
 
@@ -447,6 +492,12 @@ fn check(c: Check) -> JCheck {
             fin_seq: fin_seq.get(),
             ok,
         },
+        Check::IcmpInFlight { una, seq, nxt, ok } => JCheck::IcmpInFlight {
+            una: una.get(),
+            seq: seq.get(),
+            nxt: nxt.get(),
+            ok,
+        },
     }
 }
 
@@ -473,15 +524,38 @@ fn step(s: Side, st: &Step) -> JStep {
 
 /// One frame of the link, for JSON.
 fn link(r: &synack_engine::sim::LinkRecord) -> Option<JLink> {
-    let p = synack_wire::parse_segment(&r.bytes, false).ok()?;
+    let (kind, icmp, flags, seq, ack, payload_len) =
+        match synack_wire::parse_segment(&r.bytes, false) {
+            Ok(p) => (
+                "tcp",
+                None,
+                p.tcp.flags.tcpdump().to_string(),
+                p.tcp.seq.get(),
+                p.tcp.ack.get(),
+                p.tcp.payload.len(),
+            ),
+            Err(_) => {
+                let e = synack_wire::parse_icmp(&r.bytes, false).ok()?;
+                let icmp = JIcmp {
+                    v6: e.v6,
+                    code: e.code,
+                    reason: crate::words::unreachable_token(e.reason),
+                    quoted_src: e.quoted_src.to_string(),
+                    quoted_dst: e.quoted_dst.to_string(),
+                };
+                ("icmp", Some(icmp), String::new(), e.quoted_seq.get(), 0, 0)
+            }
+        };
     Some(JLink {
         t_us: r.sent_at.as_micros(),
         from: side(r.from),
         nth: r.nth,
-        flags: p.tcp.flags.tcpdump().to_string(),
-        seq: p.tcp.seq.get(),
-        ack: p.tcp.ack.get(),
-        payload_len: p.tcp.payload.len(),
+        kind,
+        icmp,
+        flags,
+        seq,
+        ack,
+        payload_len,
         fate: match r.fate {
             Fate::Delivered => "delivered",
             Fate::Dropped { .. } => "dropped",

@@ -22,7 +22,7 @@ pub use synack_trace::{Peer, Profile, Trace};
 /// A closing question and its answer.
 pub type Answer = (String, String);
 pub use text::{clock, flag_words, side_name, state_name};
-pub use words::{Lang, rule_summary};
+pub use words::{Lang, rule_summary, unreachable as unreachable_words};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

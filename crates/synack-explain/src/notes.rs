@@ -37,6 +37,16 @@ pub fn note(n: Note, lang: Lang) -> String {
             "→ keeps the server's Fast Open cookie: next time data can ride on the SYN",
             "→ 保存服务器的 TFO cookie：下次数据可以随 SYN 发送",
         ),
+        Note::IcmpSoftError { reason } => match lang {
+            Lang::En => format!(
+                "→ a soft error ({}): the connection goes on retrying, and remembers it",
+                crate::words::unreachable(reason, lang)
+            ),
+            Lang::Zh => format!(
+                "→ 软错误（{}）：连接继续重试，并记下这个错误",
+                crate::words::unreachable(reason, lang)
+            ),
+        },
         Note::FinAckDelayed { ms } => match lang {
             Lang::En => format!(
                 "→ the ACK of the FIN waits up to {ms} ms: if the application closes (or sends) by then, its segment carries the ACK (a delayed ACK, RFC 1122 §4.2.3.2)"
@@ -143,6 +153,10 @@ pub fn fields(n: Note) -> (&'static str, Vec<(&'static str, u32)>) {
         Note::SynCookieAccepted { mss } => ("syn_cookie_accepted", vec![("mss", u32::from(mss))]),
         Note::SynCookieRejected => ("syn_cookie_rejected", vec![]),
         Note::FinAckDelayed { ms } => ("fin_ack_delayed", vec![("ms", ms)]),
+        Note::IcmpSoftError { reason } => (
+            "icmp_soft_error",
+            vec![("code_v4", u32::from(reason.code(false)))],
+        ),
         Note::SynQueueFull { syn_queue, backlog } => (
             "syn_queue_full",
             vec![("syn_queue", syn_queue), ("backlog", backlog)],

@@ -15,6 +15,9 @@ pub fn render(trace: &Trace) -> String {
     let mut isn: [Option<u32>; 2] = [None, None];
     for rec in &trace.link {
         let Ok(p) = parse_segment(&rec.bytes, false) else {
+            if let Ok(e) = synack_wire::parse_icmp(&rec.bytes, false) {
+                let _ = writeln!(out, "{}", icmp_line(rec, &e));
+            }
             continue;
         };
         let t = &p.tcp;
@@ -83,6 +86,49 @@ pub fn render(trace: &Trace) -> String {
         }
     }
     out
+}
+
+/// An ICMP error as tcpdump prints it.
+fn icmp_line(rec: &synack_engine::sim::LinkRecord, e: &synack_wire::IcmpError) -> String {
+    use synack_wire::Unreachable as U;
+    let us = rec.sent_at.as_micros();
+    let q = e.quoted_dst;
+    let what = match (e.v6, e.reason) {
+        (false, U::Port) => format!("ICMP {} tcp port {} unreachable", q.ip(), q.port()),
+        (false, U::AdminProhibited) => {
+            format!("ICMP host {} unreachable - admin prohibited filter", q.ip())
+        }
+        (false, r) => format!(
+            "ICMP {} {}",
+            q.ip(),
+            crate::words::unreachable(r, crate::Lang::En)
+        ),
+        (true, U::Port) => format!(
+            "ICMP6, destination unreachable, unreachable port, {} tcp port {}",
+            q.ip(),
+            q.port()
+        ),
+        (true, U::AdminProhibited) => format!(
+            "ICMP6, destination unreachable, unreachable prohibited {}",
+            q.ip()
+        ),
+        (true, r) => format!(
+            "ICMP6, destination unreachable, {} {}",
+            crate::words::unreachable(r, crate::Lang::En),
+            q.ip()
+        ),
+    };
+    format!(
+        "{:02}:{:02}:{:02}.{:06} IP{} {} > {}: {what}, length {}",
+        us / 3_600_000_000,
+        us / 60_000_000 % 60,
+        us / 1_000_000 % 60,
+        us % 1_000_000,
+        if e.v6 { "6" } else { "" },
+        e.ip.src,
+        e.ip.dst,
+        rec.bytes.len().saturating_sub(e.ip.header_len())
+    )
 }
 
 fn hex(b: &[u8]) -> String {

@@ -86,11 +86,13 @@ fn idx(side: Side) -> usize {
 
 impl<'a> Narrator<'a> {
     pub fn new(trace: &'a Trace, lang: Lang, style: Style) -> Self {
+        // The fates of each side's TCP segments (ICMP errors the link or a
+        // firewall made are not a side's transmissions).
         let fates = |s: Side| {
             trace
                 .link
                 .iter()
-                .filter(|r| r.from == s)
+                .filter(|r| r.from == s && synack_wire::parse_segment(&r.bytes, false).is_ok())
                 .map(|r| r.fate)
                 .collect()
         };
@@ -202,6 +204,9 @@ impl<'a> Narrator<'a> {
     fn kernel_sent(&mut self, rec: &synack_engine::sim::LinkRecord) -> String {
         let mut out = self.kernel_head(rec.from, rec.sent_at);
         let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
+            if let Ok(e) = synack_wire::parse_icmp(&rec.bytes, false) {
+                out.push_str(&self.icmp_sent(&e));
+            }
             return out + "\n";
         };
         let seg = SegInfo::new(
@@ -214,6 +219,34 @@ impl<'a> Narrator<'a> {
         v.irs = synack_wire::SeqNum(self.isn(rec.from.other()).unwrap_or(0));
         self.sent_block(&mut out, rec.from, &v, &seg);
         out
+    }
+
+    /// Whether an ICMP error on the link quotes `seg`.
+    fn rejected(&self, seg: &SegInfo) -> bool {
+        self.trace.link.iter().any(|r| {
+            synack_wire::parse_icmp(&r.bytes, false).is_ok_and(|e| {
+                e.quoted_src == seg.src && e.quoted_dst == seg.dst && e.quoted_seq == seg.seq
+            })
+        })
+    }
+
+    /// An ICMP error the kernel sent instead of a segment.
+    fn icmp_sent(&self, e: &synack_wire::IcmpError) -> String {
+        let what = crate::words::unreachable(e.reason, self.lang);
+        let v = if e.v6 { "v6" } else { "" };
+        let (q, d, seq) = (e.quoted_src, e.quoted_dst, e.quoted_seq.get());
+        match self.lang {
+            Lang::En => format!(
+                "  sends ICMP{v} destination unreachable, code {} ({what}), to {}: it quotes the segment {q} → {d} \
+seq={seq}, which no socket received",
+                e.code, e.ip.dst
+            ),
+            Lang::Zh => format!(
+                "  发出 ICMP{v} 目的不可达，代码 {}（{what}），发往 {}：它引用了报文段 {q} → {d} seq={seq}，\
+这个报文段没有被任何套接字收到",
+                e.code, e.ip.dst
+            ),
+        }
     }
 
     /// The kernel's socket state, as sock_diag reported it, placed at the
@@ -438,6 +471,28 @@ impl<'a> Narrator<'a> {
                 self.segment(seg, side.other())
             ),
             Cause::Sent(seg) => self.segment(seg, side),
+            Cause::Icmp(i) => match self.lang {
+                Lang::En => format!(
+                    "receives ICMP{} destination unreachable, code {} ({}), from {}, quoting its segment {} → {} seq={}",
+                    if i.v6 { "v6" } else { "" },
+                    i.code,
+                    crate::words::unreachable(i.reason, self.lang),
+                    i.from,
+                    i.quoted.local,
+                    i.quoted.remote,
+                    i.quoted_seq.get()
+                ),
+                Lang::Zh => format!(
+                    "收到 ICMP{} 目的不可达，代码 {}（{}），来自 {}，引用了它的报文段 {} → {} seq={}",
+                    if i.v6 { "v6" } else { "" },
+                    i.code,
+                    crate::words::unreachable(i.reason, self.lang),
+                    i.from,
+                    i.quoted.local,
+                    i.quoted.remote,
+                    i.quoted_seq.get()
+                ),
+            },
             Cause::Timer(TimerKind::Retransmit) => self
                 .t(
                     "its retransmission timer expires: nothing acknowledged what it sent",
@@ -639,6 +694,21 @@ impl<'a> Narrator<'a> {
                     ok(good)
                 ),
             },
+            Check::IcmpInFlight {
+                una,
+                seq,
+                nxt,
+                ok: good,
+            } => match self.lang {
+                Lang::En => format!(
+                    "check (RFC 5927): the quoted sequence number is in flight, SND.UNA ≤ seq < SND.NXT → {una} ≤ {seq} < {nxt}: {}",
+                    ok(good)
+                ),
+                Lang::Zh => format!(
+                    "检查（RFC 5927）：引用的序列号在途中，即 SND.UNA ≤ seq < SND.NXT → {una} ≤ {seq} < {nxt}：{}",
+                    ok(good)
+                ),
+            },
         }
     }
 
@@ -806,6 +876,14 @@ impl<'a> Narrator<'a> {
                 "drops it: timestamps were agreed but it has none",
                 "丢弃：已协商时间戳但报文段没有",
             ),
+            DropReason::IcmpNotInFlight => l.t(
+                "ignores it: the sequence number it quotes is not in flight (it could be forged)",
+                "忽略：它引用的序列号不在途中（可能是伪造的）",
+            ),
+            DropReason::IcmpIgnored => l.t(
+                "ignores it: path MTU discovery is not done here",
+                "忽略：这里不做路径 MTU 发现",
+            ),
         }
     }
 
@@ -827,6 +905,10 @@ impl<'a> Narrator<'a> {
                 "drops the half-open connection; the listener stays",
                 "丢弃半连接，监听套接字不受影响",
             ),
+            CloseReason::Unreachable(_) => l.t(
+                "gives up the open on a hard error and deletes the connection",
+                "遇到硬错误，放弃建立连接，删除连接",
+            ),
         }
     }
 
@@ -845,6 +927,10 @@ impl<'a> Narrator<'a> {
             Event::TimedOut => l.t(
                 "tells the application: connection timed out (ETIMEDOUT)",
                 "通知应用：连接超时（ETIMEDOUT）",
+            ),
+            Event::Unreachable => l.t(
+                "tells the application: the destination is unreachable (connect() fails)",
+                "通知应用：目的不可达（connect() 失败）",
             ),
             Event::Reset => l.t(
                 "tells the application: connection reset (ECONNRESET)",
@@ -886,6 +972,13 @@ impl<'a> Narrator<'a> {
             self.received(*seg);
         }
         match fate {
+            Some(Fate::Dropped { .. }) if self.rejected(seg) => {
+                let msg = self.t(
+                    "✕ rejected: a firewall at the far end answers it with an ICMP error instead",
+                    "✕ 被拒绝：对端的防火墙改用 ICMP 错误回答它",
+                );
+                let _ = writeln!(out, "    {}", self.style.bad(msg));
+            }
             Some(Fate::Dropped { .. }) => {
                 let msg = if kernel.is_some() {
                     self.t(

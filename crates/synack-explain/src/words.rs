@@ -119,7 +119,44 @@ fn rule_zh(rule: Rule) -> &'static str {
         52 => "还有未读数据时 CLOSE 发送 RST",
         53 => "ABORT：同步状态和 SYN-RECEIVED 发送 RST，其余状态不发",
         54 => "告诉应用连接是正常关闭还是被复位",
+        55 => "ICMP 目的不可达（针对在途报文段）：硬错误终止连接建立，软错误记下",
         _ => rule.summary(),
+    }
+}
+
+/// An ICMP unreachable reason in words.
+pub fn unreachable(r: synack_wire::Unreachable, lang: Lang) -> &'static str {
+    use synack_wire::Unreachable as U;
+    match r {
+        U::Net => lang.t("net unreachable", "网络不可达"),
+        U::Host => lang.t("host unreachable", "主机不可达"),
+        U::Protocol => lang.t("protocol unreachable", "协议不可达"),
+        U::Port => lang.t("port unreachable", "端口不可达"),
+        U::FragmentationNeeded { .. } => lang.t("fragmentation needed", "需要分片"),
+        U::NetProhibited => lang.t("network administratively prohibited", "网络被管理性禁止"),
+        U::HostProhibited => lang.t("host administratively prohibited", "主机被管理性禁止"),
+        U::AdminProhibited => lang.t(
+            "communication administratively prohibited",
+            "通信被管理性禁止",
+        ),
+        U::Other(_) => lang.t("unreachable (another code)", "不可达（其他代码）"),
+    }
+}
+
+/// The short name nftables' `reject with` uses for it (language-neutral,
+/// as flags are), for diagrams.
+pub fn unreachable_token(r: synack_wire::Unreachable) -> String {
+    use synack_wire::Unreachable as U;
+    match r {
+        U::Net => "net-unreachable".into(),
+        U::Host => "host-unreachable".into(),
+        U::Protocol => "prot-unreachable".into(),
+        U::Port => "port-unreachable".into(),
+        U::FragmentationNeeded { mtu } => format!("frag-needed mtu {mtu}"),
+        U::NetProhibited => "net-prohibited".into(),
+        U::HostProhibited => "host-prohibited".into(),
+        U::AdminProhibited => "admin-prohibited".into(),
+        U::Other(c) => format!("code {c}"),
     }
 }
 

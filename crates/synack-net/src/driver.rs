@@ -228,9 +228,15 @@ impl Driver {
         while let Some(n) = sys::read(&self.tun, &mut self.buf).map_err(NetError::Tun)? {
             n_read += 1;
             let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
-            // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP
-            // reaches the engine.
+            // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP,
+            // and ICMP errors about TCP segments, reach the engine.
             let Ok(ip) = parse_ip(&pkt, false) else {
+                if synack_wire::parse_icmp(&pkt, false).is_ok() {
+                    self.record(Dir::FromKernel, false, &pkt)?;
+                    self.look_after_frame();
+                    let now = self.now();
+                    let _ = self.ep.handle(now, &pkt);
+                }
                 continue;
             };
             let dst = ip.ip.dst;

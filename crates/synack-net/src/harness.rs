@@ -126,6 +126,25 @@ impl KernelRun {
         self.sysctl(path, value)
     }
 
+    /// Put a firewall rule in front of the kernel: `rule` (an nftables rule
+    /// body, e.g. `tcp dport 80 drop`) on the `hook` chain (`input` or
+    /// `output`) of a table of the lab's own, with a counter. Recorded as a
+    /// setting named `nftables <hook>`.
+    pub fn firewall(&mut self, hook: &str, rule: &str) -> Result<(), NetError> {
+        let ruleset = format!(
+            "table inet synack {{\n chain {hook} {{\n  type filter hook {hook} priority 0; policy accept;\n  {} comment \"{hook}\"\n }}\n}}\n",
+            counter_first(rule)
+        );
+        lab::nft(&ruleset)?;
+        self.note(&format!("nftables {hook}"), rule);
+        Ok(())
+    }
+
+    /// How many packets the firewall rule on `hook` matched so far.
+    pub fn firewall_counted(&self, hook: &str) -> Option<u64> {
+        lab::nft_counted(hook)
+    }
+
     /// Record what the lab's application does (a backlog, no accept()).
     pub fn note(&mut self, name: &str, value: impl std::fmt::Display) {
         self.settings.push(Setting {
@@ -382,4 +401,16 @@ pub fn trace_of(d: &Driver, peer_side: Side, peer: Peer, t: TraceInfo) -> Trace 
         syn_backlog: t.syn_backlog,
         end: at(d.elapsed()),
     }
+}
+
+/// `rule` with a counter before its verdict (nft evaluates in order, so
+/// a counter after `drop` would never count).
+fn counter_first(rule: &str) -> String {
+    let words: Vec<&str> = rule.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| ["drop", "reject", "accept"].contains(w))
+        .unwrap_or(words.len());
+    let (m, v) = words.split_at(at);
+    format!("{} counter {}", m.join(" "), v.join(" "))
 }

@@ -110,6 +110,51 @@ fn ip(args: &[&str]) -> Result<(), NetError> {
     }
 }
 
+/// Load an nftables ruleset into this thread's namespace (`nft -f -`):
+/// the firewall lives and dies with the lab.
+pub fn nft(ruleset: &str) -> Result<(), NetError> {
+    use std::io::Write;
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| NetError::Command(format!("nft: {e} (is nftables installed?)")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(ruleset.as_bytes())
+            .map_err(|e| NetError::Command(format!("nft: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| NetError::Command(format!("nft: {e}")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(NetError::Command(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// How many packets the nftables rule with `comment` counted, read from
+/// `nft list ruleset` in this thread's namespace.
+pub fn nft_counted(comment: &str) -> Option<u64> {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("comment \"{comment}\"")))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "packets")?;
+    words.next()?.parse().ok()
+}
+
 /// Write a per-namespace sysctl (path below /proc/sys, e.g.
 /// `net/ipv4/tcp_syn_retries`) as seen by this thread's namespace.
 pub fn sysctl(path: &str, value: &str) -> Result<(), NetError> {

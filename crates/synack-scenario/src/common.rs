@@ -148,6 +148,8 @@ impl KernelClient {
             let call = match kind {
                 std::io::ErrorKind::ConnectionRefused => "connect() → ECONNREFUSED",
                 std::io::ErrorKind::TimedOut => "connect() → ETIMEDOUT",
+                std::io::ErrorKind::HostUnreachable => "connect() → EHOSTUNREACH",
+                std::io::ErrorKind::NetworkUnreachable => "connect() → ENETUNREACH",
                 std::io::ErrorKind::ConnectionReset => "read() → ECONNRESET",
                 _ => "the application's call failed",
             };

@@ -64,7 +64,7 @@ pub static QUESTIONS: [Question; 16] = [
     Question {
         zh: "端口关闭和被过滤有什么区别？",
         en: "What is the difference between a closed port and a filtered one?",
-        scenarios: &["refused", "filtered"],
+        scenarios: &["refused", "filtered", "unreachable"],
     },
     Question {
         zh: "为什么挥手是四次？什么时候变成三次？",

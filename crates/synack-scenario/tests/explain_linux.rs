@@ -24,13 +24,15 @@ fn run_opts(o: Options) -> Option<Trace> {
     common::run_linux(o)
 }
 
+/// The flags of `side`'s TCP segments (ICMP errors left out), and
+/// whether each was dropped.
 fn kernel_flags(t: &Trace, side: Side) -> Vec<(TcpFlags, bool)> {
     t.link
         .iter()
         .filter(|r| r.from == side)
-        .map(|r| {
-            let f = parse_segment(&r.bytes, false).unwrap().tcp.flags;
-            (f, matches!(r.fate, Fate::Dropped { .. }))
+        .filter_map(|r| {
+            let f = parse_segment(&r.bytes, false).ok()?.tcp.flags;
+            Some((f, matches!(r.fate, Fate::Dropped { .. })))
         })
         .collect()
 }
@@ -63,11 +65,7 @@ fn every_scenario_runs_against_the_kernel() {
         let json: serde_json::Value =
             serde_json::from_str(&render(&t, Format::Json, Lang::En, Style::PLAIN)).unwrap();
         assert_eq!(json["peer"]["kind"], "linux");
-        let kernel = match s.name {
-            "filtered" => Side::A,
-            _ => Side::B,
-        };
-        let k = kernel_flags(&t, kernel);
+        let k = kernel_flags(&t, Side::B);
         match s.name {
             "normal" | "data" | "close" => {
                 assert!(has_event(&t, Event::Connected), "{}", s.name);
@@ -113,10 +111,19 @@ fn every_scenario_runs_against_the_kernel() {
                 assert_eq!(k, vec![(TcpFlags::RST_ACK, false)]);
             }
             "filtered" => {
-                // tcp_syn_retries=2: SYNs at 0..5 s, then ETIMEDOUT at 7 s.
-                let syns = k.iter().filter(|x| x.0 == TcpFlags::SYN).count();
-                assert_eq!(syns, 6, "{k:?}");
-                assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+                // The kernel's firewall dropped our three SYNs: the kernel
+                // sent nothing, its listener never had a half-open
+                // connection, the rule counted them.
+                assert!(k.is_empty(), "{k:?}");
+                let syns = kernel_flags(&t, Side::A);
+                assert_eq!(syns.len(), 3, "{syns:?}");
+                assert!(states(&t).iter().all(|x| x.0 != "SYN_RECV"));
+                assert_eq!(
+                    t.setting("nftables input counted")
+                        .map(|s| s.value.as_str()),
+                    Some("3")
+                );
+                assert!(has_event(&t, Event::TimedOut));
             }
             "simultaneous-open" => {
                 assert_eq!(k.first(), Some(&(TcpFlags::SYN, false)), "{k:?}");
@@ -262,6 +269,30 @@ fn every_scenario_runs_against_the_kernel() {
                 assert!(segs(&t, Side::B).last().unwrap().0 == TcpFlags::ACK);
             }
             "third-ack-data" => third_segment_carries_request(&t, Side::A),
+            "unreachable" => {
+                // The kernel's firewall answered each SYN with ICMP code 13
+                // quoting it; synack's RFC client kept retrying (a soft
+                // error), then timed out.
+                let syns = segs(&t, Side::A);
+                let icmps: Vec<_> = t
+                    .link
+                    .iter()
+                    .filter(|r| r.from == Side::B)
+                    .map(|r| synack_wire::parse_icmp(&r.bytes, true).unwrap())
+                    .collect();
+                assert_eq!(icmps.len(), syns.len(), "{icmps:?}");
+                assert!(
+                    icmps
+                        .iter()
+                        .all(|e| e.code == 13 && e.quoted_seq.get() == syns[0].1)
+                );
+                assert!(has_event(&t, Event::TimedOut));
+                assert!(
+                    t.steps
+                        .iter()
+                        .any(|(_, s)| s.rule == synack_engine::Rule::IcmpError)
+                );
+            }
             "three-way-close" => three_segment_close(&t, Side::B),
             "options" => {
                 // The SYN offered MSS 1400 and window scale only: the
@@ -304,8 +335,8 @@ fn segs(t: &Trace, side: Side) -> Vec<(TcpFlags, u32, u32, u32, u16, usize)> {
     t.link
         .iter()
         .filter(|r| r.from == side)
-        .map(|r| {
-            let p = parse_segment(&r.bytes, false).unwrap();
+        .filter_map(|r| parse_segment(&r.bytes, false).ok())
+        .map(|p| {
             (
                 p.tcp.flags,
                 p.tcp.seq.get(),
@@ -351,6 +382,80 @@ fn three_segment_close(t: &Trace, first: Side) {
     assert_eq!(reply.1.ack.get(), fin.1.seq.get().wrapping_add(1));
     assert_eq!(last.1.flags, TcpFlags::ACK);
     assert_eq!(last.1.ack.get(), reply.1.seq.get().wrapping_add(1));
+}
+
+/// What Linux's connect() reports for each ICMP error nftables can send,
+/// against synack's model of it (`synack_engine::icmp::linux_errno`).
+#[test]
+fn linux_connect_errors_for_icmp_rejections_are_the_ones_synack_models() {
+    use synack_wire::Unreachable as U;
+    let t = run_with(sc("unreachable"), Side::B, Side::A);
+    let Some(t) = t else { return };
+    let call = t
+        .kernel
+        .iter()
+        .find_map(|o| match o.cause {
+            synack_trace::ObsCause::Call(c) => Some(c),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        call,
+        format!(
+            "connect() → {}",
+            synack_engine::icmp::linux_errno(U::AdminProhibited)
+        )
+    );
+    // The other rejections, each from a firewall of the kernel's own.
+    for (how, reason) in [
+        ("port-unreachable", U::Port),
+        ("host-unreachable", U::Host),
+        ("no-route", U::Net),
+    ] {
+        let got = synack_net::harness::in_lab(move || {
+            let mut run =
+                synack_net::harness::KernelRun::start(synack_engine::Config::rfc(), false, 80, 0)?;
+            run.firewall(
+                "output",
+                &format!("tcp dport 80 reject with icmpx type {how}"),
+            )?;
+            let to = run.ours;
+            let e = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(5))
+                .err()
+                .map(|e| e.raw_os_error());
+            Ok(e)
+        })
+        .unwrap();
+        let errno = match got {
+            Some(Some(libc_errno)) => errno_name(libc_errno),
+            other => panic!("{how}: connect() gave {other:?}"),
+        };
+        assert_eq!(errno, synack_engine::icmp::linux_errno(reason), "{how}");
+    }
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        111 => "ECONNREFUSED",
+        113 => "EHOSTUNREACH",
+        101 => "ENETUNREACH",
+        110 => "ETIMEDOUT",
+        _ => "other",
+    }
+}
+
+#[test]
+fn the_kernel_client_gives_up_on_linux_schedule() {
+    let Some(t) = run_with(sc("filtered"), Side::B, Side::A) else {
+        return;
+    };
+    // tcp_syn_retries=2 with linear timeouts: SYNs at 0..5 s, ETIMEDOUT at 7 s.
+    let syns = kernel_flags(&t, Side::A);
+    assert!(syns.iter().all(|x| x == &(TcpFlags::SYN, true)), "{syns:?}");
+    assert_eq!(syns.len(), 6, "{syns:?}");
+    assert_eq!(states(&t).last().map(|x| x.0), Some("CLOSED"));
+    let (_, a) = answer(&t, Lang::En);
+    assert!(a.contains("the kernel did the same"), "{a}");
 }
 
 #[test]

@@ -65,6 +65,7 @@ fn seen(t: &Trace, side: Side, kind: Kind, gave_up: Option<Instant>) -> Seen {
 fn syn_run() -> Option<Seen> {
     let t = common::run_linux(Options {
         scenario: common::sc("filtered"),
+        synack_side: Side::B,
         kernel_defaults: true,
         ..Options::default()
     })?;

@@ -26,6 +26,8 @@ struct Wire {
     flags: u16,
     src: u16,
     dst: u16,
+    /// The ICMP or ICMPv6 code of an error message, as tshark read it.
+    icmp_code: Option<u64>,
 }
 
 /// Whether tshark is there; without it the test says SKIPPED, and fails
@@ -72,6 +74,10 @@ fn wire(t: &Trace, name: &str) -> Vec<Wire> {
             "tcp.srcport",
             "-e",
             "tcp.dstport",
+            "-e",
+            "icmp.code",
+            "-e",
+            "icmpv6.code",
         ])
         .output()
         .unwrap();
@@ -94,6 +100,9 @@ fn wire(t: &Trace, name: &str) -> Vec<Wire> {
                 flags: u16::from_str_radix(f[4].trim_start_matches("0x"), 16).unwrap_or(0),
                 src: n(5) as u16,
                 dst: n(6) as u16,
+                icmp_code: [7, 8]
+                    .into_iter()
+                    .find_map(|i| f.get(i).and_then(|v| v.parse::<u64>().ok())),
             }
         })
         .collect()
@@ -326,6 +335,22 @@ fn check(s: Scenario, t: &Trace, peer: &str) -> Vec<String> {
                 .any(|d| (d.as_secs_f64() - v).abs() <= tol.max(precision));
             if !(direct || wait || timer || quoted(t, v)) {
                 bad.push(format!("{tag}: {v} s is no time in the trace: {a}"));
+            }
+        }
+        // An ICMP code named ("code 13", "代码 13") is one tshark decoded,
+        // and a count of ICMP errors is the count on the wire.
+        let codes: Vec<u64> = w.iter().filter_map(|x| x.icmp_code).collect();
+        for n in numbers_after(&a, &["code ", "代码 "]) {
+            if !codes.contains(&n) {
+                bad.push(format!("{tag}: ICMP code {n} is not on the wire: {a}"));
+            }
+        }
+        for n in numbers_before(&a, &[" such errors", " 个这样的错误"]) {
+            if n != codes.len() as u64 {
+                bad.push(format!(
+                    "{tag}: {n} ICMP errors, {} on the wire: {a}",
+                    codes.len()
+                ));
             }
         }
         // Byte counts are payload lengths on the wire, or an MSS or a

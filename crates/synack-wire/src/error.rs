@@ -16,6 +16,10 @@ pub enum Layer {
     Tcp,
     /// A TCP option.
     TcpOption,
+    /// An ICMP or ICMPv6 message.
+    Icmp,
+    /// The packet an ICMP error quotes.
+    IcmpQuote,
 }
 
 impl core::fmt::Display for Layer {
@@ -26,6 +30,8 @@ impl core::fmt::Display for Layer {
             Layer::Ipv6Extension => "IPv6 extension header",
             Layer::Tcp => "TCP header",
             Layer::TcpOption => "TCP option",
+            Layer::Icmp => "ICMP message",
+            Layer::IcmpQuote => "packet quoted by an ICMP error",
         })
     }
 }
@@ -125,6 +131,25 @@ pub enum WireError {
     OptionsTooLong {
         /// The bytes they would take.
         need: usize,
+    },
+    /// The IP payload is not ICMP (or ICMPv6 for IPv6).
+    #[error("IP protocol {0} is not ICMP")]
+    NotIcmp(u8),
+    /// An ICMP message that is not a destination-unreachable error.
+    #[error("ICMP{} type {icmp_type} is not destination unreachable", if *.v6 { "v6" } else { "" })]
+    NotUnreachable {
+        /// ICMPv6 rather than ICMP.
+        v6: bool,
+        /// The message's type.
+        icmp_type: u8,
+    },
+    /// The ICMP checksum does not match.
+    #[error("bad ICMP checksum: got {got:#06x}, want {want:#06x}")]
+    BadIcmpChecksum {
+        /// The checksum field.
+        got: u16,
+        /// What the bytes sum to.
+        want: u16,
     },
     /// Source and destination are of different families.
     #[error("address families differ (IPv4 and IPv6 in one packet)")]

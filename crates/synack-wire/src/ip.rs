@@ -54,6 +54,11 @@ impl IpHeader {
 
     /// Write the IP header for `payload_len` bytes of TCP into `buf`.
     pub fn emit(&self, buf: &mut [u8], payload_len: usize) -> Result<usize> {
+        self.emit_protocol(buf, payload_len, tcp::PROTOCOL)
+    }
+
+    /// Write the IP header for `payload_len` bytes of `protocol`.
+    pub fn emit_protocol(&self, buf: &mut [u8], payload_len: usize, protocol: u8) -> Result<usize> {
         let hl = self.header_len();
         let have = buf.len();
         let h = buf
@@ -73,7 +78,7 @@ impl IpHeader {
                 h[4..6].copy_from_slice(&self.ident.to_be_bytes());
                 h[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF
                 h[8] = self.ttl;
-                h[9] = tcp::PROTOCOL;
+                h[9] = protocol;
                 h[10..12].copy_from_slice(&[0, 0]);
                 h[12..16].copy_from_slice(&s.octets());
                 h[16..20].copy_from_slice(&d.octets());
@@ -89,7 +94,7 @@ impl IpHeader {
                 let vtf = (6u32 << 28) | (u32::from(self.tos) << 20);
                 h[0..4].copy_from_slice(&vtf.to_be_bytes());
                 h[4..6].copy_from_slice(&plen.to_be_bytes());
-                h[6] = tcp::PROTOCOL;
+                h[6] = protocol;
                 h[7] = self.ttl;
                 h[8..24].copy_from_slice(&s.octets());
                 h[24..40].copy_from_slice(&d.octets());
@@ -126,6 +131,28 @@ pub fn parse_ip_truncated(buf: &[u8]) -> Result<IpTcp<'_>> {
 }
 
 fn parse_ip_inner(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
+    let p = parse_ip_any(buf, verify, clamp)?;
+    if p.protocol != tcp::PROTOCOL {
+        return Err(WireError::NotTcp(p.protocol));
+    }
+    Ok(IpTcp {
+        ip: p.ip,
+        tcp_offset: p.offset,
+        tcp: p.payload,
+    })
+}
+
+/// An IP packet of any protocol: its header fields, the protocol of the
+/// payload (after IPv6 extension headers) and the payload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IpAny<'a> {
+    pub ip: IpHeader,
+    pub protocol: u8,
+    pub offset: usize,
+    pub payload: &'a [u8],
+}
+
+pub(crate) fn parse_ip_any(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAny<'_>> {
     let first = *buf.first().ok_or(WireError::Truncated {
         layer: Layer::Ipv4,
         at: 0,
@@ -139,7 +166,7 @@ fn parse_ip_inner(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
     }
 }
 
-fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
+fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAny<'_>> {
     if buf.len() < IPV4_HEADER_LEN {
         return Err(WireError::Truncated {
             layer: Layer::Ipv4,
@@ -186,12 +213,10 @@ fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
     if offset != 0 || more {
         return Err(WireError::Fragmented { offset, more });
     }
-    if buf[9] != tcp::PROTOCOL {
-        return Err(WireError::NotTcp(buf[9]));
-    }
     let src = Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]);
     let dst = Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]);
-    Ok(IpTcp {
+    Ok(IpAny {
+        protocol: buf[9],
         ip: IpHeader {
             src: IpAddr::V4(src),
             dst: IpAddr::V4(dst),
@@ -199,12 +224,12 @@ fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
             tos: buf[1],
             ident: u16::from_be_bytes([buf[4], buf[5]]),
         },
-        tcp_offset: hl,
-        tcp: &buf[hl..total],
+        offset: hl,
+        payload: &buf[hl..total],
     })
 }
 
-fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpTcp<'_>> {
+fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpAny<'_>> {
     if buf.len() < IPV6_HEADER_LEN {
         return Err(WireError::Truncated {
             layer: Layer::Ipv6,
@@ -235,53 +260,48 @@ fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpTcp<'_>> {
     let mut next = buf[6];
     let mut at = IPV6_HEADER_LEN;
     let mut walked = 0;
-    loop {
-        match next {
-            tcp::PROTOCOL => break,
-            // Hop-by-hop, routing, destination options: length in 8-octet
-            // units, not counting the first 8. AH (51): in 4-octet units,
-            // not counting the first 2.
-            0 | 43 | 60 | 51 | 44 => {
-                walked += 1;
-                if walked > MAX_EXTENSION_HEADERS {
-                    return Err(WireError::TooManyExtensionHeaders(MAX_EXTENSION_HEADERS));
-                }
-                let h =
-                    buf.get(at..at + 8)
-                        .filter(|_| at + 8 <= end)
-                        .ok_or(WireError::Truncated {
-                            layer: Layer::Ipv6Extension,
-                            at,
-                            need: 8,
-                            have: end.saturating_sub(at),
-                        })?;
-                let len = match next {
-                    44 => {
-                        let frag = u16::from_be_bytes([h[2], h[3]]);
-                        let (offset, more) = (frag >> 3, frag & 1 != 0);
-                        if offset != 0 || more {
-                            return Err(WireError::Fragmented { offset, more });
-                        }
-                        8
-                    }
-                    51 => (usize::from(h[1]) + 2) * 4,
-                    _ => (usize::from(h[1]) + 1) * 8,
-                };
-                if at + len > end {
-                    return Err(WireError::Truncated {
-                        layer: Layer::Ipv6Extension,
-                        at,
-                        need: len,
-                        have: end - at,
-                    });
-                }
-                next = h[0];
-                at += len;
-            }
-            other => return Err(WireError::NotTcp(other)),
+    // Hop-by-hop (0), routing (43), destination options (60): length in
+    // 8-octet units, not counting the first 8. AH (51): in 4-octet units,
+    // not counting the first 2. Fragment (44): 8 bytes.
+    while let 0 | 43 | 60 | 51 | 44 = next {
+        walked += 1;
+        if walked > MAX_EXTENSION_HEADERS {
+            return Err(WireError::TooManyExtensionHeaders(MAX_EXTENSION_HEADERS));
         }
+        let h = buf
+            .get(at..at + 8)
+            .filter(|_| at + 8 <= end)
+            .ok_or(WireError::Truncated {
+                layer: Layer::Ipv6Extension,
+                at,
+                need: 8,
+                have: end.saturating_sub(at),
+            })?;
+        let len = match next {
+            44 => {
+                let frag = u16::from_be_bytes([h[2], h[3]]);
+                let (offset, more) = (frag >> 3, frag & 1 != 0);
+                if offset != 0 || more {
+                    return Err(WireError::Fragmented { offset, more });
+                }
+                8
+            }
+            51 => (usize::from(h[1]) + 2) * 4,
+            _ => (usize::from(h[1]) + 1) * 8,
+        };
+        if at + len > end {
+            return Err(WireError::Truncated {
+                layer: Layer::Ipv6Extension,
+                at,
+                need: len,
+                have: end - at,
+            });
+        }
+        next = h[0];
+        at += len;
     }
-    Ok(IpTcp {
+    Ok(IpAny {
+        protocol: next,
         ip: IpHeader {
             src: IpAddr::V6(src),
             dst: IpAddr::V6(dst),
@@ -289,8 +309,8 @@ fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpTcp<'_>> {
             tos,
             ident: 0,
         },
-        tcp_offset: at,
-        tcp: &buf[at..end],
+        offset: at,
+        payload: &buf[at..end],
     })
 }
 

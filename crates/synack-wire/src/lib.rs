@@ -6,6 +6,7 @@
 //!   (parse/emit), with raw flag bits kept.
 //! - [`options`]: every option kind, unknown ones kept, configurable layout.
 //! - [`ip`]: find TCP inside IPv4/IPv6 (extension headers walked), emit headers.
+//! - [`icmp`]: destination-unreachable errors about TCP segments.
 //! - [`checksum`]: Internet checksum with pseudo-headers.
 //!
 //! Nothing here panics on malformed input: every rejection is a
@@ -40,12 +41,14 @@
 
 pub mod checksum;
 pub mod error;
+pub mod icmp;
 pub mod ip;
 pub mod options;
 pub mod seq;
 pub mod tcp;
 
 pub use error::{Layer, WireError};
+pub use icmp::{IcmpError, Unreachable, emit_unreachable, parse_icmp};
 pub use ip::{IpHeader, Segment, emit_segment, parse_ip, parse_ip_truncated, parse_segment};
 pub use options::{FastOpenCookie, OptionLayout, SackBlocks, TcpOption, TcpOptions};
 pub use seq::SeqNum;

@@ -61,6 +61,12 @@ impl SeqNum {
 
     /// `lo < self <= hi`, the shape of "SND.UNA < SEG.ACK =< SND.NXT".
     #[inline]
+    pub const fn in_closed_open(self, lo: SeqNum, hi: SeqNum) -> bool {
+        // lo ≤ self < hi, modulo 2^32: self − lo < hi − lo.
+        self.0.wrapping_sub(lo.0) < hi.0.wrapping_sub(lo.0)
+    }
+
+    /// `lo < self ≤ hi`, modulo 2^32.
     pub const fn in_open_closed(self, lo: SeqNum, hi: SeqNum) -> bool {
         let d = self.0.wrapping_sub(lo.0);
         d != 0 && d <= hi.0.wrapping_sub(lo.0)

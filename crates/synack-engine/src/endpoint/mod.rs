@@ -352,6 +352,12 @@ impl Endpoint {
             }
             Ok((ip.ip, tcp, Seg::parse(&tcp)?))
         });
+        if let Err(WireError::NotTcp(
+            synack_wire::icmp::PROTOCOL_V4 | synack_wire::icmp::PROTOCOL_V6,
+        )) = parsed
+        {
+            return self.handle_icmp(now, packet);
+        }
         match parsed {
             Ok((ip, tcp, seg)) => {
                 let cause = match self.out.record {
@@ -406,6 +412,38 @@ impl Endpoint {
             .record
             .then(|| SegInfo::new(tuple.remote, tuple.local, seg));
         self.dispatch(now, tuple, &Seg::from_repr(seg), info);
+    }
+
+    /// An ICMP or ICMPv6 packet: a destination-unreachable error about one
+    /// of our connections goes to it (rule 55); any other ICMP message is
+    /// none of TCP's business.
+    fn handle_icmp(&mut self, now: Instant, packet: &[u8]) -> Result<(), WireError> {
+        let e = match synack_wire::parse_icmp(packet, self.cfg.verify_checksums) {
+            Ok(e) => e,
+            Err(WireError::NotUnreachable { .. }) => return Ok(()),
+            Err(e) => {
+                self.stats.malformed += 1;
+                return Err(e);
+            }
+        };
+        let info = crate::step::IcmpInfo {
+            from: e.ip.src,
+            v6: e.v6,
+            code: e.code,
+            reason: e.reason,
+            quoted: Tuple {
+                local: e.quoted_src,
+                remote: e.quoted_dst,
+            },
+            quoted_seq: e.quoted_seq,
+        };
+        let cause = Cause::Icmp(info);
+        if let Some(&idx) = self.table.get(&Key::from(info.quoted)) {
+            self.run(idx, now, &cause, |c, ctx| {
+                (crate::icmp::error(c, ctx, &info), ())
+            });
+        }
+        Ok(())
     }
 
     fn dispatch(&mut self, now: Instant, tuple: Tuple, seg: &Seg<'_>, info: Option<SegInfo>) {

@@ -154,6 +154,12 @@ impl Harness {
         self.drain();
     }
 
+    /// Raw bytes in (an ICMP error, say), then what it caused.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.ep.handle(self.now, bytes).unwrap();
+        self.drain();
+    }
+
     /// Everything the engine transmitted since the last call.
     pub fn recv(&mut self) -> Vec<Seg> {
         let mut out = Vec::new();

@@ -24,17 +24,19 @@ pub mod third_ack_data;
 pub mod three_way_close;
 pub mod time_wait;
 pub mod time_wait_rst;
+pub mod unreachable;
 
 use crate::Scenario;
 
 /// Every scenario, in the order `--help` lists them.
-pub static ALL: [Scenario; 24] = [
+pub static ALL: [Scenario; 25] = [
     &normal::DEF,
     &syn_lost::DEF,
     &synack_lost::DEF,
     &ack_lost::DEF,
     &refused::DEF,
     &filtered::DEF,
+    &unreachable::DEF,
     &close::DEF,
     &data::DEF,
     &simultaneous_open::DEF,
