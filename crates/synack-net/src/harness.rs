@@ -222,7 +222,13 @@ impl KernelRun {
     }
 
     pub fn listen_with_backlog(&mut self, backlog: i32) -> Result<TcpListener, NetError> {
-        let l = crate::listen_with_backlog(self.theirs, backlog).map_err(io)?;
+        let at = self.theirs;
+        self.listen_on(at, backlog)
+    }
+
+    /// A kernel listener on `at` with `listen(2)`'s `backlog`.
+    pub fn listen_on(&mut self, at: SocketAddr, backlog: i32) -> Result<TcpListener, NetError> {
+        let l = crate::listen_with_backlog(at, backlog).map_err(io)?;
         l.set_nonblocking(true).map_err(io)?;
         self.note("listen backlog", backlog);
         self.d.after_call("listen()");

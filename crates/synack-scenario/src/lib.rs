@@ -52,7 +52,7 @@ pub struct Def {
 }
 
 /// Kernel sockets that must outlive a run.
-pub type Keep = (Option<std::net::TcpListener>, Vec<std::net::TcpStream>);
+pub type Keep = (Vec<std::net::TcpListener>, Vec<std::net::TcpStream>);
 
 pub type Scenario = &'static Def;
 

@@ -254,9 +254,25 @@ fn every_scenario_runs_against_the_kernel() {
                 // Nobody accepted; the last ACK was dropped: the kernel sent
                 // that SYN-ACK again and kept the request socket.
                 assert!(t.kernel.iter().any(|o| o.queue.is_some_and(|q| q.0 >= 1)));
-                let last = t.link.iter().rfind(|r| r.from == Side::B).unwrap();
-                assert!(parse_segment(&last.bytes, false).unwrap().tcp.flags.syn());
+                let b = segs(&t, Side::B);
+                let on80: Vec<_> = b.iter().filter(|x| x.0.syn()).collect();
+                let again = on80
+                    .iter()
+                    .any(|x| on80.iter().filter(|y| y.1 == x.1).count() > 1);
+                assert!(again, "a SYN-ACK sent again: {b:?}");
                 assert!(t.kernel.iter().all(|o| !o.accepted));
+                // With tcp_abort_on_overflow=1 the second listener (port 81)
+                // answered the ACK that found its queue full with a RST.
+                let rst: Vec<_> = t
+                    .link
+                    .iter()
+                    .filter(|r| r.from == Side::B)
+                    .filter_map(|r| parse_segment(&r.bytes, false).ok())
+                    .filter(|p| p.tcp.flags.rst())
+                    .collect();
+                assert_eq!(rst.len(), 1, "{rst:?}");
+                assert_eq!(rst[0].tcp.src_port, 81);
+                assert!(has_event(&t, Event::Reset));
             }
             "time-wait" => {
                 // The kernel held TIME_WAIT for 60 s by its own timer, and

@@ -52,6 +52,9 @@ pub struct Schedule {
     /// The first transmission and every retransmission.
     pub sends: Vec<Instant>,
     pub shape: Shape,
+    /// The segment's source and destination.
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
 }
 
 impl Schedule {
@@ -134,7 +137,12 @@ impl<'a> Findings<'a> {
             return None;
         }
         let shape = shape(&sends);
-        Some(Schedule { sends, shape })
+        Some(Schedule {
+            sends,
+            shape,
+            src: key.1,
+            dst: key.2,
+        })
     }
 
     /// When `side`'s connect() failed for `why` (refused: ECONNREFUSED,

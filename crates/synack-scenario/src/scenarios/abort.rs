@@ -37,7 +37,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     run.d.ep.abort(run.d.now(), h).map_err(cmd)?;
     run.d.flush()?;
     run.until_kernel(SEC / 2, ours, None)?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -29,6 +29,8 @@ pub static DEF: Def = Def {
 
 /// The listener's backlog.
 const BACKLOG: u32 = 1;
+/// The second listener's port, with `tcp_abort_on_overflow=1`.
+const ABORT_PORT: u16 = 81;
 /// Clients, one more than either queue holds.
 const CLIENTS: u16 = 3;
 
@@ -88,7 +90,23 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     }
     // The kernel's SYN-ACK timer for the dropped ACK: about a second.
     run.wait(SEC * 3 / 2)?;
-    Ok((Some(l), vec![]))
+    // The same again on a second listener, with tcp_abort_on_overflow=1:
+    // the ACK that finds the queue full is answered with a RST.
+    run.sysctl("net/ipv4/tcp_abort_on_overflow", "1")?;
+    let at = SocketAddr::new(run.theirs.ip(), ABORT_PORT);
+    let l2 = run.listen_on(at, BACKLOG as i32)?;
+    for k in CLIENTS..2 * CLIENTS {
+        let h = run
+            .d
+            .ep
+            .connect(run.d.now(), client(run.ours, k), at)
+            .map_err(cmd)?;
+        if k == CLIENTS {
+            run.connected(h)?;
+        }
+    }
+    run.until(5 * SEC, |d| d.has_event(Event::Reset))?;
+    Ok((vec![l, l2], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {
@@ -96,7 +114,10 @@ fn answer(a: &Ask<'_>) -> Answer {
     // A client whose handshake the server did not finish: it sent its ACK,
     // yet the server sent its SYN-ACK again.
     let schedules = a.f.schedules(Side::B, Kind::SynAck);
-    let repeated: Vec<_> = schedules.iter().filter(|s| s.sends.len() > 1).collect();
+    let repeated: Vec<_> = schedules
+        .iter()
+        .filter(|s| s.sends.len() > 1 && s.src == t.server)
+        .collect();
     let dropped = repeated.len();
     let completed = usize::from(CLIENTS).saturating_sub(dropped);
     let again = repeated
@@ -107,7 +128,13 @@ fn answer(a: &Ask<'_>) -> Answer {
         lang,
         a.f.entered_nth(Side::A, State::Established, None, usize::from(CLIENTS) - 1),
     );
-    let queue = t.kernel.iter().filter_map(|o| o.queue).max().map_or_else(
+    let queue = t
+        .kernel
+        .iter()
+        .filter(|o| o.local == t.server)
+        .filter_map(|o| o.queue)
+        .max()
+        .map_or_else(
         || match lang {
             Lang::En => format!("backlog {BACKLOG}, synack's listener"),
             Lang::Zh => format!("backlog {BACKLOG}，synack 的监听者"),
@@ -121,23 +148,7 @@ fn answer(a: &Ask<'_>) -> Answer {
             ),
         },
     );
-    let rst = t.frames(Side::B).any(|f| f.flags().rst());
-    let overflow = match (lang, rst, tell::sysctl(t, "net.ipv4.tcp_abort_on_overflow")) {
-        (Lang::En, true, _) => "Here the server answered with a RST instead.".to_string(),
-        (Lang::Zh, true, _) => "本例中服务器改为回复 RST。".to_string(),
-        (Lang::En, false, Some(v)) => format!(
-            "Linux answers with a RST instead when tcp_abort_on_overflow is 1; here it is {v}."
-        ),
-        (Lang::Zh, false, Some(v)) => {
-            format!("当 tcp_abort_on_overflow 为 1 时，Linux 会改为回复 RST；本例为 {v}。")
-        }
-        (Lang::En, false, None) => {
-            "Linux answers with a RST instead when tcp_abort_on_overflow is 1.".to_string()
-        }
-        (Lang::Zh, false, None) => {
-            "当 tcp_abort_on_overflow 为 1 时，Linux 会改为回复 RST。".to_string()
-        }
-    };
+    let overflow = abort_on_overflow(a);
     let defaults = if t.is_synack(Side::B) {
         String::new()
     } else {
@@ -162,4 +173,35 @@ the client acknowledged it once more.{defaults} {overflow}"
         ),
     };
     (q, text)
+}
+
+/// The second listener's part: with `tcp_abort_on_overflow=1` the ACK that
+/// finds the queue full gets a RST. Said only as the run showed it.
+fn abort_on_overflow(a: &Ask<'_>) -> String {
+    let (t, lang) = (a.t, a.lang);
+    let rst = t
+        .frames(Side::B)
+        .find(|f| f.flags().rst() && f.src().port() == ABORT_PORT);
+    let set = t
+        .setting("net.ipv4.tcp_abort_on_overflow")
+        .map(|s| (s.value.as_str(), s.default.as_deref().unwrap_or("?")));
+    match (rst, set, lang) {
+        (Some(f), Some((v, d)), Lang::En) => format!(
+            "Then the lab set tcp_abort_on_overflow={v} (default {d}) and did the same against a second listener (port \
+{ABORT_PORT}, backlog {BACKLOG}): the ACK that found its queue full was answered at {} with a RST (seq={}), and that \
+client's connection, which it believed established, was reset (ECONNRESET).",
+            tell::ms(f.at),
+            f.seq()
+        ),
+        (Some(f), Some((v, d)), Lang::Zh) => format!(
+            "随后实验环境把 tcp_abort_on_overflow 设为 {v}（默认 {d}），对第二个监听套接字（端口 {ABORT_PORT}，backlog {BACKLOG}）\
+重复一遍：遇到队列已满的那个 ACK 在 {} 得到 RST（seq={}），客户端以为已建立的连接被复位（ECONNRESET）。",
+            tell::ms(f.at),
+            f.seq()
+        ),
+        (_, _, Lang::En) => "With tcp_abort_on_overflow=1 Linux answers that ACK with a RST instead (--peer linux \
+shows it)."
+            .into(),
+        (_, _, Lang::Zh) => "当 tcp_abort_on_overflow=1 时，Linux 会改为用 RST 回答这个 ACK（--peer linux 可以看到）。".into(),
+    }
 }

@@ -62,7 +62,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     read_kernel(run, &mut s, REQUEST.len())?;
     s.write_all(RESPONSE).map_err(io)?;
     run.until(5 * SEC, |d| d.has_event(Event::Readable))?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

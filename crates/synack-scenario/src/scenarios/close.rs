@@ -60,7 +60,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
         run.d.ep.close(now, h).map_err(cmd)?;
         run.until(5 * SEC, |d| d.has_event(Event::Closed))?;
         run.until_kernel(5 * SEC, ours, Some("TIME_WAIT"))?;
-        return Ok((Some(l), vec![]));
+        return Ok((vec![l], vec![]));
     }
     let now = run.d.now();
     run.d.ep.close(now, h).map_err(cmd)?;
@@ -72,7 +72,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
         d.ep.connection(h)
             .is_some_and(|c| c.state() == State::TimeWait)
     })?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 /// The kernel is the client; `kernel_first`: it closes before synack.
@@ -86,7 +86,7 @@ fn kernel_client(run: &mut KernelRun, kernel_first: bool) -> Result<Keep, NetErr
     })?;
     let Some(h) = h else {
         client.finish(run, 5 * SEC)?;
-        return Ok((None, vec![]));
+        return Ok((vec![], vec![]));
     };
     if !kernel_first {
         let now = run.d.now();
@@ -104,7 +104,7 @@ fn kernel_client(run: &mut KernelRun, kernel_first: bool) -> Result<Keep, NetErr
         })?;
     }
     client.finish(run, 5 * SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

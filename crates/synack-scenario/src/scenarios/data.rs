@@ -44,7 +44,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     read_kernel(run, &mut s, REQUEST.len())?;
     s.write_all(RESPONSE).map_err(io)?;
     run.until(5 * SEC, |d| d.has_event(Event::Readable))?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 /// The kernel's application sends the request and reads the response;
@@ -59,7 +59,7 @@ pub fn kernel_client(run: &mut KernelRun) -> Result<Keep, NetError> {
         answer_request(run, h)?;
     }
     client.finish(run, 5 * SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 fn answer_request(run: &mut KernelRun, h: ConnHandle) -> Result<(), NetError> {

@@ -56,7 +56,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
         n: 3,
     });
     let (_, s2) = run.open(second(ours), &l)?;
-    Ok((Some(l), vec![s, s2]))
+    Ok((vec![l], vec![s, s2]))
 }
 
 fn note_at(a: &Ask<'_>, n: Note) -> Option<synack_engine::Instant> {

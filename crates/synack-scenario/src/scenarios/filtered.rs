@@ -63,7 +63,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if let Some(n) = run.firewall_counted("input") {
         run.note("nftables input counted", n);
     }
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 /// The kernel is the client: its SYNs are dropped on the link before
@@ -80,7 +80,7 @@ fn kernel_client(run: &mut KernelRun) -> Result<Keep, NetError> {
     let target = run.ours;
     let client = kernel_connects(run, target, |_| Ok(()));
     client.finish(run, crate::common::CONNECT_LIMIT + SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 /// Who dropped the SYNs, in a sentence: the server's firewall as the

@@ -55,7 +55,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     let cfg = rebooted(run.d.ep.config()).with_secrets(key, seed);
     run.d.ep = Endpoint::new(cfg);
     let (_, s2) = run.open(ours, &l)?;
-    Ok((Some(l), vec![s, s2]))
+    Ok((vec![l], vec![s, s2]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -77,7 +77,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
             run.d.flush()?;
         }
     }
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -58,7 +58,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     drop(s);
     run.d.after_call("close()");
     run.until_kernel(5 * SEC, ours, None)?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

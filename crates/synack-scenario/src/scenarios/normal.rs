@@ -32,11 +32,11 @@ pub fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     if o.synack_side == Side::B {
         let (client, _) = kernel_connects_to_us(run, |_| Ok(()))?;
         client.finish(run, 5 * SEC)?;
-        return Ok((None, vec![]));
+        return Ok((vec![], vec![]));
     }
     let (_, l, s) = synack_connects(run)?;
     run.until(SEC / 10, |d| d.has_event(Event::Connected))?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

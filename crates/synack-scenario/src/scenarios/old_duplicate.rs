@@ -69,7 +69,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     run.d.inject(&old)?;
     run.connected(h)?;
     let s = run.accept(&l)?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -45,7 +45,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
         let target = run.ours;
         let client = kernel_connects(run, target, |_| Ok(()));
         client.finish(run, 5 * SEC)?;
-        return Ok((None, vec![]));
+        return Ok((vec![], vec![]));
     }
     run.theirs = closed_port(run.theirs);
     run.d
@@ -53,7 +53,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
         .connect(run.d.now(), run.ours, run.theirs)
         .map_err(cmd)?;
     run.until(5 * SEC, |d| d.has_event(Event::Refused))?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -44,7 +44,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
         d.ep.connection(h)
             .is_some_and(|c| c.state() == State::TimeWait)
     })?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -42,7 +42,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     run.d.flush()?;
     run.connected(h)?;
     run.until_kernel(SEC, ours, Some("ESTABLISHED"))?;
-    Ok((None, vec![k]))
+    Ok((vec![], vec![k]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

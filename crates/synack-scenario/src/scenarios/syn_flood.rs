@@ -97,7 +97,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     run.wait(SEC / 10)?;
     let ours = run.ours;
     let (_, s) = run.open(ours, &l)?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 /// What both kinds of listener show: the spoofed SYNs, the SYN-ACK to the

@@ -54,7 +54,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     read_kernel(run, &mut s, REQUEST.len())?;
     s.write_all(RESPONSE).map_err(io)?;
     run.until(5 * SEC, |d| d.has_event(Event::Readable))?;
-    Ok((Some(l), vec![s]))
+    Ok((vec![l], vec![s]))
 }
 
 /// The kernel's application writes while its connect() is under way; Linux
@@ -82,7 +82,7 @@ fn kernel_client(run: &mut KernelRun) -> Result<Keep, NetError> {
     let now = run.d.now();
     run.d.ep.send(now, h, RESPONSE).map_err(cmd)?;
     client.finish(run, 5 * SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 /// The client's first segment after its SYN: the third of the handshake.

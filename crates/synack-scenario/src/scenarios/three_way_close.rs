@@ -65,7 +65,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     run.d.ep.close(now, h).map_err(cmd)?;
     run.until(5 * SEC, |d| d.has_event(Event::Closed))?;
     run.until_kernel(5 * SEC, ours, Some("TIME_WAIT"))?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 /// The kernel closes first; synack, the server, closes on its FIN.
@@ -77,7 +77,7 @@ fn kernel_client(run: &mut KernelRun) -> Result<Keep, NetError> {
     run.d.ep.close(now, h).map_err(cmd)?;
     run.until(5 * SEC, |d| d.has_event(Event::Closed))?;
     client.finish(run, 5 * SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 /// The first FIN, and the other side's segments after it.

@@ -68,7 +68,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     run.d.ep.close(run.d.now(), h).map_err(cmd)?;
     run.until_kernel(2 * SEC, ours, Some("TIME_WAIT"))?;
     run.until(5 * SEC, |d| d.has_event(Event::Closed))?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

@@ -72,7 +72,7 @@ fn linux(run: &mut KernelRun, _: &Options) -> Result<Keep, NetError> {
     let rst = run.craft(ours, TcpFlags::RST, fin)?;
     run.d.inject(&rst)?;
     run.until_kernel(SEC, ours, None)?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {

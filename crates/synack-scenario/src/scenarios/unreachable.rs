@@ -65,7 +65,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     run.until(30 * SEC, |d| {
         d.has_event(Event::TimedOut) || d.has_event(Event::Unreachable)
     })?;
-    Ok((Some(l), vec![]))
+    Ok((vec![l], vec![]))
 }
 
 /// The kernel is the client behind its own firewall (the output chain):
@@ -78,7 +78,7 @@ fn kernel_client(run: &mut KernelRun) -> Result<Keep, NetError> {
     let target = run.ours;
     let client = kernel_connects(run, target, |_| Ok(()));
     client.finish(run, 10 * SEC)?;
-    Ok((None, vec![]))
+    Ok((vec![], vec![]))
 }
 
 fn answer(a: &Ask<'_>) -> Answer {
