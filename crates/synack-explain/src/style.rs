@@ -7,6 +7,10 @@ pub struct Style {
     /// Fit the output into this many columns (a terminal's width); `None`
     /// leaves narration lines whole, for files and pipes.
     pub width: Option<usize>,
+    /// Repeat every detail at every step (`-v`): the options on both ends
+    /// of a segment, the ISN's origin and each rule's text each time. By
+    /// default a thing is said once per run.
+    pub verbose: bool,
 }
 
 impl Style {
@@ -14,6 +18,7 @@ impl Style {
     pub const PLAIN: Style = Style {
         color: false,
         width: None,
+        verbose: false,
     };
 
     fn paint(&self, code: &str, s: &str) -> String {

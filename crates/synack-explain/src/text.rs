@@ -75,6 +75,9 @@ pub struct Narrator<'a> {
     syn_sent: Vec<(Side, u32, u16, u16, bool)>,
     /// The kernel's last reported state (Linux peer).
     kernel_state_now: State,
+    /// What was said already (a segment's options, an ISN's origin, a
+    /// rule's text): said once per run unless the style is verbose.
+    told: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
 fn idx(side: Side) -> usize {
@@ -109,6 +112,7 @@ impl<'a> Narrator<'a> {
             syn_sent: Vec::new(),
             syn_queue: 0,
             kernel_state_now: State::Closed,
+            told: Default::default(),
         }
     }
 
@@ -137,6 +141,22 @@ impl<'a> Narrator<'a> {
         match self.lang {
             Lang::En => (" (", ")"),
             Lang::Zh => ("（", "）"),
+        }
+    }
+
+    /// Whether `key` is new here: true the first time (and always when
+    /// verbose), so it is said in full once.
+    fn first(&self, key: String) -> bool {
+        self.told.borrow_mut().insert(key) || self.style.verbose
+    }
+
+    /// `fact`, with `why` after it the first time `key` comes up: the
+    /// reason is said once per run.
+    fn once(&self, key: &str, fact: String, why: &str) -> String {
+        if self.first(key.to_string()) {
+            fact + why
+        } else {
+            fact
         }
     }
 
@@ -442,10 +462,8 @@ seq={seq}, which no socket received",
                 let _ = writeln!(out, "    {}", self.check(check));
             }
             let _ = writeln!(out, "    {}", self.action(step));
-            let _ = writeln!(
-                out,
-                "      {}",
-                self.style.dim(&format!(
+            let line = if self.first(format!("rule {}", step.rule.id())) {
+                format!(
                     "{} {}{}{}{}{}{}",
                     self.t("rule", "规则"),
                     step.rule.id(),
@@ -454,8 +472,11 @@ seq={seq}, which no socket received",
                     self.parens().0,
                     step.rule.source(),
                     self.parens().1
-                ))
-            );
+                )
+            } else {
+                format!("{} {}", self.t("rule", "规则"), step.rule.id())
+            };
+            let _ = writeln!(out, "      {}", self.style.dim(&line));
         }
         if let Cause::Received(seg) = &step.cause {
             self.received(*seg);
@@ -565,8 +586,16 @@ seq={seq}, which no socket received",
         }
         let opts = self.option_words(s);
         if !opts.is_empty() {
-            let sep = self.t(", ", "，");
-            let _ = write!(t, " {}{}", self.t("options: ", "选项："), opts.join(sep));
+            let key = format!(
+                "options {} {} {} {} {} {} {:?}",
+                s.src, s.dst, s.flags.0, s.seq, s.ack, s.payload_len, s.options
+            );
+            if self.first(key) {
+                let sep = self.t(", ", "，");
+                let _ = write!(t, " {}{}", self.t("options: ", "选项："), opts.join(sep));
+            } else {
+                let _ = write!(t, " {}", self.t("(options as above)", "（选项同上）"));
+            }
         }
         t
     }
@@ -810,7 +839,7 @@ seq={seq}, which no socket received",
                 } else {
                     ""
                 };
-                match self.lang {
+                let said = match self.lang {
                     Lang::En => format!(
                         "{arrow} options agreed: segments up to MSS {} bytes, window scaling {ws}, SACK {}, timestamps {}{ecn}",
                         n.send_mss,
@@ -823,6 +852,14 @@ seq={seq}, which no socket received",
                         yes(n.sack),
                         yes(n.timestamps)
                     ),
+                };
+                if self.first(said.clone()) {
+                    said
+                } else {
+                    format!(
+                        "{arrow} {}",
+                        self.t("options agreed as above", "协商结果同上")
+                    )
                 }
             }
             Action::Report(ev) => format!("{arrow} {}", self.report(ev)),
@@ -1033,6 +1070,14 @@ seq={seq}, which no socket received",
             };
         }
         let i = idx(side);
+        if !self.first(format!("isn {i} {:?}", self.trace.isn.get(i))) {
+            return match self.lang {
+                Lang::En => format!(
+                    "seq = {n} is the {me}'s initial sequence number (ISN), made as told above"
+                ),
+                Lang::Zh => format!("seq = {n} 是{me}的初始序列号 ISN，生成方式同上"),
+            };
+        }
         match (self.trace.isn.get(i).copied(), self.lang) {
             (Some(synack_trace::IsnOrigin::Fixed), Lang::En) => format!(
                 "seq = {n} is the {me}'s initial sequence number (ISN), fixed with --isn (normally RFC 6528 picks an unpredictable one)"
@@ -1100,14 +1145,12 @@ seq={seq}, which no socket received",
             } else {
                 ""
             };
-            return match self.lang {
-                Lang::En => format!(
-                    "ack = {ack} = {peer} ISN {isn} + 1, because a SYN consumes one sequence number{held}"
-                ),
-                Lang::Zh => {
-                    format!("ack = {ack} = {peer} ISN {isn} + 1，因为 SYN 占用一个序列号{held}")
-                }
-            };
+            let fact = format!("ack = {ack} = {peer} ISN {isn} + 1");
+            let why = self.t(
+                ", because a SYN consumes one sequence number",
+                "，因为 SYN 占用一个序列号",
+            );
+            return self.once("why syn+1", fact, why) + held;
         }
         match self.lang {
             Lang::En => format!("ack = {ack}, not the SYN's seq {isn} + 1"),
@@ -1165,16 +1208,18 @@ seq={seq}, which no socket received",
         }
         if rx.is_some_and(|rx| rx.flags.ack() && rx.ack == seg.seq) && v.state != State::Established
         {
-            return Some(match self.lang {
+            let fact = match self.lang {
                 Lang::En => format!(
-                    "seq = {} = the ack field of the segment it answers, so the receiver can match it to its own SND.NXT",
+                    "seq = {} = the ack field of the segment it answers",
                     seg.seq
                 ),
-                Lang::Zh => format!(
-                    "seq = {} = 所回复报文段的确认号，对方据此与自己的 SND.NXT 对上",
-                    seg.seq
-                ),
-            });
+                Lang::Zh => format!("seq = {} = 所回复报文段的确认号", seg.seq),
+            };
+            let why = self.t(
+                ", so the receiver can match it to its own SND.NXT",
+                "，对方据此与自己的 SND.NXT 对上",
+            );
+            return Some(self.once("why rst seq", fact, why));
         }
         Some(format!("seq = SND.NXT = {}", seg.seq))
     }
@@ -1198,35 +1243,40 @@ seq={seq}, which no socket received",
             }];
         }
         self.syn_sent.push(key);
-        let ack = if f.ack() {
-            self.synack_ack_line(side, seg)
-        } else {
-            self.t(
-                "the ACK flag is off, so the ack field carries nothing yet: there is nothing to acknowledge",
-                "ACK 标志位为 0，确认号字段还没有意义：此时没有什么可确认的",
-            )
-            .into()
-        };
-        vec![self.isn_line(side, seg), ack]
+        if f.ack() {
+            let ack = self.synack_ack_line(side, seg);
+            return vec![self.isn_line(side, seg), ack];
+        }
+        let mut v = vec![self.isn_line(side, seg)];
+        if self.first("ack flag off".into()) {
+            v.push(
+                self.t(
+                    "the ACK flag is off, so the ack field carries nothing yet: there is nothing to acknowledge",
+                    "ACK 标志位为 0，确认号字段还没有意义：此时没有什么可确认的",
+                )
+                .into(),
+            );
+        }
+        v
     }
 
     /// Where a synchronized segment's seq comes from.
     fn seq_line(&self, v: &synack_engine::TcbVars, seg: &SegInfo) -> String {
         let after_syn = seg.seq == v.iss.add(1) && (seg.flags.fin() || seg.payload_len == 0);
-        match (self.lang, after_syn) {
-            (Lang::En, true) => format!(
-                "seq = {} = ISN {} + 1: the SYN used up sequence number {}",
-                seg.seq, v.iss, v.iss
-            ),
-            (Lang::Zh, true) => format!(
-                "seq = {} = ISN {} + 1：序列号 {} 已被 SYN 占用",
-                seg.seq, v.iss, v.iss
-            ),
-            (Lang::En, false) => {
-                format!("seq = SND.NXT = {}: the next byte this side sends", seg.seq)
-            }
-            (Lang::Zh, false) => format!("seq = SND.NXT = {}：本方要发送的下一个字节", seg.seq),
+        if after_syn {
+            let fact = format!("seq = {} = ISN {} + 1", seg.seq, v.iss);
+            let why = match self.lang {
+                Lang::En => format!(": the SYN used up sequence number {}", v.iss),
+                Lang::Zh => format!("：序列号 {} 已被 SYN 占用", v.iss),
+            };
+            return self.once("why iss+1", fact, &why);
         }
+        let fact = format!("seq = SND.NXT = {}", seg.seq);
+        let why = self.t(
+            ": the next byte this side sends",
+            "：本方要发送的下一个字节",
+        );
+        self.once("why snd.nxt", fact, why)
     }
 
     /// Where a synchronized segment's ack comes from: the last segment
@@ -1236,13 +1286,8 @@ seq={seq}, which no socket received",
         let peer = side_name(side.other(), self.lang);
         let rx = self.rx_for(seg)?;
         if rx.seq.add(rx.seg_len()) != seg.ack || rx.seg_len() == 0 {
-            return Some(match self.lang {
-                Lang::En => format!(
-                    "ack = RCV.NXT = {}: everything before it has arrived",
-                    seg.ack
-                ),
-                Lang::Zh => format!("ack = RCV.NXT = {}：之前的字节都已收到", seg.ack),
-            });
+            let why = self.t(": everything before it has arrived", "：之前的字节都已收到");
+            return Some(self.once("why rcv.nxt", format!("ack = RCV.NXT = {}", seg.ack), why));
         }
         let mut parts = Vec::new();
         if rx.flags.syn() {
@@ -1258,20 +1303,27 @@ seq={seq}, which no socket received",
             parts.push("FIN 1".to_string());
         }
         let parts = parts.join(" + ");
-        Some(match self.lang {
-            Lang::En => format!(
-                "ack = {} = {peer}'s seq {} + {} ({parts}): the next sequence number the {me} expects",
-                seg.ack,
-                rx.seq,
-                rx.seg_len()
+        let (fact, why) = match self.lang {
+            Lang::En => (
+                format!(
+                    "ack = {} = {peer}'s seq {} + {} ({parts})",
+                    seg.ack,
+                    rx.seq,
+                    rx.seg_len()
+                ),
+                format!(": the next sequence number the {me} expects"),
             ),
-            Lang::Zh => format!(
-                "ack = {} = {peer}的 seq {} + {}（{parts}）：{me}期望收到的下一个序列号",
-                seg.ack,
-                rx.seq,
-                rx.seg_len()
+            Lang::Zh => (
+                format!(
+                    "ack = {} = {peer}的 seq {} + {}（{parts}）",
+                    seg.ack,
+                    rx.seq,
+                    rx.seg_len()
+                ),
+                format!("：{me}期望收到的下一个序列号"),
             ),
-        })
+        };
+        Some(self.once(&format!("why ack {me}"), fact, &why))
     }
 }
 

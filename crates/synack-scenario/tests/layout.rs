@@ -11,8 +11,8 @@ use synack_scenario::{ALL, Options};
 #[test]
 fn every_scenario_fits_80_columns() {
     let style = Style {
-        color: false,
         width: Some(80),
+        ..Style::PLAIN
     };
     for s in ALL {
         for ipv6 in [false, true] {

@@ -158,9 +158,45 @@ fn colour_only_when_asked() {
             Lang::En,
             Style {
                 color: true,
-                width: None
+                ..Style::PLAIN
             }
         )
         .contains("\x1b[")
     );
+}
+
+/// By default a thing is said once per run: each rule's text, each
+/// segment's options, the ISN's origin; `-v` says everything each time.
+#[test]
+fn a_thing_is_said_once_unless_verbose() {
+    let verbose = Style {
+        verbose: true,
+        ..Style::PLAIN
+    };
+    for s in synack_scenario::ALL {
+        let t = trace(s);
+        for lang in [Lang::En, Lang::Zh] {
+            let once = render(&t, Format::Text, lang, Style::PLAIN);
+            let all = render(&t, Format::Text, lang, verbose);
+            assert!(once.lines().count() <= all.lines().count(), "{}", s.name);
+            for rule in synack_engine::Rule::ALL {
+                let summary = synack_explain::rule_summary(rule, lang);
+                let n = once.matches(summary).count();
+                assert!(
+                    n <= 1,
+                    "{} {lang:?}: rule {} said {n} times",
+                    s.name,
+                    rule.id()
+                );
+            }
+            for told in [
+                "(options as above)",
+                "（选项同上）",
+                "made as told above",
+                "生成方式同上",
+            ] {
+                assert!(!all.contains(told), "{}: verbose says {told:?}", s.name);
+            }
+        }
+    }
 }

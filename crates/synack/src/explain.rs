@@ -13,6 +13,7 @@ use synack_scenario::{Options, Scenario};
   synack explain --isn client=1000,server=5000   textbook numbers: seq=1000, ack=1001, ...
   synack explain --seed 7 --scenario isn         a reproducible run (fixed ISN keys)
   synack explain --brief --scenario syn-lost     the diagram and the answer only
+  synack explain -v --scenario syn-lost          every detail at every step (by default each is said once)
   synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
   synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
   synack explain --format tcpdump --scenario close --closer server
@@ -67,6 +68,11 @@ pub struct Args {
     /// Only the diagram and the answer; the step-by-step narration is left out.
     #[arg(long)]
     brief: bool,
+    /// Every detail at every step: a segment's options where it is sent
+    /// and where it arrives, the ISN's origin and each rule's text each
+    /// time (by default each is said once).
+    #[arg(short, long)]
+    verbose: bool,
     /// Fit the text into this many columns (default: the terminal's width,
     /// or `COLUMNS`; unwrapped when not writing to a terminal).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(40..))]
@@ -306,7 +312,11 @@ pub fn run(args: &Args) -> Result<(), String> {
         .or_else(|| {
             terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0).max(40))
         });
-    let style = Style { color, width };
+    let style = Style {
+        color,
+        width,
+        verbose: args.verbose,
+    };
     let format = args.format.into();
     let mut out = stdout.lock();
     let pause = args.step
