@@ -15,6 +15,10 @@ command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # explain's layout is checked in a real 80-column terminal.
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# The HTML and SVG explain writes are checked in headless Chromium, which
+# needs a CJK font for the Chinese pages.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"
@@ -35,6 +39,7 @@ cargo test --all-targets --locked
 echo "== doc tests and docs"
 cargo test --doc --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked --quiet
+echo "== browser screenshots of every scenario's page: target/browser/"
 echo "== examples"
 cargo run -q --locked -p synack-engine --example two_endpoints > /dev/null
 cargo run -q --locked -p synack-engine --example syn_cookie_responder

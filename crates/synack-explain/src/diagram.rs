@@ -54,7 +54,7 @@ fn arrow(label: &str, to_right: bool, lost: bool, mid: usize) -> String {
 /// Arrows come from the link (every segment, including ones no engine
 /// made: an old duplicate, a spoofed SYN); states from the steps and, for
 /// the kernel, from its reports. At equal times a state comes first.
-enum Row<'a> {
+pub(crate) enum Row<'a> {
     State(Side, State),
     Kernel(&'a str),
     Arrow(&'a synack_engine::sim::LinkRecord),
@@ -140,7 +140,7 @@ pub fn parts(
 }
 
 /// Everything the diagram draws, in time order.
-fn rows(trace: &Trace) -> Vec<(synack_engine::Instant, u8, Row<'_>)> {
+pub(crate) fn rows(trace: &Trace) -> Vec<(synack_engine::Instant, u8, Row<'_>)> {
     let mut rows = Vec::new();
     for item in crate::timeline::items(trace) {
         match item {
@@ -165,13 +165,9 @@ fn rows(trace: &Trace) -> Vec<(synack_engine::Instant, u8, Row<'_>)> {
     rows
 }
 
-/// One segment's arrow, labelled with its flags and numbers.
-fn arrow_row(
-    trace: &Trace,
-    style: Style,
-    mid: usize,
-    rec: &synack_engine::sim::LinkRecord,
-) -> Option<String> {
+/// One frame's label (flags and numbers, or the ICMP error), and whether
+/// the link lost it; `None` for bytes that are neither.
+pub(crate) fn label(trace: &Trace, rec: &synack_engine::sim::LinkRecord) -> Option<(String, bool)> {
     let Ok(p) = synack_wire::parse_segment(&rec.bytes, false) else {
         let e = synack_wire::parse_icmp(&rec.bytes, false).ok()?;
         let label = format!(
@@ -179,7 +175,7 @@ fn arrow_row(
             crate::words::unreachable_token(e.reason),
             e.quoted_seq.get()
         );
-        return Some(arrow(&label, rec.from == Side::A, false, mid));
+        return Some((label, false));
     };
     let seg = synack_engine::SegInfo::new(
         std::net::SocketAddr::new(p.ip.src, p.tcp.src_port),
@@ -212,6 +208,17 @@ fn arrow_row(
             }
         );
     }
+    Some((label, lost))
+}
+
+/// One segment's arrow, labelled with its flags and numbers.
+fn arrow_row(
+    trace: &Trace,
+    style: Style,
+    mid: usize,
+    rec: &synack_engine::sim::LinkRecord,
+) -> Option<String> {
+    let (label, lost) = label(trace, rec)?;
     let a = arrow(&label, rec.from == Side::A, lost, mid);
     Some(if lost { style.bad(&a) } else { a })
 }

@@ -6,10 +6,12 @@
 #![forbid(unsafe_code)]
 
 mod diagram;
+mod html;
 mod json;
 pub mod layout;
 mod notes;
 mod style;
+mod svg;
 mod tcpdump;
 mod text;
 mod timeline;
@@ -30,6 +32,10 @@ pub enum Format {
     Text,
     Json,
     Tcpdump,
+    /// The sequence diagram as a standalone SVG.
+    Svg,
+    /// One self-contained page: the diagram, every step, the answer.
+    Html,
 }
 
 /// The text report in pieces, so a caller can pause between steps.
@@ -145,5 +151,7 @@ pub fn render(
         Format::Text => Report::new(trace, answer, lang, style).to_text(),
         Format::Json => json::render(trace, answers),
         Format::Tcpdump => tcpdump::render(trace),
+        Format::Svg => svg::render(trace, lang),
+        Format::Html => html::render(trace, answer, lang),
     }
 }

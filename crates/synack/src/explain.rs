@@ -17,6 +17,8 @@ use synack_scenario::{Options, Scenario};
   synack explain --scenario filtered --profile linux   Linux's SYN retransmission schedule
   synack explain --format json | jq '.steps[] | select(.cause.kind==\"sent\")'
   synack explain --format tcpdump --scenario close --closer server
+  synack explain --format html --scenario syn-lost > syn-lost.html   a page to step through in a browser
+  synack explain --format svg --lang zh > handshake.svg              the diagram for slides
   sudo synack explain --peer linux --role server   the kernel connects to synack")]
 pub struct Args {
     /// What to show.
@@ -30,7 +32,9 @@ pub struct Args {
     /// Language of the narration (default: from LC_ALL / LC_MESSAGES / LANG; Chinese for zh_*).
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
-    /// `text` narration with a sequence diagram, `json` step records (schema synack.explain/1), or `tcpdump` lines.
+    /// `text` narration with a sequence diagram, `json` step records (schema
+    /// synack.explain/1), `tcpdump` lines, an `svg` sequence diagram, or an
+    /// `html` page (diagram, steps to expand, keyboard stepping; works offline).
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
     /// Fixed initial sequence numbers, e.g. `client=1000,server=5000` (default: RFC 6528).
@@ -137,6 +141,10 @@ pub enum FormatArg {
     Text,
     Json,
     Tcpdump,
+    /// The sequence diagram as a standalone SVG (slides, notes).
+    Svg,
+    /// One self-contained page: diagram, every step, the answer; keyboard stepping.
+    Html,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -191,6 +199,8 @@ impl From<FormatArg> for Format {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
             FormatArg::Tcpdump => Format::Tcpdump,
+            FormatArg::Svg => Format::Svg,
+            FormatArg::Html => Format::Html,
         }
     }
 }

@@ -891,7 +891,7 @@ fn help_examples_run() {
             let Some(cmd) = line.strip_prefix("synack ") else {
                 continue;
             };
-            let cmd = cmd.split(['|', '#']).next().unwrap();
+            let cmd = cmd.split(['|', '#', '>']).next().unwrap();
             let cmd = cmd.split("   ").next().unwrap().trim();
             let mut args: Vec<&str> = cmd.split_whitespace().collect();
             let linux = args.contains(&"linux") && args.contains(&"--peer");
