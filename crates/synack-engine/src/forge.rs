@@ -16,6 +16,19 @@ pub fn forge(
     flags: TcpFlags,
     seq: u32,
 ) -> Result<Vec<u8>, WireError> {
+    forge_with_data(cfg, from, to, flags, seq, &[])
+}
+
+/// [`forge`] with `payload` on the segment: a SYN with data and no Fast
+/// Open option, say.
+pub fn forge_with_data(
+    cfg: &Config,
+    from: SocketAddr,
+    to: SocketAddr,
+    flags: TcpFlags,
+    seq: u32,
+    payload: &[u8],
+) -> Result<Vec<u8>, WireError> {
     let options = if flags.syn() {
         crate::negotiate::syn_options(cfg, to).to_wire()
     } else {
@@ -30,7 +43,7 @@ pub fn forge(
         window: if flags.rst() { 0 } else { 64240 },
         urgent: 0,
         options,
-        payload: &[],
+        payload,
     };
     let mut buf = vec![0u8; MAX_PACKET];
     let n = emit_segment(

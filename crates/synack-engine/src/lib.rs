@@ -86,7 +86,7 @@ pub use calls::CallError;
 pub use config::{Config, Ecn, Profile, Schedule, SynCookies};
 pub use conn::{Connection, Negotiated, Origin};
 pub use endpoint::{Endpoint, MAX_PACKET, Stats, Transmit};
-pub use forge::forge;
+pub use forge::{forge, forge_with_data};
 pub use isn::IsnMode;
 pub use negotiate::default_mss;
 pub use out::Event;

@@ -3,13 +3,15 @@
 //! ACK that completes it.
 
 use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
 
 use synack_engine::Event;
-use synack_engine::sim::Side;
+use synack_engine::sim::{Fault, Side};
 use synack_explain::{Answer, Lang};
 use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC, cmd, io};
 use synack_trace::Frame;
+use synack_wire::TcpFlags;
 
 use crate::common::{
     REQUEST, RESPONSE, kernel_writes_while_connecting, no_faults, no_tune, read_kernel,
@@ -38,7 +40,58 @@ fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     let now = r.pair.now;
     r.pair.a.send(now, h, REQUEST).map_err(crate::sim::err)?;
     r.run_until(|p| p.has_event(Side::B, Event::Readable));
-    r.exchange()
+    r.exchange()?;
+    // Then a SYN that carries data without Fast Open, from an address whose
+    // replies go nowhere: what does the server do with the data?
+    let from = SocketAddr::new(spoofed(r.o.client.is_ipv6(), false), 40066);
+    r.pair.link.faults.push(Fault::Blackhole { ip: from.ip() });
+    let cfg = r.pair.a.config().clone();
+    let syn = synack_engine::forge_with_data(&cfg, from, s, TcpFlags::SYN, SYN_DATA_ISN, REQUEST)
+        .map_err(crate::sim::err)?;
+    let now = r.pair.now;
+    r.pair.link.send(now, Side::A, &syn);
+    let at = r.pair.now + r.o.delay * 3;
+    r.advance_to(at);
+    Ok(())
+}
+
+/// The ISN of the SYN with data.
+const SYN_DATA_ISN: u32 = 0x5eed_da7a;
+
+/// An address nobody answers for, in the lab's or the simulator's net.
+fn spoofed(v6: bool, kernel: bool) -> IpAddr {
+    match (v6, kernel) {
+        (false, false) => IpAddr::from([192, 0, 2, 66]),
+        (false, true) => IpAddr::from([10, 77, 0, 66]),
+        (true, false) => IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x66]),
+        (true, true) => IpAddr::from([0xfd77, 0, 0, 0, 0, 0, 0, 0x66]),
+    }
+}
+
+/// The kernel's listener gets a SYN with data and no Fast Open option.
+fn syn_with_data(run: &mut KernelRun) -> Result<(), NetError> {
+    let from = SocketAddr::new(spoofed(run.theirs.is_ipv6(), true), 40066);
+    run.d.faults.push(synack_net::Fault::Blackhole(from.ip()));
+    let syn = synack_engine::forge_with_data(
+        run.d.ep.config(),
+        from,
+        run.theirs,
+        TcpFlags::SYN,
+        SYN_DATA_ISN,
+        REQUEST,
+    )
+    .map_err(NetError::Emit)?;
+    run.d.inject(&syn)?;
+    let theirs = run.theirs;
+    run.until(5 * SEC, |d| {
+        d.log.iter().any(|c| {
+            c.dir == synack_net::Dir::FromKernel
+                && synack_wire::parse_segment(&c.bytes, false).is_ok_and(|p| {
+                    p.tcp.flags.syn() && p.ip.src == theirs.ip() && p.tcp.dst_port == 40066
+                })
+        })
+    })?;
+    Ok(())
 }
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
@@ -54,6 +107,7 @@ fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {
     read_kernel(run, &mut s, REQUEST.len())?;
     s.write_all(RESPONSE).map_err(io)?;
     run.until(5 * SEC, |d| d.has_event(Event::Readable))?;
+    syn_with_data(run)?;
     Ok((vec![l], vec![s]))
 }
 
@@ -134,6 +188,7 @@ for the handshake), so when the SYN-ACK came Linux held back its ACK and sent it
 Linux 没有单独回 ACK，而是把 ACK 和数据一起发出",
         )
     };
+    let syn_data = syn_data(a);
     let text = if len == 0 {
         match lang {
             Lang::En => format!(
@@ -159,5 +214,57 @@ ACK: {why}. The server entered ESTABLISHED at {up} and acknowledged the {len} by
             ),
         }
     };
-    (q, text)
+    (q, format!("{text}{syn_data}"))
+}
+
+/// A SYN with data and no Fast Open option, and what the server's SYN-ACK
+/// acknowledged of it; empty when the run sent none.
+fn syn_data(a: &Ask<'_>) -> String {
+    let (t, lang) = (a.t, a.lang);
+    let Some(syn) = t.frames(Side::A).find(|f| {
+        f.flags().syn() && !f.flags().ack() && f.len() > 0 && f.seg.tcp.options.fast_open.is_none()
+    }) else {
+        return String::new();
+    };
+    let Some(sa) = t
+        .frames(Side::B)
+        .find(|f| f.flags().syn() && f.flags().ack() && f.dst() == syn.src())
+    else {
+        return String::new();
+    };
+    let (seq, len, ack) = (syn.seq(), syn.len(), sa.ack());
+    let kept = ack == seq.wrapping_add(1).wrapping_add(len);
+    let who = if t.is_synack(Side::B) {
+        lang.t("synack's server", "synack 的服务器")
+    } else {
+        lang.t("the Linux server", "Linux 服务器")
+    };
+    match (kept, lang) {
+        (false, Lang::En) => format!(
+            " A SYN may carry data even without TCP Fast Open (RFC 9293 lets the receiver hold it until the handshake \
+completes). At {} a SYN with {len} bytes and no Fast Open option (seq={seq}) reached the server; {who} answered at {} \
+with a SYN-ACK whose ack={ack} = {seq} + 1: it acknowledged the SYN but not the data, so it did not keep it, and the \
+client must send the data again after the handshake.",
+            tell::ms(syn.at),
+            tell::ms(sa.at)
+        ),
+        (false, Lang::Zh) => format!(
+            "即使没有 TCP 快速打开（TFO），SYN 也可以携带数据（RFC 9293 允许接收方把它留到握手完成）。在 {} 一个带 {len} 字节数据、\
+没有 TFO 选项的 SYN（seq={seq}）到达服务器；{who}在 {} 发出的 SYN-ACK 的 ack={ack} = {seq} + 1：它确认了 SYN，却没有确认数据，\
+也就是没有保留这些数据，客户端必须在握手之后重传。",
+            tell::ms(syn.at),
+            tell::ms(sa.at)
+        ),
+        (true, Lang::En) => format!(
+            " At {} a SYN with {len} bytes and no Fast Open option (seq={seq}) reached the server, and {who} answered at {} \
+with a SYN-ACK that acknowledged the data too (ack={ack}).",
+            tell::ms(syn.at),
+            tell::ms(sa.at)
+        ),
+        (true, Lang::Zh) => format!(
+            "在 {} 一个带 {len} 字节数据、没有 TFO 选项的 SYN（seq={seq}）到达服务器，{who}在 {} 发出的 SYN-ACK 连数据也确认了（ack={ack}）。",
+            tell::ms(syn.at),
+            tell::ms(sa.at)
+        ),
+    }
 }
