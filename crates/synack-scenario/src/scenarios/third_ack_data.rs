@@ -222,7 +222,10 @@ ACK: {why}. The server entered ESTABLISHED at {up} and acknowledged the {len} by
 fn syn_data(a: &Ask<'_>) -> String {
     let (t, lang) = (a.t, a.lang);
     let Some(syn) = t.frames(Side::A).find(|f| {
-        f.flags().syn() && !f.flags().ack() && f.len() > 0 && f.seg.tcp.options.fast_open.is_none()
+        f.flags().syn()
+            && !f.flags().ack()
+            && !f.is_empty()
+            && f.seg.tcp.options.fast_open.is_none()
     }) else {
         return String::new();
     };
