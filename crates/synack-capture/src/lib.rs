@@ -168,3 +168,45 @@ pub fn analyze(input: impl Read + Send, name: &str) -> Result<Analysis, CaptureE
         unreadable: t.unreadable,
     })
 }
+
+/// One IP packet of a capture, as it was on the wire.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    /// 1-based frame number.
+    pub frame: u64,
+    /// Seconds since the Unix epoch.
+    pub ts: f64,
+    /// The IP packet (link-layer header removed).
+    pub bytes: Vec<u8>,
+}
+
+/// The IP packets of a capture's TCP segments and ICMP errors about TCP,
+/// in order, for drawing (`analyze --format html`): at most `keep` of
+/// them; the flag says whether some were left out.
+pub fn packets(
+    input: impl Read + Send,
+    name: &str,
+    keep: usize,
+) -> Result<(Vec<Packet>, bool), CaptureError> {
+    let mut out = Vec::new();
+    let mut left_out = false;
+    reader::read(input, name, |f| {
+        let Some(ip) = link::ip_packet(f.linktype, f.data) else {
+            return;
+        };
+        let tcp = parse_ip_truncated(ip).is_ok();
+        if !tcp && synack_wire::parse_icmp(ip, false).is_err() {
+            return;
+        }
+        if out.len() >= keep {
+            left_out = true;
+            return;
+        }
+        out.push(Packet {
+            frame: f.number,
+            ts: f.ts,
+            bytes: ip.to_vec(),
+        });
+    })?;
+    Ok((out, left_out))
+}

@@ -111,3 +111,70 @@ pub fn render(trace: &Trace, answer: &Answer, lang: Lang) -> String {
     );
     out
 }
+
+/// One attempt of a capture, for [`capture_page`].
+pub struct CaptureSection {
+    /// e.g. `#3 10.0.0.1:40000 → 10.0.0.2:80`.
+    pub title: String,
+    /// Not established (refused, no answer, half-open, reset during the
+    /// handshake): shown first.
+    pub failed: bool,
+    /// The attempt's report, as `synack analyze` prints it.
+    pub text: String,
+    /// Its frames, for the diagram.
+    pub trace: Trace,
+}
+
+const CAPTURE_JS: &str = r#"(function(){
+var errors=[];window.addEventListener('error',function(e){errors.push(String(e.message));});
+if(location.hash==='#selftest'){var out=[].slice.call(document.querySelectorAll('section.attempt')).map(function(s){
+return {frames:s.querySelectorAll('svg line.frame').length,failed:s.dataset.failed==='1'};});
+var p=document.getElementById('selftest');p.hidden=false;p.textContent=JSON.stringify({attempts:out,errors:errors});}
+})();"#;
+
+/// `synack analyze --format html`: one self-contained page for a capture,
+/// a diagram per attempt, failures first (in capture order within each).
+pub fn capture_page(file: &str, lang: Lang, mut sections: Vec<CaptureSection>) -> String {
+    sections.sort_by_key(|s| !s.failed);
+    let failed = sections.iter().filter(|s| s.failed).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}\
+section.attempt{{border-top:1px solid #ccc;margin-top:1em}}section.failed h2{{color:#b00}}</style></head><body>",
+        if lang == Lang::Zh { "zh-CN" } else { "en" },
+        esc(&format!("synack analyze: {file}"))
+    );
+    let _ = writeln!(
+        out,
+        "<h1>{}</h1><p class=\"sub\">{}</p>",
+        esc(file),
+        esc(&match lang {
+            Lang::En => format!(
+                "{} connection attempt{}, {failed} failed; failures first.",
+                sections.len(),
+                if sections.len() == 1 { "" } else { "s" }
+            ),
+            Lang::Zh => format!(
+                "{} 次连接尝试，{failed} 次失败；失败的排在前面。",
+                sections.len()
+            ),
+        })
+    );
+    for s in &sections {
+        let _ = writeln!(
+            out,
+            "<section class=\"attempt{}\" data-failed=\"{}\"><h2>{}</h2><pre>{}</pre><div class=\"diagram\">{}</div></section>",
+            if s.failed { " failed" } else { "" },
+            u8::from(s.failed),
+            esc(&s.title),
+            esc(s.text.trim_end()),
+            crate::svg::element(&s.trace, lang)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<pre id=\"selftest\" hidden></pre><script>{CAPTURE_JS}</script></body></html>"
+    );
+    out
+}

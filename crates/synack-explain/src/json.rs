@@ -49,6 +49,9 @@ enum JPeer {
         side: &'static str,
         device: String,
     },
+    Capture {
+        file: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -578,6 +581,7 @@ pub fn render(trace: &Trace, answers: &[Answer; 2]) -> String {
         },
         peer: match &trace.peer {
             crate::Peer::Sim => JPeer::Sim,
+            crate::Peer::Capture { file } => JPeer::Capture { file: file.clone() },
             crate::Peer::Device { side: s, device } => JPeer::Device {
                 side: side(*s),
                 device: device.clone(),

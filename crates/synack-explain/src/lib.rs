@@ -17,6 +17,7 @@ mod text;
 mod timeline;
 mod words;
 
+pub use html::{CaptureSection, capture_page};
 pub use json::SCHEMA;
 pub use style::Style;
 pub use synack_trace::{Peer, Profile, Trace};
@@ -67,6 +68,8 @@ impl Report {
                 format!("the peer is reached through the TUN device {device}")
             }
             (Peer::Device { device, .. }, Lang::Zh) => format!("经 TUN 设备 {device} 连接对端"),
+            (Peer::Capture { file }, Lang::En) => format!("frames read from {file}"),
+            (Peer::Capture { file }, Lang::Zh) => format!("读自 {file} 的帧"),
             (Peer::Linux { release, .. }, Lang::Zh) => {
                 format!("对端是 Linux {release} 内核的 TCP，经私有网络命名空间中的 TUN 设备")
             }

@@ -136,13 +136,16 @@ markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" 
         esc(&left),
         esc(&right)
     );
-    let _ = writeln!(
-        out,
-        "<text class=\"state\" x=\"{LEFT}\" y=\"40\" text-anchor=\"middle\">{}</text>\
+    // A capture shows no states: they were never observed.
+    if !matches!(trace.peer, synack_trace::Peer::Capture { .. }) {
+        let _ = writeln!(
+            out,
+            "<text class=\"state\" x=\"{LEFT}\" y=\"40\" text-anchor=\"middle\">{}</text>\
 <text class=\"state\" x=\"{RIGHT}\" y=\"40\" text-anchor=\"middle\">{}</text>",
-        trace.initial[0].rfc_name(),
-        trace.initial[1].rfc_name()
-    );
+            trace.initial[0].rfc_name(),
+            trace.initial[1].rfc_name()
+        );
+    }
     let _ = writeln!(
         out,
         "<line class=\"life\" x1=\"{LEFT}\" y1=\"48\" x2=\"{LEFT}\" y2=\"{y}\"/><line class=\"life\" x1=\"{RIGHT}\" \

@@ -209,7 +209,9 @@ impl<'a> Narrator<'a> {
 
     fn kernel_head(&self, side: Side, at: synack_engine::Instant) -> String {
         let what = match self.trace.peer {
-            crate::Peer::Device { .. } => self.t(" (peer)", "（对端）"),
+            crate::Peer::Device { .. } | crate::Peer::Capture { .. } => {
+                self.t(" (peer)", "（对端）")
+            }
             _ => self.t(" (Linux kernel)", "（Linux 内核）"),
         };
         let who = format!("{}{what}", side_name(side, self.lang));

@@ -35,6 +35,9 @@ pub enum Peer {
     Linux { kernel_side: Side, release: String },
     /// Whatever is behind a TUN device the user named (`synack connect`).
     Device { side: Side, device: String },
+    /// Frames read from a capture file: both ends are other machines, and
+    /// only what crossed the wire is known (no states, no decisions).
+    Capture { file: String },
 }
 
 /// What came right before a kernel observation.
@@ -133,7 +136,7 @@ impl Trace {
         match &self.peer {
             Peer::Linux { kernel_side, .. } => Some(*kernel_side),
             Peer::Device { side, .. } => Some(*side),
-            Peer::Sim => None,
+            Peer::Sim | Peer::Capture { .. } => None,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::report;
   synack analyze --summary big.pcap               counts, RTT percentiles and anomalies only
   synack analyze --filter outcome=half_open,port=443 trace.pcap
   synack analyze --format jsonl *.pcap | jq 'select(.outcome==\"refused\")'
+  synack analyze --format html trace.pcap > trace.html   every attempt drawn, failures first
 
 Outcomes: established, closed, reset_after_establishment, reset_during_handshake, refused,
 no_answer, half_open, simultaneous_open. conn_state and history follow zeek's conn.log.
@@ -31,7 +32,9 @@ pub struct Args {
     /// pcap or pcapng files.
     #[arg(required = true)]
     files: Vec<std::path::PathBuf>,
-    /// `text` report, `json` (one document), or `jsonl` (one record per attempt).
+    /// `text` report, `json` (one document), `jsonl` (one record per
+    /// attempt), or `html` (one page, a diagram per attempt, failures first;
+    /// one file only).
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
     /// Keep only matching attempts: `outcome=refused`, `port=80`,
@@ -82,6 +85,8 @@ enum Fmt {
     Text,
     Json,
     Jsonl,
+    /// One self-contained page: a ladder diagram per attempt, failures first.
+    Html,
 }
 
 #[derive(serde::Serialize)]
@@ -118,6 +123,8 @@ fn one_file(
     let mut spool = Spool::default();
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
+    let mut drawn: Vec<(u64, Attempt)> = Vec::new();
+    let mut not_drawn = 0usize;
     if args.format == Fmt::Json {
         let sep = if *json_objects == 0 { "" } else { "," };
         *json_objects += 1;
@@ -157,6 +164,14 @@ fn one_file(
                     .and_then(|()| {
                         serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::other)
                     }),
+                Fmt::Html if drawn.len() < crate::analyze_html::MAX_ATTEMPTS => {
+                    drawn.push((n, a));
+                    Ok(())
+                }
+                Fmt::Html => {
+                    not_drawn += 1;
+                    Ok(())
+                }
             };
             if let Err(e) = r {
                 err = Some(e);
@@ -191,6 +206,30 @@ fn one_file(
             spool.copy_to(out)?;
         }
         Fmt::Jsonl => {}
+        Fmt::Html => {
+            // A second pass over the file for the frames themselves.
+            let packets = std::fs::File::open(path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| {
+                    synack_capture::packets(
+                        std::io::BufReader::new(f),
+                        &name,
+                        crate::analyze_html::MAX_PACKETS,
+                    )
+                    .map_err(|e| e.to_string())
+                });
+            let (packets, _) = match packets {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("synack: {name}: {e}");
+                    return Ok(None);
+                }
+            };
+            drawn.sort_by_key(|(_, a)| a.first_frame);
+            let page =
+                crate::analyze_html::page(&name, lang, &drawn, &packets, not_drawn, args.verbose);
+            out.write_all(page.as_bytes())?;
+        }
         Fmt::Json => {
             let tail = file_json(&totals, &stats);
             let body = tail.to_string();
@@ -221,6 +260,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Some(LangArg::Zh) => Lang::Zh,
         None => Lang::from_env(),
     };
+    if args.format == Fmt::Html && args.files.len() > 1 {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--format html draws one capture per page: give one file\n",
+        )
+        .exit();
+    }
     let mut code = 0;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -1,6 +1,7 @@
 //! The `synack` command line: a thin consumer of the library crates.
 
 mod analyze;
+mod analyze_html;
 mod bench;
 mod bench_analyze;
 mod device;

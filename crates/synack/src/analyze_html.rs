@@ -1,0 +1,145 @@
+//! `synack analyze --format html`: a capture's attempts drawn, one ladder
+//! diagram per attempt from its own frames, failures first.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use synack_capture::{Attempt, Outcome, Packet};
+use synack_engine::sim::{Fate, LinkRecord, Side};
+use synack_engine::{Instant, State};
+use synack_explain::{CaptureSection, Lang};
+use synack_trace::{IsnOrigin, Peer, Profile, Trace};
+
+/// Attempts drawn at most; the page says how many more there were.
+pub const MAX_ATTEMPTS: usize = 1000;
+/// Packets kept for drawing at most.
+pub const MAX_PACKETS: usize = 200_000;
+
+/// The two ends of a packet, in either direction: TCP from its header,
+/// an ICMP error from the segment it quotes.
+fn ends(bytes: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    if let Ok(p) = synack_wire::parse_segment(bytes, false) {
+        return Some((
+            SocketAddr::new(p.ip.src, p.tcp.src_port),
+            SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+        ));
+    }
+    let e = synack_wire::parse_icmp(bytes, false).ok()?;
+    // The error travels back to the quoted segment's sender.
+    Some((e.quoted_dst, e.quoted_src))
+}
+
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// A failure is an attempt that never became a connection.
+fn failed(o: Outcome) -> bool {
+    matches!(
+        o,
+        Outcome::Refused | Outcome::NoAnswer | Outcome::HalfOpen | Outcome::ResetDuringHandshake
+    )
+}
+
+/// The trace of one attempt: its frames from its first one up to the next
+/// attempt on the same 4-tuple.
+fn trace_of(file: &str, a: &Attempt, frames: &[&Packet], until: u64) -> Option<Trace> {
+    let client: SocketAddr = a.client.parse().ok()?;
+    let server: SocketAddr = a.server.parse().ok()?;
+    let at = |ts: f64| Instant::from_micros(((ts - a.start_time).max(0.0) * 1e6) as u64);
+    let mut nth = [0usize; 2];
+    let link: Vec<LinkRecord> = frames
+        .iter()
+        .filter(|p| p.frame >= a.first_frame && p.frame < until)
+        .map(|p| {
+            let from = match ends(&p.bytes) {
+                Some((src, _)) if src == client => Side::A,
+                _ => Side::B,
+            };
+            let i = usize::from(from == Side::B);
+            nth[i] += 1;
+            LinkRecord {
+                sent_at: at(p.ts),
+                from,
+                nth: nth[i],
+                fate: Fate::Delivered,
+                deliver_at: None,
+                bytes: p.bytes.clone(),
+            }
+        })
+        .collect();
+    let end = link.last().map_or(Instant::from_micros(0), |r| r.sent_at);
+    Some(Trace {
+        scenario: "capture",
+        profile: Profile::Rfc,
+        peer: Peer::Capture {
+            file: file.to_string(),
+        },
+        started_at: std::time::UNIX_EPOCH + Duration::from_secs_f64(a.start_time.max(0.0)),
+        client,
+        server,
+        delay: Duration::ZERO,
+        end,
+        steps: Vec::new(),
+        link,
+        events: Vec::new(),
+        kernel: Vec::new(),
+        settings: Vec::new(),
+        initial: [State::Closed, State::Closed],
+        isn: [IsnOrigin::Unknown, IsnOrigin::Unknown],
+        syn_backlog: None,
+    })
+}
+
+/// The page for `file`: `attempts` (numbered as the report numbers them)
+/// drawn from `packets`; `more` attempts were left out.
+pub fn page(
+    file: &str,
+    lang: Lang,
+    attempts: &[(u64, Attempt)],
+    packets: &[Packet],
+    more: usize,
+    verbose: bool,
+) -> String {
+    let mut by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<&Packet>> = HashMap::new();
+    for p in packets {
+        if let Some((s, d)) = ends(&p.bytes) {
+            by_tuple.entry(key(s, d)).or_default().push(p);
+        }
+    }
+    // The next attempt on the same tuple ends this one's frames.
+    let mut starts: HashMap<(String, String), Vec<u64>> = HashMap::new();
+    for (_, a) in attempts {
+        starts
+            .entry((a.client.clone(), a.server.clone()))
+            .or_default()
+            .push(a.first_frame);
+    }
+    let sections = attempts
+        .iter()
+        .filter_map(|(n, a)| {
+            let (c, s): (SocketAddr, SocketAddr) = (a.client.parse().ok()?, a.server.parse().ok()?);
+            let frames = by_tuple.get(&key(c, s)).map_or(&[][..], Vec::as_slice);
+            let until = starts
+                .get(&(a.client.clone(), a.server.clone()))
+                .and_then(|v| v.iter().copied().filter(|f| *f > a.first_frame).min())
+                .unwrap_or(u64::MAX);
+            Some(CaptureSection {
+                title: format!("#{n} {} → {}: {}", a.client, a.server, a.outcome.name()),
+                failed: failed(a.outcome),
+                text: crate::report::attempt(*n, a, verbose, lang),
+                trace: trace_of(file, a, frames, until)?,
+            })
+        })
+        .collect();
+    let mut html = synack_explain::capture_page(file, lang, sections);
+    if more > 0 {
+        let note = match lang {
+            Lang::En => format!("<p>{more} more attempts are not drawn.</p></body>"),
+            Lang::Zh => format!("<p>另有 {more} 次尝试未画出。</p></body>"),
+        };
+        html = html.replacen("</body>", &note, 1);
+    }
+    html
+}
