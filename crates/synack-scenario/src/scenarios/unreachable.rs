@@ -127,6 +127,11 @@ fn synack_client(a: &Ask<'_>) -> String {
         None => lang.t("the server's firewall", "服务器的防火墙").into(),
     };
     let errno = synack_engine::icmp::linux_errno(first.reason);
+    let refused = match lang {
+        Lang::En => "a hard error for the RFC and for Linux alike",
+        Lang::Zh => "对 RFC 和 Linux 都是硬错误",
+    };
+    let port_errno = synack_engine::icmp::linux_errno(Unreachable::Port);
     let ended = a.f.connect_failed(
         Side::A,
         synack_engine::CloseReason::Unreachable(first.reason),
@@ -159,12 +164,13 @@ open at the first one: its connect() fails with {errno} (run with --profile linu
         Lang::En => format!(
             "The SYN never reached a socket: {by} rejected it, and at {at} the server's host sent back ICMP destination \
 unreachable, code {code} ({what}), quoting the SYN (seq={seq}) so that the client can tell which connection it is about. \
-{outcome}. nmap calls the port \"filtered\" with the reason \"admin-prohibited\"; a dropped SYN (--scenario filtered) \
+{outcome}. A port unreachable instead would end the open as a RST does: {refused} ({port_errno} on Linux). nmap \
+calls the port \"filtered\" with the reason \"admin-prohibited\"; a dropped SYN (--scenario filtered) \
 is \"filtered\" with \"no-response\", a RST (--scenario refused) \"closed\" with \"reset\"."
         ),
         Lang::Zh => format!(
             "SYN 没有到达任何套接字：{by}拒绝了它，服务器主机在 {at} 回送 ICMP 目的不可达，代码 {code}（{what}），并引用了这个 SYN\
-（seq={seq}），让客户端知道它说的是哪个连接。{outcome}。nmap 把这个端口称为 filtered（被过滤），原因为 admin-prohibited；\
+（seq={seq}），让客户端知道它说的是哪个连接。{outcome}。如果回的是端口不可达，连接建立会像收到 RST 一样结束：{refused}（Linux 上为 {port_errno}）。nmap 把这个端口称为 filtered（被过滤），原因为 admin-prohibited；\
 被丢弃的 SYN（--scenario filtered）是 filtered、原因 no-response，收到 RST（--scenario refused）则是 closed、原因 reset。"
         ),
     }
