@@ -265,7 +265,7 @@ pub fn connect_from(
     Ok(std::net::TcpStream::from(owned))
 }
 
-/// The calling thread's id, as /proc/<pid>/task/<tid> names it.
+/// The calling thread's id, as `/proc/<pid>/task/<tid>` names it.
 pub fn gettid() -> i32 {
     // SAFETY: no arguments, cannot fail.
     unsafe { libc::gettid() }
