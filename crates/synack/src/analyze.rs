@@ -96,6 +96,15 @@ struct Record<'a> {
     attempt: &'a Attempt,
 }
 
+/// A JSON writer's error as the I/O error it was (a closed pipe stays a
+/// closed pipe, which ends the run quietly as text output does).
+fn json_io(e: serde_json::Error) -> std::io::Error {
+    match e.io_error_kind() {
+        Some(k) => std::io::Error::from(k),
+        None => std::io::Error::other(e),
+    }
+}
+
 /// One file's pass; returns `None` when the file could not be read at all.
 fn one_file(
     args: &Args,
@@ -105,14 +114,13 @@ fn one_file(
     json_objects: &mut usize,
 ) -> Result<Option<()>, std::io::Error> {
     let name = path.display().to_string();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    let (file, size) = match crate::input::open(path) {
+        Ok(o) => (o.input, o.size),
         Err(e) => {
             eprintln!("synack: {name}: {e}");
             return Ok(None);
         }
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let show = match args.progress {
         When::Always => true,
         When::Never => false,
@@ -157,13 +165,11 @@ fn one_file(
                         attempt: &a,
                     },
                 )
-                .map_err(std::io::Error::other)
+                .map_err(json_io)
                 .and_then(|()| out.write_all(b"\n")),
                 Fmt::Json => out
                     .write_all(if n == 1 { b"\n" } else { b",\n" })
-                    .and_then(|()| {
-                        serde_json::to_writer(&mut *out, &a).map_err(std::io::Error::other)
-                    }),
+                    .and_then(|()| serde_json::to_writer(&mut *out, &a).map_err(json_io)),
                 Fmt::Html if drawn.len() < crate::analyze_html::MAX_ATTEMPTS => {
                     drawn.push((n, a));
                     Ok(())
@@ -208,16 +214,14 @@ fn one_file(
         Fmt::Jsonl => {}
         Fmt::Html => {
             // A second pass over the file for the frames themselves.
-            let packets = std::fs::File::open(path)
-                .map_err(|e| e.to_string())
-                .and_then(|f| {
-                    synack_capture::packets(
-                        std::io::BufReader::new(f),
-                        &name,
-                        crate::analyze_html::MAX_PACKETS,
-                    )
-                    .map_err(|e| e.to_string())
-                });
+            let packets = if path.as_os_str() == "-" {
+                Err("--format html reads its file twice: give a file, not -".to_string())
+            } else {
+                crate::input::open(path).and_then(|o| {
+                    synack_capture::packets(o.input, &name, crate::analyze_html::MAX_PACKETS)
+                        .map_err(|e| e.to_string())
+                })
+            };
             let (packets, _) = match packets {
                 Ok(p) => p,
                 Err(e) => {

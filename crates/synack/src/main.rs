@@ -6,6 +6,7 @@ mod bench;
 mod bench_analyze;
 mod device;
 mod explain;
+mod input;
 mod progress;
 mod report;
 

@@ -13,6 +13,16 @@ fn ms(s: f64) -> String {
     format!("{:.3} ms", s * 1e3)
 }
 
+/// A signed interval: `+0.500 s`, or in µs below a millisecond (`-2 µs`,
+/// a copy seen before the original on another interface), never `+-0.000`.
+fn signed(x: f64) -> String {
+    if x.abs() < 1e-3 {
+        format!("{:+.0} µs", x * 1e6)
+    } else {
+        format!("{x:+.3} s")
+    }
+}
+
 pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: f64) -> String {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
@@ -23,7 +33,11 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
         t.summary.frames,
         tr("frames", "帧"),
         s.attempts,
-        tr("connection attempts", "次连接尝试"),
+        match (zh, s.attempts) {
+            (true, _) => "次连接尝试",
+            (false, 1) => "connection attempt",
+            (false, _) => "connection attempts",
+        },
         t.summary.format,
         bytes as f64 / 1e6,
         tr("read in", "读取用时"),
@@ -55,7 +69,13 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
         .map(|(k, v)| format!("{} {v}", narrate::outcome(*k, lang)))
         .collect();
     if !outcomes.is_empty() {
-        let _ = writeln!(o, "  {}: {}", tr("outcomes", "结果"), outcomes.join(", "));
+        // Some outcome names have commas of their own ("established, closed").
+        let _ = writeln!(
+            o,
+            "  {}: {}",
+            tr("outcomes", "结果"),
+            outcomes.join(tr("; ", "；"))
+        );
     }
     if let (Some(p50), Some(p90), Some(p99), Some(max)) = (
         s.rtt.percentile(0.5),
@@ -75,7 +95,11 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
             ms(p99),
             ms(max),
             s.rtt.len(),
-            tr("handshakes", "次握手")
+            match (zh, s.rtt.len()) {
+                (true, _) => "次握手",
+                (false, 1) => "handshake",
+                (false, _) => "handshakes",
+            }
         );
     }
     let _ = writeln!(
@@ -166,7 +190,7 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
         let _ = write!(l, "  RTT {}", ms(r));
     }
     let intervals = |v: &[f64]| {
-        let s: Vec<String> = v.iter().map(|x| format!("+{x:.3} s")).collect();
+        let s: Vec<String> = v.iter().map(|x| signed(*x)).collect();
         if s.is_empty() {
             String::new()
         } else {
@@ -266,6 +290,12 @@ fn options(
         v.push(format!("win {}", o.window));
         v.join(", ")
     };
+    let yes = |b: bool| match (lang, b) {
+        (Lang::Zh, true) => "是",
+        (Lang::Zh, false) => "否",
+        (Lang::En, true) => "yes",
+        (Lang::En, false) => "no",
+    };
     let neg = a.negotiated.map(|n| {
         format!(
             "mss {}, {} {}, sack {}, TS {}, ECN {}, TFO {}",
@@ -275,11 +305,11 @@ fn options(
             } else {
                 "window scaling"
             },
-            n.window_scaling,
-            n.sack,
-            n.timestamps,
-            n.ecn,
-            n.fast_open
+            yes(n.window_scaling),
+            yes(n.sack),
+            yes(n.timestamps),
+            yes(n.ecn),
+            n.fast_open.replace('_', " ")
         )
     });
     let (cl, sv, ng) = if lang == Lang::Zh {

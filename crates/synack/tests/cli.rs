@@ -788,7 +788,7 @@ fn analyze_explains_each_check_in_both_languages_and_json() {
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     let first = text.lines().next().unwrap();
-    assert!(first.contains("6 frames, 1 connection attempts"), "{text}");
+    assert!(first.contains("6 frames, 1 connection attempt ("), "{text}");
     assert!(
         text.contains("SYN data acknowledged without Fast Open [rule 21]"),
         "{text}"
@@ -1010,7 +1010,7 @@ fn analyze_help_examples_run() {
         let Some(cmd) = line.strip_prefix("synack ") else {
             continue;
         };
-        let cmd = cmd.split('|').next().unwrap();
+        let cmd = cmd.split(['|', '>']).next().unwrap();
         let cmd = cmd.split("   ").next().unwrap().trim();
         let args: Vec<String> = cmd
             .split_whitespace()
@@ -1246,4 +1246,81 @@ fn explain_help_maps_the_questions_to_scenarios() {
         let cols: usize = l.chars().map(|c| if c > '\u{2e7f}' { 2 } else { 1 }).sum();
         assert!(cols <= 80, "{cols} columns: {l}");
     }
+}
+
+/// What engineers hand `analyze`: stdin, a gzip file, an empty file, a
+/// directory, a zstd file; and a closed pipe ends a JSON run quietly, as
+/// it does a text one.
+#[test]
+fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
+    use std::io::Write;
+    let Some(dir) = public_captures() else { return };
+    let pcap = dir.join("tcpdump-tcp-handshake-nano.pcap");
+    let bytes = std::fs::read(&pcap).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(["analyze", "-"])
+        .env("LANG", "C")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("-: 3 frames, 1 connection attempt ("),
+        "{text}"
+    );
+    assert!(text.contains("(1 handshake)"), "{text}");
+    let tmp = std::env::temp_dir().join(format!("synack-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let gz = tmp.join("x.pcap.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -c {} > {}", pcap.display(), gz.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = synack(&["analyze", gz.to_str().unwrap()], "C");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("3 frames, 1 connection attempt"));
+    let empty = tmp.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let zst = tmp.join("x.pcap.zst");
+    std::fs::write(&zst, [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]).unwrap();
+    for (path, why) in [
+        (empty.as_path(), "is empty (0 bytes)"),
+        (tmp.as_path(), "is a directory"),
+        (zst.as_path(), "compressed with zstd"),
+    ] {
+        let out = synack(&["analyze", path.to_str().unwrap()], "C");
+        assert_eq!(out.status.code(), Some(1), "{why}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    // A reader that stops early: exit 0 and nothing on stderr, in every format.
+    let scan = dir.join("chrissanders-synscan.pcapng");
+    for format in ["text", "json", "jsonl"] {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{} analyze --format {format} {} | head -c 10 > /dev/null; exit ${{PIPESTATUS:-0}}",
+                env!("CARGO_BIN_EXE_synack"),
+                scan.display()
+            ))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("Broken pipe") && !err.contains("error"),
+            "{format}: {err}"
+        );
+    }
+    let out = synack(&["analyze", "-v", scan.to_str().unwrap()], "C");
+    assert!(
+        !stdout(&out).contains("+-"),
+        "a signed interval reads +0.000 or -2 µs"
+    );
 }
