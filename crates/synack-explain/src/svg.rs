@@ -41,8 +41,9 @@ fn x_of(side: Side) -> u32 {
     }
 }
 
-/// The SVG element alone (no XML declaration), to embed in a page.
-pub fn element(trace: &Trace, lang: Lang) -> String {
+/// The rows under the headings: a frame's arrow or a state change each,
+/// in time order; returns them and the y below the last.
+fn body(trace: &Trace) -> (String, u32) {
     let mut body = String::new();
     let mut y = TOP;
     let mut state = trace.initial;
@@ -53,43 +54,9 @@ pub fn element(trace: &Trace, lang: Lang) -> String {
         let time = esc(crate::text::clock(at).trim());
         match row {
             Row::Arrow(rec) => {
-                let Some((label, lost)) = crate::diagram::label(trace, rec) else {
-                    continue;
-                };
-                let index = trace.link.iter().position(|r| std::ptr::eq(r, rec));
-                let (x1, x2) = (x_of(rec.from), x_of(rec.from.other()));
-                // A lost frame stops short of the far timeline, with a cross.
-                let x2 = match (lost, x2 > x1) {
-                    (false, _) => x2,
-                    (true, true) => x1 + (x2 - x1) * 7 / 10,
-                    (true, false) => x1 - (x1 - x2) * 7 / 10,
-                };
-                let (cls, mark) = if lost {
-                    ("frame lost", "")
-                } else {
-                    ("frame", " marker-end=\"url(#head)\"")
-                };
-                let mid = (x1 + x2) / 2;
-                let _ = writeln!(
-                    body,
-                    "<g class=\"row\" data-t=\"{t}\" data-frame=\"{}\"><text class=\"time\" x=\"8\" y=\"{}\">{time}</text>\
-<line class=\"{cls}\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{}\"{mark}/>\
-<text class=\"label\" x=\"{mid}\" y=\"{}\" text-anchor=\"middle\">{}</text>{}</g>",
-                    index.unwrap_or(0),
-                    y + 4,
-                    y + ROW / 2,
-                    y - 4,
-                    esc(&label),
-                    if lost {
-                        format!(
-                            "<text class=\"cross\" x=\"{x2}\" y=\"{}\" text-anchor=\"middle\">✕</text>",
-                            y + ROW / 2 + 5
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-                y += ROW + 6;
+                if frame_row(&mut body, trace, rec, y, t, &time) {
+                    y += ROW + 6;
+                }
             }
             Row::Kernel(name) if name != kernel_state => {
                 kernel_state = name;
@@ -106,6 +73,63 @@ pub fn element(trace: &Trace, lang: Lang) -> String {
             }
         }
     }
+    (body, y)
+}
+
+/// One frame's arrow at `y`, labelled; false when the bytes are neither a
+/// segment nor an ICMP error (nothing drawn).
+fn frame_row(
+    out: &mut String,
+    trace: &Trace,
+    rec: &synack_engine::sim::LinkRecord,
+    y: u32,
+    t: u64,
+    time: &str,
+) -> bool {
+    let Some((label, lost)) = crate::diagram::label(trace, rec) else {
+        return false;
+    };
+    let index = trace
+        .link
+        .iter()
+        .position(|r| std::ptr::eq(r, rec))
+        .unwrap_or(0);
+    let (x1, x2) = (x_of(rec.from), x_of(rec.from.other()));
+    // A lost frame stops short of the far timeline, with a cross.
+    let x2 = match (lost, x2 > x1) {
+        (false, _) => x2,
+        (true, true) => x1 + (x2 - x1) * 7 / 10,
+        (true, false) => x1 - (x1 - x2) * 7 / 10,
+    };
+    let (cls, mark, cross) = if lost {
+        (
+            "frame lost",
+            "",
+            format!(
+                "<text class=\"cross\" x=\"{x2}\" y=\"{}\" text-anchor=\"middle\">✕</text>",
+                y + ROW / 2 + 5
+            ),
+        )
+    } else {
+        ("frame", " marker-end=\"url(#head)\"", String::new())
+    };
+    let _ = writeln!(
+        out,
+        "<g class=\"row\" data-t=\"{t}\" data-frame=\"{index}\"><text class=\"time\" x=\"8\" y=\"{}\">{time}</text>\
+<line class=\"{cls}\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{}\"{mark}/>\
+<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>{cross}</g>",
+        y + 4,
+        y + ROW / 2,
+        (x1 + x2) / 2,
+        y - 4,
+        esc(&label),
+    );
+    true
+}
+
+/// The SVG element alone (no XML declaration), to embed in a page.
+pub fn element(trace: &Trace, lang: Lang) -> String {
+    let (body, y) = body(trace);
     let height = y + 30;
     let (left, right) = (
         format!("{} {}", side_name(Side::A, lang), trace.client),
