@@ -85,37 +85,7 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
         c.ts_recent = tsval;
     }
     if f.ack() {
-        c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
-        // ECN only if our (latest) SYN asked and the SYN-ACK says ECE, not CWR.
-        c.neg.ecn = c.ecn_syn && f.contains(TcpFlags::ECE) && !f.contains(TcpFlags::CWR);
-        if c.neg.ecn {
-            ctx.note(c, Action::Note(Note::EcnAgreed), Rule::EcnSetupSyn, None);
-        }
-        // The window of a SYN is unscaled (RFC 7323 §2.2).
-        establish(c, seg, u32::from(seg.window));
-        let peer = c.peer_syn;
-        ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
-        clamp_note(c, ctx, &peer);
-        let fast_open = c.syn_data > 0 || c.tfo.is_some();
-        fast_open_synack(c, ctx, seg);
-        if !fast_open && !c.send_buf.is_empty() {
-            // Data sent in SYN-SENT was queued; it rides on the ACK
-            // (§3.10.7.3: "data or controls that were queued ... MAY be
-            // included").
-            c.push_data_checked(ctx, false, Rule::SynSentSynAck, check);
-        } else {
-            ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
-            ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
-        }
-        ctx.event(c, Event::Connected);
-        if fast_open && !c.send_buf.is_empty() {
-            // Data given to connect: what the SYN did not deliver goes now.
-            c.push_data(ctx, false, Rule::FastOpen);
-        }
-        if !seg.payload.is_empty() || f.fin() {
-            // Data or FIN on the SYN-ACK: process as in ESTABLISHED.
-            text_and_fin(c, ctx, seg, seg.seq.add(1));
-        }
+        synack_completes(c, ctx, seg, check);
         return Keep;
     }
     // SYN without ACK: simultaneous open (Fig. 7). Same ISS, options repeated.
@@ -125,6 +95,44 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
     c.arm_retransmit(ctx.now, ctx.cfg.initial_rto);
     ctx.note(c, Action::Send(Reply::SynAck), Rule::SimultaneousOpen, None);
     Keep
+}
+
+/// Rule 4: an acceptable SYN-ACK completes the open. Options are agreed,
+/// ESTABLISHED entered, and the ACK sent (carrying data queued in
+/// SYN-SENT, if any).
+fn synack_completes(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>, check: Option<Check>) {
+    let f = seg.flags;
+    c.neg = negotiate::agree(ctx.cfg, &c.our_syn, &c.peer_syn, c.tuple.remote);
+    // ECN only if our (latest) SYN asked and the SYN-ACK says ECE, not CWR.
+    c.neg.ecn = c.ecn_syn && f.contains(TcpFlags::ECE) && !f.contains(TcpFlags::CWR);
+    if c.neg.ecn {
+        ctx.note(c, Action::Note(Note::EcnAgreed), Rule::EcnSetupSyn, None);
+    }
+    // The window of a SYN is unscaled (RFC 7323 §2.2).
+    establish(c, seg, u32::from(seg.window));
+    let peer = c.peer_syn;
+    ctx.note(c, Action::Negotiated(c.neg), Rule::MssNegotiation, None);
+    clamp_note(c, ctx, &peer);
+    let fast_open = c.syn_data > 0 || c.tfo.is_some();
+    fast_open_synack(c, ctx, seg);
+    if !fast_open && !c.send_buf.is_empty() {
+        // Data sent in SYN-SENT was queued; it rides on the ACK
+        // (§3.10.7.3: "data or controls that were queued ... MAY be
+        // included").
+        c.push_data_checked(ctx, false, Rule::SynSentSynAck, check);
+    } else {
+        ctx.push(c.ack_segment(ctx.now, Rule::SynSentSynAck));
+        ctx.note(c, Action::Send(Reply::Ack), Rule::SynSentSynAck, check);
+    }
+    ctx.event(c, Event::Connected);
+    if fast_open && !c.send_buf.is_empty() {
+        // Data given to connect: what the SYN did not deliver goes now.
+        c.push_data(ctx, false, Rule::FastOpen);
+    }
+    if !seg.payload.is_empty() || f.fin() {
+        // Data or FIN on the SYN-ACK: process as in ESTABLISHED.
+        text_and_fin(c, ctx, seg, seg.seq.add(1));
+    }
 }
 
 /// Rule 41 on the client: keep a cookie the SYN-ACK gave, drop the SYN data

@@ -19,6 +19,20 @@ pub const RESPONSE: &[u8] = b"HTTP/1.0 200 OK\r\n\r\nhello\n";
 
 pub fn no_tune(_: &Options, _: &mut synack_engine::Config, _: &mut synack_engine::Config) {}
 
+/// synack's client gives up after two SYN retransmissions, to keep runs
+/// that nothing answers short (the schedule's shape is kept).
+pub fn short_syn_retries(
+    _: &Options,
+    a: &mut synack_engine::Config,
+    _: &mut synack_engine::Config,
+) {
+    use synack_engine::Schedule;
+    a.syn_schedule = match a.syn_schedule {
+        Schedule::LinuxSyn { linear, .. } => Schedule::LinuxSyn { retries: 2, linear },
+        Schedule::Exponential { .. } => Schedule::Exponential { retries: 2 },
+    };
+}
+
 pub fn no_faults(_: &Options) -> Vec<Fault> {
     Vec::new()
 }

@@ -26,7 +26,8 @@ pub static DEF: Def = Def {
     answer,
 };
 
-fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
+/// Handshake, request, response on the simulated link.
+pub fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
     let (h, _) = r.handshake()?;
     let now = r.pair.now;
     r.pair.a.send(now, h, REQUEST).map_err(crate::sim::err)?;

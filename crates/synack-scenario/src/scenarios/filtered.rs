@@ -4,7 +4,7 @@
 //! schedule shown is Linux's.
 
 use synack_engine::sim::{Fault, Side};
-use synack_engine::{Config, Event, Schedule, State};
+use synack_engine::{Event, State};
 use synack_explain::{Answer, Lang};
 use synack_net::harness::{KernelRun, SEC, cmd};
 use synack_net::{Dir, NetError};
@@ -19,7 +19,7 @@ pub static DEF: Def = Def {
     about: "Nothing answers: retransmissions, then a timeout",
     server_role: true,
     closer: false,
-    tune,
+    tune: crate::common::short_syn_retries,
     faults,
     sim,
     linux,
@@ -28,14 +28,6 @@ pub static DEF: Def = Def {
 
 /// The rule in the server's namespace.
 pub const DROP: &str = "tcp dport 80 drop";
-
-/// synack's client gives up after two retransmissions, to keep runs short.
-fn tune(_: &Options, a: &mut Config, _: &mut Config) {
-    a.syn_schedule = match a.syn_schedule {
-        Schedule::LinuxSyn { linear, .. } => Schedule::LinuxSyn { retries: 2, linear },
-        Schedule::Exponential { .. } => Schedule::Exponential { retries: 2 },
-    };
-}
 
 /// Every SYN is dropped before it reaches the server, as by a firewall.
 fn faults(_: &Options) -> Vec<Fault> {

@@ -12,7 +12,7 @@ use synack_net::harness::{KernelRun, SEC, cmd, io};
 use synack_trace::Frame;
 
 use crate::common::{REQUEST, RESPONSE, no_faults, read_kernel};
-use crate::{Ask, Def, Keep, Options, SimRun};
+use crate::{Ask, Def, Keep, Options};
 
 pub static DEF: Def = Def {
     name: "options",
@@ -21,7 +21,7 @@ pub static DEF: Def = Def {
     closer: false,
     tune,
     faults: no_faults,
-    sim,
+    sim: super::data::sim,
     linux,
     answer,
 };
@@ -36,14 +36,6 @@ fn tune(o: &Options, a: &mut Config, b: &mut Config) {
         b.sack_permitted = false;
         b.timestamps = false;
     }
-}
-
-fn sim(r: &mut SimRun<'_>) -> Result<(), String> {
-    let (h, _) = r.handshake()?;
-    let now = r.pair.now;
-    r.pair.a.send(now, h, REQUEST).map_err(crate::sim::err)?;
-    r.run_until(|p| p.has_event(Side::B, Event::Readable));
-    r.exchange()
 }
 
 fn linux(run: &mut KernelRun, o: &Options) -> Result<Keep, NetError> {

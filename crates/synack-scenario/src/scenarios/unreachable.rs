@@ -2,8 +2,8 @@
 //! administratively prohibited") instead of dropping it: the client learns
 //! at once that the port is filtered.
 
+use synack_engine::Event;
 use synack_engine::sim::{Fault, Side};
-use synack_engine::{Config, Event, Schedule};
 use synack_explain::{Answer, Lang};
 use synack_net::NetError;
 use synack_net::harness::{KernelRun, SEC, cmd};
@@ -18,7 +18,7 @@ pub static DEF: Def = Def {
     about: "A firewall rejects the SYN with ICMP (admin prohibited): EHOSTUNREACH, not a timeout",
     server_role: true,
     closer: false,
-    tune,
+    tune: crate::common::short_syn_retries,
     faults,
     sim,
     linux,
@@ -28,14 +28,6 @@ pub static DEF: Def = Def {
 /// The rule in the server's namespace (`icmpx`: ICMP or ICMPv6 alike).
 pub const REJECT: &str = "tcp dport 80 reject with icmpx type admin-prohibited";
 const REASON: Unreachable = Unreachable::AdminProhibited;
-
-/// As in `filtered`: synack's client gives up after two retransmissions.
-fn tune(_: &Options, a: &mut Config, _: &mut Config) {
-    a.syn_schedule = match a.syn_schedule {
-        Schedule::LinuxSyn { linear, .. } => Schedule::LinuxSyn { retries: 2, linear },
-        Schedule::Exponential { .. } => Schedule::Exponential { retries: 2 },
-    };
-}
 
 fn faults(_: &Options) -> Vec<Fault> {
     vec![Fault::Reject {
