@@ -19,6 +19,13 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # needs a CJK font for the Chinese pages.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || need_apt+=(fonts-wqy-microhei)
+# analyze reads compressed captures; the tests compress with the real tools.
+command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
+command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)
+command -v gzip >/dev/null 2>&1 || need_apt+=(gzip)
+# analyze -F is checked against tcpdump's own reading of the same filter,
+# and the analyze benchmark runs tcpdump beside synack.
+command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"

@@ -8,12 +8,17 @@ use serde::Serialize;
 use synack_wire::{SeqNum, TcpFlags, TcpOptions};
 
 use crate::check::{self, Check, SynSeen, What};
+use crate::diagnose::{Clues, Diagnosis};
 
 /// A TCP segment as captured.
 #[derive(Debug, Clone, Copy)]
 pub struct Seg {
     pub frame: u64,
     pub ts: f64,
+    /// The same time in nanoseconds since the epoch, exact.
+    pub ns: i64,
+    /// The pcapng interface it was captured on.
+    pub iface: u32,
     pub src: SocketAddr,
     pub dst: SocketAddr,
     pub flags: TcpFlags,
@@ -21,11 +26,44 @@ pub struct Seg {
     pub ack: SeqNum,
     pub window: u16,
     pub payload_len: usize,
+    /// The IP packet's length as sent (zeek's ip_bytes).
+    pub ip_len: usize,
     /// `None` when the options were cut off by the snap length or malformed.
     pub options: Option<TcpOptions>,
     /// The TCP checksum is wrong (often checksum offload on the capturing
     /// host, so counted, not fatal). False when it could not be checked.
     pub bad_checksum: bool,
+    /// The payload is itself an IP + TCP packet (two packets stacked into
+    /// one by a crafting tool).
+    pub stacked: Option<Stacked>,
+}
+
+/// The IP + TCP header found inside a segment's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Stacked {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// tcpdump's flag letters.
+    #[serde(serialize_with = "tcpdump_letters")]
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: u32,
+}
+
+/// An ICMP or ICMPv6 destination unreachable quoting a TCP segment.
+#[derive(Debug, Clone, Copy)]
+pub struct IcmpSeen {
+    pub frame: u64,
+    pub ts: f64,
+    /// Who sent the error (a router, a firewall, the host itself).
+    pub from: std::net::IpAddr,
+    pub v6: bool,
+    pub code: u8,
+    pub reason: synack_wire::Unreachable,
+    /// The quoted segment's source and destination.
+    pub quoted_src: SocketAddr,
+    pub quoted_dst: SocketAddr,
+    pub quoted_seq: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,10 +85,14 @@ pub enum Outcome {
     HalfOpen,
     /// Both sides sent SYNs (RFC 9293 Fig. 7).
     SimultaneousOpen,
+    /// The SYN was answered by an ICMP destination unreachable.
+    Unreachable,
+    /// Only one direction was captured: the other side evidently answered.
+    OneSided,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Established,
         Outcome::Closed,
         Outcome::ResetAfterEstablishment,
@@ -59,6 +101,8 @@ impl Outcome {
         Outcome::NoAnswer,
         Outcome::HalfOpen,
         Outcome::SimultaneousOpen,
+        Outcome::Unreachable,
+        Outcome::OneSided,
     ];
 
     /// The name used in JSON and in `--filter outcome=`.
@@ -72,6 +116,8 @@ impl Outcome {
             Outcome::NoAnswer => "no_answer",
             Outcome::HalfOpen => "half_open",
             Outcome::SimultaneousOpen => "simultaneous_open",
+            Outcome::Unreachable => "unreachable",
+            Outcome::OneSided => "one_sided",
         }
     }
 }
@@ -136,12 +182,20 @@ pub struct Step {
     pub window: u16,
 }
 
+/// A difference of exact times, in seconds: an f64 made from whole
+/// nanoseconds prints as the capture's decimal (0.127609669), where a
+/// difference of f64 epoch seconds would not.
+pub(crate) fn secs(ns: i64) -> f64 {
+    ns as f64 / 1e9
+}
+
 fn tcpdump_letters<S: serde::Serializer>(f: &TcpFlags, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&f.tcpdump())
 }
 
-/// What makes two segments copies: seq, ack, flags, length; and the time.
-type SegSig = (u32, u32, u16, usize, f64);
+/// What makes two segments copies: seq, ack, flags, length; and the time
+/// (ns) and interface they were captured at.
+type SegSig = (u32, u32, u16, usize, i64, u32);
 
 /// Steps kept per attempt; a flood on one 4-tuple must not grow memory.
 const MAX_STEPS: usize = 16;
@@ -153,8 +207,16 @@ pub struct Attempt {
     pub server: String,
     pub ip_version: u8,
     pub first_frame: u64,
+    /// tshark's `tcp.stream` index of this conversation (`None` once the
+    /// capture had more conversations than synack remembers; see
+    /// docs/analyze-json.md).
+    pub tcp_stream: Option<u64>,
     /// Seconds since the Unix epoch of the first frame.
     pub start_time: f64,
+    /// The same, exact: nanoseconds since the Unix epoch.
+    pub start_time_ns: i64,
+    /// The last frame's time, in nanoseconds since the Unix epoch.
+    pub end_time_ns: i64,
     pub outcome: Outcome,
     pub syn_frames: Vec<u64>,
     pub synack_frames: Vec<u64>,
@@ -173,6 +235,8 @@ pub struct Attempt {
     pub syn_to_synack_s: Option<f64>,
     /// First SYN-ACK → third ACK (server side).
     pub synack_to_ack_s: Option<f64>,
+    /// Last SYN → the server's RST refusing it.
+    pub syn_to_rst_s: Option<f64>,
     pub rst: Vec<Rst>,
     pub client_options: Option<SideOptions>,
     pub server_options: Option<SideOptions>,
@@ -182,17 +246,32 @@ pub struct Attempt {
     pub port_reuse: bool,
     /// Segments with a wrong TCP checksum.
     pub bad_checksums: u64,
-    /// Segments seen twice within a millisecond (copies, not retransmissions).
+    /// Segments seen twice within a millisecond on the same interface.
     pub duplicates: u64,
+    /// Segments seen again on another interface within a millisecond (a
+    /// router capturing both sides): copies, left out of everything else.
+    pub copies: u64,
+    /// Per direction (client, server): segments, payload bytes, IP bytes
+    /// (zeek's orig_pkts/resp_pkts, the bytes seen, orig_ip_bytes/resp_ip_bytes).
+    pub packets: [u64; 2],
+    pub payload_bytes: [u64; 2],
+    pub ip_bytes: [u64; 2],
     pub conn_state: String,
     pub history: String,
     /// Handed out before it was over, because more attempts were held at
     /// once than the tracker's limit (zeek's "evicted").
     pub evicted: bool,
     pub checks: Vec<Check>,
+    /// Why it failed, or what is odd about it; `None` for a plain success.
+    pub diagnosis: Option<Diagnosis>,
     pub steps: Vec<Step>,
     #[serde(skip)]
     pub(crate) c: SocketAddr,
+    #[serde(skip)]
+    s: SocketAddr,
+    /// What the diagnosis is made from (see [`crate::diagnose`]).
+    #[serde(skip)]
+    pub(crate) clues: Clues,
     #[serde(skip)]
     pub(crate) last_ts: f64,
     #[serde(skip)]
@@ -200,16 +279,16 @@ pub struct Attempt {
     #[serde(skip)]
     synack_ack: Option<u32>,
     #[serde(skip)]
-    syn_times: Vec<f64>,
+    syn_times: Vec<i64>,
     #[serde(skip)]
-    synack_times: Vec<f64>,
+    synack_times: Vec<i64>,
     #[serde(skip)]
-    last_syn_ts: Option<f64>,
+    last_syn_ts: Option<i64>,
     #[serde(skip)]
-    first_synack_ts: Option<f64>,
+    first_synack_ts: Option<i64>,
     /// The most recent SYN: the handshake that completed started there.
     #[serde(skip)]
-    mru_syn_ts: Option<f64>,
+    mru_syn_ts: Option<i64>,
     #[serde(skip)]
     third_checked: bool,
     #[serde(skip)]
@@ -218,7 +297,7 @@ pub struct Attempt {
     seen: [bool; 2],
     /// Per direction: (seq, ack, flags, len, time) of the last segment.
     #[serde(skip)]
-    last_seg: [Option<SegSig>; 2],
+    last_seg: [[Option<SegSig>; 2]; 2],
     #[serde(skip)]
     letters: Vec<Letter>,
 }
@@ -274,7 +353,10 @@ impl Attempt {
             server: server.to_string(),
             ip_version: if client.is_ipv4() { 4 } else { 6 },
             first_frame: s.frame,
+            tcp_stream: None,
             start_time: s.ts,
+            start_time_ns: s.ns,
+            end_time_ns: s.ns,
             outcome: Outcome::NoAnswer,
             syn_frames: Vec::new(),
             synack_frames: Vec::new(),
@@ -288,6 +370,7 @@ impl Attempt {
             handshake_rtt_s: None,
             syn_to_synack_s: None,
             synack_to_ack_s: None,
+            syn_to_rst_s: None,
             rst: Vec::new(),
             client_options: None,
             server_options: None,
@@ -296,12 +379,19 @@ impl Attempt {
             port_reuse: false,
             bad_checksums: 0,
             duplicates: 0,
+            copies: 0,
+            packets: [0, 0],
+            payload_bytes: [0, 0],
+            ip_bytes: [0, 0],
             conn_state: String::new(),
             history: String::new(),
             evicted: false,
             checks: Vec::new(),
+            diagnosis: None,
             steps: Vec::new(),
             c: client,
+            s: server,
+            clues: Clues::default(),
             last_ts: s.ts,
             syn: None,
             synack_ack: None,
@@ -313,7 +403,7 @@ impl Attempt {
             third_checked: false,
             fin: [false, false],
             seen: [false, false],
-            last_seg: [None, None],
+            last_seg: [[None, None], [None, None]],
             letters: Vec::new(),
         }
     }
@@ -346,7 +436,7 @@ impl Attempt {
         if self.steps.len() < MAX_STEPS {
             self.steps.push(Step {
                 frame: s.frame,
-                t: s.ts - self.start_time,
+                t: secs(s.ns.saturating_sub(self.start_time_ns)),
                 from: if from_client { "client" } else { "server" },
                 flags: s.flags,
                 seq: s.seq.get(),
@@ -357,26 +447,57 @@ impl Attempt {
         }
     }
 
-    /// A copy of the previous segment in the same direction, within 1 ms.
-    /// Pure ACKs are left out: duplicate ACKs are the receiver's doing.
-    fn is_duplicate(&mut self, s: &Seg, dir: usize) -> bool {
+    /// Whether the segment repeats one of the last two in its direction
+    /// within 1 ms: `Some(true)` when that one was captured on another
+    /// interface (a router or a bridge seeing each segment twice: a copy,
+    /// pure ACKs too, in either order), `Some(false)` on the same one (a
+    /// duplicate; pure ACKs left out, duplicate ACKs are the receiver's
+    /// doing).
+    fn repeats(&mut self, s: &Seg, dir: usize) -> Option<bool> {
         let sig = (s.seq.get(), s.ack.get(), s.flags.0, s.payload_len);
-        let prev = self.last_seg.get(dir).copied().flatten();
-        if let Some(slot) = self.last_seg.get_mut(dir) {
-            *slot = Some((sig.0, sig.1, sig.2, sig.3, s.ts));
-        }
+        let slots = self.last_seg.get_mut(dir)?;
+        let near = |p: &SegSig| (p.0, p.1, p.2, p.3) == sig && s.ns.abs_diff(p.4) < 1_000_000;
+        let found = slots
+            .iter()
+            .flatten()
+            .find(|p| near(p))
+            .map(|p| p.5 != s.iface);
+        slots[1] = slots[0];
+        slots[0] = Some((sig.0, sig.1, sig.2, sig.3, s.ns, s.iface));
         let pure_ack = s.payload_len == 0 && s.flags.0 & 0x7 == 0;
-        !pure_ack && prev.is_some_and(|(q, a, f, l, t)| (q, a, f, l) == sig && s.ts - t < 0.001)
+        match found {
+            Some(true) => Some(true),
+            Some(false) if !pure_ack => Some(false),
+            _ => None,
+        }
     }
 
     pub(crate) fn add(&mut self, s: &Seg) {
         let from_client = s.src == self.c;
         let dir = usize::from(!from_client);
-        self.seen[dir] = true;
         self.last_ts = self.last_ts.max(s.ts);
-        if self.is_duplicate(s, dir) {
-            self.duplicates += 1;
+        self.end_time_ns = self.end_time_ns.max(s.ns);
+        match self.repeats(s, dir) {
+            // The same segment seen again elsewhere: nothing new happened.
+            Some(true) => {
+                self.copies += 1;
+                return;
+            }
+            Some(false) => self.duplicates += 1,
+            None => {}
         }
+        if let (Some(p), Some(b), Some(i)) = (
+            self.packets.get_mut(dir),
+            self.payload_bytes.get_mut(dir),
+            self.ip_bytes.get_mut(dir),
+        ) {
+            *p += 1;
+            *b += s.payload_len as u64;
+            *i += s.ip_len as u64;
+        }
+        self.clues
+            .note(s, from_client, self.seen, self.synack_frames.is_empty());
+        self.seen[dir] = true;
         let f = s.flags;
         let seq = s.seq.get();
         if s.bad_checksum {
@@ -428,15 +549,16 @@ impl Attempt {
                 // Also after a SYN-ACK: that one may have been lost.
                 self.syn_retransmissions += 1;
                 if let Some(&prev) = self.syn_times.last() {
-                    self.syn_retransmission_intervals_s.push(s.ts - prev);
+                    self.syn_retransmission_intervals_s
+                        .push(secs(s.ns.saturating_sub(prev)));
                 }
             }
-            self.syn_times.push(s.ts);
+            self.syn_times.push(s.ns);
             if self.first_synack_ts.is_none() {
-                self.last_syn_ts = Some(s.ts);
+                self.last_syn_ts = Some(s.ns);
             }
             if self.ack_frame.is_none() {
-                self.mru_syn_ts = Some(s.ts);
+                self.mru_syn_ts = Some(s.ns);
                 self.step(s, true);
             }
         } else {
@@ -456,9 +578,10 @@ impl Attempt {
                 None => {
                     self.server_isn = Some(seq);
                     self.server_options = side_options(s);
-                    self.first_synack_ts = Some(s.ts);
-                    self.syn_to_synack_s = self.last_syn_ts.map(|t| s.ts - t);
+                    self.first_synack_ts = Some(s.ns);
+                    self.syn_to_synack_s = self.last_syn_ts.map(|t| secs(s.ns.saturating_sub(t)));
                     self.synack_ack = Some(s.ack.get());
+                    self.clues.synack_tsval = s.options.and_then(|o| o.timestamps).map(|t| t.0);
                     if let Some(syn) = self.syn {
                         check::synack(
                             s.frame,
@@ -473,12 +596,13 @@ impl Attempt {
                 Some(isn) if isn == seq => {
                     self.synack_retransmissions += 1;
                     if let Some(&prev) = self.synack_times.last() {
-                        self.synack_retransmission_intervals_s.push(s.ts - prev);
+                        self.synack_retransmission_intervals_s
+                            .push(secs(s.ns.saturating_sub(prev)));
                     }
                 }
                 Some(_) => {}
             }
-            self.synack_times.push(s.ts);
+            self.synack_times.push(s.ns);
         }
         if self.ack_frame.is_none() {
             self.step(s, from_client);
@@ -495,6 +619,10 @@ impl Attempt {
             self.step(s, from_client);
             match (from_client, self.server_isn, self.syn) {
                 (false, None, Some(syn)) => {
+                    if self.syn_to_rst_s.is_none() {
+                        self.syn_to_rst_s =
+                            self.syn_times.last().map(|t| secs(s.ns.saturating_sub(*t)));
+                    }
                     check::refused(s.frame, s.flags, s.ack.get(), &syn, &mut self.checks);
                 }
                 (true, Some(_), Some(_)) if !self.third_checked => {
@@ -539,8 +667,8 @@ impl Attempt {
         }
         if self.ack_frame.is_none() && s.ack.get() == isn.wrapping_add(1) {
             self.ack_frame = Some(s.frame);
-            self.synack_to_ack_s = self.first_synack_ts.map(|t| s.ts - t);
-            self.handshake_rtt_s = self.mru_syn_ts.map(|t| s.ts - t);
+            self.synack_to_ack_s = self.first_synack_ts.map(|t| secs(s.ns.saturating_sub(t)));
+            self.handshake_rtt_s = self.mru_syn_ts.map(|t| secs(s.ns.saturating_sub(t)));
             self.step(s, true);
         }
     }
@@ -551,7 +679,19 @@ impl Attempt {
         !self.rst.is_empty() || (self.ack_frame.is_some() && self.fin == [true, true])
     }
 
-    pub(crate) fn finish(&mut self) {
+    /// An ICMP error quoting one of this attempt's segments.
+    pub(crate) fn on_icmp(&mut self, e: &IcmpSeen) {
+        self.last_ts = self.last_ts.max(e.ts);
+        if self.clues.icmp.is_none() {
+            self.clues.icmp = Some(*e);
+        }
+    }
+
+    /// Over: the outcome, zeek's state, what was negotiated, the diagnosis.
+    /// `now` is the capture's time when it was handed out (how long the
+    /// capture went on watching).
+    pub(crate) fn finish(&mut self, now: f64) {
+        self.clues.end_ts = now.max(self.last_ts);
         self.outcome = crate::outcome::outcome(self);
         self.conn_state = crate::outcome::conn_state(self, self.seen[1]).to_string();
         self.negotiated = crate::outcome::negotiated(self);
@@ -560,5 +700,35 @@ impl Attempt {
             c.base = self.server_isn;
             self.checks.push(c);
         }
+        self.diagnosis = crate::diagnose::diagnose(self);
+    }
+
+    /// The table key of its 4-tuple.
+    pub(crate) fn key(&self) -> (SocketAddr, SocketAddr) {
+        if self.c <= self.s {
+            (self.c, self.s)
+        } else {
+            (self.s, self.c)
+        }
+    }
+
+    /// Whether a segment was seen from the client (`0`) or the server (`1`).
+    pub(crate) fn seen(&self, dir: usize) -> bool {
+        self.seen.get(dir).copied().unwrap_or(false)
+    }
+
+    /// The times of the client's SYNs, in order.
+    pub(crate) fn syn_times(&self) -> impl Iterator<Item = f64> + '_ {
+        self.syn_times
+            .iter()
+            .map(|t| self.start_time + secs(t.saturating_sub(self.start_time_ns)))
+    }
+
+    /// The times of the SYN-ACKs, in order.
+    pub(crate) fn synack_times(&self) -> Vec<f64> {
+        self.synack_times
+            .iter()
+            .map(|t| self.start_time + secs(t.saturating_sub(self.start_time_ns)))
+            .collect()
     }
 }

@@ -4,21 +4,25 @@
 
 pub mod attempt;
 pub mod check;
+pub mod diagnose;
 pub mod filter;
 pub mod link;
 pub mod narrate;
 mod outcome;
+pub mod ports;
 pub mod reader;
 pub mod stats;
 pub mod synth;
 pub mod track;
+pub mod zeek;
 
 use std::io::Read;
 
 use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated};
 
-pub use attempt::{Attempt, Negotiated, Outcome, Rst, Seg, SideOptions, Step};
+pub use attempt::{Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SideOptions, Stacked, Step};
 pub use check::{Check, What};
+pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
 pub use reader::{CaptureError, ReadSummary};
 pub use stats::Stats;
@@ -36,6 +40,8 @@ pub struct Totals {
     pub peak_live: usize,
     /// Attempts handed out before they were over, to keep memory bounded.
     pub evicted: u64,
+    /// Frames a frame filter (`analyze -F`) left out.
+    pub filtered_out: u64,
 }
 
 /// Everything found in one file, collected.
@@ -59,16 +65,18 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
     let (hdr, _) = t.split_first_chunk::<20>()?;
     // A header cut short still has its 20 fixed bytes; options may be partial.
     let hl = usize::from(hdr[12] >> 4) * 4;
-    let (options, payload_len, bad_checksum) = match TcpPacket::new_checked(t) {
+    let (options, payload_len, bad_checksum, stacked) = match TcpPacket::new_checked(t) {
         Ok(pk) => (
             TcpOptions::parse(pk.options()).ok(),
             pk.payload().len(),
             !frame.truncated && pk.verify_checksum(p.ip.src, p.ip.dst).is_err(),
+            stacked(pk.payload()),
         ),
         Err(_) => (
             TcpOptions::parse(t.get(20..hl.min(t.len()))?).ok(),
             0,
             false,
+            None,
         ),
     };
     // Cut by the snap length: the IP length still tells how much data there was.
@@ -80,9 +88,12 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
         payload_len
     };
     let be32 = |i: usize| u32::from_be_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+    let ip_len = wire_len(ip).unwrap_or(ip.len());
     Some(Seg {
         frame: frame.number,
         ts: frame.ts,
+        ns: frame.ts_ns,
+        iface: frame.interface,
         src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([hdr[0], hdr[1]])),
         dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([hdr[2], hdr[3]])),
         flags: TcpFlags(u16::from_be_bytes([hdr[12], hdr[13]]) & 0x0fff),
@@ -90,8 +101,48 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
         ack: synack_wire::SeqNum(be32(8)),
         window: u16::from_be_bytes([hdr[14], hdr[15]]),
         payload_len,
+        ip_len,
         options,
         bad_checksum,
+        stacked,
+    })
+}
+
+/// A payload that is itself an IP packet carrying TCP, as when a crafting
+/// tool is given two headers for one packet. Only a payload that begins
+/// like an IP header (version 4 with a 20-byte header, or version 6) is
+/// parsed, so data pays one comparison.
+fn stacked(payload: &[u8]) -> Option<attempt::Stacked> {
+    let first = *payload.first()?;
+    if first != 0x45 && first >> 4 != 6 {
+        return None;
+    }
+    let p = parse_ip_truncated(payload).ok()?;
+    let (hdr, _) = p.tcp.split_first_chunk::<20>()?;
+    let be32 = |i: usize| u32::from_be_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+    Some(attempt::Stacked {
+        src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([hdr[0], hdr[1]])),
+        dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([hdr[2], hdr[3]])),
+        flags: TcpFlags(u16::from_be_bytes([hdr[12], hdr[13]]) & 0x0fff),
+        seq: be32(4),
+        ack: be32(8),
+    })
+}
+
+/// An ICMP destination unreachable quoting a TCP segment.
+fn icmp(frame: &reader::Frame<'_>) -> Option<attempt::IcmpSeen> {
+    let ip = link::ip_packet(frame.linktype, frame.data)?;
+    let e = synack_wire::parse_icmp(ip, false).ok()?;
+    Some(attempt::IcmpSeen {
+        frame: frame.number,
+        ts: frame.ts,
+        from: e.ip.src,
+        v6: e.v6,
+        code: e.code,
+        reason: e.reason,
+        quoted_src: e.quoted_src,
+        quoted_dst: e.quoted_dst,
+        quoted_seq: e.quoted_seq.get(),
     })
 }
 
@@ -127,22 +178,29 @@ pub fn analyze_each_within(
     input: impl Read + Send,
     name: &str,
     max_live: usize,
+    each: impl FnMut(Attempt),
+) -> Result<Totals, CaptureError> {
+    analyze_frames(input, name, max_live, |_| true, each)
+}
+
+/// [`analyze_each_within`], with only the frames `keep` says yes to (a
+/// tcpdump filter expression, say): the others are not seen at all.
+pub fn analyze_frames(
+    input: impl Read + Send,
+    name: &str,
+    max_live: usize,
+    mut keep: impl FnMut(&reader::Frame<'_>) -> bool,
     mut each: impl FnMut(Attempt),
 ) -> Result<Totals, CaptureError> {
     let mut tracker = Tracker::with_max_live(max_live);
     let mut unreadable = 0;
-    let summary = reader::read(input, name, |f| match segment(&f) {
-        Some(s) => {
-            tracker.add(&s);
-            for a in tracker.take_ready() {
-                each(a);
-            }
+    let mut filtered_out = 0;
+    let summary = reader::read(input, name, |f| {
+        if !keep(&f) {
+            filtered_out += 1;
+            return;
         }
-        None => {
-            if f.truncated {
-                unreadable += 1;
-            }
-        }
+        frame(&f, &mut tracker, &mut unreadable, &mut each);
     })?;
     let (unmatched, peak_live, evicted) = (tracker.unmatched, tracker.peak_live, tracker.evicted);
     for a in tracker.finish() {
@@ -154,7 +212,33 @@ pub fn analyze_each_within(
         unmatched,
         peak_live,
         evicted,
+        filtered_out,
     })
+}
+
+/// One frame into the tracker; attempts it ended handed to `each`.
+fn frame(
+    f: &reader::Frame<'_>,
+    tracker: &mut Tracker,
+    unreadable: &mut u64,
+    each: &mut impl FnMut(Attempt),
+) {
+    match segment(f) {
+        Some(s) => {
+            tracker.add(&s);
+            for a in tracker.take_ready() {
+                each(a);
+            }
+        }
+        None => match icmp(f) {
+            Some(e) => tracker.add_icmp(&e),
+            None => {
+                if f.truncated {
+                    *unreadable += 1;
+                }
+            }
+        },
+    }
 }
 
 /// Analyse one capture and collect every attempt, in order of first frame.

@@ -17,7 +17,9 @@ pub(crate) fn outcome(a: &Attempt) -> Outcome {
             _ => Outcome::Established,
         }
     } else if !a.synack_frames.is_empty() {
-        if c_rst || s_rst {
+        if a.syn_frames.is_empty() && !a.seen(0) && a.clues.other[1] > 0 {
+            Outcome::OneSided
+        } else if c_rst || s_rst {
             Outcome::ResetDuringHandshake
         } else {
             Outcome::HalfOpen
@@ -26,6 +28,10 @@ pub(crate) fn outcome(a: &Attempt) -> Outcome {
         Outcome::Refused
     } else if c_rst {
         Outcome::ResetDuringHandshake
+    } else if a.clues.icmp.is_some() {
+        Outcome::Unreachable
+    } else if a.clues.blind_ack.is_some() && !a.seen(1) {
+        Outcome::OneSided
     } else {
         Outcome::NoAnswer
     }

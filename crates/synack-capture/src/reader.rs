@@ -19,12 +19,19 @@ pub enum CaptureError {
 pub struct Frame<'a> {
     /// 1-based position in the file, as Wireshark numbers frames.
     pub number: u64,
-    /// Seconds since the Unix epoch.
+    /// Seconds since the Unix epoch (for arithmetic that need not be exact).
     pub ts: f64,
+    /// Nanoseconds since the Unix epoch, exact to the capture's precision:
+    /// differences of these are what reports print.
+    pub ts_ns: i64,
+    /// The pcapng interface it was captured on (0 in a pcap file).
+    pub interface: u32,
     pub linktype: i32,
     pub data: &'a [u8],
     /// Captured fewer bytes than were on the wire.
     pub truncated: bool,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
 }
 
 /// What reading the whole file found.
@@ -43,6 +50,8 @@ struct Iface {
     units_per_sec: f64,
     /// `if_tsoffset`, seconds added to every timestamp.
     offset: f64,
+    offset_s: i64,
+    tsresol: u8,
 }
 
 impl Iface {
@@ -57,6 +66,8 @@ impl Iface {
                 10f64.powi(e)
             },
             offset: idb.if_tsoffset as f64,
+            offset_s: idb.if_tsoffset,
+            tsresol: r,
         }
     }
 
@@ -65,6 +76,24 @@ impl Iface {
     fn seconds(&self, high: u32, low: u32) -> f64 {
         let ticks = (u64::from(high) << 32) | u64::from(low);
         self.offset + ticks as f64 / self.units_per_sec
+    }
+
+    /// The same in whole nanoseconds, exact for resolutions down to 1 ns
+    /// (finer ones are cut to the nanosecond), saturating far outside the
+    /// years an i64 of nanoseconds holds.
+    fn nanos(&self, high: u32, low: u32) -> i64 {
+        let ticks = i128::from((u64::from(high) << 32) | u64::from(low));
+        let e = u32::from(self.tsresol & 0x7f);
+        let ns = if self.tsresol & 0x80 != 0 {
+            // 2^-e s: ticks · 10^9 / 2^e (ticks < 2^64, so no overflow).
+            (ticks * 1_000_000_000) >> e.min(127)
+        } else if e <= 9 {
+            ticks * 10i128.pow(9 - e)
+        } else {
+            ticks / 10i128.pow((e - 9).min(38))
+        };
+        let total = ns.saturating_add(i128::from(self.offset_s).saturating_mul(1_000_000_000));
+        i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
     }
 }
 
@@ -103,12 +132,20 @@ pub fn read(
                         } else {
                             f64::from(b.ts_usec) / 1e6
                         };
+                        let sub_ns = if nanos {
+                            i64::from(b.ts_usec)
+                        } else {
+                            i64::from(b.ts_usec) * 1000
+                        };
                         f(Frame {
                             number: sum.frames,
                             ts: f64::from(b.ts_sec) + frac,
+                            ts_ns: i64::from(b.ts_sec) * 1_000_000_000 + sub_ns,
+                            interface: 0,
                             linktype: legacy_link,
                             data: b.data,
                             truncated: b.caplen < b.origlen,
+                            wire_len: b.origlen,
                         });
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
@@ -120,16 +157,23 @@ pub fn read(
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         sum.frames += 1;
-                        let (linktype, ts) = match ifaces.get(epb.if_id as usize) {
-                            Some(i) => (i.linktype, i.seconds(epb.ts_high, epb.ts_low)),
-                            None => (-1, 0.0),
+                        let (linktype, ts, ts_ns) = match ifaces.get(epb.if_id as usize) {
+                            Some(i) => (
+                                i.linktype,
+                                i.seconds(epb.ts_high, epb.ts_low),
+                                i.nanos(epb.ts_high, epb.ts_low),
+                            ),
+                            None => (-1, 0.0, 0),
                         };
                         f(Frame {
                             number: sum.frames,
                             ts,
+                            ts_ns,
+                            interface: epb.if_id,
                             linktype,
                             data: epb.data,
                             truncated: epb.caplen < epb.origlen,
+                            wire_len: epb.origlen,
                         });
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -137,9 +181,12 @@ pub fn read(
                         f(Frame {
                             number: sum.frames,
                             ts: 0.0,
+                            ts_ns: 0,
+                            interface: 0,
                             linktype: ifaces.first().map_or(-1, |i| i.linktype),
                             data: spb.data,
                             truncated: false,
+                            wire_len: spb.origlen,
                         });
                     }
                     PcapBlockOwned::NG(_) => {}

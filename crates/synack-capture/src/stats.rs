@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::attempt::{Attempt, Outcome};
 use crate::check::What;
+use crate::diagnose::Id;
 
 /// RTTs from 0.1 µs up, each bucket 1 % wider than the one before.
 const MIN_S: f64 = 1e-7;
@@ -94,7 +95,11 @@ pub struct Stats {
     pub synack_retransmissions: u64,
     pub bad_checksums: u64,
     pub duplicates: u64,
+    /// Segments seen again on another interface.
+    pub copies: u64,
     pub port_reuse: u64,
+    /// Attempts by diagnosis, with reason.
+    pub diagnoses: BTreeMap<(Id, &'static str), u64>,
 }
 
 #[derive(Serialize)]
@@ -122,7 +127,22 @@ impl Stats {
         self.synack_retransmissions += a.synack_retransmissions as u64;
         self.bad_checksums += a.bad_checksums;
         self.duplicates += a.duplicates;
+        self.copies += a.copies;
         self.port_reuse += u64::from(a.port_reuse);
+        if let Some(d) = &a.diagnosis {
+            *self.diagnoses.entry((d.id, d.reason)).or_default() += 1;
+        }
+    }
+
+    /// Diagnoses by id (reasons summed), most frequent first.
+    pub fn top_diagnoses(&self) -> Vec<(Id, u64)> {
+        let mut by: BTreeMap<Id, u64> = BTreeMap::new();
+        for ((id, _), n) in &self.diagnoses {
+            *by.entry(*id).or_default() += n;
+        }
+        let mut v: Vec<_> = by.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
     }
 
     /// Failed checks, most frequent first.
@@ -165,10 +185,16 @@ impl Stats {
                 "max": self.rtt.max(),
             },
             "anomalies": anomalies,
+            "diagnoses": self
+                .diagnoses
+                .iter()
+                .map(|((id, reason), n)| serde_json::json!({"id": id, "reason": reason, "count": n}))
+                .collect::<Vec<_>>(),
             "syn_retransmissions": self.syn_retransmissions,
             "synack_retransmissions": self.synack_retransmissions,
             "bad_checksums": self.bad_checksums,
             "duplicates": self.duplicates,
+            "copies": self.copies,
             "port_reuse": self.port_reuse,
         })
     }

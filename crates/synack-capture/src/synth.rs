@@ -24,6 +24,10 @@ pub struct SynthConfig {
     pub ipv6_per_mille: u32,
     /// Microseconds between two segments of one flow.
     pub gap_us: u64,
+    /// Every flow a single unanswered SYN to a 4-tuple of its own (a SYN
+    /// scan): the attempt-heavy capture, where the other settings but the
+    /// size and IPv6 share do not apply.
+    pub scan: bool,
 }
 
 impl Default for SynthConfig {
@@ -35,6 +39,7 @@ impl Default for SynthConfig {
             anomaly_per_mille: 50,
             ipv6_per_mille: 100,
             gap_us: 4000,
+            scan: false,
         }
     }
 }
@@ -67,6 +72,8 @@ enum Kind {
     ResetAfter,
     BadChecksum,
     Duplicate,
+    /// One SYN, nothing back.
+    Scan,
 }
 
 const ANOMALIES: [Kind; 8] = [
@@ -145,6 +152,7 @@ fn script(kind: Kind, rng: &mut Rng, gap: u64, truth: &mut SynthTruth) -> Vec<Pk
     let rtt = gap / 2 + rng.below(gap * 4);
     let mut v = vec![pkt(true, SYN, c, 0, 0, 0)];
     let outcome = match kind {
+        Kind::Scan => "no_answer",
         Kind::Refused => {
             v.push(pkt(false, RST | ACK, 0, c.wrapping_add(1), 0, rtt));
             "refused"
@@ -285,7 +293,9 @@ pub fn write(out: impl Write, cfg: &SynthConfig) -> io::Result<SynthTruth> {
     let mut buf = vec![0u8; 14 + 60 + 60 + 1500];
     let payload = [0x61u8; 1460];
     let mut new_flow = |rng: &mut Rng, truth: &mut SynthTruth| {
-        let kind = if rng.below(1000) < u64::from(cfg.anomaly_per_mille) {
+        let kind = if cfg.scan {
+            Kind::Scan
+        } else if rng.below(1000) < u64::from(cfg.anomaly_per_mille) {
             ANOMALIES[rng.below(ANOMALIES.len() as u64) as usize]
         } else {
             Kind::Normal
@@ -450,4 +460,58 @@ pub fn raw_pcap(frames: &[(f64, Vec<u8>)]) -> Vec<u8> {
         v.extend_from_slice(p);
     }
     v
+}
+
+/// pcapng blocks, written by hand for tests of the reader (several
+/// interfaces, resolutions, offsets).
+pub mod pcapng {
+    /// A block: type, length, body padded to 4 bytes, length again.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len().div_ceil(4) * 4) as u32;
+        let mut b = Vec::new();
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(body);
+        b.resize(len as usize - 4, 0);
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    /// A section header (little-endian, version 1.0, length unknown).
+    pub fn shb() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        block(0x0A0D_0D0A, &body)
+    }
+
+    /// An interface of raw IP (LINKTYPE_RAW) with `if_tsresol` and `if_tsoffset`.
+    pub fn idb(tsresol: u8, tsoffset: i64) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&101u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&262_144u32.to_le_bytes());
+        body.extend_from_slice(&9u16.to_le_bytes());
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&[tsresol, 0, 0, 0]);
+        body.extend_from_slice(&14u16.to_le_bytes());
+        body.extend_from_slice(&8u16.to_le_bytes());
+        body.extend_from_slice(&tsoffset.to_le_bytes());
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        block(1, &body)
+    }
+
+    /// An enhanced packet block: `ticks` in the interface's resolution.
+    pub fn epb(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&iface.to_le_bytes());
+        body.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(ticks as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        block(6, &body)
+    }
 }

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::attempt::{Attempt, Seg};
+use crate::attempt::{Attempt, IcmpSeen, Seg};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
 /// ACK costs at least one RTO, 200 ms on Linux) still belong to the attempt
@@ -40,6 +40,18 @@ pub struct Tracker {
     pub unmatched: u64,
     /// The most attempts in the table at once.
     pub peak_live: usize,
+    /// ICMP errors quoting a segment of no attempt held.
+    pub unmatched_icmp: u64,
+    /// tshark's next `tcp.stream` index.
+    next_stream: u64,
+    /// Conversations not in `live` (seen mid-stream, or whose attempt was
+    /// handed out) and their stream index, so that their later segments
+    /// take no new index. Bounded: past [`Tracker::max_streams`] the
+    /// numbering is no longer known and attempts get `None`.
+    others: HashMap<Key, u64, foldhash::fast::RandomState>,
+    /// The most conversations remembered in `others`.
+    pub max_streams: usize,
+    streams_lost: bool,
 }
 
 impl Default for Tracker {
@@ -65,6 +77,56 @@ impl Tracker {
             last_sweep: 0.0,
             unmatched: 0,
             peak_live: 0,
+            unmatched_icmp: 0,
+            next_stream: 0,
+            others: HashMap::default(),
+            max_streams: max.max(1).saturating_mul(4),
+            streams_lost: false,
+        }
+    }
+
+    /// The index tshark gives a new conversation; a SYN on a conversation
+    /// seen before (mid-stream, or an attempt already handed out) starts a
+    /// new one too, as a reused port does.
+    fn new_stream(&mut self, key: Key) -> Option<u64> {
+        self.others.remove(&key);
+        if self.streams_lost {
+            return None;
+        }
+        let n = self.next_stream;
+        self.next_stream += 1;
+        Some(n)
+    }
+
+    /// A segment of a conversation that is not an attempt: it takes an
+    /// index the first time only.
+    fn other_conversation(&mut self, key: Key) {
+        if self.streams_lost || self.others.contains_key(&key) {
+            return;
+        }
+        if self.others.len() >= self.max_streams {
+            self.streams_lost = true;
+            self.others = HashMap::default();
+            return;
+        }
+        self.others.insert(key, self.next_stream);
+        self.next_stream += 1;
+    }
+
+    /// An attempt leaves the table: its conversation's later segments keep
+    /// its index.
+    fn remember(&mut self, key: Key, a: &Attempt) {
+        self.remember_stream(key, a.tcp_stream);
+    }
+
+    fn remember_stream(&mut self, key: Key, stream: Option<u64>) {
+        if let (Some(n), false) = (stream, self.streams_lost) {
+            if self.others.len() >= self.max_streams {
+                self.streams_lost = true;
+                self.others = HashMap::default();
+                return;
+            }
+            self.others.insert(key, n);
         }
     }
 
@@ -77,7 +139,8 @@ impl Tracker {
                 && let Some(mut a) = self.live.remove(&key)
             {
                 a.evicted = true;
-                a.finish();
+                a.finish(self.clock);
+                self.remember(key, &a);
                 self.ready.push(a);
                 self.evicted += 1;
                 return;
@@ -111,6 +174,7 @@ impl Tracker {
             None if f.syn() => false,
             None => {
                 self.unmatched += 1;
+                self.other_conversation(key);
                 return;
             }
         };
@@ -121,10 +185,11 @@ impl Tracker {
         };
         let mut fresh = Attempt::new(c, srv, s);
         fresh.port_reuse = reused;
+        fresh.tcp_stream = self.new_stream(key);
         fresh.add(s);
         self.order.push_back((key, fresh.first_frame));
         if let Some(mut old) = self.live.insert(key, fresh) {
-            old.finish();
+            old.finish(self.clock);
             self.ready.push(old);
         }
         if self.live.len() > self.max_live {
@@ -138,6 +203,15 @@ impl Tracker {
         self.peak_live = self.peak_live.max(self.live.len());
     }
 
+    /// An ICMP error about a TCP segment: it belongs to the attempt whose
+    /// 4-tuple it quotes.
+    pub fn add_icmp(&mut self, e: &IcmpSeen) {
+        match self.live.get_mut(&pair(e.quoted_src, e.quoted_dst)) {
+            Some(a) => a.on_icmp(e),
+            None => self.unmatched_icmp += 1,
+        }
+    }
+
     fn sweep(&mut self) {
         self.last_sweep = self.clock;
         let now = self.clock;
@@ -149,12 +223,22 @@ impl Tracker {
                     idle > IDLE_S || (idle > LINGER_S && a.is_done())
                 })
                 .map(|(_, mut a)| {
-                    a.finish();
+                    a.finish(now);
                     a
                 }),
         );
         if let Some(batch) = self.ready.get_mut(start..) {
             batch.sort_by_key(|a| a.first_frame);
+        }
+        let gone: Vec<(Key, Option<u64>)> = self
+            .ready
+            .get(start..)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| (a.key(), a.tcp_stream))
+            .collect();
+        for (key, n) in gone {
+            self.remember_stream(key, n);
         }
     }
 
@@ -172,8 +256,9 @@ impl Tracker {
     pub fn finish(mut self) -> Vec<Attempt> {
         let mut rest: Vec<Attempt> = self.ready.drain(..).collect();
         let start = rest.len();
+        let now = self.clock;
         rest.extend(self.live.into_values().map(|mut a| {
-            a.finish();
+            a.finish(now);
             a
         }));
         if let Some(tail) = rest.get_mut(start..) {

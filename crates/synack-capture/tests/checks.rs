@@ -17,6 +17,8 @@ fn seg(from_client: bool, flags: TcpFlags, seq: u32, ack: u32) -> Seg {
     Seg {
         frame: 0,
         ts: 0.0,
+        ns: 0,
+        iface: 0,
         src: if from_client { c } else { s },
         dst: if from_client { s } else { c },
         flags,
@@ -24,8 +26,10 @@ fn seg(from_client: bool, flags: TcpFlags, seq: u32, ack: u32) -> Seg {
         ack: SeqNum(ack),
         window: 1000,
         payload_len: 0,
+        ip_len: 40,
         options: Some(TcpOptions::default()),
         bad_checksum: false,
+        stacked: None,
     }
 }
 
@@ -41,6 +45,7 @@ fn run(segs: Vec<Seg>) -> Attempt {
     for (i, mut s) in segs.into_iter().enumerate() {
         s.frame = i as u64 + 1;
         s.ts = i as f64 * 0.01;
+        s.ns = i as i64 * 10_000_000;
         t.add(&s);
     }
     let mut v = t.finish();

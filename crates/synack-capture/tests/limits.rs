@@ -6,54 +6,8 @@
 
 use std::net::IpAddr;
 
+use synack_capture::synth::pcapng::{epb, idb, shb};
 use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment};
-
-fn block(kind: u32, body: &[u8]) -> Vec<u8> {
-    let len = (12 + body.len().div_ceil(4) * 4) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(&kind.to_le_bytes());
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(body);
-    b.resize(len as usize - 4, 0);
-    b.extend_from_slice(&len.to_le_bytes());
-    b
-}
-
-fn shb() -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
-    body.extend_from_slice(&1u16.to_le_bytes());
-    body.extend_from_slice(&0u16.to_le_bytes());
-    body.extend_from_slice(&(-1i64).to_le_bytes());
-    block(0x0A0D_0D0A, &body)
-}
-
-/// An interface of raw IP with `if_tsresol` and `if_tsoffset`.
-fn idb(tsresol: u8, tsoffset: i64) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&101u16.to_le_bytes());
-    body.extend_from_slice(&0u16.to_le_bytes());
-    body.extend_from_slice(&262_144u32.to_le_bytes());
-    body.extend_from_slice(&9u16.to_le_bytes());
-    body.extend_from_slice(&1u16.to_le_bytes());
-    body.extend_from_slice(&[tsresol, 0, 0, 0]);
-    body.extend_from_slice(&14u16.to_le_bytes());
-    body.extend_from_slice(&8u16.to_le_bytes());
-    body.extend_from_slice(&tsoffset.to_le_bytes());
-    body.extend_from_slice(&[0, 0, 0, 0]);
-    block(1, &body)
-}
-
-fn epb(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&iface.to_le_bytes());
-    body.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
-    body.extend_from_slice(&(ticks as u32).to_le_bytes());
-    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    body.extend_from_slice(data);
-    block(6, &body)
-}
 
 fn packet(flags: TcpFlags, seq: u32, ack: u32, from_client: bool, payload: &[u8]) -> Vec<u8> {
     let (c, s): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
@@ -212,4 +166,61 @@ fn held_attempts_are_capped_and_the_oldest_are_evicted_once() {
     clients.dedup();
     assert_eq!(clients.len(), 1000, "none twice");
     assert_eq!(seen.iter().filter(|s| s.1).count(), 900);
+}
+
+/// A router capturing on both its interfaces sees every segment twice,
+/// microseconds apart and sometimes in the other order: copies, not
+/// retransmissions.
+#[test]
+fn copies_on_another_interface_are_copies() {
+    let mut f = shb();
+    f.extend(idb(9, 0));
+    f.extend(idb(9, 0));
+    let base: u64 = 1_700_000_000_000_000_000;
+    let segs = [
+        (0u64, packet(TcpFlags::SYN, 1000, 0, true, &[])),
+        (
+            127_609_669,
+            packet(TcpFlags::SYN_ACK, 5000, 1001, false, &[]),
+        ),
+        (255_219_338, packet(TcpFlags::ACK, 1001, 5001, true, &[])),
+    ];
+    for (t, p) in &segs {
+        // The copy on interface 1: 2 µs later for the SYN, 2 µs earlier
+        // (written after) for the others.
+        f.extend(epb(0, base + t, p));
+        let shift = if *t == 0 {
+            base + t + 2_000
+        } else {
+            base + t - 2_000
+        };
+        f.extend(epb(1, shift, p));
+    }
+    let a = synack_capture::analyze(&f[..], "t").unwrap();
+    assert_eq!(a.attempts.len(), 1);
+    let x = &a.attempts[0];
+    assert_eq!(x.copies, 3);
+    assert_eq!((x.syn_retransmissions, x.synack_retransmissions), (0, 0));
+    assert_eq!(x.syn_frames, vec![1]);
+    assert_eq!(x.outcome.name(), "established");
+    assert!(x.syn_retransmission_intervals_s.is_empty());
+    // Times are exact: nanosecond differences print as the capture wrote them.
+    let v = serde_json::to_value(x).unwrap();
+    assert_eq!(v["syn_to_synack_s"].to_string(), "0.127609669");
+    assert_eq!(v["handshake_rtt_s"].to_string(), "0.255219338");
+    assert_eq!(
+        v["start_time_ns"],
+        serde_json::json!(1_700_000_000_000_000_000i64)
+    );
+    // The same frames on one interface are duplicates, and counted as the
+    // retransmissions tshark calls them.
+    let mut g = shb();
+    g.extend(idb(9, 0));
+    for (t, p) in &segs[..1] {
+        g.extend(epb(0, base + t, p));
+        g.extend(epb(0, base + t + 2_000, p));
+    }
+    let a = synack_capture::analyze(&g[..], "t").unwrap();
+    let x = &a.attempts[0];
+    assert_eq!((x.copies, x.duplicates, x.syn_retransmissions), (0, 1, 1));
 }

@@ -87,6 +87,11 @@ fn handshakes_agree_with_the_tshark_oracle() {
                 }
             };
             diff(
+                "tcp.stream",
+                format!("{:?}", ours.tcp_stream),
+                format!("{:?}", st["stream"].as_u64()),
+            );
+            diff(
                 "client",
                 ours.client.clone(),
                 st["client"].as_str().unwrap_or("").to_string(),

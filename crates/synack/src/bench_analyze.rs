@@ -1,5 +1,8 @@
 //! `synack bench analyze`: synack's capture analysis side by side with
-//! `tshark -2`, tcpdump's SYN filter and a plain read of the same file.
+//! `tshark -2`, tcpdump's SYN filter and a plain read of the same file, on a
+//! data-heavy capture (many connections with full-size data) and an
+//! attempt-heavy one (a SYN scan: one SYN per 4-tuple), with attempts per
+//! second and the memory each attempt held takes.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,9 +16,12 @@ pub struct Args {
     /// The capture to analyse; without it a synthetic one is generated
     /// (many connections, full-size data, 5 % anomalies, 10 % IPv6).
     file: Option<PathBuf>,
-    /// Size of the generated capture in MB.
+    /// Size of the generated data-heavy capture in MB.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
     size_mb: u64,
+    /// SYNs in the generated attempt-heavy capture (0: leave it out).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
+    scan_attempts: u64,
     /// Keep the generated capture at this path instead of deleting it.
     #[arg(long, value_name = "PATH")]
     keep: Option<PathBuf>,
@@ -71,40 +77,65 @@ fn which(tool: &str) -> bool {
         .is_ok()
 }
 
+/// Generate a capture into `path`; returns what it holds, in words.
+fn generate(path: &Path, cfg: &SynthConfig) -> Result<String, String> {
+    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let truth = synth::write(f, cfg).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} frames, {} connection attempts",
+        truth.frames, truth.attempts
+    ))
+}
+
 pub fn run(args: &Args) -> Result<(), String> {
-    let (path, generated) = match &args.file {
-        Some(p) => (p.clone(), false),
-        None => {
-            let p = args.keep.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("synack-bench-{}.pcap", std::process::id()))
-            });
-            eprintln!(
-                "generating {} MB of capture in {} …",
-                args.size_mb,
-                p.display()
-            );
-            let f = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let truth = synth::write(
-                f,
-                &SynthConfig {
-                    target_bytes: args.size_mb << 20,
-                    ..SynthConfig::default()
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            eprintln!(
-                "  {} frames, {} connection attempts ({} with anomalies)",
-                truth.frames,
-                truth.attempts,
-                truth.attempts - truth.by_outcome.get("closed").copied().unwrap_or(0)
-            );
-            (p, args.keep.is_none())
-        }
-    };
-    let result = measure(args, &path);
-    if generated {
-        let _ = std::fs::remove_file(&path);
+    if let Some(p) = &args.file {
+        return measure(args, p);
     }
+    let tmp = |what: &str| {
+        std::env::temp_dir().join(format!("synack-bench-{what}-{}.pcap", std::process::id()))
+    };
+    let data = args.keep.clone().unwrap_or_else(|| tmp("data"));
+    eprintln!(
+        "generating {} MB of data-heavy capture in {} …",
+        args.size_mb,
+        data.display()
+    );
+    let made = generate(
+        &data,
+        &SynthConfig {
+            target_bytes: args.size_mb << 20,
+            ..SynthConfig::default()
+        },
+    )
+    .map(|w| eprintln!("  {w}"));
+    let result = made.and_then(|()| measure(args, &data));
+    if args.keep.is_none() {
+        let _ = std::fs::remove_file(&data);
+    }
+    result?;
+    if args.scan_attempts == 0 {
+        return Ok(());
+    }
+    let scan = tmp("scan");
+    eprintln!(
+        "generating an attempt-heavy capture of {} SYNs in {} …",
+        args.scan_attempts,
+        scan.display()
+    );
+    // A SYN frame takes 90 bytes of file with its record header.
+    let made = generate(
+        &scan,
+        &SynthConfig {
+            target_bytes: args.scan_attempts.saturating_mul(90),
+            scan: true,
+            concurrent: 1,
+            ..SynthConfig::default()
+        },
+    )
+    .map(|w| eprintln!("  {w}"));
+    println!();
+    let result = made.and_then(|()| measure(args, &scan));
+    let _ = std::fs::remove_file(&scan);
     result
 }
 
@@ -116,7 +147,8 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
     // The first read warms the page cache; every tool then reads from memory.
     raw_read(path)?;
     let read_s = raw_read(path)?;
-    let frames = frames_of(&exe, path)?;
+    let (frames, attempts, held) = counts_of(&exe, path)?;
+    let base = baseline_rss(&exe)?;
     let mut best: Option<Run> = None;
     for i in 0..args.runs {
         eprintln!("synack analyze, run {} of {} …", i + 1, args.runs);
@@ -215,11 +247,20 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         println!("synack/tcpdump ratio: {:.2}", t.secs / synack.secs);
     }
     println!("synack/raw-read ratio: {:.2}", read_s / synack.secs);
+    println!(
+        "attempts: {attempts}, {:.0} per second; at most {held} held at once, {} bytes each \
+         (peak memory {:.0} MB over the {:.0} MB of a one-SYN run)",
+        attempts as f64 / synack.secs,
+        synack.peak.saturating_sub(base) / held.max(1),
+        synack.peak as f64 / 1e6,
+        base as f64 / 1e6
+    );
     Ok(())
 }
 
-/// The frame count, from synack's own JSON summary.
-fn frames_of(exe: &Path, path: &Path) -> Result<u64, String> {
+/// What synack's own JSON summary says of the file: frames, attempts, and
+/// the most attempts held at once.
+fn counts_of(exe: &Path, path: &Path) -> Result<(u64, u64, u64), String> {
     let out = Command::new(exe)
         .args([
             "analyze",
@@ -233,7 +274,36 @@ fn frames_of(exe: &Path, path: &Path) -> Result<u64, String> {
         .output()
         .map_err(|e| e.to_string())?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    v["files"][0]["frames"]
-        .as_u64()
-        .ok_or_else(|| format!("{}: not analysed", path.display()))
+    let f = &v["files"][0];
+    let n = |x: &serde_json::Value| {
+        x.as_u64()
+            .ok_or_else(|| format!("{}: not analysed", path.display()))
+    };
+    Ok((
+        n(&f["frames"])?,
+        n(&f["summary"]["attempts"])?,
+        n(&f["peak_attempts_in_memory"])?,
+    ))
+}
+
+/// synack's peak memory on a capture of one SYN: what the process needs
+/// before it holds any attempt.
+fn baseline_rss(exe: &Path) -> Result<u64, String> {
+    let path = std::env::temp_dir().join(format!("synack-bench-one-{}.pcap", std::process::id()));
+    generate(
+        &path,
+        &SynthConfig {
+            target_bytes: 1,
+            scan: true,
+            concurrent: 1,
+            ..SynthConfig::default()
+        },
+    )?;
+    let r = child(
+        Command::new(exe)
+            .args(["analyze", "--summary", "--progress", "never"])
+            .arg(&path),
+    );
+    let _ = std::fs::remove_file(&path);
+    Ok(r?.peak)
 }

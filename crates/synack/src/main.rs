@@ -1,9 +1,9 @@
 //! The `synack` command line: a thin consumer of the library crates.
 
 mod analyze;
-mod analyze_html;
 mod bench;
 mod bench_analyze;
+mod bpf;
 mod device;
 mod explain;
 mod input;

@@ -9,6 +9,8 @@ pub struct Progress<R> {
     inner: R,
     total: u64,
     done: u64,
+    /// `done`, for whoever asks after the reader was handed on.
+    counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
     show: bool,
     started: Instant,
     drawn: Instant,
@@ -21,11 +23,18 @@ impl<R: Read> Progress<R> {
             inner,
             total,
             done: 0,
+            counted: std::sync::Arc::default(),
             show,
             started: now,
             // Draw on the first read already.
             drawn: now.checked_sub(Duration::from_secs(1)).unwrap_or(now),
         }
+    }
+
+    /// The bytes read so far, readable after the reader was handed on (the
+    /// size of a decompressed capture, or of standard input).
+    pub fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.counted.clone()
     }
 
     fn draw(&mut self) {
@@ -41,6 +50,15 @@ impl<R: Read> Progress<R> {
         };
         let filled = (share * 30.0) as usize;
         let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        if self.total == 0 {
+            // Size unknown (standard input, a compressed file): no bar.
+            eprint!(
+                "\r{:.0} MB read  {:.0} MB/s ",
+                self.done as f64 / 1e6,
+                self.done as f64 / 1e6 / secs
+            );
+            return;
+        }
         eprint!(
             "\r[{}{}] {:>3.0}%  {:.0}/{:.0} MB  {:.0} MB/s ",
             "#".repeat(filled),
@@ -64,6 +82,8 @@ impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.done += n as u64;
+        self.counted
+            .store(self.done, std::sync::atomic::Ordering::Relaxed);
         if self.show {
             self.draw();
         }

@@ -115,6 +115,29 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
         tr("port reuse", "端口复用"),
         s.port_reuse
     );
+    if s.copies > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {} ({})",
+            s.copies,
+            tr(
+                "segments seen again on another interface",
+                "个报文在另一接口上又出现一次"
+            ),
+            tr(
+                "copies, not retransmissions: a capture on both sides of a router",
+                "是副本而非重传：在路由器两侧同时抓包"
+            )
+        );
+    }
+    if t.filtered_out > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {}",
+            t.filtered_out,
+            tr("frames left out by the -F filter", "帧被 -F 过滤条件排除")
+        );
+    }
     if t.unmatched > 0 || t.unreadable > 0 {
         let _ = writeln!(
             o,
@@ -129,6 +152,19 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
                 "frames with an unreadable TCP header",
                 "帧的 TCP 首部无法读取"
             )
+        );
+    }
+    let diag = s.top_diagnoses();
+    if !diag.is_empty() {
+        let list: Vec<String> = diag
+            .iter()
+            .map(|(id, n)| format!("{} {n}", narrate::id_title(*id, lang)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  {}: {}",
+            tr("diagnoses", "诊断"),
+            list.join(tr("; ", "；"))
         );
     }
     let top = s.top_anomalies();
@@ -229,6 +265,14 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
     if a.duplicates > 0 {
         let _ = write!(l, "  {} {}", tr("duplicates", "重复帧"), a.duplicates);
     }
+    if a.copies > 0 {
+        let _ = write!(
+            l,
+            "  {} {}",
+            tr("copies seen on another interface", "在另一接口上看到的副本"),
+            a.copies
+        );
+    }
     if a.port_reuse {
         let _ = write!(l, "  {}", tr("port reuse", "端口复用"));
     }
@@ -250,6 +294,14 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
                 tr("server side", "服务器侧")
             );
         }
+    }
+    if let Some(d) = &a.diagnosis {
+        let _ = writeln!(
+            l,
+            "    {}{}",
+            tr("why: ", "原因："),
+            narrate::diagnosis(d, lang)
+        );
     }
     for c in a.checks.iter().filter(|c| verbose || !c.ok) {
         let mark = if c.ok { "✓" } else { "✗" };
@@ -323,4 +375,80 @@ fn options(
         side(s),
         neg.unwrap_or_default()
     )
+}
+
+/// `--ports`: nmap's table, host by host, with the attempts behind each row.
+pub fn ports(p: &synack_capture::ports::Ports, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let rows: Vec<[String; 6]> = p
+        .rows()
+        .map(|r| {
+            [
+                r.host.clone(),
+                format!("{}/tcp", r.port),
+                r.state.name().to_string(),
+                r.reason.to_string(),
+                if r.agreeing == r.attempts {
+                    r.attempts.to_string()
+                } else {
+                    format!(
+                        "{} ({} {})",
+                        r.attempts,
+                        r.agreeing,
+                        if zh { "个一致" } else { "agree" }
+                    )
+                },
+                r.rtt_s.map_or_else(|| "-".to_string(), ms),
+            ]
+        })
+        .collect();
+    let head: [&str; 6] = if zh {
+        ["主机", "端口", "状态", "原因", "尝试", "RTT"]
+    } else {
+        ["HOST", "PORT", "STATE", "REASON", "ATTEMPTS", "RTT"]
+    };
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain(std::iter::once(
+                head[i].chars().count() * if zh { 2 } else { 1 },
+            ))
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..6).map(width).collect();
+    let mut o = String::new();
+    let line = |cells: [&str; 6], o: &mut String| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let cols = c
+                .chars()
+                .map(|ch| if ch > '\u{2e7f}' { 2 } else { 1 })
+                .sum::<usize>();
+            l.push_str(c);
+            if i + 1 < cells.len() {
+                l.push_str(&" ".repeat(w[i].saturating_sub(cols) + 2));
+            }
+        }
+        o.push_str(l.trim_end());
+        o.push('\n');
+    };
+    if rows.is_empty() {
+        o.push_str(if zh {
+            "（没有可判断状态的端口）\n"
+        } else {
+            "(no port whose state the capture shows)\n"
+        });
+        return o;
+    }
+    line(head, &mut o);
+    for r in &rows {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]], &mut o);
+    }
+    o.push_str(if zh {
+        "（状态与原因用 nmap 的词：syn-ack 开放，reset 关闭，no-response 或 ICMP 原因为被过滤；RTT 为 SYN 到应答的最短时间）\n"
+    } else {
+        "(states and reasons are nmap's: syn-ack open, reset closed, no-response or an ICMP reason filtered; RTT is the shortest SYN → answer)\n"
+    });
+    o
 }

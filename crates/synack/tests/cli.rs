@@ -997,6 +997,12 @@ fn analyze_help_examples_run() {
     let Some(dir) = public_captures() else { return };
     let pcapng = dir.join("chrissanders-tcp_handshake.pcapng");
     let pcap = dir.join("tcpdump-tcp-handshake-nano.pcap");
+    let zst = std::env::temp_dir().join(format!("synack-help-{}.pcap.zst", std::process::id()));
+    let packed = ruzstd::encoding::compress_to_vec(
+        &std::fs::read(&pcap).unwrap()[..],
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
+    std::fs::write(&zst, packed).unwrap();
     let text = stdout(&synack(&["analyze", "--help"], "C"));
     let examples = text
         .split("Examples:")
@@ -1012,12 +1018,13 @@ fn analyze_help_examples_run() {
         };
         let cmd = cmd.split(['|', '>']).next().unwrap();
         let cmd = cmd.split("   ").next().unwrap().trim();
-        let args: Vec<String> = cmd
-            .split_whitespace()
-            .map(|w| match w {
+        let args: Vec<String> = shell_words(cmd)
+            .into_iter()
+            .map(|w| match w.as_str() {
                 "trace.pcapng" => pcapng.display().to_string(),
                 "trace.pcap" | "big.pcap" | "*.pcap" => pcap.display().to_string(),
-                w => w.to_string(),
+                "trace.pcap.zst" => zst.display().to_string(),
+                _ => w,
             })
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1031,7 +1038,34 @@ fn analyze_help_examples_run() {
         assert!(!out.stdout.is_empty(), "synack {cmd}");
         ran += 1;
     }
-    assert!(ran >= 6, "only {ran} analyze examples");
+    assert!(ran >= 10, "only {ran} analyze examples");
+    let _ = std::fs::remove_file(&zst);
+}
+
+/// Words as a POSIX shell splits them, for the examples: single and double
+/// quotes group, and are removed.
+fn shell_words(s: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (_, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
 }
 
 /// The examples of `synack connect --help`, run as written in a namespace
@@ -1248,9 +1282,9 @@ fn explain_help_maps_the_questions_to_scenarios() {
     }
 }
 
-/// What engineers hand `analyze`: stdin, a gzip file, an empty file, a
-/// directory, a zstd file; and a closed pipe ends a JSON run quietly, as
-/// it does a text one.
+/// What engineers hand `analyze`: stdin, gzip, zstd and xz files, an
+/// empty file, a directory, a damaged zstd file; and a closed pipe ends a
+/// JSON run quietly, as it does a text one.
 #[test]
 fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
     use std::io::Write;
@@ -1275,16 +1309,33 @@ fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
     assert!(text.contains("(1 handshake)"), "{text}");
     let tmp = std::env::temp_dir().join(format!("synack-cli-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let gz = tmp.join("x.pcap.gz");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("gzip -c {} > {}", pcap.display(), gz.display()))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = synack(&["analyze", gz.to_str().unwrap()], "C");
-    assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("3 frames, 1 connection attempt"));
+    // Compressed by the tools engineers use, read through the decoders.
+    for (tool, ext) in [("gzip", "gz"), ("zstd -q", "zst"), ("xz", "xz")] {
+        let packed = tmp.join(format!("x.pcap.{ext}"));
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{tool} -c {} > {}",
+                pcap.display(),
+                packed.display()
+            ))
+            .status()
+            .unwrap();
+        if !status.success() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but {tool} is missing"
+            );
+            eprintln!("SKIPPED {ext}: {tool} is not installed");
+            continue;
+        }
+        let out = synack(&["analyze", packed.to_str().unwrap()], "C");
+        assert_eq!(out.status.code(), Some(0), "{ext}");
+        assert!(
+            stdout(&out).contains("3 frames, 1 connection attempt"),
+            "{ext}"
+        );
+    }
     let empty = tmp.join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
     let zst = tmp.join("x.pcap.zst");
@@ -1292,7 +1343,7 @@ fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
     for (path, why) in [
         (empty.as_path(), "is empty (0 bytes)"),
         (tmp.as_path(), "is a directory"),
-        (zst.as_path(), "compressed with zstd"),
+        (zst.as_path(), "zstd"),
     ] {
         let out = synack(&["analyze", path.to_str().unwrap()], "C");
         assert_eq!(out.status.code(), Some(1), "{why}");

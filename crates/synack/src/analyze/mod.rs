@@ -4,10 +4,15 @@
 use std::io::{IsTerminal, Write};
 
 use synack_capture::Filter;
-use synack_capture::{Attempt, Stats, Totals};
+use synack_capture::Stats;
 use synack_explain::Lang;
 
-use crate::progress::{Progress, Spool};
+mod html;
+mod sink;
+
+use sink::Sink;
+
+use crate::progress::Progress;
 use crate::report;
 
 #[derive(clap::Args)]
@@ -15,26 +20,36 @@ use crate::report;
   synack analyze trace.pcapng                     summary, then one line per connection attempt
   synack analyze -v trace.pcapng                  every step and every check, with its RFC rule
   synack analyze --lang zh trace.pcapng           the report in Chinese
-  synack analyze --summary big.pcap               counts, RTT percentiles and anomalies only
+  synack analyze --summary big.pcap               counts, RTT percentiles, diagnoses and anomalies only
   synack analyze --filter outcome=half_open,port=443 trace.pcap
-  synack analyze --format jsonl *.pcap | jq 'select(.outcome==\"refused\")'
+  synack analyze -F 'host 10.0.0.1 and port 443' trace.pcap   tcpdump's filter language (libpcap)
+  synack analyze --ports trace.pcap               nmap's view: open, closed, filtered, with reasons
+  synack analyze --format jsonl *.pcap | jq 'select(.diagnosis.id==\"icmp\")'
+  synack analyze --format zeek trace.pcap > conn.log   zeek's conn.log, for zeek-cut
   synack analyze --format html trace.pcap > trace.html   every attempt drawn, failures first
+  synack analyze trace.pcap.zst                   gzip, zstd and xz captures are read as they are
+  tcpdump -U -w - 'tcp[tcpflags] & tcp-syn != 0' | synack analyze -   a live capture through stdin
 
+Every failed or odd attempt gets a diagnosis (why: …) with the frames it rests on and how sure it
+is: reset, icmp, no-response (and what the SYN schedule suggests), synack-lost-or-ack-dropped
+(accept queue full), syn-cookie, one-sided-capture, crafted-mistake (wrong ack, missing SYN flag,
+two headers in one packet), port-reuse, simultaneous-open, half-open.
 Outcomes: established, closed, reset_after_establishment, reset_during_handshake, refused,
-no_answer, half_open, simultaneous_open. conn_state and history follow zeek's conn.log.
-Each step is checked with the rule ids of synack's engine (docs/rules.md): ack = ISN + 1,
-flag combinations, options the SYN offered, ECN, timestamps, the third ACK actually seen.
-JSON records are described in docs/analyze-json.md.
+unreachable, no_answer, half_open, simultaneous_open, one_sided. conn_state and history follow
+zeek's conn.log. Each step is checked with the rule ids of synack's engine (docs/rules.md):
+ack = ISN + 1, flag combinations, options the SYN offered, ECN, timestamps, the third ACK seen.
+JSON records and the diagnosis vocabulary are described in docs/analyze-json.md.
 
 Exit status: 0 every file was read (a damaged tail is reported, what came before is analysed),
 1 a file could not be read at all, 2 bad arguments.")]
 pub struct Args {
-    /// pcap or pcapng files.
+    /// pcap or pcapng files (gzip, zstd or xz compressed too), or `-` for
+    /// standard input; each is reported on its own.
     #[arg(required = true)]
     files: Vec<std::path::PathBuf>,
     /// `text` report, `json` (one document), `jsonl` (one record per
-    /// attempt), or `html` (one page, a diagram per attempt, failures first;
-    /// one file only).
+    /// attempt), `html` (one page, a diagram per attempt, failures first;
+    /// one file only), or `zeek` (conn.log).
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
     /// Keep only matching attempts: `outcome=refused`, `port=80`,
@@ -43,6 +58,16 @@ pub struct Args {
     /// all match.
     #[arg(long, value_parser = parse_filter)]
     filter: Option<Filter>,
+    /// A tcpdump filter expression (`host 10.0.0.1 and port 443`), compiled
+    /// by libpcap as tcpdump compiles it; frames it rejects are not seen at
+    /// all. Needs libpcap at run time (tcpdump and tshark install it).
+    #[arg(short = 'F', long = "bpf", value_name = "EXPR")]
+    bpf: Option<String>,
+    /// nmap's view instead of one line per attempt: per host and port the
+    /// state (open, closed, filtered), its reason (syn-ack, reset,
+    /// no-response, admin-prohibited, …), attempts and RTT.
+    #[arg(long, conflicts_with_all = ["summary", "verbose"])]
+    ports: bool,
     /// Attempts held in memory at once (about 3 KB each); past this the
     /// oldest still open is reported early, marked evicted.
     #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
@@ -87,22 +112,8 @@ enum Fmt {
     Jsonl,
     /// One self-contained page: a ladder diagram per attempt, failures first.
     Html,
-}
-
-#[derive(serde::Serialize)]
-struct Record<'a> {
-    file: &'a str,
-    #[serde(flatten)]
-    attempt: &'a Attempt,
-}
-
-/// A JSON writer's error as the I/O error it was (a closed pipe stays a
-/// closed pipe, which ends the run quietly as text output does).
-fn json_io(e: serde_json::Error) -> std::io::Error {
-    match e.io_error_kind() {
-        Some(k) => std::io::Error::from(k),
-        None => std::io::Error::other(e),
-    }
+    /// zeek's conn.log: TSV with the #fields header (zeek-cut reads it).
+    Zeek,
 }
 
 /// One file's pass; returns `None` when the file could not be read at all.
@@ -112,6 +123,7 @@ fn one_file(
     path: &std::path::Path,
     out: &mut dyn Write,
     json_objects: &mut usize,
+    frames: &mut Option<crate::bpf::Filter>,
 ) -> Result<Option<()>, std::io::Error> {
     let name = path.display().to_string();
     let (file, size) = match crate::input::open(path) {
@@ -127,26 +139,33 @@ fn one_file(
         When::Auto => std::io::stderr().is_terminal(),
     };
     let input = Progress::new(file, size, show);
+    let read = input.counter();
     let mut stats = Stats::default();
-    let mut spool = Spool::default();
+    let mut sink = Sink::new(args.format, args.ports, args.verbose);
+    sink.begin(out, &name, json_objects)?;
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
-    let mut drawn: Vec<(u64, Attempt)> = Vec::new();
-    let mut not_drawn = 0usize;
-    if args.format == Fmt::Json {
-        let sep = if *json_objects == 0 { "" } else { "," };
-        *json_objects += 1;
-        write!(
-            out,
-            "{sep}\n{{\"file\":{},\"attempts\":[",
-            serde_json::Value::from(name.as_str())
-        )?;
-    }
+    let mut warned = false;
     let started = std::time::Instant::now();
-    let result = synack_capture::analyze_each_within(
+    let keep = |f: &synack_capture::reader::Frame<'_>| match frames.as_mut() {
+        None => true,
+        Some(bpf) => bpf
+            .keeps(f.linktype, f.data, f.wire_len)
+            .unwrap_or_else(|e| {
+                if !std::mem::replace(&mut warned, true) {
+                    eprintln!(
+                        "synack: {name}: -F: link type {}: {e}; its frames are left out",
+                        f.linktype
+                    );
+                }
+                false
+            }),
+    };
+    let result = synack_capture::analyze_frames(
         std::io::BufReader::with_capacity(1 << 20, input),
         &name,
         args.max_attempts,
+        keep,
         |a| {
             if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
                 return;
@@ -156,30 +175,7 @@ fn one_file(
             if args.summary {
                 return;
             }
-            let r = match args.format {
-                Fmt::Text => spool.write_all(report::attempt(n, &a, args.verbose, lang).as_bytes()),
-                Fmt::Jsonl => serde_json::to_writer(
-                    &mut *out,
-                    &Record {
-                        file: &name,
-                        attempt: &a,
-                    },
-                )
-                .map_err(json_io)
-                .and_then(|()| out.write_all(b"\n")),
-                Fmt::Json => out
-                    .write_all(if n == 1 { b"\n" } else { b",\n" })
-                    .and_then(|()| serde_json::to_writer(&mut *out, &a).map_err(json_io)),
-                Fmt::Html if drawn.len() < crate::analyze_html::MAX_ATTEMPTS => {
-                    drawn.push((n, a));
-                    Ok(())
-                }
-                Fmt::Html => {
-                    not_drawn += 1;
-                    Ok(())
-                }
-            };
-            if let Err(e) = r {
+            if let Err(e) = sink.attempt(out, &name, n, a, lang) {
                 err = Some(e);
             }
         },
@@ -192,7 +188,14 @@ fn one_file(
         Ok(t) => t,
         Err(e) => {
             eprintln!("synack: {e}");
-            if args.format == Fmt::Json {
+            if matches!(
+                sink,
+                Sink::Json
+                    | Sink::Ports {
+                        format: Fmt::Json,
+                        ..
+                    }
+            ) {
                 write!(
                     out,
                     "],\"error\":{}}}",
@@ -206,55 +209,18 @@ fn one_file(
         eprintln!("synack: {name}: damaged at byte {at}: {why}; everything before it is analysed");
     }
     let secs = started.elapsed().as_secs_f64();
-    match args.format {
-        Fmt::Text => {
-            out.write_all(report::summary(&name, &totals, &stats, lang, size, secs).as_bytes())?;
-            spool.copy_to(out)?;
-        }
-        Fmt::Jsonl => {}
-        Fmt::Html => {
-            // A second pass over the file for the frames themselves.
-            let packets = if path.as_os_str() == "-" {
-                Err("--format html reads its file twice: give a file, not -".to_string())
-            } else {
-                crate::input::open(path).and_then(|o| {
-                    synack_capture::packets(o.input, &name, crate::analyze_html::MAX_PACKETS)
-                        .map_err(|e| e.to_string())
-                })
-            };
-            let (packets, _) = match packets {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("synack: {name}: {e}");
-                    return Ok(None);
-                }
-            };
-            drawn.sort_by_key(|(_, a)| a.first_frame);
-            let page =
-                crate::analyze_html::page(&name, lang, &drawn, &packets, not_drawn, args.verbose);
-            out.write_all(page.as_bytes())?;
-        }
-        Fmt::Json => {
-            let tail = file_json(&totals, &stats);
-            let body = tail.to_string();
-            // `{"format":…}` minus its opening brace continues the object.
-            write!(out, "],{}", body.strip_prefix('{').unwrap_or(&body))?;
-        }
-    }
-    Ok(Some(()))
-}
-
-fn file_json(t: &Totals, s: &Stats) -> serde_json::Value {
-    serde_json::json!({
-        "format": t.summary.format,
-        "frames": t.summary.frames,
-        "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
-        "unreadable_frames": t.unreadable,
-        "segments_outside_attempts": t.unmatched,
-        "peak_attempts_in_memory": t.peak_live,
-        "evicted_attempts": t.evicted,
-        "summary": s.to_json(),
-    })
+    // What was read: the file's size, or what standard input or a
+    // decompressor gave.
+    let size = read.load(std::sync::atomic::Ordering::Relaxed).max(size);
+    sink.end(
+        out,
+        path,
+        &name,
+        &totals,
+        &stats,
+        lang,
+        (size, secs, args.verbose),
+    )
 }
 
 /// Returns the exit code.
@@ -264,6 +230,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Some(LangArg::Zh) => Lang::Zh,
         None => Lang::from_env(),
     };
+    if args.ports && matches!(args.format, Fmt::Html | Fmt::Zeek) {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--ports is a table: use it with --format text, json or jsonl\n",
+        )
+        .exit();
+    }
     if args.format == Fmt::Html && args.files.len() > 1 {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
@@ -271,6 +244,17 @@ pub fn run(args: &Args) -> Result<u8, String> {
         )
         .exit();
     }
+    let mut frames = match &args.bpf {
+        Some(expr) => match crate::bpf::Filter::new(expr) {
+            Ok(f) => Some(f),
+            Err(e) => clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("-F '{expr}': {e}\n"),
+            )
+            .exit(),
+        },
+        None => None,
+    };
     let mut code = 0;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -280,7 +264,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
         }
         let mut objects = 0;
         for path in &args.files {
-            if one_file(args, lang, path, &mut out, &mut objects)?.is_none() {
+            if one_file(args, lang, path, &mut out, &mut objects, &mut frames)?.is_none() {
                 code = 1;
             }
         }

@@ -3,6 +3,10 @@
 
 use synack_explain::{Lang, rule_summary};
 
+mod diagnosis;
+
+pub use diagnosis::{diagnosis, id_title};
+
 use crate::attempt::{Outcome, Step};
 use crate::check::{Check, What};
 
@@ -242,7 +246,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
     )
 }
 
-fn t(zh: bool, en: &str, cn: &str) -> String {
+pub(crate) fn t(zh: bool, en: &str, cn: &str) -> String {
     if zh { cn } else { en }.to_string()
 }
 
@@ -297,9 +301,11 @@ pub fn outcome(o: Outcome, lang: Lang) -> &'static str {
         Outcome::ResetAfterEstablishment => ("established, then reset", "已建立，后被复位"),
         Outcome::ResetDuringHandshake => ("reset during the handshake", "握手中被复位"),
         Outcome::Refused => ("refused", "被拒绝"),
-        Outcome::NoAnswer => ("no answer (filtered?)", "无应答（被过滤？）"),
+        Outcome::NoAnswer => ("no answer", "无应答"),
         Outcome::HalfOpen => ("half-open", "半连接"),
         Outcome::SimultaneousOpen => ("simultaneous open", "同时打开"),
+        Outcome::Unreachable => ("unreachable (ICMP)", "不可达（ICMP）"),
+        Outcome::OneSided => ("one direction captured", "只抓到一个方向"),
     };
     if lang == Lang::Zh { zh } else { en }
 }

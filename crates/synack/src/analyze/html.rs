@@ -38,7 +38,11 @@ fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
 fn failed(o: Outcome) -> bool {
     matches!(
         o,
-        Outcome::Refused | Outcome::NoAnswer | Outcome::HalfOpen | Outcome::ResetDuringHandshake
+        Outcome::Refused
+            | Outcome::NoAnswer
+            | Outcome::HalfOpen
+            | Outcome::ResetDuringHandshake
+            | Outcome::Unreachable
     )
 }
 
@@ -142,4 +146,34 @@ pub fn page(
         html = html.replacen("</body>", &note, 1);
     }
     html
+}
+
+/// The page for a file whose attempts were `drawn` (and `left_out`): a
+/// second pass over it for the frames themselves. `None`, said on stderr,
+/// when it cannot be read again.
+pub fn of_file(
+    path: &std::path::Path,
+    name: &str,
+    lang: Lang,
+    drawn: &mut [(u64, Attempt)],
+    left_out: usize,
+    verbose: bool,
+) -> Option<String> {
+    let packets = if path.as_os_str() == "-" {
+        Err("--format html reads its file twice: give a file, not -".to_string())
+    } else {
+        crate::input::open(path).and_then(|o| {
+            synack_capture::packets(o.input, name, MAX_PACKETS).map_err(|e| e.to_string())
+        })
+    };
+    match packets {
+        Ok((packets, _)) => {
+            drawn.sort_by_key(|(_, a)| a.first_frame);
+            Some(page(name, lang, drawn, &packets, left_out, verbose))
+        }
+        Err(e) => {
+            eprintln!("synack: {name}: {e}");
+            None
+        }
+    }
 }

@@ -1,0 +1,268 @@
+//! The other views of `synack analyze`: `-F` (checked against tcpdump's
+//! reading of the same expression), `--ports` (against tshark's oracle of
+//! the public captures), `--format zeek` (read back as zeek-cut reads it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn synack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .env("LANG", "C")
+        .output()
+        .unwrap()
+}
+
+fn public(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
+    if !p.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the public captures are missing"
+        );
+        eprintln!("SKIPPED: ../shared/captures/public is missing");
+        return None;
+    }
+    Some(p.join(name))
+}
+
+fn jsonl(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn tool(name: &str) -> bool {
+    let ok = Command::new(name)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {name} is missing"
+        );
+        eprintln!("SKIPPED: {name} is not installed");
+    }
+    ok
+}
+
+/// What an attempt is, apart from frame numbers (which a filtered file
+/// renumbers).
+fn gist(v: &[serde_json::Value]) -> Vec<String> {
+    let mut g: Vec<String> = v
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a["client"], a["server"], a["outcome"], a["history"], a["diagnosis"]["id"]
+            )
+        })
+        .collect();
+    g.sort();
+    g
+}
+
+#[test]
+fn a_tcpdump_filter_means_what_it_means_to_tcpdump() {
+    if !tool("tcpdump") {
+        return;
+    }
+    let cases = [
+        ("chrissanders-synscan.pcapng", "tcp port 22 or tcp port 80"),
+        (
+            "chrissanders-synscan.pcapng",
+            "tcp[tcpflags] & tcp-syn != 0",
+        ),
+        ("chrissanders-http_ip4and6.pcapng", "ip6"),
+        ("zeek-mixed-vlan-mpls.pcap", "vlan and host 10.20.80.1"),
+        ("zeek-mixed-vlan-mpls.pcap", "mpls and host 10.1.2.1"),
+    ];
+    let tmp = std::env::temp_dir().join(format!("synack-bpf-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (i, (file, expr)) in cases.iter().enumerate() {
+        let Some(path) = public(file) else { return };
+        let cut = tmp.join(format!("cut{i}.pcap"));
+        let st = Command::new("tcpdump")
+            .arg("-r")
+            .arg(&path)
+            .arg("-w")
+            .arg(&cut)
+            .arg(expr)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "tcpdump {expr}: {st:?}");
+        let theirs = jsonl(&synack(&[
+            "analyze",
+            "--format",
+            "jsonl",
+            cut.to_str().unwrap(),
+        ]));
+        let ours = jsonl(&synack(&[
+            "analyze",
+            "--format",
+            "jsonl",
+            "-F",
+            expr,
+            path.to_str().unwrap(),
+        ]));
+        assert!(!ours.is_empty(), "{file} {expr}: nothing kept");
+        assert_eq!(gist(&ours), gist(&theirs), "{file} -F '{expr}'");
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    // A mistake in the expression is a bad argument, said before any reading.
+    let Some(path) = public("chrissanders-synscan.pcapng") else {
+        return;
+    };
+    let out = synack(&["analyze", "-F", "port 22 and", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("syntax error"));
+}
+
+#[test]
+fn the_port_table_agrees_with_tsharks_view_of_the_scan() {
+    let Some(scan) = public("chrissanders-synscan.pcapng") else {
+        return;
+    };
+    let oracle: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(scan.with_file_name("chrissanders-synscan.oracle.json")).unwrap(),
+    )
+    .unwrap();
+    // tshark's streams: a SYN-ACK makes the port open, a RST from the
+    // server closed, nothing filtered.
+    let mut want = std::collections::BTreeMap::new();
+    for st in oracle["streams"].as_array().unwrap() {
+        let server = st["server"].as_str().unwrap().to_string();
+        let hs = &st["handshake"];
+        let state = if hs["synack_frames"]
+            .as_array()
+            .is_some_and(|v| !v.is_empty())
+        {
+            "open"
+        } else if st["rst"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|r| r["from"] == "server"))
+        {
+            "closed"
+        } else {
+            "filtered"
+        };
+        let e = want.entry(server).or_insert(state);
+        if state == "open" || (state == "closed" && *e == "filtered") {
+            *e = state;
+        }
+    }
+    let rows = jsonl(&synack(&[
+        "analyze",
+        "--ports",
+        "--format",
+        "jsonl",
+        scan.to_str().unwrap(),
+    ]));
+    let got: std::collections::BTreeMap<String, &str> = rows
+        .iter()
+        .map(|r| {
+            let host: std::net::IpAddr = r["host"].as_str().unwrap().parse().unwrap();
+            (
+                std::net::SocketAddr::new(host, r["port"].as_u64().unwrap() as u16).to_string(),
+                r["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+    let reasons: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        ["no-response", "reset", "syn-ack"].into_iter().collect()
+    );
+    // The text table says the same, one row per port, under its header.
+    let out = synack(&["analyze", "--ports", scan.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HOST          PORT"), "{text}");
+    let open = text.lines().filter(|l| l.contains(" open ")).count();
+    assert_eq!(open, want.values().filter(|s| **s == "open").count());
+}
+
+#[test]
+fn the_zeek_log_reads_as_zeek_cut_reads_it() {
+    let Some(http) = public("chrissanders-http_ip4and6.pcapng") else {
+        return;
+    };
+    let out = synack(&["analyze", "--format", "zeek", http.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#separator \\x09");
+    let fields: Vec<&str> = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    let types: Vec<&str> = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("#types\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    assert_eq!(fields.len(), types.len());
+    assert!(lines.last().unwrap().starts_with("#close\t"));
+    let rows: Vec<Vec<&str>> = lines
+        .iter()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let json = jsonl(&synack(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        http.to_str().unwrap(),
+    ]));
+    assert_eq!(rows.len(), json.len());
+    let col = |row: &Vec<&str>, name: &str| -> String {
+        row[fields.iter().position(|f| *f == name).unwrap()].to_string()
+    };
+    for (row, a) in rows.iter().zip(&json) {
+        assert_eq!(row.len(), fields.len());
+        let ns = a["start_time_ns"].as_i64().unwrap();
+        assert_eq!(
+            col(row, "ts"),
+            format!("{}.{:06}", ns / 1_000_000_000, ns % 1_000_000_000 / 1000)
+        );
+        let client: std::net::SocketAddr = a["client"].as_str().unwrap().parse().unwrap();
+        assert_eq!(col(row, "id.orig_h"), client.ip().to_string());
+        assert_eq!(col(row, "id.orig_p"), client.port().to_string());
+        assert_eq!(col(row, "conn_state"), a["conn_state"].as_str().unwrap());
+        assert_eq!(col(row, "history"), a["history"].as_str().unwrap());
+        assert_eq!(col(row, "orig_pkts"), a["packets"][0].to_string());
+        let uid = col(row, "uid");
+        assert!(uid.starts_with('C') && uid.len() == 18, "{uid}");
+        // Counts are counts, times are times.
+        for (f, t) in fields.iter().zip(&types) {
+            let v = col(row, f);
+            match *t {
+                "count" | "port" => assert!(v.parse::<u64>().is_ok(), "{f} = {v}"),
+                "time" | "interval" => assert!(v.parse::<f64>().is_ok(), "{f} = {v}"),
+                _ => assert!(!v.is_empty(), "{f} is empty"),
+            }
+        }
+    }
+    // The same uid for the same attempt, run after run.
+    let again = synack(&["analyze", "--format", "zeek", http.to_str().unwrap()]);
+    let uids = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split('\t').nth(1).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(uids(&text), uids(&String::from_utf8_lossy(&again.stdout)));
+}
