@@ -189,6 +189,10 @@ pub(crate) fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
+fn display<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
 fn tcpdump_letters<S: serde::Serializer>(f: &TcpFlags, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&f.tcpdump())
 }
@@ -203,8 +207,10 @@ const MAX_STEPS: usize = 16;
 /// One connection attempt (a SYN, or a SYN-ACK whose SYN was not captured).
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
-    pub client: String,
-    pub server: String,
+    #[serde(serialize_with = "display")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "display")]
+    pub server: SocketAddr,
     pub ip_version: u8,
     pub first_frame: u64,
     /// tshark's `tcp.stream` index of this conversation (`None` once the
@@ -256,19 +262,15 @@ pub struct Attempt {
     pub packets: [u64; 2],
     pub payload_bytes: [u64; 2],
     pub ip_bytes: [u64; 2],
-    pub conn_state: String,
+    pub conn_state: &'static str,
     pub history: String,
     /// Handed out before it was over, because more attempts were held at
     /// once than the tracker's limit (zeek's "evicted").
     pub evicted: bool,
     pub checks: Vec<Check>,
     /// Why it failed, or what is odd about it; `None` for a plain success.
-    pub diagnosis: Option<Diagnosis>,
+    pub diagnosis: Option<Box<Diagnosis>>,
     pub steps: Vec<Step>,
-    #[serde(skip)]
-    pub(crate) c: SocketAddr,
-    #[serde(skip)]
-    s: SocketAddr,
     /// What the diagnosis is made from (see [`crate::diagnose`]).
     #[serde(skip)]
     pub(crate) clues: Clues,
@@ -349,8 +351,8 @@ fn side_options(s: &Seg) -> Option<SideOptions> {
 impl Attempt {
     pub(crate) fn new(client: SocketAddr, server: SocketAddr, s: &Seg) -> Attempt {
         Attempt {
-            client: client.to_string(),
-            server: server.to_string(),
+            client,
+            server,
             ip_version: if client.is_ipv4() { 4 } else { 6 },
             first_frame: s.frame,
             tcp_stream: None,
@@ -383,14 +385,12 @@ impl Attempt {
             packets: [0, 0],
             payload_bytes: [0, 0],
             ip_bytes: [0, 0],
-            conn_state: String::new(),
+            conn_state: "",
             history: String::new(),
             evicted: false,
             checks: Vec::new(),
             diagnosis: None,
             steps: Vec::new(),
-            c: client,
-            s: server,
             clues: Clues::default(),
             last_ts: s.ts,
             syn: None,
@@ -473,7 +473,7 @@ impl Attempt {
     }
 
     pub(crate) fn add(&mut self, s: &Seg) {
-        let from_client = s.src == self.c;
+        let from_client = s.src == self.client;
         let dir = usize::from(!from_client);
         self.last_ts = self.last_ts.max(s.ts);
         self.end_time_ns = self.end_time_ns.max(s.ns);
@@ -693,23 +693,14 @@ impl Attempt {
     pub(crate) fn finish(&mut self, now: f64) {
         self.clues.end_ts = now.max(self.last_ts);
         self.outcome = crate::outcome::outcome(self);
-        self.conn_state = crate::outcome::conn_state(self, self.seen[1]).to_string();
+        self.conn_state = crate::outcome::conn_state(self, self.seen[1]);
         self.negotiated = crate::outcome::negotiated(self);
         if self.outcome == Outcome::HalfOpen {
             let mut c = Check::new(What::ThirdAckSeen, None, false);
             c.base = self.server_isn;
             self.checks.push(c);
         }
-        self.diagnosis = crate::diagnose::diagnose(self);
-    }
-
-    /// The table key of its 4-tuple.
-    pub(crate) fn key(&self) -> (SocketAddr, SocketAddr) {
-        if self.c <= self.s {
-            (self.c, self.s)
-        } else {
-            (self.s, self.c)
-        }
+        self.diagnosis = crate::diagnose::diagnose(self).map(Box::new);
     }
 
     /// Whether a segment was seen from the client (`0`) or the server (`1`).

@@ -3,7 +3,7 @@
 //! with the frames it rests on and how sure it is. The words are nmap's
 //! reasons and zeek's states where those exist.
 //!
-//! Each cause has a function of its own; [`diagnose`] tries them from the
+//! Each cause has a function of its own; `diagnose` tries them from the
 //! most specific to the least, and the first that fits is the answer.
 
 use serde::Serialize;

@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod check;
 pub mod diagnose;
 pub mod filter;
+mod first_syn;
 pub mod link;
 pub mod narrate;
 mod outcome;

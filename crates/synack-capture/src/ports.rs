@@ -75,9 +75,7 @@ fn verdict(a: &Attempt) -> Option<(State, &'static str, Option<f64>)> {
 
 impl Ports {
     pub fn add(&mut self, a: &Attempt) {
-        let Ok(server) = a.server.parse::<SocketAddr>() else {
-            return;
-        };
+        let server = a.server;
         let v = verdict(a);
         let row = self.rows.entry(server).or_insert_with(|| Row {
             host: server.ip().to_string(),

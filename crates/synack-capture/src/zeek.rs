@@ -88,8 +88,8 @@ fn uid(file: &str, a: &Attempt) -> String {
     for b in file
         .bytes()
         .chain(a.first_frame.to_le_bytes())
-        .chain(a.client.bytes())
-        .chain(a.server.bytes())
+        .chain(a.client.to_string().into_bytes())
+        .chain(a.server.to_string().into_bytes())
     {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
@@ -105,14 +105,8 @@ fn uid(file: &str, a: &Attempt) -> String {
 
 /// One conn.log line (with its newline).
 pub fn line(file: &str, a: &Attempt) -> String {
-    let split = |addr: &str| -> (String, String) {
-        match addr.parse::<std::net::SocketAddr>() {
-            Ok(s) => (s.ip().to_string(), s.port().to_string()),
-            Err(_) => ("-".into(), "-".into()),
-        }
-    };
-    let (oh, op) = split(&a.client);
-    let (rh, rp) = split(&a.server);
+    let (oh, op) = (a.client.ip(), a.client.port());
+    let (rh, rp) = (a.server.ip(), a.server.port());
     let duration = a.end_time_ns.saturating_sub(a.start_time_ns);
     let dur = format!(
         "{}.{:06}",

@@ -48,7 +48,7 @@ fn run(segs: Vec<Seg>) -> Attempt {
         s.ns = i as i64 * 10_000_000;
         t.add(&s);
     }
-    let mut v = t.finish();
+    let mut v: Vec<Attempt> = t.finish().collect();
     assert_eq!(v.len(), 1);
     v.remove(0)
 }

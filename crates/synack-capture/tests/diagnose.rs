@@ -114,7 +114,7 @@ impl Cap {
     fn attempt(&self) -> Attempt {
         self.all()
             .into_iter()
-            .find(|a| a.client == self.c.to_string() || a.server == self.c.to_string())
+            .find(|a| a.client == self.c || a.server == self.c)
             .expect("an attempt")
     }
 }

@@ -155,13 +155,13 @@ fn held_attempts_are_capped_and_the_oldest_are_evicted_once() {
     }
     let mut seen = Vec::new();
     let t = synack_capture::analyze_each_within(&f[..], "t", 100, |a| {
-        seen.push((a.client.clone(), a.evicted));
+        seen.push((a.client, a.evicted));
     })
     .unwrap();
     assert!(t.peak_live <= 100, "{}", t.peak_live);
     assert_eq!(t.evicted, 900);
     assert_eq!(seen.len(), 1000, "every attempt reported");
-    let mut clients: Vec<_> = seen.iter().map(|s| s.0.clone()).collect();
+    let mut clients: Vec<_> = seen.iter().map(|s| s.0).collect();
     clients.sort();
     clients.dedup();
     assert_eq!(clients.len(), 1000, "none twice");

@@ -93,12 +93,12 @@ fn handshakes_agree_with_the_tshark_oracle() {
             );
             diff(
                 "client",
-                ours.client.clone(),
+                ours.client.to_string(),
                 st["client"].as_str().unwrap_or("").to_string(),
             );
             diff(
                 "server",
-                ours.server.clone(),
+                ours.server.to_string(),
                 st["server"].as_str().unwrap_or("").to_string(),
             );
             diff(

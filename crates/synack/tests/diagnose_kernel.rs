@@ -264,10 +264,7 @@ fn one_direction_of_a_kernel_capture_is_called_one_sided() {
     let file = kernel_capture("data", &["--scenario", "data"]);
     assert_eq!(ids(&attempts(&file)), vec![None]);
     let all = attempts(&file);
-    let (client, server): (SocketAddr, SocketAddr) = (
-        all[0].client.parse().unwrap(),
-        all[0].server.parse().unwrap(),
-    );
+    let (client, server): (SocketAddr, SocketAddr) = (all[0].client, all[0].server);
     let f = std::fs::File::open(&file).unwrap();
     let (packets, _) = synack_capture::packets(f, "data", 10_000).unwrap();
     for (keep, from) in [(client, "client"), (server, "server")] {

@@ -49,8 +49,7 @@ fn failed(o: Outcome) -> bool {
 /// The trace of one attempt: its frames from its first one up to the next
 /// attempt on the same 4-tuple.
 fn trace_of(file: &str, a: &Attempt, frames: &[&Packet], until: u64) -> Option<Trace> {
-    let client: SocketAddr = a.client.parse().ok()?;
-    let server: SocketAddr = a.server.parse().ok()?;
+    let (client, server) = (a.client, a.server);
     let at = |ts: f64| Instant::from_micros(((ts - a.start_time).max(0.0) * 1e6) as u64);
     let mut nth = [0usize; 2];
     let link: Vec<LinkRecord> = frames
@@ -113,20 +112,20 @@ pub fn page(
         }
     }
     // The next attempt on the same tuple ends this one's frames.
-    let mut starts: HashMap<(String, String), Vec<u64>> = HashMap::new();
+    let mut starts: HashMap<(SocketAddr, SocketAddr), Vec<u64>> = HashMap::new();
     for (_, a) in attempts {
         starts
-            .entry((a.client.clone(), a.server.clone()))
+            .entry((a.client, a.server))
             .or_default()
             .push(a.first_frame);
     }
     let sections = attempts
         .iter()
         .filter_map(|(n, a)| {
-            let (c, s): (SocketAddr, SocketAddr) = (a.client.parse().ok()?, a.server.parse().ok()?);
+            let (c, s) = (a.client, a.server);
             let frames = by_tuple.get(&key(c, s)).map_or(&[][..], Vec::as_slice);
             let until = starts
-                .get(&(a.client.clone(), a.server.clone()))
+                .get(&(a.client, a.server))
                 .and_then(|v| v.iter().copied().filter(|f| *f > a.first_frame).min())
                 .unwrap_or(u64::MAX);
             Some(CaptureSection {

@@ -1,0 +1,146 @@
+//! An attempt that is one SYN so far, kept in 56 bytes. Most attempts of
+//! a scan or a flood never get further, so the tracker holds these until a
+//! second segment comes, and only then (or when the attempt is handed out)
+//! makes the full [`Attempt`] from it: memory per undecided attempt stays
+//! small, and nothing is built that nobody asked for.
+
+use std::net::SocketAddr;
+
+use synack_wire::{FastOpenCookie, SeqNum, TcpFlags, TcpOptions};
+
+use crate::attempt::{Attempt, Seg};
+
+// Bits of `FirstSyn::bits`.
+const OPTIONS: u16 = 1;
+const MSS: u16 = 1 << 1;
+const WSCALE: u16 = 1 << 2;
+const SACK: u16 = 1 << 3;
+const TS: u16 = 1 << 4;
+const TFO_REQUEST: u16 = 1 << 5;
+const TFO_COOKIE: u16 = 1 << 6;
+const BAD_CHECKSUM: u16 = 1 << 7;
+const PORT_REUSE: u16 = 1 << 8;
+
+/// What an attempt's first SYN said, as much as [`Attempt`] reads of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstSyn {
+    frame: u64,
+    ts: f64,
+    ns: i64,
+    /// tshark's stream index, `u64::MAX` for none.
+    stream: u64,
+    seq: u32,
+    iface: u32,
+    payload_len: u16,
+    ip_len: u16,
+    window: u16,
+    flags: u16,
+    mss: u16,
+    bits: u16,
+    wscale: u8,
+}
+
+impl FirstSyn {
+    /// The compact form of a SYN, unless it holds something only the full
+    /// attempt keeps (a payload that is itself a header, a length past 64 KB).
+    pub(crate) fn of(s: &Seg, stream: Option<u64>, port_reuse: bool) -> Option<FirstSyn> {
+        if s.stacked.is_some() {
+            return None;
+        }
+        let mut bits = 0;
+        let mut set = |b: u16, on: bool| {
+            if on {
+                bits |= b;
+            }
+        };
+        if let Some(o) = &s.options {
+            set(OPTIONS, true);
+            set(MSS, o.mss.is_some());
+            set(WSCALE, o.window_scale.is_some());
+            set(SACK, o.sack_permitted);
+            set(TS, o.timestamps.is_some());
+            set(TFO_REQUEST, o.fast_open.is_some_and(|c| c.is_request()));
+            set(TFO_COOKIE, o.fast_open.is_some_and(|c| !c.is_request()));
+        }
+        set(BAD_CHECKSUM, s.bad_checksum);
+        set(PORT_REUSE, port_reuse);
+        Some(FirstSyn {
+            frame: s.frame,
+            ts: s.ts,
+            ns: s.ns,
+            stream: stream.unwrap_or(u64::MAX),
+            seq: s.seq.get(),
+            iface: s.iface,
+            payload_len: u16::try_from(s.payload_len).ok()?,
+            ip_len: u16::try_from(s.ip_len).ok()?,
+            window: s.window,
+            flags: s.flags.0,
+            mss: s.options.and_then(|o| o.mss).unwrap_or(0),
+            bits,
+            wscale: s.options.and_then(|o| o.window_scale).unwrap_or(0),
+        })
+    }
+
+    pub(crate) fn isn(&self) -> u32 {
+        self.seq
+    }
+
+    pub(crate) fn ts(&self) -> f64 {
+        self.ts
+    }
+
+    pub(crate) fn stream(&self) -> Option<u64> {
+        (self.stream != u64::MAX).then_some(self.stream)
+    }
+
+    pub(crate) fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// The SYN as the segment it was (options as far as attempts read them:
+    /// which were offered, the MSS and the shift).
+    fn seg(&self, client: SocketAddr, server: SocketAddr) -> Seg {
+        let has = |b: u16| self.bits & b != 0;
+        let options = has(OPTIONS).then(|| TcpOptions {
+            mss: has(MSS).then_some(self.mss),
+            window_scale: has(WSCALE).then_some(self.wscale),
+            sack_permitted: has(SACK),
+            timestamps: has(TS).then_some((0, 0)),
+            fast_open: if has(TFO_REQUEST) {
+                FastOpenCookie::new(&[])
+            } else if has(TFO_COOKIE) {
+                FastOpenCookie::new(&[0; 8])
+            } else {
+                None
+            },
+            ..TcpOptions::default()
+        });
+        Seg {
+            frame: self.frame,
+            ts: self.ts,
+            ns: self.ns,
+            iface: self.iface,
+            src: client,
+            dst: server,
+            flags: TcpFlags(self.flags),
+            seq: SeqNum(self.seq),
+            ack: SeqNum(0),
+            window: self.window,
+            payload_len: usize::from(self.payload_len),
+            ip_len: usize::from(self.ip_len),
+            options,
+            bad_checksum: has(BAD_CHECKSUM),
+            stacked: None,
+        }
+    }
+
+    /// The full attempt, as if it had been made at the SYN.
+    pub(crate) fn attempt(&self, client: SocketAddr, server: SocketAddr) -> Attempt {
+        let s = self.seg(client, server);
+        let mut a = Attempt::new(client, server, &s);
+        a.port_reuse = self.bits & PORT_REUSE != 0;
+        a.tcp_stream = (self.stream != u64::MAX).then_some(self.stream);
+        a.add(&s);
+        a
+    }
+}
