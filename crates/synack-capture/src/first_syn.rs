@@ -1,4 +1,4 @@
-//! An attempt that is one SYN so far, kept in 56 bytes. Most attempts of
+//! An attempt that is one SYN so far, kept in 48 bytes. Most attempts of
 //! a scan or a flood never get further, so the tracker holds these until a
 //! second segment comes, and only then (or when the attempt is handed out)
 //! makes the full [`Attempt`] from it: memory per undecided attempt stays
@@ -20,6 +20,8 @@ const TFO_REQUEST: u16 = 1 << 5;
 const TFO_COOKIE: u16 = 1 << 6;
 const BAD_CHECKSUM: u16 = 1 << 7;
 const PORT_REUSE: u16 = 1 << 8;
+/// The client is the lower end of the table's key.
+const CLIENT_LO: u16 = 1 << 9;
 
 /// What an attempt's first SYN said, as much as [`Attempt`] reads of it.
 #[derive(Debug, Clone, Copy)]
@@ -27,10 +29,11 @@ pub(crate) struct FirstSyn {
     frame: u64,
     ts: f64,
     ns: i64,
-    /// tshark's stream index, `u64::MAX` for none.
-    stream: u64,
+    /// tshark's stream index, `u32::MAX` for none (or past 2^32).
+    stream: u32,
     seq: u32,
-    iface: u32,
+    /// The interface, `u16::MAX` for any past it.
+    iface: u16,
     payload_len: u16,
     ip_len: u16,
     window: u16,
@@ -43,7 +46,12 @@ pub(crate) struct FirstSyn {
 impl FirstSyn {
     /// The compact form of a SYN, unless it holds something only the full
     /// attempt keeps (a payload that is itself a header, a length past 64 KB).
-    pub(crate) fn of(s: &Seg, stream: Option<u64>, port_reuse: bool) -> Option<FirstSyn> {
+    pub(crate) fn of(
+        s: &Seg,
+        ends: (SocketAddr, SocketAddr),
+        stream: Option<u64>,
+        port_reuse: bool,
+    ) -> Option<FirstSyn> {
         if s.stacked.is_some() {
             return None;
         }
@@ -64,13 +72,16 @@ impl FirstSyn {
         }
         set(BAD_CHECKSUM, s.bad_checksum);
         set(PORT_REUSE, port_reuse);
+        set(CLIENT_LO, s.src == ends.0);
         Some(FirstSyn {
             frame: s.frame,
             ts: s.ts,
             ns: s.ns,
-            stream: stream.unwrap_or(u64::MAX),
+            stream: stream
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(u32::MAX),
             seq: s.seq.get(),
-            iface: s.iface,
+            iface: u16::try_from(s.iface).unwrap_or(u16::MAX),
             payload_len: u16::try_from(s.payload_len).ok()?,
             ip_len: u16::try_from(s.ip_len).ok()?,
             window: s.window,
@@ -90,7 +101,16 @@ impl FirstSyn {
     }
 
     pub(crate) fn stream(&self) -> Option<u64> {
-        (self.stream != u64::MAX).then_some(self.stream)
+        (self.stream != u32::MAX).then_some(u64::from(self.stream))
+    }
+
+    /// The client, of the key's two ends.
+    pub(crate) fn client(&self, ends: (SocketAddr, SocketAddr)) -> SocketAddr {
+        if self.bits & CLIENT_LO != 0 {
+            ends.0
+        } else {
+            ends.1
+        }
     }
 
     pub(crate) fn frame(&self) -> u64 {
@@ -119,7 +139,7 @@ impl FirstSyn {
             frame: self.frame,
             ts: self.ts,
             ns: self.ns,
-            iface: self.iface,
+            iface: u32::from(self.iface),
             src: client,
             dst: server,
             flags: TcpFlags(self.flags),
@@ -135,11 +155,13 @@ impl FirstSyn {
     }
 
     /// The full attempt, as if it had been made at the SYN.
-    pub(crate) fn attempt(&self, client: SocketAddr, server: SocketAddr) -> Attempt {
+    pub(crate) fn attempt(&self, ends: (SocketAddr, SocketAddr)) -> Attempt {
+        let client = self.client(ends);
+        let server = if client == ends.0 { ends.1 } else { ends.0 };
         let s = self.seg(client, server);
         let mut a = Attempt::new(client, server, &s);
         a.port_reuse = self.bits & PORT_REUSE != 0;
-        a.tcp_stream = (self.stream != u64::MAX).then_some(self.stream);
+        a.tcp_stream = self.stream();
         a.add(&s);
         a
     }

@@ -10,10 +10,12 @@ mod first_syn;
 pub mod link;
 pub mod narrate;
 mod outcome;
+mod parallel;
 pub mod ports;
 pub mod reader;
 pub mod stats;
 pub mod synth;
+mod table;
 pub mod track;
 pub mod zeek;
 
@@ -25,6 +27,7 @@ pub use attempt::{Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SideOptions,
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
+pub use parallel::analyze_parallel;
 pub use reader::{CaptureError, ReadSummary};
 pub use stats::Stats;
 pub use track::Tracker;

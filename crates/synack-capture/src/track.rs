@@ -5,20 +5,15 @@
 //! follows the connections alive at once, not the size of the file; and
 //! past [`Tracker::max_live`] attempts at once the oldest is handed out
 //! early, marked `evicted` (zeek does the same), so memory is bounded
-//! whatever the capture.
-//!
-//! An attempt that is one SYN so far is held as a `FirstSyn` (56 bytes)
-//! under a 37-byte key; the full [`Attempt`] is made at its second segment
-//! or when it is handed out. A scan's attempts, which never get a second
-//! segment, cost about 200 bytes each while held.
+//! whatever the capture. The table itself (compact keys per family, an
+//! attempt of one SYN in 48 bytes) is in `table.rs`.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
-use crate::first_syn::FirstSyn;
+use crate::table::{Added, Slot, Table, Tuple, V4, V6};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
 /// ACK costs at least one RTO, 200 ms on Linux) still belong to the attempt
@@ -29,163 +24,11 @@ pub const IDLE_S: f64 = 300.0;
 /// Attempts held at once by default (`synack analyze --max-attempts`).
 pub const MAX_LIVE: usize = 100_000;
 
-/// A 4-tuple, either direction: the lower end first, addresses as 16
-/// bytes (IPv4 mapped, with `v6` telling the families apart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    lo: [u8; 16],
-    hi: [u8; 16],
-    lo_port: u16,
-    hi_port: u16,
-    v6: bool,
-}
-
-fn bytes(ip: IpAddr) -> [u8; 16] {
-    match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
-    }
-}
-
-impl Key {
-    fn of(a: SocketAddr, b: SocketAddr) -> Key {
-        let (x, y) = ((bytes(a.ip()), a.port()), (bytes(b.ip()), b.port()));
-        let ((lo, lo_port), (hi, hi_port)) = if x <= y { (x, y) } else { (y, x) };
-        Key {
-            lo,
-            hi,
-            lo_port,
-            hi_port,
-            v6: a.is_ipv6(),
-        }
-    }
-
-    fn addr(&self, b: [u8; 16], port: u16) -> SocketAddr {
-        let v6 = Ipv6Addr::from(b);
-        let ip = match (self.v6, v6.to_ipv4_mapped()) {
-            (false, Some(v4)) => IpAddr::V4(v4),
-            (false, None) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            (true, _) => IpAddr::V6(v6),
-        };
-        SocketAddr::new(ip, port)
-    }
-
-    /// Whether `a` is the lower end.
-    fn is_lo(&self, a: SocketAddr) -> bool {
-        (bytes(a.ip()), a.port()) == (self.lo, self.lo_port)
-    }
-
-    /// The two ends, the lower first.
-    fn ends(&self) -> (SocketAddr, SocketAddr) {
-        (
-            self.addr(self.lo, self.lo_port),
-            self.addr(self.hi, self.hi_port),
-        )
-    }
-}
-
-/// An attempt in the table.
-enum Slot {
-    /// One SYN so far, from `client_lo` (true: the key's lower end).
-    Syn {
-        syn: FirstSyn,
-        client_lo: bool,
-    },
-    Full(Box<Attempt>),
-}
-
-impl Slot {
-    fn first_frame(&self) -> u64 {
-        match self {
-            Slot::Syn { syn, .. } => syn.frame(),
-            Slot::Full(a) => a.first_frame,
-        }
-    }
-
-    fn last_ts(&self) -> f64 {
-        match self {
-            Slot::Syn { syn, .. } => syn.ts(),
-            Slot::Full(a) => a.last_ts,
-        }
-    }
-
-    fn is_done(&self) -> bool {
-        match self {
-            Slot::Syn { .. } => false,
-            Slot::Full(a) => a.is_done(),
-        }
-    }
-
-    fn stream(&self) -> Option<u64> {
-        match self {
-            Slot::Syn { syn, .. } => syn.stream(),
-            Slot::Full(a) => a.tcp_stream,
-        }
-    }
-
-    /// A SYN from the client with a new ISN begins a new attempt.
-    fn reused_by(&self, key: &Key, s: &Seg) -> bool {
-        let f = s.flags;
-        if !f.syn() || f.ack() {
-            return false;
-        }
-        match self {
-            Slot::Syn { syn, client_lo } => {
-                let (lo, hi) = key.ends();
-                let client = if *client_lo { lo } else { hi };
-                s.src == client && syn.isn() != s.seq.get()
-            }
-            Slot::Full(a) => {
-                s.src == a.client && a.client_isn.is_some_and(|isn| isn != s.seq.get())
-            }
-        }
-    }
-
-    /// A new attempt's slot: compact while it is one SYN.
-    fn new(key: &Key, s: &Seg, stream: Option<u64>, reused: bool) -> Slot {
-        let f = s.flags;
-        if let Some(syn) = FirstSyn::of(s, stream, reused).filter(|_| !f.ack()) {
-            return Slot::Syn {
-                syn,
-                client_lo: key.is_lo(s.src),
-            };
-        }
-        let (c, srv) = if f.ack() {
-            (s.dst, s.src)
-        } else {
-            (s.src, s.dst)
-        };
-        let mut fresh = Attempt::new(c, srv, s);
-        fresh.port_reuse = reused;
-        fresh.tcp_stream = stream;
-        fresh.add(s);
-        Slot::Full(Box::new(fresh))
-    }
-
-    /// The attempt, made full if it was not.
-    fn full(&mut self, key: &Key) -> Option<&mut Attempt> {
-        if let Slot::Syn { syn, client_lo } = *self {
-            *self = Slot::Full(Box::new(attempt_of(key, &syn, client_lo)));
-        }
-        match self {
-            Slot::Full(a) => Some(a),
-            Slot::Syn { .. } => None,
-        }
-    }
-
-    fn into_attempt(self, key: &Key) -> Attempt {
-        match self {
-            Slot::Syn { syn, client_lo } => attempt_of(key, &syn, client_lo),
-            Slot::Full(a) => *a,
-        }
-    }
-}
-
 /// An attempt on its way out: made into an [`Attempt`] (and finished) only
 /// when it is taken, one at a time, so a batch of a hundred thousand costs
 /// its slots, not their full attempts.
 struct Out {
-    key: Key,
+    ends: (SocketAddr, SocketAddr),
     slot: Slot,
     evicted: bool,
     /// The capture's time when it was handed out.
@@ -194,40 +37,11 @@ struct Out {
 
 impl Out {
     fn attempt(self) -> Attempt {
-        let mut a = self.slot.into_attempt(&self.key);
+        let mut a = self.slot.into_attempt(self.ends);
         a.evicted = self.evicted;
         a.finish(self.now);
         a
     }
-}
-
-fn attempt_of(key: &Key, syn: &FirstSyn, client_lo: bool) -> Attempt {
-    let (lo, hi) = key.ends();
-    let (c, s) = if client_lo { (lo, hi) } else { (hi, lo) };
-    syn.attempt(c, s)
-}
-
-/// Collects attempts; see the module comment for when they are handed out.
-pub struct Tracker {
-    live: HashMap<Key, Slot, foldhash::fast::RandomState>,
-    /// Keys in the order their attempts began (with the first frame, to
-    /// tell a later attempt on the same key apart): the eviction order.
-    order: VecDeque<(Key, u64)>,
-    /// The most attempts held at once; more evict the oldest.
-    pub max_live: usize,
-    /// Attempts handed out early because of `max_live`.
-    pub evicted: u64,
-    ready: Vec<Out>,
-    clock: f64,
-    last_sweep: f64,
-    /// TCP segments that belonged to no attempt (mid-stream traffic).
-    pub unmatched: u64,
-    /// The most attempts in the table at once.
-    pub peak_live: usize,
-    /// ICMP errors quoting a segment of no attempt held.
-    pub unmatched_icmp: u64,
-    /// tshark's `tcp.stream` numbering.
-    streams: Streams,
 }
 
 /// tshark's `tcp.stream` numbering: the next index, and the conversations
@@ -244,16 +58,21 @@ struct Streams {
 }
 
 impl Streams {
-    fn other_key(&self, key: &Key) -> u64 {
-        self.hash.hash_one(key)
+    fn key(&self, ends: (SocketAddr, SocketAddr)) -> u64 {
+        let (a, b) = if ends.0 <= ends.1 {
+            ends
+        } else {
+            (ends.1, ends.0)
+        };
+        self.hash.hash_one((a, b))
     }
 
     /// The index tshark gives a new conversation; a SYN on a conversation
     /// seen before (mid-stream, or an attempt already handed out) starts a
     /// new one too, as a reused port does.
-    fn new_stream(&mut self, key: &Key) -> Option<u64> {
+    fn new_stream(&mut self, ends: (SocketAddr, SocketAddr)) -> Option<u64> {
         if !self.others.is_empty() {
-            let h = self.other_key(key);
+            let h = self.key(ends);
             self.others.remove(&h);
         }
         if self.lost {
@@ -266,29 +85,49 @@ impl Streams {
 
     /// A segment of a conversation that is not an attempt: it takes an
     /// index the first time only.
-    fn other_conversation(&mut self, key: &Key) {
-        let h = self.other_key(key);
+    fn other_conversation(&mut self, ends: (SocketAddr, SocketAddr)) {
+        let h = self.key(ends);
         if self.lost || self.others.contains_key(&h) {
             return;
         }
         let n = self.next;
         self.next += 1;
-        self.remember(key, Some(n));
+        self.remember(ends, Some(n));
     }
 
     /// An attempt leaves the table: its conversation's later segments keep
     /// its index.
-    fn remember(&mut self, key: &Key, stream: Option<u64>) {
+    fn remember(&mut self, ends: (SocketAddr, SocketAddr), stream: Option<u64>) {
         if let (Some(n), false) = (stream, self.lost) {
             if self.others.len() >= self.max {
                 self.lost = true;
                 self.others = HashMap::default();
                 return;
             }
-            let h = self.other_key(key);
+            let h = self.key(ends);
             self.others.insert(h, n);
         }
     }
+}
+
+/// Collects attempts; see the module comment for when they are handed out.
+pub struct Tracker {
+    v4: Table<V4>,
+    v6: Table<V6>,
+    /// The most attempts held at once; more evict the oldest.
+    pub max_live: usize,
+    /// Attempts handed out early because of `max_live`.
+    pub evicted: u64,
+    ready: Vec<Out>,
+    clock: f64,
+    last_sweep: f64,
+    /// TCP segments that belonged to no attempt (mid-stream traffic).
+    pub unmatched: u64,
+    /// The most attempts in the table at once.
+    pub peak_live: usize,
+    /// ICMP errors quoting a segment of no attempt held.
+    pub unmatched_icmp: u64,
+    streams: Streams,
 }
 
 impl Default for Tracker {
@@ -301,8 +140,8 @@ impl Tracker {
     /// A tracker holding at most `max` attempts at once (at least one).
     pub fn with_max_live(max: usize) -> Tracker {
         Tracker {
-            live: HashMap::default(),
-            order: VecDeque::new(),
+            v4: Table::new(),
+            v6: Table::new(),
             max_live: max.max(1),
             evicted: 0,
             ready: Vec::new(),
@@ -321,95 +160,104 @@ impl Tracker {
         }
     }
 
-    /// Hand an attempt out; `remember` its stream for later segments of
-    /// its conversation.
-    fn hand_out(&mut self, key: Key, slot: Slot, evicted: bool) {
-        self.streams.remember(&key, slot.stream());
+    /// Hand an attempt out; remember its stream for later segments of its
+    /// conversation.
+    fn hand_out(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
+        self.streams.remember(ends, slot.stream());
         self.ready.push(Out {
-            key,
+            ends,
             slot,
             evicted,
             now: self.clock,
         });
     }
 
-    /// Hand out the oldest attempt still held, marked evicted. Entries of
-    /// attempts already gone are skipped; the queue is compacted when they
-    /// outnumber the live ones.
+    /// Hand out the oldest attempt still held, of either family, marked
+    /// evicted.
     fn evict_oldest(&mut self) {
-        while let Some((key, first)) = self.order.pop_front() {
-            if let Entry::Occupied(o) = self.live.entry(key)
-                && o.get().first_frame() == first
-            {
-                let slot = o.remove();
-                self.hand_out(key, slot, true);
-                self.evicted += 1;
-                return;
+        // With one family only (the usual case) there is nothing to compare.
+        let out = if self.v6.len() == 0 {
+            self.v4.pop_oldest()
+        } else if self.v4.len() == 0 {
+            self.v6.pop_oldest()
+        } else {
+            match (self.v4.oldest(), self.v6.oldest()) {
+                (Some(a), Some(b)) if b < a => self.v6.pop_oldest(),
+                (Some(_), _) => self.v4.pop_oldest(),
+                (None, _) => self.v6.pop_oldest(),
             }
+        };
+        if let Some((ends, slot)) = out {
+            self.hand_out(ends, slot, true);
+            self.evicted += 1;
         }
     }
 
-    pub fn add(&mut self, s: &Seg) {
-        if s.ts > self.clock {
-            self.clock = s.ts;
+    /// The capture's time moves on to `ts` (a segment's, or, in a tracker
+    /// that sees only some of the capture's segments, the capture's own):
+    /// attempts over by then are handed out.
+    pub fn advance(&mut self, ts: f64) {
+        if ts > self.clock {
+            self.clock = ts;
             if self.clock - self.last_sweep >= 1.0 {
                 self.sweep();
             }
         }
-        let key = Key::of(s.src, s.dst);
-        let now = self.clock;
-        // One lookup: the segment continues an attempt, or begins one.
-        match self.live.entry(key) {
-            Entry::Occupied(mut o) => {
-                if !o.get().reused_by(&key, s) {
-                    if let Some(a) = o.get_mut().full(&key) {
-                        a.add(s);
-                    }
-                    return;
-                }
-                // The port was reused: the attempt before is over. Its
-                // stream is not remembered, the new attempt holds the key.
-                let stream = self.streams.new_stream(&key);
-                let old = o.insert(Slot::new(&key, s, stream, true));
-                self.ready.push(Out {
-                    key,
-                    slot: old,
-                    evicted: false,
-                    now,
-                });
+    }
+
+    /// Whether to number conversations as tshark's `tcp.stream` does (on
+    /// by default; a tracker that sees only some conversations cannot).
+    pub fn number_streams(&mut self, on: bool) {
+        self.streams.lost = !on;
+        self.streams.others = HashMap::default();
+    }
+
+    pub fn add(&mut self, s: &Seg) {
+        self.advance(s.ts);
+        let streams = &mut self.streams;
+        let ends = (s.src, s.dst);
+        let added = match (V4::of(s.src, s.dst), V6::of(s.src, s.dst)) {
+            (Some(k), _) => self.v4.add(k, s, || streams.new_stream(ends)),
+            (_, Some(k)) => self.v6.add(k, s, || streams.new_stream(ends)),
+            _ => Added::Unmatched,
+        };
+        match added {
+            Added::Continued => return,
+            Added::Unmatched => {
+                self.unmatched += 1;
+                self.streams.other_conversation(ends);
+                return;
             }
-            Entry::Vacant(v) => {
-                if !s.flags.syn() {
-                    self.unmatched += 1;
-                    self.streams.other_conversation(&key);
-                    return;
+            Added::Began { replaced } => {
+                // A reused port: the attempt before is over. Its stream is
+                // not remembered, the new attempt holds the key.
+                if let Some((ends, old)) = replaced {
+                    self.ready.push(Out {
+                        ends,
+                        slot: old,
+                        evicted: false,
+                        now: self.clock,
+                    });
                 }
-                let stream = self.streams.new_stream(&key);
-                v.insert(Slot::new(&key, s, stream, false));
             }
         }
-        self.order.push_back((key, s.frame));
-        if self.live.len() > self.max_live {
+        if self.live() > self.max_live {
             self.evict_oldest();
         }
-        if self.order.len() > 2 * self.live.len() + 1024 {
-            let live = &self.live;
-            self.order
-                .retain(|(k, f)| live.get(k).is_some_and(|a| a.first_frame() == *f));
-        }
-        self.peak_live = self.peak_live.max(self.live.len());
+        self.peak_live = self.peak_live.max(self.live());
     }
 
     /// An ICMP error about a TCP segment: it belongs to the attempt whose
     /// 4-tuple it quotes.
     pub fn add_icmp(&mut self, e: &IcmpSeen) {
-        let key = Key::of(e.quoted_src, e.quoted_dst);
-        match self.live.get_mut(&key) {
-            Some(slot) => {
-                if let Some(a) = slot.full(&key) {
-                    a.on_icmp(e);
-                }
-            }
+        let (a, b) = (e.quoted_src, e.quoted_dst);
+        let attempt = match (V4::of(a, b), V6::of(a, b)) {
+            (Some(k), _) => self.v4.attempt_mut(k),
+            (_, Some(k)) => self.v6.attempt_mut(k),
+            _ => None,
+        };
+        match attempt {
+            Some(x) => x.on_icmp(e),
             None => self.unmatched_icmp += 1,
         }
     }
@@ -418,15 +266,10 @@ impl Tracker {
         self.last_sweep = self.clock;
         let now = self.clock;
         let start = self.ready.len();
-        let over: Vec<(Key, Slot)> = self
-            .live
-            .extract_if(|_, a| {
-                let idle = now - a.last_ts();
-                idle > IDLE_S || (idle > LINGER_S && a.is_done())
-            })
-            .collect();
-        for (key, slot) in over {
-            self.hand_out(key, slot, false);
+        let mut over = self.v4.expired(now, IDLE_S, LINGER_S);
+        over.extend(self.v6.expired(now, IDLE_S, LINGER_S));
+        for (ends, slot) in over {
+            self.hand_out(ends, slot, false);
         }
         if let Some(batch) = self.ready.get_mut(start..) {
             batch.sort_by_key(|o| o.slot.first_frame());
@@ -440,32 +283,59 @@ impl Tracker {
 
     /// Attempts in the table now.
     pub fn live(&self) -> usize {
-        self.live.len()
+        self.v4.len() + self.v6.len()
     }
 
     /// Everything still held, finished, in order of first frame (made one
-    /// at a time as the iterator is read, taken from the table in the
-    /// eviction order, which is that order).
+    /// at a time as the iterator is read, oldest first).
     pub fn finish(mut self) -> impl Iterator<Item = Attempt> {
         let now = self.clock;
         let ready: Vec<Out> = self.ready.drain(..).collect();
-        let mut order = std::mem::take(&mut self.order);
-        let mut live = std::mem::take(&mut self.live);
+        let (mut v4, mut v6) = (self.v4, self.v6);
         let rest = std::iter::from_fn(move || {
-            while let Some((key, first)) = order.pop_front() {
-                if live.get(&key).is_some_and(|a| a.first_frame() == first)
-                    && let Some(slot) = live.remove(&key)
-                {
-                    return Some(Out {
-                        key,
-                        slot,
-                        evicted: false,
-                        now,
-                    });
-                }
-            }
-            None
+            let (ends, slot) = match (v4.oldest(), v6.oldest()) {
+                (Some(a), Some(b)) if b < a => v6.pop_oldest(),
+                (Some(_), _) => v4.pop_oldest(),
+                (None, _) => v6.pop_oldest(),
+            }?;
+            Some(Out {
+                ends,
+                slot,
+                evicted: false,
+                now,
+            })
         });
         ready.into_iter().chain(rest).map(Out::attempt)
+    }
+}
+
+/// The hash of anything hashable, for tests of the key types.
+#[cfg(test)]
+fn hash_of(x: impl std::hash::Hash) -> u64 {
+    foldhash::fast::FixedState::with_seed(1).hash_one(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_the_same_both_ways_and_gives_its_ends_back() {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            "10.0.0.1:40000".parse().unwrap(),
+            "10.0.0.2:80".parse().unwrap(),
+        );
+        let (k1, k2) = (V4::of(a, b).unwrap(), V4::of(b, a).unwrap());
+        assert_eq!(k1, k2);
+        assert_eq!(hash_of(k1), hash_of(k2));
+        assert_eq!(k1.ends(), (a, b));
+        assert!(V6::of(a, b).is_none());
+        let (c, d): (SocketAddr, SocketAddr) = (
+            "[2001:db8::2]:80".parse().unwrap(),
+            "[2001:db8::1]:9".parse().unwrap(),
+        );
+        assert_eq!(V6::of(c, d).unwrap().ends(), (d, c));
+        assert!(std::mem::size_of::<V4>() <= 12);
+        assert!(std::mem::size_of::<Slot>() <= 56);
     }
 }

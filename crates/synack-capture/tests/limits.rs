@@ -224,3 +224,43 @@ fn copies_on_another_interface_are_copies() {
     let x = &a.attempts[0];
     assert_eq!((x.copies, x.duplicates, x.syn_retransmissions), (0, 1, 1));
 }
+
+/// IPv4 and IPv6 attempts are held in tables of their own, and the cap
+/// evicts the oldest of either: the order they are reported in is the
+/// order they began in, families mixed.
+#[test]
+fn the_cap_evicts_the_oldest_of_either_family() {
+    let syn = |i: u16, v6: bool| {
+        let (c, s): (std::net::SocketAddr, std::net::SocketAddr) = if v6 {
+            (
+                format!("[2001:db8::1]:{}", 20_000 + i).parse().unwrap(),
+                "[2001:db8::2]:80".parse().unwrap(),
+            )
+        } else {
+            (
+                format!("10.0.0.1:{}", 20_000 + i).parse().unwrap(),
+                "10.0.0.2:80".parse().unwrap(),
+            )
+        };
+        synack_capture::synth::ip_segment(c, s, TcpFlags::SYN, 1, 0, 0, TcpOptions::default())
+            .unwrap()
+    };
+    let mut f = shb();
+    f.extend(idb(6, 0));
+    let families: Vec<bool> = (0..60u16).map(|i| i % 3 == 1).collect();
+    for (i, v6) in families.iter().enumerate() {
+        f.extend(epb(0, i as u64 * 1000, &syn(i as u16, *v6)));
+    }
+    let mut seen = Vec::new();
+    let t = synack_capture::analyze_each_within(&f[..], "t", 7, |a| {
+        seen.push((a.first_frame, a.client.is_ipv6(), a.evicted));
+    })
+    .unwrap();
+    assert_eq!(t.evicted, 53);
+    let frames: Vec<u64> = seen.iter().map(|s| s.0).collect();
+    assert_eq!(frames, (1..=60).collect::<Vec<u64>>(), "oldest first");
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!(s.1, families[i], "frame {} family", s.0);
+        assert_eq!(s.2, i < 53, "frame {} evicted", s.0);
+    }
+}

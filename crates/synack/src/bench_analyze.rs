@@ -162,6 +162,31 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         }
     }
     let synack = best.ok_or("no run")?;
+    // The same on two threads (one reads, one tracks): the scaling.
+    let mut two: Option<Run> = None;
+    for i in 0..args.runs {
+        eprintln!(
+            "synack analyze --threads 2, run {} of {} …",
+            i + 1,
+            args.runs
+        );
+        let r = child(
+            Command::new(&exe)
+                .args([
+                    "analyze",
+                    "--summary",
+                    "--progress",
+                    "never",
+                    "--threads",
+                    "2",
+                ])
+                .arg(path),
+        )?;
+        if two.as_ref().is_none_or(|b| r.secs < b.secs) {
+            two = Some(r);
+        }
+    }
+    let two = two.ok_or("no run")?;
     let tcpdump = if which("tcpdump") {
         eprintln!("tcpdump SYN filter …");
         Some(child(
@@ -222,6 +247,7 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         Some(&synack),
         synack.secs,
     );
+    row("synack analyze --threads 2", Some(&two), two.secs);
     if let Some(t) = &tshark {
         row("tshark -2 (handshake fields)", Some(t), t.secs);
     } else {
@@ -247,6 +273,16 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         println!("synack/tcpdump ratio: {:.2}", t.secs / synack.secs);
     }
     println!("synack/raw-read ratio: {:.2}", read_s / synack.secs);
+    println!(
+        "2-thread scaling: {:.2} (1 thread {:.3} s, 2 threads {:.3} s, {} cores here)",
+        synack.secs / two.secs,
+        synack.secs,
+        two.secs,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if let Some(t) = &tcpdump {
+        println!("synack/tcpdump ratio, 2 threads: {:.2}", t.secs / two.secs);
+    }
     println!(
         "attempts: {attempts}, {:.0} per second; at most {held} held at once, {} bytes each \
          (peak memory {:.0} MB over the {:.0} MB of a one-SYN run)",

@@ -68,10 +68,17 @@ pub struct Args {
     /// no-response, admin-prohibited, …), attempts and RTT.
     #[arg(long, conflicts_with_all = ["summary", "verbose"])]
     ports: bool,
-    /// Attempts held in memory at once (about 3 KB each); past this the
-    /// oldest still open is reported early, marked evicted.
+    /// Attempts held in memory at once (an attempt that is one SYN so far
+    /// takes about 170 bytes, one with more segments a few KB); past this
+    /// the oldest still open is reported early, marked evicted.
     #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
     max_attempts: usize,
+    /// Threads: one reads and parses, the others track attempts (split by
+    /// 4-tuple). Helps data-heavy captures (1.15x on two cores here), not
+    /// attempt-heavy ones. With more than 1, attempts come out per thread
+    /// in order of first frame, and `tcp_stream` is unknown (null).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: u16,
     /// Text: every step (frame, time, flags, seq/ack) and every check, passed
     /// or not, with its rule.
     #[arg(short, long)]
@@ -161,25 +168,32 @@ fn one_file(
                 false
             }),
     };
-    let result = synack_capture::analyze_frames(
-        std::io::BufReader::with_capacity(1 << 20, input),
-        &name,
-        args.max_attempts,
-        keep,
-        |a| {
-            if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
-                return;
-            }
-            n += 1;
-            stats.add(&a);
-            if args.summary {
-                return;
-            }
-            if let Err(e) = sink.attempt(out, &name, n, a, lang) {
-                err = Some(e);
-            }
-        },
-    );
+    let each = |a: synack_capture::Attempt| {
+        if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
+            return;
+        }
+        n += 1;
+        stats.add(&a);
+        if args.summary {
+            return;
+        }
+        if let Err(e) = sink.attempt(out, &name, n, a, lang) {
+            err = Some(e);
+        }
+    };
+    let input = std::io::BufReader::with_capacity(1 << 20, input);
+    let result = if args.threads > 1 {
+        synack_capture::analyze_parallel(
+            input,
+            &name,
+            args.max_attempts,
+            usize::from(args.threads),
+            keep,
+            each,
+        )
+    } else {
+        synack_capture::analyze_frames(input, &name, args.max_attempts, keep, each)
+    };
     crate::progress::clear(show);
     if let Some(e) = err {
         return Err(e);

@@ -1,0 +1,364 @@
+//! The tracker's table of attempts alive, one per address family: keys of
+//! 12 bytes for IPv4 and 36 for IPv6 (both ends, lower first), slots of 56
+//! bytes, and the order they began in (the eviction order). An attempt
+//! that is one SYN so far is a [`FirstSyn`]; it becomes a full [`Attempt`]
+//! at its second segment or when it is handed out.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::attempt::{Attempt, Seg};
+use crate::first_syn::FirstSyn;
+
+/// A 4-tuple of one family, either direction.
+pub(crate) trait Tuple: Copy + Eq + Hash {
+    /// The key of a segment between `a` and `b`; `None` for another family.
+    fn of(a: SocketAddr, b: SocketAddr) -> Option<Self>;
+    /// The two ends, the lower first.
+    fn ends(&self) -> (SocketAddr, SocketAddr);
+}
+
+/// An IPv4 4-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct V4 {
+    lo: [u8; 4],
+    hi: [u8; 4],
+    lo_port: u16,
+    hi_port: u16,
+}
+
+/// An IPv6 4-tuple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct V6 {
+    lo: [u8; 16],
+    hi: [u8; 16],
+    lo_port: u16,
+    hi_port: u16,
+}
+
+fn ordered<T: Ord>(x: (T, u16), y: (T, u16)) -> ((T, u16), (T, u16)) {
+    if x <= y { (x, y) } else { (y, x) }
+}
+
+impl Tuple for V4 {
+    fn of(a: SocketAddr, b: SocketAddr) -> Option<V4> {
+        let (IpAddr::V4(x), IpAddr::V4(y)) = (a.ip(), b.ip()) else {
+            return None;
+        };
+        let ((lo, lo_port), (hi, hi_port)) =
+            ordered((x.octets(), a.port()), (y.octets(), b.port()));
+        Some(V4 {
+            lo,
+            hi,
+            lo_port,
+            hi_port,
+        })
+    }
+
+    fn ends(&self) -> (SocketAddr, SocketAddr) {
+        (
+            SocketAddr::new(Ipv4Addr::from(self.lo).into(), self.lo_port),
+            SocketAddr::new(Ipv4Addr::from(self.hi).into(), self.hi_port),
+        )
+    }
+}
+
+impl Tuple for V6 {
+    fn of(a: SocketAddr, b: SocketAddr) -> Option<V6> {
+        let (IpAddr::V6(x), IpAddr::V6(y)) = (a.ip(), b.ip()) else {
+            return None;
+        };
+        let ((lo, lo_port), (hi, hi_port)) =
+            ordered((x.octets(), a.port()), (y.octets(), b.port()));
+        Some(V6 {
+            lo,
+            hi,
+            lo_port,
+            hi_port,
+        })
+    }
+
+    fn ends(&self) -> (SocketAddr, SocketAddr) {
+        (
+            SocketAddr::new(Ipv6Addr::from(self.lo).into(), self.lo_port),
+            SocketAddr::new(Ipv6Addr::from(self.hi).into(), self.hi_port),
+        )
+    }
+}
+
+/// An attempt in the table.
+pub(crate) enum Slot {
+    /// One SYN so far.
+    Syn(FirstSyn),
+    Full(Box<Attempt>),
+}
+
+impl Slot {
+    pub(crate) fn first_frame(&self) -> u64 {
+        match self {
+            Slot::Syn(syn) => syn.frame(),
+            Slot::Full(a) => a.first_frame,
+        }
+    }
+
+    fn last_ts(&self) -> f64 {
+        match self {
+            Slot::Syn(syn) => syn.ts(),
+            Slot::Full(a) => a.last_ts,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        match self {
+            Slot::Syn(_) => false,
+            Slot::Full(a) => a.is_done(),
+        }
+    }
+
+    pub(crate) fn stream(&self) -> Option<u64> {
+        match self {
+            Slot::Syn(syn) => syn.stream(),
+            Slot::Full(a) => a.tcp_stream,
+        }
+    }
+
+    /// A SYN from the client with a new ISN begins a new attempt.
+    fn reused_by(&self, ends: (SocketAddr, SocketAddr), s: &Seg) -> bool {
+        let f = s.flags;
+        if !f.syn() || f.ack() {
+            return false;
+        }
+        match self {
+            Slot::Syn(syn) => s.src == syn.client(ends) && syn.isn() != s.seq.get(),
+            Slot::Full(a) => {
+                s.src == a.client && a.client_isn.is_some_and(|isn| isn != s.seq.get())
+            }
+        }
+    }
+
+    /// A new attempt's slot: compact while it is one SYN.
+    fn new(ends: (SocketAddr, SocketAddr), s: &Seg, stream: Option<u64>, reused: bool) -> Slot {
+        let f = s.flags;
+        if let Some(syn) = FirstSyn::of(s, ends, stream, reused).filter(|_| !f.ack()) {
+            return Slot::Syn(syn);
+        }
+        let (c, srv) = if f.ack() {
+            (s.dst, s.src)
+        } else {
+            (s.src, s.dst)
+        };
+        let mut fresh = Attempt::new(c, srv, s);
+        fresh.port_reuse = reused;
+        fresh.tcp_stream = stream;
+        fresh.add(s);
+        Slot::Full(Box::new(fresh))
+    }
+
+    /// The attempt, made full if it was not.
+    pub(crate) fn full(&mut self, ends: (SocketAddr, SocketAddr)) -> Option<&mut Attempt> {
+        if let Slot::Syn(syn) = *self {
+            *self = Slot::Full(Box::new(syn.attempt(ends)));
+        }
+        match self {
+            Slot::Full(a) => Some(a),
+            Slot::Syn(_) => None,
+        }
+    }
+
+    pub(crate) fn into_attempt(self, ends: (SocketAddr, SocketAddr)) -> Attempt {
+        match self {
+            Slot::Syn(syn) => syn.attempt(ends),
+            Slot::Full(a) => *a,
+        }
+    }
+}
+
+/// What [`Table::add`] did with a segment.
+pub(crate) enum Added {
+    /// It continued an attempt.
+    Continued,
+    /// It began one (a SYN or SYN-ACK); `replaced` is the attempt its SYN
+    /// ended (a reused port), with the key's ends.
+    Began {
+        replaced: Option<((SocketAddr, SocketAddr), Slot)>,
+    },
+    /// It belongs to no attempt.
+    Unmatched,
+}
+
+/// The attempts of one family: an index from key to slot number (16-byte
+/// buckets for IPv4, so the hash table stays small when it grows), the
+/// slots in a vector with a free list, and the order they began in.
+pub(crate) struct Table<K> {
+    index: HashMap<K, u32, foldhash::fast::RandomState>,
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    /// Keys in the order their attempts began, with the first frame (to
+    /// tell a later attempt on the same key apart).
+    order: VecDeque<(K, u64)>,
+}
+
+/// The slot numbered `i`.
+fn slot(slots: &[Option<Slot>], i: u32) -> Option<&Slot> {
+    slots.get(usize::try_from(i).ok()?)?.as_ref()
+}
+
+fn slot_mut(slots: &mut [Option<Slot>], i: u32) -> Option<&mut Option<Slot>> {
+    slots.get_mut(usize::try_from(i).ok()?)
+}
+
+impl<K: Tuple> Table<K> {
+    pub(crate) fn new() -> Table<K> {
+        Table {
+            index: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Empty slot `i`, returning what it held.
+    fn take(&mut self, i: u32) -> Option<Slot> {
+        let s = slot_mut(&mut self.slots, i)?.take()?;
+        self.free.push(i);
+        Some(s)
+    }
+
+    /// One lookup: the segment continues an attempt, or begins one with
+    /// the stream index `stream()` gives (called only then).
+    pub(crate) fn add(
+        &mut self,
+        key: K,
+        s: &Seg,
+        mut stream: impl FnMut() -> Option<u64>,
+    ) -> Added {
+        let ends = key.ends();
+        let Table {
+            index,
+            slots,
+            free,
+            order,
+        } = self;
+        let added = match index.entry(key) {
+            Entry::Occupied(o) => {
+                let Some(place) = slot_mut(slots, *o.get()) else {
+                    return Added::Unmatched;
+                };
+                let reused = place.as_ref().is_some_and(|p| p.reused_by(ends, s));
+                if !reused {
+                    if let Some(a) = place.as_mut().and_then(|p| p.full(ends)) {
+                        a.add(s);
+                    }
+                    return Added::Continued;
+                }
+                let old = place.replace(Slot::new(ends, s, stream(), true));
+                Added::Began {
+                    replaced: old.map(|o| (ends, o)),
+                }
+            }
+            Entry::Vacant(v) => {
+                if !s.flags.syn() {
+                    return Added::Unmatched;
+                }
+                let fresh = Slot::new(ends, s, stream(), false);
+                let i = match free.pop() {
+                    Some(i) => {
+                        if let Some(place) = slot_mut(slots, i) {
+                            *place = Some(fresh);
+                        }
+                        i
+                    }
+                    None => {
+                        let Ok(i) = u32::try_from(slots.len()) else {
+                            return Added::Unmatched;
+                        };
+                        slots.push(Some(fresh));
+                        i
+                    }
+                };
+                v.insert(i);
+                Added::Began { replaced: None }
+            }
+        };
+        order.push_back((key, s.frame));
+        if order.len() > 2 * index.len() + 1024 {
+            order.retain(|(k, f)| {
+                index
+                    .get(k)
+                    .and_then(|i| slot(slots, *i))
+                    .is_some_and(|a| a.first_frame() == *f)
+            });
+        }
+        added
+    }
+
+    /// The attempt an ICMP error between these ends is about, made full.
+    pub(crate) fn attempt_mut(&mut self, key: K) -> Option<&mut Attempt> {
+        let ends = key.ends();
+        let i = *self.index.get(&key)?;
+        slot_mut(&mut self.slots, i)?.as_mut()?.full(ends)
+    }
+
+    fn first_frame_of(&self, key: &K) -> Option<u64> {
+        let i = *self.index.get(key)?;
+        slot(&self.slots, i).map(Slot::first_frame)
+    }
+
+    /// The first frame of the oldest attempt held (stale queue entries
+    /// dropped on the way).
+    pub(crate) fn oldest(&mut self) -> Option<u64> {
+        while let Some(&(key, first)) = self.order.front() {
+            if self.first_frame_of(&key) == Some(first) {
+                return Some(first);
+            }
+            self.order.pop_front();
+        }
+        None
+    }
+
+    /// Take the oldest attempt out: one lookup, unless the queue's front
+    /// is stale (its attempt gone, or its key reused since).
+    pub(crate) fn pop_oldest(&mut self) -> Option<((SocketAddr, SocketAddr), Slot)> {
+        while let Some((key, first)) = self.order.pop_front() {
+            let Some(i) = self.index.remove(&key) else {
+                continue;
+            };
+            if slot(&self.slots, i).is_some_and(|a| a.first_frame() == first) {
+                if let Some(s) = self.take(i) {
+                    return Some((key.ends(), s));
+                }
+            } else {
+                // A later attempt on the same key: it stays.
+                self.index.insert(key, i);
+            }
+        }
+        None
+    }
+
+    /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken out.
+    pub(crate) fn expired(
+        &mut self,
+        now: f64,
+        idle_s: f64,
+        linger_s: f64,
+    ) -> Vec<((SocketAddr, SocketAddr), Slot)> {
+        let Table { index, slots, .. } = self;
+        let gone: Vec<(K, u32)> = index
+            .extract_if(|_, i| {
+                slot(slots, *i).is_some_and(|a| {
+                    let idle = now - a.last_ts();
+                    idle > idle_s || (idle > linger_s && a.is_done())
+                })
+            })
+            .collect();
+        gone.into_iter()
+            .filter_map(|(k, i)| Some((k.ends(), self.take(i)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,77 @@
+//! Several threads find what one finds: the same attempts, with the same
+//! outcomes, checks and diagnoses, on every public capture and on a
+//! synthetic one with interleaved connections, IPv6 and anomalies. Only
+//! the order, `tcp_stream` (unknown with threads) and `peak_live` may
+//! differ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use std::path::PathBuf;
+
+use synack_capture::synth::{self, SynthConfig};
+use synack_capture::{analyze_frames, analyze_parallel};
+
+/// Each attempt as JSON without `tcp_stream`, in order of first frame.
+fn records(bytes: &[u8], threads: usize) -> (Vec<String>, u64, u64) {
+    let mut v = Vec::new();
+    let each = |a: synack_capture::Attempt| {
+        let mut j = serde_json::to_value(&a).unwrap();
+        j.as_object_mut().unwrap().remove("tcp_stream");
+        v.push((a.first_frame, j.to_string()));
+    };
+    let t = if threads == 1 {
+        analyze_frames(bytes, "t", 100_000, |_| true, each).unwrap()
+    } else {
+        analyze_parallel(bytes, "t", 100_000, threads, |_| true, each).unwrap()
+    };
+    v.sort();
+    (v.into_iter().map(|x| x.1).collect(), t.unmatched, t.evicted)
+}
+
+#[test]
+fn threads_find_what_one_thread_finds() {
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut synth_file = Vec::new();
+    synth::write(
+        &mut synth_file,
+        &SynthConfig {
+            target_bytes: 8 << 20,
+            anomaly_per_mille: 300,
+            ipv6_per_mille: 300,
+            ..SynthConfig::default()
+        },
+    )
+    .unwrap();
+    files.push(("synthetic".into(), synth_file));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
+    if dir.is_dir() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".pcap") || name.ends_with(".pcapng") {
+                files.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the public captures are missing"
+        );
+        eprintln!("SKIPPED the public captures: {} not found", dir.display());
+    }
+    for (name, bytes) in &files {
+        let one = records(bytes, 1);
+        assert!(!one.0.is_empty(), "{name}: no attempt");
+        for threads in [2, 3] {
+            let many = records(bytes, threads);
+            assert_eq!(one.0.len(), many.0.len(), "{name}, {threads} threads");
+            for (a, b) in one.0.iter().zip(&many.0) {
+                assert_eq!(a, b, "{name}, {threads} threads");
+            }
+            assert_eq!(
+                (one.1, one.2),
+                (many.1, many.2),
+                "{name}: unmatched, evicted"
+            );
+        }
+    }
+}
