@@ -45,14 +45,15 @@ pub(crate) struct FirstSyn {
 
 impl FirstSyn {
     /// The compact form of a SYN, unless it holds something only the full
-    /// attempt keeps (a payload that is itself a header, a length past 64 KB).
+    /// attempt keeps (a payload that is itself a header, a length past
+    /// 64 KB, an ack field that is not zero: the steps show it).
     pub(crate) fn of(
         s: &Seg,
         ends: (SocketAddr, SocketAddr),
         stream: Option<u64>,
         port_reuse: bool,
     ) -> Option<FirstSyn> {
-        if s.stacked.is_some() {
+        if s.stacked.is_some() || s.ack.get() != 0 {
             return None;
         }
         let mut bits = 0;
@@ -164,5 +165,81 @@ impl FirstSyn {
         a.tcp_stream = self.stream();
         a.add(&s);
         a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syn(opts: Option<TcpOptions>, flags: u16, payload: usize, bad: bool) -> Seg {
+        Seg {
+            frame: 7,
+            ts: 1_700_000_000.25,
+            ns: 1_700_000_000_250_000_123,
+            iface: 3,
+            src: "[2001:db8::1]:40000"
+                .parse()
+                .unwrap_or(SocketAddr::from(([0; 4], 0))),
+            dst: "[2001:db8::2]:443"
+                .parse()
+                .unwrap_or(SocketAddr::from(([0; 4], 0))),
+            flags: TcpFlags(flags),
+            seq: SeqNum(0xdead_beef),
+            ack: SeqNum(0),
+            window: 64_800,
+            payload_len: payload,
+            ip_len: 80 + payload,
+            options: opts,
+            bad_checksum: bad,
+            stacked: None,
+        }
+    }
+
+    /// The attempt made from the compact form is the one made from the
+    /// segment itself, field for field, for SYNs of every kind.
+    #[test]
+    fn the_compact_syn_makes_the_same_attempt() {
+        let full = TcpOptions {
+            mss: Some(1440),
+            window_scale: Some(15),
+            sack_permitted: true,
+            timestamps: Some((1, 0)),
+            ..TcpOptions::default()
+        };
+        let tfo = |c: &[u8]| TcpOptions {
+            fast_open: FastOpenCookie::new(c),
+            ..TcpOptions::default()
+        };
+        let ece_cwr = TcpFlags::SYN.0 | TcpFlags::ECE.0 | TcpFlags::CWR.0;
+        let cases = [
+            syn(Some(full), TcpFlags::SYN.0, 0, false),
+            syn(None, TcpFlags::SYN.0, 0, true),
+            syn(Some(TcpOptions::default()), ece_cwr, 0, false),
+            syn(Some(tfo(&[])), TcpFlags::SYN.0, 0, false),
+            syn(
+                Some(tfo(&[1, 2, 3, 4, 5, 6, 7, 8])),
+                TcpFlags::SYN.0,
+                100,
+                false,
+            ),
+            syn(Some(full), TcpFlags::SYN.0 | TcpFlags::FIN.0, 0, false),
+        ];
+        for (s, ends) in cases
+            .iter()
+            .flat_map(|s| [(*s, (s.src, s.dst)), (*s, (s.dst, s.src))])
+        {
+            let mut direct = Attempt::new(s.src, s.dst, &s);
+            direct.tcp_stream = Some(9);
+            direct.add(&s);
+            direct.finish(s.ts + 5.0);
+            let Some(compact) = FirstSyn::of(&s, ends, Some(9), false) else {
+                panic!("no compact form of {s:?}");
+            };
+            let mut made = compact.attempt(ends);
+            made.finish(s.ts + 5.0);
+            let (a, b) = (serde_json::to_value(&direct), serde_json::to_value(&made));
+            assert_eq!(a.ok(), b.ok(), "{s:?}");
+        }
     }
 }

@@ -262,3 +262,15 @@ fn an_ignored_rst_before_the_handshake_does_not_reset_the_connection() {
         "the RST's ack was not ISN + 1"
     );
 }
+
+/// A SYN whose ack field is not zero (a crafted one) keeps that number in
+/// its step, whether or not anything followed it.
+#[test]
+fn a_syns_ack_field_is_kept_in_its_step() {
+    let mut syn = seg(true, SYN, 1000, 0);
+    syn.ack = SeqNum(4242);
+    let a = run(vec![syn]);
+    assert_eq!(a.steps[0].ack, 4242);
+    let a = run(vec![syn, seg(false, SA, 5000, 1001)]);
+    assert_eq!(a.steps[0].ack, 4242);
+}
