@@ -74,7 +74,7 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
     max_attempts: usize,
     /// Threads: one reads and parses, the others track attempts (split by
-    /// 4-tuple). Helps data-heavy captures (1.15x on two cores here), not
+    /// 4-tuple). Helps data-heavy captures (about 1.1x on two cores), not
     /// attempt-heavy ones. With more than 1, attempts come out per thread
     /// in order of first frame, and `tcp_stream` is unknown (null).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
