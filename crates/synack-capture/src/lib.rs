@@ -91,19 +91,19 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
     } else {
         payload_len
     };
-    let be32 = |i: usize| u32::from_be_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
     let ip_len = wire_len(ip).unwrap_or(ip.len());
+    let h = Fixed::of(hdr);
     Some(Seg {
         frame: frame.number,
         ts: frame.ts,
         ns: frame.ts_ns,
         iface: frame.interface,
-        src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([hdr[0], hdr[1]])),
-        dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([hdr[2], hdr[3]])),
-        flags: TcpFlags(u16::from_be_bytes([hdr[12], hdr[13]]) & 0x0fff),
-        seq: synack_wire::SeqNum(be32(4)),
-        ack: synack_wire::SeqNum(be32(8)),
-        window: u16::from_be_bytes([hdr[14], hdr[15]]),
+        src: std::net::SocketAddr::new(p.ip.src, h.src_port),
+        dst: std::net::SocketAddr::new(p.ip.dst, h.dst_port),
+        flags: h.flags,
+        seq: synack_wire::SeqNum(h.seq),
+        ack: synack_wire::SeqNum(h.ack),
+        window: h.window,
         payload_len,
         ip_len,
         options,
@@ -123,14 +123,40 @@ fn stacked(payload: &[u8]) -> Option<attempt::Stacked> {
     }
     let p = parse_ip_truncated(payload).ok()?;
     let (hdr, _) = p.tcp.split_first_chunk::<20>()?;
-    let be32 = |i: usize| u32::from_be_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+    let h = Fixed::of(hdr);
     Some(attempt::Stacked {
-        src: std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([hdr[0], hdr[1]])),
-        dst: std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([hdr[2], hdr[3]])),
-        flags: TcpFlags(u16::from_be_bytes([hdr[12], hdr[13]]) & 0x0fff),
-        seq: be32(4),
-        ack: be32(8),
+        src: std::net::SocketAddr::new(p.ip.src, h.src_port),
+        dst: std::net::SocketAddr::new(p.ip.dst, h.dst_port),
+        flags: h.flags,
+        seq: h.seq,
+        ack: h.ack,
     })
+}
+
+/// The fields of a TCP header's fixed 20 bytes, as they are (a header cut
+/// short by the snap length still has them; the flag bits are kept raw).
+struct Fixed {
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    window: u16,
+}
+
+impl Fixed {
+    fn of(h: &[u8; 20]) -> Fixed {
+        let be16 = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
+        let be32 = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        Fixed {
+            src_port: be16(0),
+            dst_port: be16(2),
+            seq: be32(4),
+            ack: be32(8),
+            flags: TcpFlags(be16(12) & 0x0fff),
+            window: be16(14),
+        }
+    }
 }
 
 /// An ICMP destination unreachable quoting a TCP segment.

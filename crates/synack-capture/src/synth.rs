@@ -408,7 +408,8 @@ fn frame(buf: &mut [u8], flow: &Flow, p: &Pkt, payload: &[u8]) -> io::Result<usi
     Ok(14 + n)
 }
 
-/// One hand-made segment as an IP packet (for tests and examples).
+/// One hand-made segment as an IP packet (for tests and examples), its
+/// payload `payload_len` bytes of filler.
 #[allow(clippy::too_many_arguments)]
 pub fn ip_segment(
     src: std::net::SocketAddr,
@@ -419,8 +420,29 @@ pub fn ip_segment(
     payload_len: usize,
     options: TcpOptions,
 ) -> io::Result<Vec<u8>> {
-    let payload = vec![0x62u8; payload_len];
-    let mut buf = vec![0u8; 60 + 60 + payload_len];
+    ip_packet(
+        src,
+        dst,
+        flags,
+        seq,
+        ack,
+        options,
+        &vec![0x62u8; payload_len],
+    )
+}
+
+/// One hand-made segment as an IP packet, with this payload.
+#[allow(clippy::too_many_arguments)]
+pub fn ip_packet(
+    src: std::net::SocketAddr,
+    dst: std::net::SocketAddr,
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    options: TcpOptions,
+    payload: &[u8],
+) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 60 + 60 + payload.len()];
     let repr = TcpRepr {
         src_port: src.port(),
         dst_port: dst.port(),
@@ -430,7 +452,7 @@ pub fn ip_segment(
         window: 64240,
         urgent: 0,
         options,
-        payload: &payload,
+        payload,
     };
     let n = emit_segment(
         &mut buf,

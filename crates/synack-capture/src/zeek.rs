@@ -31,7 +31,7 @@ const FIELDS: [(&str, &str); 21] = [
     ("tunnel_parents", "set[string]"),
 ];
 
-/// zeek's timestamp: seconds since the epoch with six decimals.
+/// zeek's time and interval: seconds with six decimals.
 fn time(ns: i64) -> String {
     let (sign, a) = (if ns < 0 { "-" } else { "" }, ns.unsigned_abs());
     format!(
@@ -107,12 +107,7 @@ fn uid(file: &str, a: &Attempt) -> String {
 pub fn line(file: &str, a: &Attempt) -> String {
     let (oh, op) = (a.client.ip(), a.client.port());
     let (rh, rp) = (a.server.ip(), a.server.port());
-    let duration = a.end_time_ns.saturating_sub(a.start_time_ns);
-    let dur = format!(
-        "{}.{:06}",
-        duration / 1_000_000_000,
-        duration % 1_000_000_000 / 1000
-    );
+    let dur = time(a.end_time_ns.saturating_sub(a.start_time_ns));
     let history = if a.history.is_empty() {
         "-"
     } else {

@@ -10,10 +10,7 @@ use std::net::SocketAddr;
 use synack_capture::synth::raw_pcap;
 use synack_capture::{Attempt, Id, analyze, narrate};
 use synack_explain::Lang;
-use synack_wire::{
-    IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, Unreachable, emit_segment,
-    emit_unreachable,
-};
+use synack_wire::{TcpFlags, TcpOptions, Unreachable, emit_unreachable};
 
 const SYN: TcpFlags = TcpFlags::SYN;
 const SA: TcpFlags = TcpFlags::SYN_ACK;
@@ -35,27 +32,7 @@ fn packet(
     options: TcpOptions,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut buf = vec![0u8; 120 + payload.len()];
-    let repr = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        seq: SeqNum(seq),
-        ack: SeqNum(ack),
-        flags,
-        window: 64240,
-        urgent: 0,
-        options,
-        payload,
-    };
-    let n = emit_segment(
-        &mut buf,
-        &IpHeader::new(src.ip(), dst.ip()),
-        &repr,
-        OptionLayout::Linux,
-    )
-    .unwrap();
-    buf.truncate(n);
-    buf
+    synack_capture::synth::ip_packet(src, dst, flags, seq, ack, options, payload).unwrap()
 }
 
 impl Cap {

@@ -139,6 +139,71 @@ pub fn run(args: &Args) -> Result<(), String> {
     result
 }
 
+/// The best of `runs` runs of `synack analyze --summary` on `threads`.
+fn best_synack(exe: &Path, path: &Path, runs: u64, threads: u16) -> Result<Run, String> {
+    let mut best: Option<Run> = None;
+    for i in 0..runs {
+        eprintln!(
+            "synack analyze --threads {threads}, run {} of {runs} …",
+            i + 1
+        );
+        let r = child(
+            Command::new(exe)
+                .args(["analyze", "--summary", "--progress", "never", "--threads"])
+                .arg(threads.to_string())
+                .arg(path),
+        )?;
+        if best.as_ref().is_none_or(|b| r.secs < b.secs) {
+            best = Some(r);
+        }
+    }
+    best.ok_or_else(|| "no run".to_string())
+}
+
+fn tcpdump_run(path: &Path) -> Result<Option<Run>, String> {
+    if !which("tcpdump") {
+        return Ok(None);
+    }
+    eprintln!("tcpdump SYN filter …");
+    child(Command::new("tcpdump").args(["-n", "-r"]).arg(path).args([
+        "-w",
+        "/dev/null",
+        "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[53] & 2 != 0)",
+    ]))
+    .map(Some)
+}
+
+fn tshark_run(path: &Path) -> Result<Option<Run>, String> {
+    if !which("tshark") {
+        return Ok(None);
+    }
+    eprintln!("tshark -2 handshake analysis (slow) …");
+    child(
+        Command::new("tshark")
+            .args(["-n", "-2", "-r"])
+            .arg(path)
+            .args(["-Y", "tcp.flags.syn == 1", "-T", "fields"])
+            .args(["-e", "tcp.stream", "-e", "tcp.completeness"])
+            .args(["-e", "tcp.analysis.initial_rtt"]),
+    )
+    .map(Some)
+}
+
+/// What one capture gave every tool.
+struct Measured {
+    bytes: f64,
+    frames: u64,
+    attempts: u64,
+    held: u64,
+    /// synack's memory on a one-SYN capture.
+    base: u64,
+    read_s: f64,
+    synack: Run,
+    two: Run,
+    tcpdump: Option<Run>,
+    tshark: Option<Run>,
+}
+
 fn measure(args: &Args, path: &Path) -> Result<(), String> {
     let bytes = std::fs::metadata(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
@@ -148,85 +213,35 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
     raw_read(path)?;
     let read_s = raw_read(path)?;
     let (frames, attempts, held) = counts_of(&exe, path)?;
-    let base = baseline_rss(&exe)?;
-    let mut best: Option<Run> = None;
-    for i in 0..args.runs {
-        eprintln!("synack analyze, run {} of {} …", i + 1, args.runs);
-        let r = child(
-            Command::new(&exe)
-                .args(["analyze", "--summary", "--progress", "never"])
-                .arg(path),
-        )?;
-        if best.as_ref().is_none_or(|b| r.secs < b.secs) {
-            best = Some(r);
-        }
-    }
-    let synack = best.ok_or("no run")?;
-    // The same on two threads (one reads, one tracks): the scaling.
-    let mut two: Option<Run> = None;
-    for i in 0..args.runs {
-        eprintln!(
-            "synack analyze --threads 2, run {} of {} …",
-            i + 1,
-            args.runs
-        );
-        let r = child(
-            Command::new(&exe)
-                .args([
-                    "analyze",
-                    "--summary",
-                    "--progress",
-                    "never",
-                    "--threads",
-                    "2",
-                ])
-                .arg(path),
-        )?;
-        if two.as_ref().is_none_or(|b| r.secs < b.secs) {
-            two = Some(r);
-        }
-    }
-    let two = two.ok_or("no run")?;
-    let tcpdump = if which("tcpdump") {
-        eprintln!("tcpdump SYN filter …");
-        Some(child(
-            Command::new("tcpdump").args(["-n", "-r"]).arg(path).args([
-                "-w",
-                "/dev/null",
-                "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[53] & 2 != 0)",
-            ]),
-        )?)
-    } else {
-        None
+    let m = Measured {
+        bytes,
+        frames,
+        attempts,
+        held,
+        base: baseline_rss(&exe)?,
+        read_s,
+        synack: best_synack(&exe, path, args.runs, 1)?,
+        // One thread reads, one tracks: the scaling.
+        two: best_synack(&exe, path, args.runs, 2)?,
+        tcpdump: tcpdump_run(path)?,
+        tshark: if args.no_tshark {
+            None
+        } else {
+            tshark_run(path)?
+        },
     };
-    let tshark = if !args.no_tshark && which("tshark") {
-        eprintln!("tshark -2 handshake analysis (slow) …");
-        Some(child(
-            Command::new("tshark")
-                .args(["-n", "-2", "-r"])
-                .arg(path)
-                .args([
-                    "-Y",
-                    "tcp.flags.syn == 1",
-                    "-T",
-                    "fields",
-                    "-e",
-                    "tcp.stream",
-                    "-e",
-                    "tcp.completeness",
-                    "-e",
-                    "tcp.analysis.initial_rtt",
-                ]),
-        )?)
-    } else {
-        None
-    };
-    let mbs = |s: f64| bytes / 1e6 / s;
+    table(&m, path, args.no_tshark);
+    ratios(&m);
+    Ok(())
+}
+
+/// A row per tool: seconds, MB/s, packets/s, peak memory.
+fn table(m: &Measured, path: &Path, no_tshark: bool) {
     println!(
         "capture: {} ({:.0} MB, {} frames)",
         path.display(),
-        bytes / 1e6,
-        frames
+        m.bytes / 1e6,
+        m.frames
     );
     println!(
         "{:<34} {:>9} {:>10} {:>13} {:>12}",
@@ -238,60 +253,56 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         });
         println!(
             "{name:<34} {secs:>9.3} {:>10.0} {:>13.0} {peak:>12}",
-            mbs(secs),
-            frames as f64 / secs
+            m.bytes / 1e6 / secs,
+            m.frames as f64 / secs
         );
     };
     row(
         "synack analyze (every handshake)",
-        Some(&synack),
-        synack.secs,
+        Some(&m.synack),
+        m.synack.secs,
     );
-    row("synack analyze --threads 2", Some(&two), two.secs);
-    if let Some(t) = &tshark {
-        row("tshark -2 (handshake fields)", Some(t), t.secs);
-    } else {
-        println!(
-            "tshark: not run{}",
-            if args.no_tshark {
-                " (--no-tshark)"
-            } else {
-                " (not installed)"
-            }
-        );
+    row("synack analyze --threads 2", Some(&m.two), m.two.secs);
+    match &m.tshark {
+        Some(t) => row("tshark -2 (handshake fields)", Some(t), t.secs),
+        None if no_tshark => println!("tshark: not run (--no-tshark)"),
+        None => println!("tshark: not run (not installed)"),
     }
-    if let Some(t) = &tcpdump {
-        row("tcpdump SYN filter", Some(t), t.secs);
-    } else {
-        println!("tcpdump: not installed (apt install tcpdump)");
+    match &m.tcpdump {
+        Some(t) => row("tcpdump SYN filter", Some(t), t.secs),
+        None => println!("tcpdump: not installed (apt install tcpdump)"),
     }
-    row("raw read", None, read_s);
-    if let Some(t) = &tshark {
-        println!("synack/tshark ratio: {:.2}", t.secs / synack.secs);
+    row("raw read", None, m.read_s);
+}
+
+/// The ratios, the scaling, and attempts per second with their memory.
+fn ratios(m: &Measured) {
+    let (one, two) = (m.synack.secs, m.two.secs);
+    if let Some(t) = &m.tshark {
+        println!("synack/tshark ratio: {:.2}", t.secs / one);
     }
-    if let Some(t) = &tcpdump {
-        println!("synack/tcpdump ratio: {:.2}", t.secs / synack.secs);
+    if let Some(t) = &m.tcpdump {
+        println!("synack/tcpdump ratio: {:.2}", t.secs / one);
     }
-    println!("synack/raw-read ratio: {:.2}", read_s / synack.secs);
+    println!("synack/raw-read ratio: {:.2}", m.read_s / one);
     println!(
-        "2-thread scaling: {:.2} (1 thread {:.3} s, 2 threads {:.3} s, {} cores here)",
-        synack.secs / two.secs,
-        synack.secs,
-        two.secs,
+        "2-thread scaling: {:.2} (1 thread {one:.3} s, 2 threads {two:.3} s, {} cores here)",
+        one / two,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    if let Some(t) = &tcpdump {
-        println!("synack/tcpdump ratio, 2 threads: {:.2}", t.secs / two.secs);
+    if let Some(t) = &m.tcpdump {
+        println!("synack/tcpdump ratio, 2 threads: {:.2}", t.secs / two);
     }
     println!(
-        "attempts: {attempts}, {:.0} per second; at most {held} held at once, {} bytes each \
+        "attempts: {}, {:.0} per second; at most {} held at once, {} bytes each \
          (peak memory {:.0} MB over the {:.0} MB of a one-SYN run)",
-        attempts as f64 / synack.secs,
-        synack.peak.saturating_sub(base) / held.max(1),
-        synack.peak as f64 / 1e6,
-        base as f64 / 1e6
+        m.attempts,
+        m.attempts as f64 / one,
+        m.held,
+        m.synack.peak.saturating_sub(m.base) / m.held.max(1),
+        m.synack.peak as f64 / 1e6,
+        m.base as f64 / 1e6
     );
-    Ok(())
 }
 
 /// What synack's own JSON summary says of the file: frames, attempts, and

@@ -24,9 +24,19 @@ fn signed(x: f64) -> String {
 }
 
 pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: f64) -> String {
+    let mut o = String::new();
+    head(&mut o, name, t, s, bytes, secs, lang);
+    outcomes_and_rtt(&mut o, s, lang);
+    counts(&mut o, t, s, lang);
+    findings(&mut o, s, lang);
+    o.push('\n');
+    o
+}
+
+/// The first line: frames, attempts, format, size, time; then what was left out or damaged.
+fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64, lang: Lang) {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
-    let mut o = String::new();
     let _ = writeln!(
         o,
         "{name}: {} {}, {} {} ({}, {:.1} MB {} {:.2} s)",
@@ -63,6 +73,12 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
             tr("everything before it is analysed", "之前的内容已分析")
         );
     }
+}
+
+/// Outcomes and RTT percentiles.
+fn outcomes_and_rtt(o: &mut String, s: &Stats, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let outcomes: Vec<String> = s
         .by_outcome
         .iter()
@@ -102,6 +118,12 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
             }
         );
     }
+}
+
+/// Retransmissions and the frames counted apart (copies, filtered out, outside attempts).
+fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let _ = writeln!(
         o,
         "  {}: SYN {}, SYN-ACK {}; {} {}; {} {}; {} {}",
@@ -154,6 +176,12 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
             )
         );
     }
+}
+
+/// Diagnoses, then the failed checks, most frequent first.
+fn findings(o: &mut String, s: &Stats, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let diag = s.top_diagnoses();
     if !diag.is_empty() {
         let list: Vec<String> = diag
@@ -197,13 +225,19 @@ pub fn summary(name: &str, t: &Totals, s: &Stats, lang: Lang, bytes: u64, secs: 
             );
         }
     }
-    o.push('\n');
-    o
 }
 
 /// One attempt: a line, the failed checks, and with `verbose` the steps,
 /// the options and every check.
 pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
+    let mut l = attempt_line(n, a, lang);
+    details(&mut l, a, verbose, lang);
+    l
+}
+
+/// An attempt's line: ends, outcome, zeek's state and history, the frames
+/// of each step, the RTT, repeats and what else was counted.
+fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let mut l = format!(
@@ -277,6 +311,14 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
         let _ = write!(l, "  {}", tr("port reuse", "端口复用"));
     }
     l.push('\n');
+    l
+}
+
+/// Under the line: with `verbose` the steps, options and RTT halves; the
+/// diagnosis; the failed checks (every check with `verbose`).
+fn details(l: &mut String, a: &Attempt, verbose: bool, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     if verbose {
         for s in &a.steps {
             let _ = writeln!(l, "    {}", narrate::step(s, lang));
@@ -310,7 +352,6 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
     if verbose {
         l.push('\n');
     }
-    l
 }
 
 fn options(

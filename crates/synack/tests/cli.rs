@@ -1,6 +1,7 @@
 //! The binary as a user runs it: languages, formats, errors and exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
 use std::process::{Command, Output};
 
 /// Runs `synack`; `explain` gets `--peer sim` unless the test names a peer.
@@ -210,7 +211,7 @@ fn output_to_a_closed_pipe_is_not_an_error() {
 #[test]
 fn peer_linux_explains_against_the_kernel_or_says_why_not() {
     let out = synack(&["explain", "--peer", "linux", "--isn", "client=1000"], "C");
-    let root = unsafe_free_is_root();
+    let root = common::is_root();
     if !root && std::env::var_os("CI").is_none() {
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("network namespace"));
@@ -232,7 +233,7 @@ fn peer_linux_explains_against_the_kernel_or_says_why_not() {
 #[test]
 fn peer_auto_falls_back_to_sim_for_an_unprivileged_user() {
     // Run as nobody when we can switch users (as root, with setpriv).
-    if !unsafe_free_is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+    if !common::is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
         eprintln!("SKIPPED: needs root and setpriv to try an unprivileged user");
         return;
     }
@@ -257,18 +258,6 @@ fn peer_auto_falls_back_to_sim_for_an_unprivileged_user() {
     assert!(err.contains("using the simulated peer"), "{err}");
     assert!(err.contains("/dev/net/tun"), "{err}");
     assert!(stdout(&out).contains("simulated link"));
-}
-
-/// Whether we run as root, read from /proc (no libc call needed).
-fn unsafe_free_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]
@@ -331,7 +320,7 @@ fn pcap_opens_in_tshark_as_a_complete_handshake() {
 
 #[test]
 fn connect_and_listen_on_a_tun_device_you_made() {
-    if !unsafe_free_is_root() {
+    if !common::is_root() {
         assert!(std::env::var_os("CI").is_none(), "CI is set but not root");
         eprintln!("SKIPPED: needs root to make a namespace and a TUN device");
         return;
@@ -571,7 +560,7 @@ fn analyze_agrees_with_tshark_on_our_own_captures() {
     .iter()
     .map(|s| vec!["--peer", "sim", "--scenario", s])
     .collect();
-    if unsafe_free_is_root() {
+    if common::is_root() {
         runs.push(vec!["--peer", "linux", "--scenario", "synack-lost"]);
         runs.push(vec![
             "--peer",
@@ -895,7 +884,7 @@ fn help_examples_run() {
             let cmd = cmd.split("   ").next().unwrap().trim();
             let mut args: Vec<&str> = cmd.split_whitespace().collect();
             let linux = args.contains(&"linux") && args.contains(&"--peer");
-            if linux && !unsafe_free_is_root() && std::env::var_os("CI").is_none() {
+            if linux && !common::is_root() && std::env::var_os("CI").is_none() {
                 eprintln!("SKIPPED (not root, CI unset): synack {cmd}");
                 continue;
             }
@@ -968,7 +957,7 @@ fn options_that_cannot_apply_are_said_and_a_bad_pcap_path_stops_the_run_first() 
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir/x.pcap"));
-    if unsafe_free_is_root() {
+    if common::is_root() {
         let out = synack(
             &[
                 "explain",
@@ -1073,7 +1062,7 @@ fn shell_words(s: &str) -> Vec<String> {
 /// listen (with a kernel client in place of curl).
 #[test]
 fn device_help_examples_run() {
-    if !unsafe_free_is_root() {
+    if !common::is_root() {
         assert!(std::env::var_os("CI").is_none(), "CI is set but not root");
         eprintln!("SKIPPED: needs root to make a namespace and a TUN device");
         return;

@@ -10,6 +10,7 @@
 //! fails instead.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,20 +22,9 @@ use synack_engine::Config;
 use synack_net::harness::{KernelRun, SEC, in_lab};
 use synack_net::{Dir, Fault, NetError};
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 /// Whether the lab can be made; SKIPPED without root unless CI is set.
 fn lab() -> bool {
-    if is_root() {
+    if common::is_root() {
         return true;
     }
     assert!(

@@ -12,11 +12,43 @@ use crate::check::{Check, What};
 
 /// One check as a sentence, with its rule.
 pub fn check(c: &Check, lang: Lang) -> String {
-    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
-    let (got, want, base, len) = (n(c.got), n(c.want), n(c.base), n(c.len));
-    let detail = c.detail.unwrap_or("");
     let zh = lang == Lang::Zh;
-    let text = match (c.what, c.ok) {
+    let text = match c.what {
+        What::SynFlags | What::SynEcn | What::WindowScale => syn_text(c, zh),
+        What::SynAckAck | What::SynDataAcked | What::SynAckOptions | What::SynAckEcn => {
+            synack_text(c, zh)
+        }
+        What::ThirdAckAck | What::ThirdAckSeq | What::ThirdAckTimestamps | What::ThirdAckSeen => {
+            third_ack_text(c, zh)
+        }
+        What::RefusedRst | What::BadAckRst => rst_text(c, zh),
+    };
+    // One dash style per language.
+    let text = if zh {
+        text.replace(" — ", " —— ")
+    } else {
+        text
+    };
+    let rule = c.what.rule();
+    let frame = c
+        .frame
+        .map(|f| format!("{}{f}: ", t(zh, "frame ", "第 ")))
+        .map(|s| if zh { s.replace(": ", " 帧：") } else { s })
+        .unwrap_or_default();
+    format!(
+        "{frame}{text} [{} {}: {}]",
+        t(zh, "rule", "规则"),
+        rule.id(),
+        rule_summary(rule, lang)
+    )
+}
+
+/// The checks of a SYN.
+fn syn_text(c: &Check, zh: bool) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let got = n(c.got);
+    let detail = c.detail.unwrap_or("");
+    match (c.what, c.ok) {
         (What::SynFlags, true) => t(
             zh,
             "SYN carries no FIN and no RST — correct",
@@ -51,6 +83,17 @@ pub fn check(c: &Check, lang: Lang) -> String {
             t(zh, "window scale shift ", "窗口扩大移位数 "),
             t(zh, " exceeds 14: it is used as 14", " 超过 14：按 14 处理")
         ),
+        // Not reached: `check` sends each step's checks to its own function.
+        _ => String::new(),
+    }
+}
+
+/// The checks of a SYN-ACK.
+fn synack_text(c: &Check, zh: bool) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let (got, want, base, len) = (n(c.got), n(c.want), n(c.base), n(c.len));
+    let detail = c.detail.unwrap_or("");
+    match (c.what, c.ok) {
         (What::SynAckAck, true) if c.len.is_some() => format!(
             "{}{got} = ISN {base} + 1 + {len}{}",
             t(zh, "SYN-ACK acknowledges ", "SYN-ACK 确认号 "),
@@ -121,6 +164,16 @@ pub fn check(c: &Check, lang: Lang) -> String {
             "the SYN-ACK's ECN bits do not answer an ECN-setup SYN (ECE without CWR, only after ECE+CWR)",
             "SYN-ACK 的 ECN 位不符合协商规则（只有 SYN 置位 ECE+CWR 时才可回复 ECE，且不带 CWR）",
         ),
+        // Not reached: `check` sends each step's checks to its own function.
+        _ => String::new(),
+    }
+}
+
+/// The checks of the third ACK.
+fn third_ack_text(c: &Check, zh: bool) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let (got, want, base) = (n(c.got), n(c.want), n(c.base));
+    match (c.what, c.ok) {
         (What::ThirdAckAck, true) => format!(
             "{}{got}{}{base} + 1 — {}",
             t(
@@ -179,6 +232,17 @@ pub fn check(c: &Check, lang: Lang) -> String {
             "SYN-ACK seen but the third ACK never was: half-open. A SYN-ACK alone is not an established connection; the server is still in SYN-RECEIVED",
             "看到了 SYN-ACK，却始终没有第三次握手的 ACK：半连接。只有 SYN-ACK 不等于连接已建立，服务器仍处于 SYN-RECEIVED",
         ),
+        // Not reached: `check` sends each step's checks to its own function.
+        _ => String::new(),
+    }
+}
+
+/// The checks of a RST during the handshake.
+fn rst_text(c: &Check, zh: bool) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let (got, want, base) = (n(c.got), n(c.want), n(c.base));
+    let detail = c.detail.unwrap_or("");
+    match (c.what, c.ok) {
         (What::RefusedRst, true) => format!(
             "RST,ACK {}{got} = ISN {base} + 1{}",
             t(zh, "with ack ", "确认号 "),
@@ -225,25 +289,9 @@ pub fn check(c: &Check, lang: Lang) -> String {
                 "；应等于 SYN-ACK 的确认号 "
             )
         ),
-    };
-    // One dash style per language.
-    let text = if zh {
-        text.replace(" — ", " —— ")
-    } else {
-        text
-    };
-    let rule = c.what.rule();
-    let frame = c
-        .frame
-        .map(|f| format!("{}{f}: ", t(zh, "frame ", "第 ")))
-        .map(|s| if zh { s.replace(": ", " 帧：") } else { s })
-        .unwrap_or_default();
-    format!(
-        "{frame}{text} [{} {}: {}]",
-        t(zh, "rule", "规则"),
-        rule.id(),
-        rule_summary(rule, lang)
-    )
+        // Not reached: `check` sends each step's checks to its own function.
+        _ => String::new(),
+    }
 }
 
 pub(crate) fn t(zh: bool, en: &str, cn: &str) -> String {

@@ -152,22 +152,8 @@ fn one_file(
     sink.begin(out, &name, json_objects)?;
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
-    let mut warned = false;
     let started = std::time::Instant::now();
-    let keep = |f: &synack_capture::reader::Frame<'_>| match frames.as_mut() {
-        None => true,
-        Some(bpf) => bpf
-            .keeps(f.linktype, f.data, f.wire_len)
-            .unwrap_or_else(|e| {
-                if !std::mem::replace(&mut warned, true) {
-                    eprintln!(
-                        "synack: {name}: -F: link type {}: {e}; its frames are left out",
-                        f.linktype
-                    );
-                }
-                false
-            }),
-    };
+    let keep = frame_filter(frames, &name);
     let each = |a: synack_capture::Attempt| {
         if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
             return;
@@ -181,19 +167,7 @@ fn one_file(
             err = Some(e);
         }
     };
-    let input = std::io::BufReader::with_capacity(1 << 20, input);
-    let result = if args.threads > 1 {
-        synack_capture::analyze_parallel(
-            input,
-            &name,
-            args.max_attempts,
-            usize::from(args.threads),
-            keep,
-            each,
-        )
-    } else {
-        synack_capture::analyze_frames(input, &name, args.max_attempts, keep, each)
-    };
+    let result = pass(args, &name, input, keep, each);
     crate::progress::clear(show);
     if let Some(e) = err {
         return Err(e);
@@ -202,20 +176,7 @@ fn one_file(
         Ok(t) => t,
         Err(e) => {
             eprintln!("synack: {e}");
-            if matches!(
-                sink,
-                Sink::Json
-                    | Sink::Ports {
-                        format: Fmt::Json,
-                        ..
-                    }
-            ) {
-                write!(
-                    out,
-                    "],\"error\":{}}}",
-                    serde_json::Value::from(e.to_string())
-                )?;
-            }
+            sink.failed(out, &e.to_string())?;
             return Ok(None);
         }
     };
@@ -235,6 +196,52 @@ fn one_file(
         lang,
         (size, secs, args.verbose),
     )
+}
+
+/// The `-F` filter as a frame test: a link type it cannot be compiled for
+/// passes nothing, said once.
+fn frame_filter<'a>(
+    frames: &'a mut Option<crate::bpf::Filter>,
+    name: &'a str,
+) -> impl FnMut(&synack_capture::reader::Frame<'_>) -> bool + 'a {
+    let mut warned = false;
+    move |f| match frames.as_mut() {
+        None => true,
+        Some(bpf) => bpf
+            .keeps(f.linktype, f.data, f.wire_len)
+            .unwrap_or_else(|e| {
+                if !std::mem::replace(&mut warned, true) {
+                    eprintln!(
+                        "synack: {name}: -F: link type {}: {e}; its frames are left out",
+                        f.linktype
+                    );
+                }
+                false
+            }),
+    }
+}
+
+/// One pass over the file, on one thread or on `--threads`.
+fn pass(
+    args: &Args,
+    name: &str,
+    input: impl std::io::Read + Send,
+    keep: impl FnMut(&synack_capture::reader::Frame<'_>) -> bool,
+    each: impl FnMut(synack_capture::Attempt),
+) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
+    let input = std::io::BufReader::with_capacity(1 << 20, input);
+    if args.threads > 1 {
+        synack_capture::analyze_parallel(
+            input,
+            name,
+            args.max_attempts,
+            usize::from(args.threads),
+            keep,
+            each,
+        )
+    } else {
+        synack_capture::analyze_frames(input, name, args.max_attempts, keep, each)
+    }
 }
 
 /// Returns the exit code.

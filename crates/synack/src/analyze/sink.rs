@@ -140,6 +140,18 @@ impl Sink {
         }
     }
 
+    /// The file could not be read after all: a JSON document says so in
+    /// the file's object, which it closes.
+    pub(super) fn failed(&self, out: &mut dyn Write, why: &str) -> std::io::Result<()> {
+        match self {
+            Sink::Json
+            | Sink::Ports {
+                format: Fmt::Json, ..
+            } => write!(out, "],\"error\":{}}}", serde_json::Value::from(why)),
+            _ => Ok(()),
+        }
+    }
+
     /// After the file's last attempt; `None` when the file turned out
     /// unreadable (HTML reads it twice).
     #[allow(clippy::too_many_arguments)]
