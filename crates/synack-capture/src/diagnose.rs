@@ -345,7 +345,7 @@ fn wrong_numbers(a: &Attempt) -> Option<Diagnosis> {
 }
 
 /// nmap's reason for an unreachable code (portreasons.cc).
-fn icmp_reason(r: synack_wire::Unreachable) -> &'static str {
+pub fn icmp_reason(r: synack_wire::Unreachable) -> &'static str {
     use synack_wire::Unreachable as U;
     match r {
         U::Net => "net-unreach",

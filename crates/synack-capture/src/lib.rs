@@ -210,7 +210,26 @@ pub fn analyze_each_within(
     max_live: usize,
     each: impl FnMut(Attempt),
 ) -> Result<Totals, CaptureError> {
-    analyze_frames(input, name, max_live, |_| true, each)
+    analyze_frames(input, name, Pass::new(max_live), |_| true, each)
+}
+
+/// How a pass reads a file.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass {
+    /// The most attempts held at once (the oldest is evicted past it).
+    pub max_live: usize,
+    /// Check TCP checksums (a capture made on the sending host holds its
+    /// segments before the NIC filled the checksum in: no use there).
+    pub checksums: bool,
+}
+
+impl Pass {
+    pub fn new(max_live: usize) -> Pass {
+        Pass {
+            max_live,
+            checksums: true,
+        }
+    }
 }
 
 /// [`analyze_each_within`], with only the frames `keep` says yes to (a
@@ -218,32 +237,98 @@ pub fn analyze_each_within(
 pub fn analyze_frames(
     input: impl Read + Send,
     name: &str,
-    max_live: usize,
+    pass: Pass,
     mut keep: impl FnMut(&reader::Frame<'_>) -> bool,
     mut each: impl FnMut(Attempt),
 ) -> Result<Totals, CaptureError> {
-    let mut tracker = Tracker::with_max_live(max_live);
-    let mut unreadable = 0;
+    let mut live = Live::new(pass.max_live);
+    live.checksums = pass.checksums;
     let mut filtered_out = 0;
     let summary = reader::read(input, name, |f| {
         if !keep(&f) {
             filtered_out += 1;
             return;
         }
-        frame(&f, &mut tracker, &mut unreadable, &mut each);
+        live.frame(&f, &mut each);
     })?;
-    let (unmatched, peak_live, evicted) = (tracker.unmatched, tracker.peak_live, tracker.evicted);
-    for a in tracker.finish() {
-        each(a);
+    let mut t = live.finish(&mut each);
+    t.summary = summary;
+    t.filtered_out = filtered_out;
+    Ok(t)
+}
+
+/// Frames one at a time, as a file's pass or a live capture hands them
+/// over: the tracker, and what fitted no attempt.
+pub struct Live {
+    tracker: Tracker,
+    unreadable: u64,
+    checksums: bool,
+}
+
+impl Live {
+    /// At most `max_live` attempts held at once.
+    pub fn new(max_live: usize) -> Live {
+        Live {
+            tracker: Tracker::with_max_live(max_live),
+            unreadable: 0,
+            checksums: true,
+        }
     }
-    Ok(Totals {
-        summary,
-        unreadable,
-        unmatched,
-        peak_live,
-        evicted,
-        filtered_out,
-    })
+
+    /// Do not check TCP checksums: on a live capture the segments this
+    /// host sends are seen before the NIC fills their checksum in
+    /// (offload), so a wrong one says nothing (Wireshark's default too).
+    pub fn without_checksums(mut self) -> Live {
+        self.checksums = false;
+        self
+    }
+
+    /// An attempt silent for `secs` is over (300 s by default, zeek's).
+    pub fn idle_after(mut self, secs: f64) -> Live {
+        self.tracker.idle_s = secs;
+        self
+    }
+
+    /// One frame; the attempts it ended are handed to `each`.
+    pub fn frame(&mut self, f: &reader::Frame<'_>, each: &mut impl FnMut(Attempt)) {
+        frame(
+            f,
+            &mut self.tracker,
+            &mut self.unreadable,
+            self.checksums,
+            each,
+        );
+    }
+
+    /// Time passed with no frame (`now`: seconds since the epoch): the
+    /// attempts over by then are handed to `each`.
+    pub fn tick(&mut self, now: f64, each: &mut impl FnMut(Attempt)) {
+        self.tracker.advance(now);
+        for a in self.tracker.take_ready() {
+            each(a);
+        }
+    }
+
+    /// Attempts held now.
+    pub fn held(&self) -> usize {
+        self.tracker.live()
+    }
+
+    /// Everything still held, handed to `each`; the counts.
+    pub fn finish(self, each: &mut impl FnMut(Attempt)) -> Totals {
+        let t = &self.tracker;
+        let totals = Totals {
+            unreadable: self.unreadable,
+            unmatched: t.unmatched,
+            peak_live: t.peak_live,
+            evicted: t.evicted,
+            ..Totals::default()
+        };
+        for a in self.tracker.finish() {
+            each(a);
+        }
+        totals
+    }
 }
 
 /// One frame into the tracker; attempts it ended handed to `each`.
@@ -251,10 +336,12 @@ fn frame(
     f: &reader::Frame<'_>,
     tracker: &mut Tracker,
     unreadable: &mut u64,
+    checksums: bool,
     each: &mut impl FnMut(Attempt),
 ) {
     match segment(f) {
-        Some(s) => {
+        Some(mut s) => {
+            s.bad_checksum &= checksums;
             tracker.add(&s);
             for a in tracker.take_ready() {
                 each(a);

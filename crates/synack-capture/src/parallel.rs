@@ -73,18 +73,18 @@ fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: u
 }
 
 /// [`crate::analyze_frames`] on `threads` threads (at least 2): this one
-/// reads, `threads - 1` track (each holding `max_live / (threads - 1)`
+/// reads, `threads - 1` track (each holding `pass.max_live / (threads - 1)`
 /// attempts at most).
 pub fn analyze_parallel(
     input: impl Read + Send,
     name: &str,
-    max_live: usize,
+    pass: crate::Pass,
     threads: usize,
     mut keep: impl FnMut(&Frame<'_>) -> bool,
     mut each: impl FnMut(Attempt),
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2) - 1;
-    let per_thread = (max_live / threads).max(1);
+    let per_thread = (pass.max_live / threads).max(1);
     let hasher = foldhash::fast::FixedState::with_seed(0x7ead);
     let part = |a: SocketAddr, b: SocketAddr| {
         let k = if a <= b { (a, b) } else { (b, a) };
@@ -115,7 +115,10 @@ pub fn analyze_parallel(
             }
             clock = clock.max(f.ts);
             let (i, item) = match segment(&f) {
-                Some(s) => (part(s.src, s.dst), Item::Seg(s)),
+                Some(mut s) => {
+                    s.bad_checksum &= pass.checksums;
+                    (part(s.src, s.dst), Item::Seg(s))
+                }
                 None => match icmp(&f) {
                     Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
                     None => {

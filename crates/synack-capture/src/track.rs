@@ -118,6 +118,9 @@ pub struct Tracker {
     pub max_live: usize,
     /// Attempts handed out early because of `max_live`.
     pub evicted: u64,
+    /// Seconds of silence after which an attempt is over ([`IDLE_S`] by
+    /// default; a live watch may want less).
+    pub idle_s: f64,
     ready: Vec<Out>,
     clock: f64,
     last_sweep: f64,
@@ -144,6 +147,7 @@ impl Tracker {
             v6: Table::new(),
             max_live: max.max(1),
             evicted: 0,
+            idle_s: IDLE_S,
             ready: Vec::new(),
             clock: 0.0,
             last_sweep: 0.0,
@@ -266,8 +270,8 @@ impl Tracker {
         self.last_sweep = self.clock;
         let now = self.clock;
         let start = self.ready.len();
-        let mut over = self.v4.expired(now, IDLE_S, LINGER_S);
-        over.extend(self.v6.expired(now, IDLE_S, LINGER_S));
+        let mut over = self.v4.expired(now, self.idle_s, LINGER_S);
+        over.extend(self.v6.expired(now, self.idle_s, LINGER_S));
         for (ends, slot) in over {
             self.hand_out(ends, slot, false);
         }

@@ -19,9 +19,24 @@ fn records(bytes: &[u8], threads: usize) -> (Vec<String>, u64, u64) {
         v.push((a.first_frame, j.to_string()));
     };
     let t = if threads == 1 {
-        analyze_frames(bytes, "t", 100_000, |_| true, each).unwrap()
+        analyze_frames(
+            bytes,
+            "t",
+            synack_capture::Pass::new(100_000),
+            |_| true,
+            each,
+        )
+        .unwrap()
     } else {
-        analyze_parallel(bytes, "t", 100_000, threads, |_| true, each).unwrap()
+        analyze_parallel(
+            bytes,
+            "t",
+            synack_capture::Pass::new(100_000),
+            threads,
+            |_| true,
+            each,
+        )
+        .unwrap()
     };
     v.sort();
     (v.into_iter().map(|x| x.1).collect(), t.unmatched, t.evicted)

@@ -86,11 +86,7 @@ pub fn run(args: &Args, listening: bool) -> Result<u8, String> {
         synack_net::device::connect(&opts)
     };
     let (trace, outcome) = result.map_err(|e| e.to_string())?;
-    let lang = match args.lang {
-        Some(crate::explain::LangArg::Zh) => Lang::Zh,
-        Some(crate::explain::LangArg::En) => Lang::En,
-        None => Lang::from_env(),
-    };
+    let lang = crate::explain::LangArg::or_env(args.lang);
     let format = args.format.into();
     if format == Format::Text {
         let r = Report::new(&trace, &(String::new(), String::new()), lang, Style::PLAIN);

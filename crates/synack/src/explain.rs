@@ -136,6 +136,17 @@ pub enum LangArg {
     Zh,
 }
 
+impl LangArg {
+    /// The language asked for, else the locale's (LC_ALL/LC_MESSAGES/LANG).
+    pub fn or_env(a: Option<LangArg>) -> Lang {
+        match a {
+            Some(LangArg::En) => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            None => Lang::from_env(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
     Text,
@@ -297,11 +308,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let answers = synack_scenario::answers(&trace);
-    let lang = match args.lang {
-        Some(LangArg::En) => Lang::En,
-        Some(LangArg::Zh) => Lang::Zh,
-        None => Lang::from_env(),
-    };
+    let lang = LangArg::or_env(args.lang);
     let stdout = std::io::stdout();
     let color = match args.color {
         ColorArg::Always => true,

@@ -3,12 +3,13 @@
 mod analyze;
 mod bench;
 mod bench_analyze;
-mod bpf;
 mod device;
 mod explain;
 mod input;
+mod probe;
 mod progress;
 mod report;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,13 @@ enum Command {
     /// steps with their frames, ISNs, retransmissions, outcome, RTT, and zeek's
     /// conn_state/history, each step checked with the engine's rule ids.
     Analyze(analyze::Args),
+    /// Probe HOST:PORT with real handshakes, tcping-style: a line per probe
+    /// with nmap's verdict and reason (open/syn-ack, closed/reset,
+    /// filtered/no-response or the ICMP error), the RTT, a summary.
+    Probe(probe::Args),
+    /// Watch an interface live: each handshake reported as analyze reports
+    /// it (outcome, diagnosis, RTT), a summary at Ctrl-C.
+    Watch(watch::Args),
     /// Benchmarks: `synack bench live` (engine over TUN against the kernel),
     /// `synack bench analyze` (capture analysis against tshark and tcpdump).
     #[command(subcommand)]
@@ -85,6 +93,8 @@ fn main() -> ExitCode {
         Command::Connect(_)
         | Command::Listen(_)
         | Command::Analyze(_)
+        | Command::Probe(_)
+        | Command::Watch(_)
         | Command::Completions { .. }
         | Command::Man => false,
     };
@@ -99,6 +109,8 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Bench(cmd) => bench::run(&cmd),
         Command::Analyze(args) => return exit(analyze::run(&args)),
+        Command::Probe(args) => return exit(probe::run(&args)),
+        Command::Watch(args) => return exit(watch::run(&args)),
         Command::Connect(args) => return exit(device::run(&args, false)),
         Command::Listen(args) => return exit(device::run(&args, true)),
         Command::Completions { shell } => {

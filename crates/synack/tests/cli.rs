@@ -1007,7 +1007,7 @@ fn analyze_help_examples_run() {
         };
         let cmd = cmd.split(['|', '>']).next().unwrap();
         let cmd = cmd.split("   ").next().unwrap().trim();
-        let args: Vec<String> = shell_words(cmd)
+        let args: Vec<String> = common::shell_words(cmd)
             .into_iter()
             .map(|w| match w.as_str() {
                 "trace.pcapng" => pcapng.display().to_string(),
@@ -1029,32 +1029,6 @@ fn analyze_help_examples_run() {
     }
     assert!(ran >= 10, "only {ran} analyze examples");
     let _ = std::fs::remove_file(&zst);
-}
-
-/// Words as a POSIX shell splits them, for the examples: single and double
-/// quotes group, and are removed.
-fn shell_words(s: &str) -> Vec<String> {
-    let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
-    for c in s.chars() {
-        match (quote, c) {
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                any = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (None, c) if c.is_whitespace() => {
-                if any || !cur.is_empty() {
-                    words.push(std::mem::take(&mut cur));
-                }
-                any = false;
-            }
-            (_, c) => cur.push(c),
-        }
-    }
-    if any || !cur.is_empty() {
-        words.push(cur);
-    }
-    words
 }
 
 /// The examples of `synack connect --help`, run as written in a namespace

@@ -7,6 +7,8 @@ use synack_capture::Filter;
 use synack_capture::Stats;
 use synack_explain::Lang;
 
+use crate::explain::LangArg;
+
 mod html;
 mod sink;
 
@@ -79,6 +81,12 @@ pub struct Args {
     /// in order of first frame, and `tcp_stream` is unknown (null).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
+    /// Do not check TCP checksums: a capture made on the host that sent
+    /// the segments (tcpdump, `synack watch -w`) holds them before the NIC
+    /// filled the checksum in, so they look wrong (Wireshark does not check
+    /// by default either).
+    #[arg(long)]
+    no_checksums: bool,
     /// Text: every step (frame, time, flags, seq/ack) and every check, passed
     /// or not, with its rule.
     #[arg(short, long)]
@@ -92,12 +100,6 @@ pub struct Args {
     /// Progress on stderr: `auto` draws it when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     progress: When,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LangArg {
-    En,
-    Zh,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -130,7 +132,7 @@ fn one_file(
     path: &std::path::Path,
     out: &mut dyn Write,
     json_objects: &mut usize,
-    frames: &mut Option<crate::bpf::Filter>,
+    frames: &mut Option<synack_live::Filter>,
 ) -> Result<Option<()>, std::io::Error> {
     let name = path.display().to_string();
     let (file, size) = match crate::input::open(path) {
@@ -201,7 +203,7 @@ fn one_file(
 /// The `-F` filter as a frame test: a link type it cannot be compiled for
 /// passes nothing, said once.
 fn frame_filter<'a>(
-    frames: &'a mut Option<crate::bpf::Filter>,
+    frames: &'a mut Option<synack_live::Filter>,
     name: &'a str,
 ) -> impl FnMut(&synack_capture::reader::Frame<'_>) -> bool + 'a {
     let mut warned = false;
@@ -230,27 +232,20 @@ fn pass(
     each: impl FnMut(synack_capture::Attempt),
 ) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
     let input = std::io::BufReader::with_capacity(1 << 20, input);
+    let how = synack_capture::Pass {
+        max_live: args.max_attempts,
+        checksums: !args.no_checksums,
+    };
     if args.threads > 1 {
-        synack_capture::analyze_parallel(
-            input,
-            name,
-            args.max_attempts,
-            usize::from(args.threads),
-            keep,
-            each,
-        )
+        synack_capture::analyze_parallel(input, name, how, usize::from(args.threads), keep, each)
     } else {
-        synack_capture::analyze_frames(input, name, args.max_attempts, keep, each)
+        synack_capture::analyze_frames(input, name, how, keep, each)
     }
 }
 
 /// Returns the exit code.
 pub fn run(args: &Args) -> Result<u8, String> {
-    let lang = match args.lang {
-        Some(LangArg::En) => Lang::En,
-        Some(LangArg::Zh) => Lang::Zh,
-        None => Lang::from_env(),
-    };
+    let lang = LangArg::or_env(args.lang);
     if args.ports && matches!(args.format, Fmt::Html | Fmt::Zeek) {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
@@ -266,7 +261,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
         .exit();
     }
     let mut frames = match &args.bpf {
-        Some(expr) => match crate::bpf::Filter::new(expr) {
+        Some(expr) => match synack_live::Filter::new(expr) {
             Ok(f) => Some(f),
             Err(e) => clap::Error::raw(
                 clap::error::ErrorKind::ValueValidation,

@@ -12,3 +12,106 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A thread in a network namespace of its own: closures sent to it run
+/// there, and so do the commands they start (children inherit the
+/// thread's namespace). The namespace ends with the thread, so nothing is
+/// left on the host whatever happens to the test.
+#[allow(dead_code)] // not every test file uses it
+pub struct Ns {
+    jobs: Option<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread's id: `/proc/<tid>/ns/net` names the namespace.
+    pub tid: i32,
+}
+
+#[allow(dead_code)]
+impl Ns {
+    pub fn new() -> Ns {
+        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            synack_net::lab::private_namespace().unwrap();
+            tid_tx.send(synack_net::gettid()).unwrap();
+            for job in rx {
+                job();
+            }
+        });
+        Ns {
+            jobs: Some(tx),
+            thread: Some(thread),
+            tid: tid_rx.recv().unwrap(),
+        }
+    }
+
+    /// Run `f` in the namespace and wait for its result.
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.jobs
+            .as_ref()
+            .unwrap()
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .unwrap();
+        rx.recv().expect("the namespace's job panicked")
+    }
+
+    /// A command run in the namespace, its output.
+    pub fn cmd(&self, prog: &str, args: &[&str]) -> std::process::Output {
+        let (prog, args): (String, Vec<String>) =
+            (prog.into(), args.iter().map(|s| s.to_string()).collect());
+        self.run(move || {
+            std::process::Command::new(&prog)
+                .args(&args)
+                .output()
+                .unwrap_or_else(|e| panic!("{prog}: {e}"))
+        })
+    }
+
+    /// `cmd` that must succeed.
+    pub fn ok(&self, prog: &str, args: &[&str]) {
+        let o = self.cmd(prog, args);
+        assert!(
+            o.status.success(),
+            "{prog} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[allow(dead_code)]
+/// Words as a POSIX shell splits them, for the examples: single and double
+/// quotes group, and are removed.
+pub fn shell_words(s: &str) -> Vec<String> {
+    let (mut words, mut cur, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (_, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
