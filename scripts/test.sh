@@ -10,6 +10,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 # The Linux-peer tests drive the kernel through `ip` in their own network
 # namespaces, and check the pcap files synack writes with tshark.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+# probe's tests run it as nobody too.
+command -v setpriv >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v tshark >/dev/null 2>&1 || need_apt+=(tshark)
 # The port-scanner example filters a port with an nftables rule.
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)

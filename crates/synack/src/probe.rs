@@ -167,9 +167,19 @@ fn evidence(p: &Probe, zh: bool) -> String {
         );
         let kind = if i.v6 { "ICMPv6" } else { "ICMP" };
         e += &if zh {
-            format!("  {from} 发来 {kind} 类型 {} 代码 {}", i.icmp_type, i.code)
+            format!(
+                "  {} 后 {from} 发来 {kind} 类型 {} 代码 {}",
+                ms(p.connect_us),
+                i.icmp_type,
+                i.code
+            )
         } else {
-            format!("  from {from}: {kind} type {} code {}", i.icmp_type, i.code)
+            format!(
+                "  from {from}: {kind} type {} code {}, after {}",
+                i.icmp_type,
+                i.code,
+                ms(p.connect_us)
+            )
         };
     }
     if p.state == Verdict::Filtered && p.icmp.is_none() {

@@ -121,6 +121,18 @@ impl Report<'_> {
     }
 }
 
+/// tcpdump's names for the link types a capture on Linux gives.
+fn link_name(linktype: i32) -> String {
+    match linktype {
+        1 => "Ethernet".into(),
+        113 => "Linux cooked v1".into(),
+        276 => "Linux cooked v2".into(),
+        101 | 12 => "raw IP".into(),
+        0 => "BSD loopback".into(),
+        n => format!("link type {n}"),
+    }
+}
+
 fn epoch_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -222,9 +234,9 @@ pub fn run(args: &Args) -> Result<u8, String> {
     on_interrupt();
     // As tcpdump does: the capture is up from this line on.
     eprintln!(
-        "synack: watching {} (link type {}), Ctrl-C for the summary",
+        "synack: watching {} ({}), Ctrl-C for the summary",
         args.interface,
-        w.cap.linktype()
+        link_name(w.cap.linktype())
     );
     let show = match args.progress {
         When::Always => true,

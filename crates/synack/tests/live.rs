@@ -84,12 +84,12 @@ impl Net {
         // otherwise unusable for its first second, and the first SYN waits
         // for neighbour discovery until it is.
         for ns in [&c, &s] {
-            for k in ["all", "default"] {
-                ns.ok(
-                    "sysctl",
-                    &["-qw", &format!("net.ipv6.conf.{k}.accept_dad=0")],
-                );
-            }
+            ns.run(|| {
+                for k in ["all", "default"] {
+                    let path = format!("net/ipv6/conf/{k}/accept_dad");
+                    synack_net::lab::sysctl(&path, "0").unwrap();
+                }
+            });
         }
         let peer = s.tid.to_string();
         c.ok(
@@ -108,14 +108,16 @@ impl Net {
         }
         // The kernel rate-limits ICMP errors (about one a second per peer
         // after a burst of six): off, so every rejected SYN gets its answer.
-        for (k, v) in [
-            ("net.ipv4.icmp_ratelimit", "0"),
-            ("net.ipv6.icmp.ratelimit", "0"),
-            ("net.ipv4.icmp_msgs_per_sec", "1000000"),
-            ("net.ipv4.icmp_msgs_burst", "1000000"),
-        ] {
-            s.ok("sysctl", &["-qw", &format!("{k}={v}")]);
-        }
+        s.run(|| {
+            for (k, v) in [
+                ("net/ipv4/icmp_ratelimit", "0"),
+                ("net/ipv6/icmp/ratelimit", "0"),
+                ("net/ipv4/icmp_msgs_per_sec", "1000000"),
+                ("net/ipv4/icmp_msgs_burst", "1000000"),
+            ] {
+                synack_net::lab::sysctl(k, v).unwrap();
+            }
+        });
         let rules = RULES.to_string();
         s.run(move || synack_net::lab::nft(&rules).unwrap());
         let (stop, accepted) = (
@@ -234,6 +236,11 @@ fn host_state() -> String {
     )
 }
 
+/// Ctrl-C for a process (the shell's own kill, so no package is needed).
+fn interrupt(net: &Net, pid: &str) {
+    net.c.ok("sh", &["-c", &format!("kill -INT {pid}")]);
+}
+
 fn records(o: &std::process::Output) -> Vec<Value> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
@@ -255,6 +262,18 @@ fn probe_every_port(net: &Net, v6: bool, nobody: bool) {
         let r = records(&o);
         let (p, summary) = (&r[0], &r[1]);
         let what = format!("{target} nobody={nobody}: {p}");
+        let doc = include_str!("../../../docs/probe-json.md");
+        for k in p
+            .as_object()
+            .unwrap()
+            .keys()
+            .chain(summary.as_object().unwrap().keys())
+        {
+            assert!(
+                doc.contains(&format!("`{k}`")) || k == "type",
+                "{k} is not in docs/probe-json.md"
+            );
+        }
         assert_eq!(
             (p["type"].as_str(), summary["type"].as_str()),
             (Some("probe"), Some("summary"))
@@ -563,7 +582,7 @@ fn watch_1000(net: &Net) {
         std::thread::sleep(Duration::from_millis(5));
     }
     let pid = child.id().to_string();
-    net.c.ok("kill", &["-INT", &pid]);
+    interrupt(net, &pid);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let lines = records(&out);
@@ -715,7 +734,7 @@ fn help_examples(net: &Net) {
         traffic(net);
         let stops_itself = args.iter().any(|w| w == "-c" || w == "--for");
         if !stops_itself {
-            net.c.ok("kill", &["-INT", &child.id().to_string()]);
+            interrupt(net, &child.id().to_string());
         }
         let t0 = std::time::Instant::now();
         let out = child.wait_with_output().unwrap();
