@@ -103,9 +103,10 @@ fn ms(us: f64) -> String {
     }
 }
 
-/// A probe's line: number, target, verdict, reason, and what backs it;
-/// `open_before` is the last probe of this run that got a handshake.
-fn line(n: u64, p: &Probe, open_before: Option<u64>, lang: Lang) -> String {
+/// A probe's line: number, time since the first probe, target, verdict,
+/// reason, and what backs it; `open_before` is the last probe of this run
+/// that got a handshake.
+fn line(n: u64, p: &Probe, open_before: Option<u64>, since_ns: i64, lang: Lang) -> String {
     let zh = lang == Lang::Zh;
     let state = match (p.state, zh) {
         (v, false) => v.name(),
@@ -114,14 +115,21 @@ fn line(n: u64, p: &Probe, open_before: Option<u64>, lang: Lang) -> String {
         (Verdict::Filtered, true) => "被过滤",
         (Verdict::Error, true) => "出错",
     };
-    let mut l = format!("probe {n}  {}  {state} ({})", p.target, p.reason);
+    let at = since_ns.max(0) as f64 / 1e9;
+    let mut l = format!(
+        "probe {n}  +{at:.3} s  {}  {state} ({})",
+        p.target, p.reason
+    );
     if zh {
-        l = format!("探测 {n}  {}  {state}（{}）", p.target, p.reason);
+        l = format!(
+            "探测 {n}  +{at:.3} s  {}  {state}（{}）",
+            p.target, p.reason
+        );
     }
     l.push_str(&evidence(p, zh));
     if let (Some(k), "no-response") = (open_before, p.reason) {
         l.push_str(&if zh {
-            format!("\n  注意：本次运行的第 {k} 次探测与该端口完成了握手；接受队列已满的监听者（Linux）会不作回答地丢弃 SYN，SYN 限速也会如此")
+            format!("\n  注意：本次运行的第 {k} 次探测与该端口完成了握手；全连接队列已满的监听者（Linux）会不作回答地丢弃 SYN，SYN 限速也会如此")
         } else {
             format!("\n  note: probe {k} of this run completed a handshake with this port; a listener whose accept queue is full drops SYNs without answering (Linux), as a SYN rate limit does")
         });
@@ -155,32 +163,7 @@ fn evidence(p: &Probe, zh: bool) -> String {
         };
     }
     if let Some(i) = &p.icmp {
-        let from = i.from.map_or_else(
-            || {
-                if zh {
-                    "未知".into()
-                } else {
-                    "unknown".into()
-                }
-            },
-            |a| a.to_string(),
-        );
-        let kind = if i.v6 { "ICMPv6" } else { "ICMP" };
-        e += &if zh {
-            format!(
-                "  {} 后 {from} 发来 {kind} 类型 {} 代码 {}",
-                ms(p.connect_us),
-                i.icmp_type,
-                i.code
-            )
-        } else {
-            format!(
-                "  from {from}: {kind} type {} code {}, after {}",
-                i.icmp_type,
-                i.code,
-                ms(p.connect_us)
-            )
-        };
+        e += &icmp_text(p, i, zh);
     }
     if p.state == Verdict::Filtered && p.icmp.is_none() {
         e += &if zh {
@@ -204,6 +187,21 @@ fn evidence(p: &Probe, zh: bool) -> String {
         };
     }
     e
+}
+
+/// The ICMP error and its sender, in the line's language.
+fn icmp_text(p: &Probe, i: &synack_live::probe::IcmpReport, zh: bool) -> String {
+    let unknown = if zh { "未知" } else { "unknown" };
+    let from = i
+        .from
+        .map_or_else(|| unknown.to_string(), |a| a.to_string());
+    let kind = if i.v6 { "ICMPv6" } else { "ICMP" };
+    let (t, c, after) = (i.icmp_type, i.code, ms(p.connect_us));
+    if zh {
+        format!("  {after} 后 {from} 发来 {kind} 类型 {t} 代码 {c}")
+    } else {
+        format!("  from {from}: {kind} type {t} code {c}, after {after}")
+    }
 }
 
 /// The run so far.
@@ -308,6 +306,8 @@ struct Out<'a> {
     out: Box<dyn Write + 'a>,
     pcap: Option<synack_live::pcap_out::PcapOut<std::io::BufWriter<std::fs::File>>>,
     probes: Vec<serde_json::Value>,
+    /// When the first probe's SYN was asked for (ns since the epoch).
+    first_ns: Option<i64>,
 }
 
 impl Out<'_> {
@@ -316,7 +316,9 @@ impl Out<'_> {
         let w = |e: std::io::Error| e.to_string();
         match self.args.format {
             Fmt::Text => {
-                writeln!(self.out, "{}", line(n, p, open_before, self.lang)).map_err(w)?;
+                let first = *self.first_ns.get_or_insert(p.time_ns);
+                let l = line(n, p, open_before, p.time_ns - first, self.lang);
+                writeln!(self.out, "{l}").map_err(w)?;
                 if self.args.verbose {
                     self.narrate(n, p).map_err(w)?;
                 }
@@ -438,16 +440,19 @@ pub fn run(args: &Args) -> Result<u8, String> {
         out: Box::new(stdout.lock()),
         pcap: None,
         probes: Vec::new(),
+        first_ns: None,
     };
     let mut sum = Summary {
         target: target.to_string(),
         ..Summary::default()
     };
-    let (mut n, mut open_before) = (0, None);
+    let (mut n, mut open_before, mut last) = (0, None, Instant::now());
     while (args.count == 0 || n < args.count) && !interrupted() {
+        // As ping's: the interval runs from one probe's start to the next.
         if n > 0 {
-            pause(args.interval);
+            pause(args.interval.saturating_sub(last.elapsed()));
         }
+        last = Instant::now();
         let Some(p) = probe(target, &cfg).map_err(|e| e.to_string())? else {
             break;
         };
