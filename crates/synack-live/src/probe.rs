@@ -391,7 +391,8 @@ pub fn probe(target: SocketAddr, cfg: &ProbeConfig) -> Result<Option<Probe>, Liv
         time_ns,
         state,
         reason,
-        connect_us: waited.elapsed.as_secs_f64() * 1e6,
+        // Whole nanoseconds, so the JSON carries no float noise.
+        connect_us: waited.elapsed.as_nanos() as f64 / 1e3,
         kernel_rtt_us: kernel_rtt,
         wire_rtt_us: None,
         syn_retransmissions: kernel_retrans,
@@ -433,7 +434,10 @@ fn finish_capture(
         p.attempt = attempt_of(p.linktype, &frames, local);
     }
     if let Some(a) = &p.attempt {
-        p.wire_rtt_us = a.syn_to_synack_s.or(a.syn_to_rst_s).map(|s| s * 1e6);
+        p.wire_rtt_us = a
+            .syn_to_synack_s
+            .or(a.syn_to_rst_s)
+            .map(|s| (s * 1e9).round() / 1e3);
         p.syn_retransmissions = Some(u32::try_from(a.syn_retransmissions).unwrap_or(u32::MAX));
         p.disagreement = disagreement(p, a);
     }

@@ -32,9 +32,10 @@ with -v every segment checked as `synack analyze -v` checks it.
 Exit status (ping's): 0 at least one handshake, 1 none, 2 an error (bad arguments, a name that
 does not resolve).")]
 pub struct Args {
-    /// HOST:PORT, or HOST PORT ([2001:db8::1]:443 for IPv6 addresses);
+    /// HOST:PORT, or HOST PORT (`[2001:db8::1]:443` for IPv6 addresses);
     /// names are resolved once.
     target: String,
+    /// The port, when TARGET is a host alone (`synack probe db01 5432`).
     port: Option<u16>,
     /// Probes to send (0: until Ctrl-C).
     #[arg(short = 'c', long, default_value_t = 4)]
