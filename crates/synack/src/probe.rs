@@ -311,34 +311,54 @@ struct Out<'a> {
     first_ns: Option<i64>,
 }
 
+/// Why output stopped: the reader went away (`| head`), or an error.
+enum Stop {
+    ClosedPipe,
+    Failed(String),
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Stop {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Stop::ClosedPipe,
+            _ => Stop::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Stop {
+    fn from(e: serde_json::Error) -> Stop {
+        match e.io_error_kind() {
+            Some(k) => std::io::Error::from(k).into(),
+            None => Stop::Failed(e.to_string()),
+        }
+    }
+}
+
 impl Out<'_> {
-    fn probe(&mut self, n: u64, p: &Probe, open_before: Option<u64>) -> Result<(), String> {
-        self.frames(p)?;
-        let w = |e: std::io::Error| e.to_string();
+    fn probe(&mut self, n: u64, p: &Probe, open_before: Option<u64>) -> Result<(), Stop> {
+        self.frames(p).map_err(Stop::Failed)?;
         match self.args.format {
             Fmt::Text => {
                 let first = *self.first_ns.get_or_insert(p.time_ns);
                 let l = line(n, p, open_before, p.time_ns - first, self.lang);
-                writeln!(self.out, "{l}").map_err(w)?;
+                writeln!(self.out, "{l}")?;
                 if self.args.verbose {
-                    self.narrate(n, p).map_err(w)?;
+                    self.narrate(n, p)?;
                 }
             }
             Fmt::Jsonl => {
+                let item = with_attempt(p, open_before);
                 let r = Record {
                     kind: "probe",
-                    item: &with_attempt(p, open_before),
+                    item: &item,
                 };
-                writeln!(
-                    self.out,
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| e.to_string())?
-                )
-                .map_err(w)?;
+                serde_json::to_writer(&mut self.out, &r)?;
+                writeln!(self.out)?;
             }
             Fmt::Json => self.probes.push(with_attempt(p, open_before)),
         }
-        self.out.flush().map_err(w)
+        Ok(self.out.flush()?)
     }
 
     fn narrate(&mut self, n: u64, p: &Probe) -> std::io::Result<()> {
@@ -356,44 +376,39 @@ impl Out<'_> {
         if let Captured::Unavailable(why) = &p.captured {
             return Err(format!("--pcap needs a capture: {why}"));
         }
+        let at = |e: std::io::Error| format!("{}: {e}", path.display());
         if self.pcap.is_none() {
-            let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            self.pcap = Some(
-                synack_live::pcap_out::PcapOut::new(std::io::BufWriter::new(f), p.linktype)
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
-            );
+            let f = std::fs::File::create(path).map_err(at)?;
+            let w = synack_live::pcap_out::PcapOut::new(std::io::BufWriter::new(f), p.linktype);
+            self.pcap = Some(w.map_err(at)?);
         }
         if let Some(w) = self.pcap.as_mut() {
             for f in &p.frames {
-                w.frame(f.ts_ns, &f.data, f.wire_len)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                w.frame(f.ts_ns, &f.data, f.wire_len).map_err(at)?;
             }
         }
         Ok(())
     }
 
-    fn summary(&mut self, s: &Summary) -> Result<(), String> {
-        let w = |e: std::io::Error| e.to_string();
+    fn summary(&mut self, s: &Summary) -> Result<(), Stop> {
         match self.args.format {
-            Fmt::Text => write!(self.out, "\n{}", s.text(self.lang)).map_err(w)?,
+            Fmt::Text => write!(self.out, "\n{}", s.text(self.lang))?,
             Fmt::Jsonl => {
-                let r = Record {
-                    kind: "summary",
-                    item: s,
-                };
-                writeln!(
-                    self.out,
-                    "{}",
-                    serde_json::to_string(&r).map_err(|e| e.to_string())?
-                )
-                .map_err(w)?;
+                serde_json::to_writer(
+                    &mut self.out,
+                    &Record {
+                        kind: "summary",
+                        item: s,
+                    },
+                )?;
+                writeln!(self.out)?;
             }
             Fmt::Json => {
                 let doc = serde_json::json!({"schema": "synack.probe/1", "probes": self.probes, "summary": s});
-                writeln!(self.out, "{doc}").map_err(w)?;
+                writeln!(self.out, "{doc}")?;
             }
         }
-        self.out.flush().map_err(w)
+        Ok(self.out.flush()?)
     }
 }
 
@@ -473,10 +488,9 @@ pub fn run(args: &Args) -> Result<u8, String> {
 }
 
 /// A reader that went away (`| head`) ends the run without an error.
-fn quiet_on_closed_pipe(e: String) -> Result<u8, String> {
-    if e.contains("Broken pipe") {
-        Ok(0)
-    } else {
-        Err(e)
+fn quiet_on_closed_pipe(e: Stop) -> Result<u8, String> {
+    match e {
+        Stop::ClosedPipe => Ok(0),
+        Stop::Failed(e) => Err(e),
     }
 }

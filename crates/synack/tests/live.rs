@@ -584,6 +584,32 @@ fn probe_texts_and_errors(net: &Net) {
             && rest.contains(" 0 closed, 0 filtered, 0 errors; 0.0% without a handshake"),
         "{rest}"
     );
+    // A reader that goes away (`| head -1`) ends the run quietly.
+    let (bin, to) = (binary(), format!("{S4}:80"));
+    let mut child = net.c.run(move || {
+        std::process::Command::new(bin)
+            .args(["probe", "-c", "50", "-i", "10ms", "-v", &to])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = net.synack(&["probe", "-c", "1", "no-such-host.invalid:80"], false);
     assert_eq!(o.status.code(), Some(2));
     let o = net.synack(&["probe", "-c", "1", "-6", &format!("{S4}:80")], false);
