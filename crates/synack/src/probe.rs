@@ -61,6 +61,9 @@ pub struct Args {
     /// Write the captured frames of every probe to a pcap file.
     #[arg(long, value_name = "FILE", conflicts_with = "no_capture")]
     pcap: Option<std::path::PathBuf>,
+    /// `text` (a line per probe, then the summary), `jsonl` (a record per
+    /// probe, then the summary) or `json` (one document); see
+    /// docs/probe-json.md.
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
     /// Language of the text (default: from LC_ALL/LC_MESSAGES/LANG).

@@ -24,8 +24,8 @@ use crate::report;
 An attempt is reported when it is over, as `synack analyze` decides it on a file: 2 s after its
 close or reset (late segments still belong to it), after --idle of silence, when its ports are
 reused, or at Ctrl-C (which also prints the summary: outcomes, RTT percentiles, diagnoses). The
-report of a -w file by `synack analyze` is the same, frame numbers included. Checksums are not
-checked: the host's own segments are captured before the NIC fills them in.
+same attempts come from `synack analyze --no-checksums` on the -w file, frame numbers included.
+Checksums are not checked: the host's own segments are captured before the NIC fills them in.
 Needs root or CAP_NET_RAW, and libpcap (tcpdump and tshark install it).
 
 Exit status: 0 the capture ran, 2 it could not start (no such interface, no privilege).")]
@@ -37,6 +37,9 @@ pub struct Args {
     /// `tcp or icmp or icmp6` is the default.
     #[arg(short = 'F', long = "bpf", value_name = "EXPR")]
     bpf: Option<String>,
+    /// `text` (analyze's lines, the summary at the end) or `jsonl` (a
+    /// record per attempt as it is reported, then the summary; see
+    /// docs/probe-json.md).
     #[arg(long, value_enum, default_value_t = Fmt::Text)]
     format: Fmt,
     /// Also write every captured frame to a pcap file.
@@ -60,6 +63,7 @@ pub struct Args {
     /// Every step and every check of each attempt.
     #[arg(short, long)]
     verbose: bool,
+    /// Language of the text (default: from LC_ALL/LC_MESSAGES/LANG).
     #[arg(long, value_enum)]
     lang: Option<LangArg>,
     /// A progress line on stderr (`auto`: when it is a terminal).

@@ -610,6 +610,14 @@ fn probe_texts_and_errors(net: &Net) {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let o = net.synack(&["watch", "-i", "nosuch0"], false);
+    assert_eq!(o.status.code(), Some(2));
+    let o = net.synack(&["watch", "-i", "eth0"], true);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("needs root or CAP_NET_RAW"),
+        "{o:?}"
+    );
     let o = net.synack(&["probe", "-c", "1", "no-such-host.invalid:80"], false);
     assert_eq!(o.status.code(), Some(2));
     let o = net.synack(&["probe", "-c", "1", "-6", &format!("{S4}:80")], false);
