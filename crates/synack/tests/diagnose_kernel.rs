@@ -3,8 +3,10 @@
 //! listener that never accepts, a closed port, a stale connection on the
 //! ports of a new SYN, a simultaneous open, SYN cookies forced, and a
 //! capture cut down to one direction. ICMP fields are checked against
-//! tshark; the rest against what the test made happen. Each diagnosis is
-//! also checked not to appear where the kernel did the ordinary thing.
+//! tshark, and the repeated SYNs and SYN-ACKs the diagnoses rest on against
+//! tshark's `tcp.analysis.retransmission`; the rest against what the test
+//! made happen. Each diagnosis is also checked not to appear where the
+//! kernel did the ordinary thing.
 //!
 //! Needs root (the lab); without it the test says SKIPPED, and under CI it
 //! fails instead.
@@ -123,6 +125,55 @@ fn tshark_icmp(file: &Path, v6: bool) -> Option<Vec<(u64, String, u8, u8)>> {
     )
 }
 
+/// The frames tshark marks `tcp.analysis.retransmission`.
+fn tshark_retransmissions(file: &Path) -> Option<Vec<u64>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args([
+            "-Y",
+            "tcp.analysis.retransmission",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| l.trim().parse().unwrap())
+                .collect(),
+        ),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but tshark is missing"
+            );
+            eprintln!("SKIPPED the tshark comparison: tshark is not installed");
+            None
+        }
+    }
+}
+
+/// Every SYN and SYN-ACK after the first of its attempt, in frame order:
+/// what tshark calls retransmissions in a capture of handshakes only.
+fn handshake_repeats(all: &[Attempt]) -> Vec<u64> {
+    let mut v: Vec<u64> = all
+        .iter()
+        .flat_map(|a| {
+            a.syn_frames
+                .iter()
+                .skip(1)
+                .chain(a.synack_frames.iter().skip(1))
+        })
+        .copied()
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 #[test]
 fn a_firewall_reject_is_diagnosed_from_the_icmp_error_v4_and_v6() {
     if !lab() {
@@ -182,6 +233,14 @@ fn a_dropping_firewall_is_no_response_with_the_kernels_own_schedule() {
         if linear { "linux" } else { "doubling-1s" },
         "{s:?}"
     );
+    // tshark sees the same SYNs as retransmissions.
+    if let Some(t) = tshark_retransmissions(&file) {
+        assert_eq!(
+            t,
+            handshake_repeats(&all),
+            "tshark's tcp.analysis.retransmission"
+        );
+    }
 }
 
 #[test]
@@ -213,6 +272,22 @@ fn a_full_accept_queue_shows_as_a_synack_after_the_ack() {
             (true, true) => {}
         }
     }
+    // tshark calls the SYN-ACK after the ACK a retransmission too, and
+    // each such diagnosis rests on one.
+    if let Some(t) = tshark_retransmissions(&file) {
+        assert_eq!(
+            t,
+            handshake_repeats(&all),
+            "tshark's tcp.analysis.retransmission"
+        );
+        for a in &after_ack {
+            let d = a.diagnosis.as_ref().unwrap();
+            assert!(
+                d.frames.iter().any(|f| t.contains(f)),
+                "{d:?} vs tshark {t:?}"
+            );
+        }
+    }
     // The listener with tcp_abort_on_overflow=1 answers with a RST instead.
     assert!(all.iter().any(|a| a.diagnosis.as_ref().is_some_and(|d| {
         d.id == Id::Reset && d.from == Some("server") && d.state == Some("established")
@@ -240,7 +315,14 @@ fn ordinary_kernel_handshakes_need_no_diagnosis_and_odd_ones_get_theirs() {
         ),
     ] {
         let file = kernel_capture(scenario, &["--scenario", scenario]);
-        assert_eq!(ids(&attempts(&file)), want, "{scenario}");
+        let all = attempts(&file);
+        assert_eq!(ids(&all), want, "{scenario}");
+        if let (Some(t), "normal" | "refused") = (tshark_retransmissions(&file), scenario) {
+            assert!(
+                t.is_empty() && handshake_repeats(&all).is_empty(),
+                "{scenario}: {t:?}"
+            );
+        }
     }
 }
 
