@@ -287,20 +287,38 @@ impl Capture {
         };
         c.activate(device, buffer_mb)?;
         c.nonblocking()?;
-        let prog = c.lib.compile(c.handle, &expr)?;
-        let set: SetFilter = c.lib.sym(b"pcap_setfilter\0")?;
-        let mut prog = prog;
-        // SAFETY: the handle is active; the program is copied into the
-        // kernel (or libpcap) and may be freed after.
-        let r = unsafe { set(c.handle, &mut prog) };
-        c.lib.free(prog);
-        if r != 0 {
-            return Err(LiveError::Libpcap(c.lib.error(c.handle)));
-        }
+        c.filter(&expr)?;
         let datalink: Datalink = c.lib.sym(b"pcap_datalink\0")?;
         // SAFETY: the handle is active.
         c.linktype = unsafe { datalink(c.handle) };
         Ok(c)
+    }
+
+    /// From now on only frames that pass `expr` are captured (frames
+    /// already buffered are not: [`Capture::discard`] drops them).
+    pub fn set_filter(&mut self, expr: &str) -> Result<(), LiveError> {
+        self.filter(&c_string(expr, "filter")?)
+    }
+
+    fn filter(&mut self, expr: &CStr) -> Result<(), LiveError> {
+        let mut prog = self.lib.compile(self.handle, expr)?;
+        let set: SetFilter = self.lib.sym(b"pcap_setfilter\0")?;
+        // SAFETY: the handle is active; the program is copied into the
+        // kernel (or libpcap) and may be freed after.
+        let r = unsafe { set(self.handle, &mut prog) };
+        self.lib.free(prog);
+        if r != 0 {
+            return Err(LiveError::Libpcap(self.lib.error(self.handle)));
+        }
+        Ok(())
+    }
+
+    /// Drop every frame buffered now.
+    pub fn discard(&mut self) -> Result<(), LiveError> {
+        let wait = std::mem::replace(&mut self.wait_ms, 0);
+        while self.next_frame()?.is_some() {}
+        self.wait_ms = wait;
+        Ok(())
     }
 
     fn nonblocking(&mut self) -> Result<(), LiveError> {

@@ -154,7 +154,8 @@ impl Probe {
     }
 }
 
-fn now_ns() -> i64 {
+/// Now, in ns since the Unix epoch.
+pub fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -222,9 +223,55 @@ fn filter(target: SocketAddr, local_port: u16) -> String {
     )
 }
 
-/// Open the capture for a probe, or say why not.
-fn open_capture(target: SocketAddr, port: u16) -> Result<Capture, LiveError> {
-    Capture::open("any", &filter(target, port), 4, 2)
+/// Probes of one run: the capture is opened once (opening one takes tens
+/// of ms) and given each probe's filter in turn.
+pub struct Prober {
+    cfg: ProbeConfig,
+    capture: Option<Result<Capture, String>>,
+}
+
+impl Prober {
+    pub fn new(cfg: ProbeConfig) -> Prober {
+        Prober { cfg, capture: None }
+    }
+
+    /// The capture set for a probe from local `port` to `target`, holding
+    /// none of an earlier probe's frames; or why there is none.
+    fn capture_for(&mut self, target: SocketAddr, port: u16) -> Result<&mut Capture, String> {
+        let expr = filter(target, port);
+        let ready = match self.capture.take() {
+            None => Capture::open("any", &expr, 4, 2).map_err(|e| e.to_string()),
+            Some(Ok(mut c)) => c
+                .set_filter(&expr)
+                .and_then(|()| c.discard())
+                .map(|()| c)
+                .map_err(|e| e.to_string()),
+            Some(Err(why)) => Err(why),
+        };
+        match self.capture.insert(ready) {
+            Ok(c) => Ok(c),
+            Err(why) => Err(why.clone()),
+        }
+    }
+
+    /// Probe `target` once. `None` when Ctrl-C came before it ended.
+    pub fn probe(&mut self, target: SocketAddr) -> Result<Option<Probe>, LiveError> {
+        let sock =
+            ProbeSocket::bound(target.is_ipv6()).map_err(LiveError::io("making a socket"))?;
+        let port = sock
+            .local()
+            .map_err(LiveError::io("reading the socket's port"))?
+            .port();
+        let cfg = self.cfg.clone();
+        let (cap, captured) = match cfg.capture {
+            false => (None, Captured::Off),
+            true => match self.capture_for(target, port) {
+                Ok(c) => (Some(c), Captured::Frames(0)),
+                Err(why) => (None, Captured::Unavailable(why)),
+            },
+        };
+        probe_on(sock, target, &cfg, cap, captured)
+    }
 }
 
 /// Read whatever the capture has now, within `ms`.
@@ -311,7 +358,7 @@ struct Waited {
 fn wait_connect(
     sock: &ProbeSocket,
     timeout: Duration,
-    cap: &mut Option<Capture>,
+    cap: &mut Option<&mut Capture>,
     frames: &mut Vec<OwnedFrame>,
     t0: Instant,
 ) -> Result<Waited, LiveError> {
@@ -345,21 +392,15 @@ fn wait_connect(
     }
 }
 
-/// Probe `target` once. `None` when Ctrl-C came before it ended.
-pub fn probe(target: SocketAddr, cfg: &ProbeConfig) -> Result<Option<Probe>, LiveError> {
-    let sock = ProbeSocket::bound(target.is_ipv6()).map_err(LiveError::io("making a socket"))?;
-    let port = sock
-        .local()
-        .map_err(LiveError::io("reading the socket's port"))?
-        .port();
-    let (mut cap, captured) = match cfg.capture {
-        false => (None, Captured::Off),
-        true => match open_capture(target, port) {
-            Ok(c) => (Some(c), Captured::Frames(0)),
-            Err(e) => (None, Captured::Unavailable(e.to_string())),
-        },
-    };
-    let linktype = cap.as_ref().map_or(0, Capture::linktype);
+/// One probe on a bound socket, with its capture if there is one.
+fn probe_on(
+    sock: ProbeSocket,
+    target: SocketAddr,
+    cfg: &ProbeConfig,
+    mut cap: Option<&mut Capture>,
+    captured: Captured,
+) -> Result<Option<Probe>, LiveError> {
+    let linktype = cap.as_ref().map_or(0, |c| c.linktype());
     let time_ns = now_ns();
     let mut frames = Vec::new();
     // The SYN may be answered inside connect() itself (a RST on a local

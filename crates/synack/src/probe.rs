@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use synack_explain::Lang;
-use synack_live::probe::{Captured, Probe, ProbeConfig, Verdict, probe};
+use synack_live::probe::{Captured, Probe, ProbeConfig, Prober, Verdict, now_ns};
 use synack_live::rtt::{RttSummary, summarize};
 use synack_live::{duration, interrupted, on_interrupt};
 
@@ -448,10 +448,10 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let target = resolve(args)?;
     let lang = LangArg::or_env(args.lang);
     on_interrupt();
-    let cfg = ProbeConfig {
+    let mut prober = Prober::new(ProbeConfig {
         timeout: args.timeout,
         capture: !args.no_capture,
-    };
+    });
     let stdout = std::io::stdout();
     let mut out = Out {
         args,
@@ -465,16 +465,17 @@ pub fn run(args: &Args) -> Result<u8, String> {
         target: target.to_string(),
         ..Summary::default()
     };
-    let (mut n, mut open_before, mut last) = (0, None, Instant::now());
+    let (mut n, mut open_before, mut last_syn) = (0, None, 0);
     while (args.count == 0 || n < args.count) && !interrupted() {
-        // As ping's: the interval runs from one probe's start to the next.
+        // As ping's: the interval runs from one SYN to the next.
         if n > 0 {
-            pause(args.interval.saturating_sub(last.elapsed()));
+            let since = Duration::from_nanos(u64::try_from(now_ns() - last_syn).unwrap_or(0));
+            pause(args.interval.saturating_sub(since));
         }
-        last = Instant::now();
-        let Some(p) = probe(target, &cfg).map_err(|e| e.to_string())? else {
+        let Some(p) = prober.probe(target).map_err(|e| e.to_string())? else {
             break;
         };
+        last_syn = p.time_ns;
         n += 1;
         sum.add(&p);
         if let Err(e) = out.probe(n, &p, open_before) {
