@@ -213,6 +213,8 @@ fn icmp_text(p: &Probe, i: &synack_live::probe::IcmpReport, zh: bool) -> String 
 struct Summary {
     target: String,
     sent: u64,
+    /// Probes that got any answer: a SYN-ACK, a RST or an ICMP error.
+    answered: u64,
     open: u64,
     closed: u64,
     filtered: u64,
@@ -228,6 +230,9 @@ struct Summary {
 impl Summary {
     fn add(&mut self, p: &Probe) {
         self.sent += 1;
+        if matches!(p.state, Verdict::Open | Verdict::Closed) || p.icmp.is_some() {
+            self.answered += 1;
+        }
         match p.state {
             Verdict::Open => self.open += 1,
             Verdict::Closed => self.closed += 1,
@@ -249,9 +254,10 @@ impl Summary {
         let zh = lang == Lang::Zh;
         let mut s = if zh {
             format!(
-                "--- {} 探测统计 ---\n发出 {} 次，开放 {}，关闭 {}，被过滤 {}，出错 {}；{:.1}% 未完成握手\n",
+                "--- {} 探测统计 ---\n发出 {} 次，有应答 {}：开放 {}，关闭 {}，被过滤 {}，出错 {}；{:.1}% 未完成握手\n",
                 self.target,
                 self.sent,
+                self.answered,
                 self.open,
                 self.closed,
                 self.filtered,
@@ -260,10 +266,11 @@ impl Summary {
             )
         } else {
             format!(
-                "--- {} probe statistics ---\n{} {}, {} open, {} closed, {} filtered, {} errors; {:.1}% without a handshake\n",
+                "--- {} probe statistics ---\n{} {}, {} answered: {} open, {} closed, {} filtered, {} errors; {:.1}% without a handshake\n",
                 self.target,
                 self.sent,
                 if self.sent == 1 { "probe" } else { "probes" },
+                self.answered,
                 self.open,
                 self.closed,
                 self.filtered,

@@ -332,6 +332,8 @@ fn probe_every_port(net: &Net, v6: bool, nobody: bool) {
         );
         assert_eq!(p["state"], state, "{what}");
         assert_eq!(p["reason"], reason, "{what}");
+        let answered = u64::from(reason != "no-response");
+        assert_eq!(summary["answered"], answered, "{what}");
         assert_eq!(
             o.status.code(),
             Some(if state == "open" { 0 } else { 1 }),
@@ -455,6 +457,7 @@ fn probe_pcap_json_and_names_and_watch_progress() {
         assert_eq!(doc["schema"], "synack.probe/1");
         assert_eq!(doc["probes"].as_array().unwrap().len(), 2);
         assert_eq!(doc["summary"]["open"], 2);
+        assert_eq!(doc["summary"]["answered"], 2);
         // Both handshakes are in the file, as analyze reads it.
         let a = std::process::Command::new(env!("CARGO_BIN_EXE_synack"))
             .args(["analyze", "--no-checksums", "--format", "jsonl", &f])
@@ -526,7 +529,9 @@ fn probe_texts_and_errors(net: &Net) {
         "{t}"
     );
     assert!(
-        t.contains("2 probes, 2 open, 0 closed, 0 filtered, 0 errors; 0.0% without a handshake"),
+        t.contains(
+            "2 probes, 2 answered: 2 open, 0 closed, 0 filtered, 0 errors; 0.0% without a handshake"
+        ),
         "{t}"
     );
     assert!(t.contains("rtt min/avg/max/mdev = "), "{t}");
