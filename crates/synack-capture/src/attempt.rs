@@ -189,7 +189,8 @@ pub(crate) fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
-fn display<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+/// An address as text in JSON (`10.0.0.1:80`, `[2001:db8::1]:80`).
+pub fn display<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(a)
 }
 

@@ -91,7 +91,7 @@ pub struct OwnedFrame {
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
     /// The address probed.
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "synack_capture::attempt::display")]
     pub target: SocketAddr,
     /// The probe's own address and port (unknown when no SYN left).
     #[serde(serialize_with = "display_opt")]
@@ -128,13 +128,9 @@ pub struct Probe {
     pub linktype: i32,
 }
 
-fn display<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(a)
-}
-
 fn display_opt<S: serde::Serializer>(a: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
     match a {
-        Some(a) => s.collect_str(a),
+        Some(a) => synack_capture::attempt::display(a, s),
         None => s.serialize_none(),
     }
 }

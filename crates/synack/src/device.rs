@@ -97,17 +97,23 @@ pub fn run(args: &Args, listening: bool) -> Result<u8, String> {
             synack_explain::render(&trace, &Default::default(), format, lang, Style::PLAIN)
         );
     }
-    let (line, code) = match &outcome {
+    let (line, code) = outcome_line(&outcome, lang);
+    if format == Format::Text {
+        println!("\n{line}");
+    } else {
+        eprintln!("synack: {line}");
+    }
+    Ok(code)
+}
+
+/// The outcome in a sentence, and the exit code it gives (ping-style).
+fn outcome_line(outcome: &Outcome, lang: Lang) -> (String, u8) {
+    match outcome {
         Outcome::Established { rtt, received } => {
+            let ms = rtt.as_secs_f64() * 1e3;
             let mut l = match lang {
-                Lang::En => format!(
-                    "connection established, handshake RTT {:.3} ms",
-                    rtt.as_secs_f64() * 1e3
-                ),
-                Lang::Zh => format!(
-                    "连接已建立，握手往返时间 {:.3} 毫秒",
-                    rtt.as_secs_f64() * 1e3
-                ),
+                Lang::En => format!("connection established, handshake RTT {ms:.3} ms"),
+                Lang::Zh => format!("连接已建立，握手往返时间 {ms:.3} 毫秒"),
             };
             if !received.is_empty() {
                 l += &format!(
@@ -131,11 +137,5 @@ pub fn run(args: &Args, listening: bool) -> Result<u8, String> {
             .to_string(),
             1,
         ),
-    };
-    if format == Format::Text {
-        println!("\n{line}");
-    } else {
-        eprintln!("synack: {line}");
     }
-    Ok(code)
 }

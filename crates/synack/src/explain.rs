@@ -217,91 +217,9 @@ impl From<FormatArg> for Format {
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
-    let scenario = args.scenario.0;
-    if args.role == SideArg::Server && !scenario.server_role {
-        clap::Error::raw(
-            clap::error::ErrorKind::ArgumentConflict,
-            format!(
-                "--role server applies to the textbook scenarios; in --scenario {} synack is the client\n",
-                scenario.name
-            ),
-        )
-        .exit();
-    }
-    if args.closer.is_some() && !scenario.closer {
-        warn(&format!(
-            "--closer applies to --scenario close; {} ignores it",
-            scenario.name
-        ));
-    }
-    // A bad --pcap path is found now, not after the run.
-    if let Some(path) = &args.pcap
-        && let Err(e) = std::fs::File::create(path)
-    {
-        clap::Error::raw(
-            clap::error::ErrorKind::InvalidValue,
-            format!("--pcap {}: {e}\n", path.display()),
-        )
-        .exit();
-    }
-    let (client_isn, server_isn) = args.isn.unwrap_or((None, None));
-    let opts = Options {
-        scenario,
-        client_isn,
-        server_isn,
-        seed: args.seed,
-        delay: Duration::from_millis(args.delay_ms.unwrap_or(10)),
-        profile: match args.profile {
-            ProfileArg::Rfc => Profile::Rfc,
-            ProfileArg::Linux => Profile::LinuxCompat,
-        },
-        closer: args.closer.unwrap_or(SideArg::Client).into(),
-        synack_side: args.role.into(),
-        kernel_defaults: args.kernel_defaults,
-        ..Options::default()
-    };
-    let opts = if args.ipv6 {
-        Options {
-            client: "[2001:db8::10]:40000".parse().map_err(|e| format!("{e}"))?,
-            server: "[2001:db8::20]:80".parse().map_err(|e| format!("{e}"))?,
-            ..opts
-        }
-    } else {
-        opts
-    };
-    if args.kernel_defaults && args.peer == PeerArg::Sim {
-        warn("--kernel-defaults applies to the Linux peer; the simulated peer ignores it");
-    }
-    if args.role == SideArg::Server && args.peer == PeerArg::Sim {
-        // A usage error: exit 2, as clap does for its own.
-        clap::Error::raw(
-            clap::error::ErrorKind::ArgumentConflict,
-            "--role server needs the Linux peer: with --peer sim synack plays both sides\n",
-        )
-        .exit();
-    }
-    let trace = match args.peer {
-        PeerArg::Sim => synack_scenario::run_sim(&opts)?,
-        PeerArg::Linux => {
-            synack_scenario::run_linux(&opts).map_err(|e| format!("the Linux peer: {e}"))?
-        }
-        PeerArg::Auto => match synack_scenario::run_linux(&opts) {
-            Ok(t) => t,
-            Err(
-                e @ (synack_net::NetError::Namespace(_)
-                | synack_net::NetError::Tun(_)
-                | synack_net::NetError::TunDenied(_)),
-            ) => {
-                let hint = match e {
-                    synack_net::NetError::Namespace(_) => "run as root for the Linux kernel",
-                    _ => "the Linux peer needs a working /dev/net/tun",
-                };
-                eprintln!("synack: using the simulated peer ({e}); {hint}");
-                synack_scenario::run_sim(&opts)?
-            }
-            Err(e) => return Err(format!("the Linux peer: {e}")),
-        },
-    };
+    check(args);
+    let opts = options(args)?;
+    let trace = run_trace(args, &opts)?;
     ignored_against_the_kernel(args, &trace);
     if let Some(path) = &args.pcap {
         synack_net::pcap::write_trace(path, &trace)
@@ -310,30 +228,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let answers = synack_scenario::answers(&trace);
     let lang = LangArg::or_env(args.lang);
     let stdout = std::io::stdout();
-    let color = match args.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => {
-            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    let width = args
-        .width
-        .map(usize::from)
-        .or_else(|| {
-            std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse::<usize>().ok())
-                .filter(|&c| c >= 40)
-        })
-        .or_else(|| {
-            terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0).max(40))
-        });
-    let style = Style {
-        color,
-        width,
-        verbose: args.verbose,
-    };
+    let style = style(args, &stdout);
     let format = args.format.into();
     let mut out = stdout.lock();
     let pause = args.step
@@ -356,6 +251,126 @@ pub fn run(args: &Args) -> Result<(), String> {
         // A closed pipe (`| head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("writing output: {e}")),
+    }
+}
+
+/// Options that cannot apply stop the run (exit 2, as clap's own) or are
+/// warned about, before anything runs; a bad --pcap path is found now, not
+/// after the run.
+fn check(args: &Args) {
+    let scenario = args.scenario.0;
+    let conflict = |msg: String| -> ! {
+        clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, msg).exit()
+    };
+    if args.role == SideArg::Server && !scenario.server_role {
+        conflict(format!(
+            "--role server applies to the textbook scenarios; in --scenario {} synack is the client\n",
+            scenario.name
+        ));
+    }
+    if args.closer.is_some() && !scenario.closer {
+        warn(&format!(
+            "--closer applies to --scenario close; {} ignores it",
+            scenario.name
+        ));
+    }
+    if let Some(path) = &args.pcap
+        && let Err(e) = std::fs::File::create(path)
+    {
+        clap::Error::raw(
+            clap::error::ErrorKind::InvalidValue,
+            format!("--pcap {}: {e}\n", path.display()),
+        )
+        .exit();
+    }
+    if args.kernel_defaults && args.peer == PeerArg::Sim {
+        warn("--kernel-defaults applies to the Linux peer; the simulated peer ignores it");
+    }
+    if args.role == SideArg::Server && args.peer == PeerArg::Sim {
+        conflict(
+            "--role server needs the Linux peer: with --peer sim synack plays both sides\n".into(),
+        );
+    }
+}
+
+/// The scenario's options from the command line.
+fn options(args: &Args) -> Result<Options, String> {
+    let (client_isn, server_isn) = args.isn.unwrap_or((None, None));
+    let opts = Options {
+        scenario: args.scenario.0,
+        client_isn,
+        server_isn,
+        seed: args.seed,
+        delay: Duration::from_millis(args.delay_ms.unwrap_or(10)),
+        profile: match args.profile {
+            ProfileArg::Rfc => Profile::Rfc,
+            ProfileArg::Linux => Profile::LinuxCompat,
+        },
+        closer: args.closer.unwrap_or(SideArg::Client).into(),
+        synack_side: args.role.into(),
+        kernel_defaults: args.kernel_defaults,
+        ..Options::default()
+    };
+    if !args.ipv6 {
+        return Ok(opts);
+    }
+    Ok(Options {
+        client: "[2001:db8::10]:40000".parse().map_err(|e| format!("{e}"))?,
+        server: "[2001:db8::20]:80".parse().map_err(|e| format!("{e}"))?,
+        ..opts
+    })
+}
+
+/// Run the scenario against the peer asked for; `auto` falls back to the
+/// simulator when the kernel's lab cannot be made, and says why.
+fn run_trace(args: &Args, opts: &Options) -> Result<synack_trace::Trace, String> {
+    match args.peer {
+        PeerArg::Sim => synack_scenario::run_sim(opts),
+        PeerArg::Linux => {
+            synack_scenario::run_linux(opts).map_err(|e| format!("the Linux peer: {e}"))
+        }
+        PeerArg::Auto => match synack_scenario::run_linux(opts) {
+            Ok(t) => Ok(t),
+            Err(
+                e @ (synack_net::NetError::Namespace(_)
+                | synack_net::NetError::Tun(_)
+                | synack_net::NetError::TunDenied(_)),
+            ) => {
+                let hint = match e {
+                    synack_net::NetError::Namespace(_) => "run as root for the Linux kernel",
+                    _ => "the Linux peer needs a working /dev/net/tun",
+                };
+                eprintln!("synack: using the simulated peer ({e}); {hint}");
+                synack_scenario::run_sim(opts)
+            }
+            Err(e) => Err(format!("the Linux peer: {e}")),
+        },
+    }
+}
+
+/// Colour and width: as asked, else from the terminal (NO_COLOR, COLUMNS).
+fn style(args: &Args, stdout: &std::io::Stdout) -> Style {
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let width = args
+        .width
+        .map(usize::from)
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse::<usize>().ok())
+                .filter(|&c| c >= 40)
+        })
+        .or_else(|| terminal_size::terminal_size_of(stdout).map(|(w, _)| usize::from(w.0).max(40)));
+    Style {
+        color,
+        width,
+        verbose: args.verbose,
     }
 }
 

@@ -252,30 +252,25 @@ impl Summary {
 
     fn text(&self, lang: Lang) -> String {
         let zh = lang == Lang::Zh;
+        let Summary {
+            target: t,
+            sent: n,
+            answered: a,
+            open: o,
+            closed: c,
+            filtered: f,
+            errors: e,
+            loss_pct: l,
+            ..
+        } = self;
         let mut s = if zh {
             format!(
-                "--- {} 探测统计 ---\n发出 {} 次，有应答 {}：开放 {}，关闭 {}，被过滤 {}，出错 {}；{:.1}% 未完成握手\n",
-                self.target,
-                self.sent,
-                self.answered,
-                self.open,
-                self.closed,
-                self.filtered,
-                self.errors,
-                self.loss_pct
+                "--- {t} 探测统计 ---\n发出 {n} 次，有应答 {a}：开放 {o}，关闭 {c}，被过滤 {f}，出错 {e}；{l:.1}% 未完成握手\n"
             )
         } else {
+            let probes = if *n == 1 { "probe" } else { "probes" };
             format!(
-                "--- {} probe statistics ---\n{} {}, {} answered: {} open, {} closed, {} filtered, {} errors; {:.1}% without a handshake\n",
-                self.target,
-                self.sent,
-                if self.sent == 1 { "probe" } else { "probes" },
-                self.answered,
-                self.open,
-                self.closed,
-                self.filtered,
-                self.errors,
-                self.loss_pct
+                "--- {t} probe statistics ---\n{n} {probes}, {a} answered: {o} open, {c} closed, {f} filtered, {e} errors; {l:.1}% without a handshake\n"
             )
         };
         match &self.rtt {

@@ -24,19 +24,6 @@ use synack_engine::Config;
 use synack_net::harness::{KernelRun, SEC, in_lab};
 use synack_net::{Dir, Fault, NetError};
 
-/// Whether the lab can be made; SKIPPED without root unless CI is set.
-fn lab() -> bool {
-    if common::is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the kernel tests cannot run: not root"
-    );
-    eprintln!("SKIPPED (set CI to make this a failure): needs root for the network namespace");
-    false
-}
-
 fn dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("synack-diag-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -176,7 +163,7 @@ fn handshake_repeats(all: &[Attempt]) -> Vec<u64> {
 
 #[test]
 fn a_firewall_reject_is_diagnosed_from_the_icmp_error_v4_and_v6() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     for v6 in [false, true] {
@@ -214,7 +201,7 @@ fn a_firewall_reject_is_diagnosed_from_the_icmp_error_v4_and_v6() {
 
 #[test]
 fn a_dropping_firewall_is_no_response_with_the_kernels_own_schedule() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     // The kernel connects; synack's side drops every SYN.
@@ -245,7 +232,7 @@ fn a_dropping_firewall_is_no_response_with_the_kernels_own_schedule() {
 
 #[test]
 fn a_full_accept_queue_shows_as_a_synack_after_the_ack() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     let file = kernel_capture("accept-queue", &["--scenario", "accept-queue"]);
@@ -296,7 +283,7 @@ fn a_full_accept_queue_shows_as_a_synack_after_the_ack() {
 
 #[test]
 fn ordinary_kernel_handshakes_need_no_diagnosis_and_odd_ones_get_theirs() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     for (scenario, want) in [
@@ -330,7 +317,7 @@ fn ordinary_kernel_handshakes_need_no_diagnosis_and_odd_ones_get_theirs() {
 /// from `keep` left: what a tap on one direction sees.
 #[test]
 fn one_direction_of_a_kernel_capture_is_called_one_sided() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     let file = kernel_capture("data", &["--scenario", "data"]);
@@ -400,7 +387,7 @@ fn lost_third_ack(cookies: bool) -> Result<Vec<(f64, Vec<u8>)>, NetError> {
 
 #[test]
 fn a_forced_syn_cookie_is_seen_by_its_silence_and_its_tsval() {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     let frames = lost_third_ack(true).unwrap();

@@ -19,18 +19,6 @@ use std::time::Duration;
 use common::Ns;
 use serde_json::Value;
 
-fn lab() -> bool {
-    if common::is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the namespace tests cannot run: not root"
-    );
-    eprintln!("SKIPPED (set CI to make this a failure): needs root for the network namespaces");
-    false
-}
-
 // The documentation addresses the --help examples use; each side's
 // interface is eth0 in its own namespace, as the examples say.
 const C4: &str = "192.0.2.2";
@@ -401,7 +389,7 @@ fn captured(p: &Value, target: &str, state: &str, reason: &str, what: &str) {
 /// Run `f` on a fresh pair of namespaces; the host is checked to be as it
 /// was before.
 fn on_net(f: impl FnOnce(&Net)) {
-    if !lab() {
+    if !common::can_make_namespaces() {
         return;
     }
     let before = host_state();
@@ -568,14 +556,8 @@ fn probe_texts_and_errors(net: &Net) {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--pcap needs a capture"));
     // Ctrl-C ends an endless run with its summary, and ping's exit status.
-    let (bin, to) = (binary(), format!("{S4}:80"));
-    let mut child = net.c.run(move || {
-        std::process::Command::new(bin)
-            .args(["probe", "-c", "0", "-i", "20ms", &to])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    });
+    let to = format!("{S4}:80");
+    let mut child = spawn(net, &["probe", "-c", "0", "-i", "20ms", &to], None);
     let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -590,15 +572,7 @@ fn probe_texts_and_errors(net: &Net) {
         "{rest}"
     );
     // A reader that goes away (`| head -1`) ends the run quietly.
-    let (bin, to) = (binary(), format!("{S4}:80"));
-    let mut child = net.c.run(move || {
-        std::process::Command::new(bin)
-            .args(["probe", "-c", "50", "-i", "10ms", "-v", &to])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    });
+    let mut child = spawn(net, &["probe", "-c", "50", "-i", "10ms", "-v", &to], None);
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -708,6 +682,23 @@ fn full_accept_queue(net: &Net) {
     assert!(t.contains("filtered (no-response)"), "{t}");
 }
 
+/// synack started in the client namespace (in `cwd`), its output piped.
+fn spawn(net: &Net, args: &[&str], cwd: Option<std::path::PathBuf>) -> std::process::Child {
+    let (bin, args): (String, Vec<String>) =
+        (binary(), args.iter().map(|a| a.to_string()).collect());
+    net.c.run(move || {
+        let mut c = std::process::Command::new(bin);
+        if let Some(d) = cwd {
+            c.current_dir(d);
+        }
+        c.args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+}
+
 /// `synack watch ARGS` in the client namespace (run in `cwd`), once its
 /// capture is up (its first line on stderr says so).
 fn spawn_watch(
@@ -718,16 +709,8 @@ fn spawn_watch(
     std::process::Child,
     std::io::BufReader<std::process::ChildStderr>,
 ) {
-    let bin = binary();
-    let mut child = net.c.run(move || {
-        std::process::Command::new(bin)
-            .args(&args)
-            .current_dir(cwd)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    });
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = spawn(net, &args, Some(cwd));
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     err.read_line(&mut first).unwrap();

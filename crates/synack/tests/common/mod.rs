@@ -13,6 +13,21 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the tests may make network namespaces (root); SKIPPED
+/// without, unless CI is set, where that is a failure.
+#[allow(dead_code)]
+pub fn can_make_namespaces() -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the namespace tests cannot run: not root"
+    );
+    eprintln!("SKIPPED (set CI to make this a failure): needs root for the network namespaces");
+    false
+}
+
 /// A thread in a network namespace of its own: closures sent to it run
 /// there, and so do the commands they start (children inherit the
 /// thread's namespace). The namespace ends with the thread, so nothing is
