@@ -121,6 +121,11 @@ pub struct Config {
     /// to ride on (a delayed ACK, RFC 1122 §4.2.3.2: at most 500 ms);
     /// `None`: acknowledged at once. Linux delays it (about 40 ms).
     pub fin_ack_delay: Option<Duration>,
+    /// After an unacceptable ACK in SYN-SENT, before any retransmission,
+    /// send the SYN again this soon: the peer may have ignored an earlier
+    /// FIN/ACK or RST/ACK of ours. Linux does (`TCP_TIMEOUT_MIN`, two
+    /// jiffies: 8 ms at HZ=250); the RFCs do not.
+    pub syn_sent_bad_ack_retry: Option<Duration>,
     /// Minimum gap between challenge ACKs / ACKs to invalid segments on one
     /// connection (RFC 5961 §7; Linux `tcp_invalid_ratelimit`).
     pub challenge_ack_interval: Duration,
@@ -170,6 +175,7 @@ impl Config {
             max_rto: Duration::from_secs(120),
             time_wait: Duration::from_secs(240),
             fin_ack_delay: None,
+            syn_sent_bad_ack_retry: None,
             challenge_ack_interval: Duration::from_millis(500),
             rng_seed: 0x5eed_5eed,
             record_steps: true,
@@ -197,6 +203,7 @@ impl Config {
             synack_schedule: Schedule::Exponential { retries: 5 },
             time_wait: Duration::from_secs(60),
             max_rto: Duration::from_secs(120),
+            syn_sent_bad_ack_retry: Some(Duration::from_millis(8)),
             ..Config::rfc()
         }
     }

@@ -44,6 +44,13 @@ fn syn_sent(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition
             ok,
         });
         if !ok {
+            // Linux: an old FIN/ACK or RST/ACK of ours may have been
+            // ignored; try the SYN again soon (tcp_rcv_synsent_state_process).
+            if let Some(soon) = ctx.cfg.syn_sent_bad_ack_retry
+                && c.sent <= 1
+            {
+                c.set_timer(ctx.now + soon, TimerKind::Retransmit);
+            }
             if f.rst() {
                 ctx.note(c, Action::Drop(DropReason::BadRst), Rule::SynSentRst, check);
             } else {

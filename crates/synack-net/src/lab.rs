@@ -20,14 +20,44 @@ pub struct Lab {
     pub device: String,
 }
 
+/// What a lab is made of: the TUN device's name, the kernel's addresses on
+/// it (with prefix lengths), and networks routed through it.
+#[derive(Debug, Clone, Copy)]
+pub struct LabSpec<'a> {
+    pub device: &'a str,
+    pub addrs: &'a [(IpAddr, u8)],
+    pub routes: &'a [(IpAddr, u8)],
+    /// Give the namespace a TCP hash table of its own, small: a sock_diag
+    /// dump walks every bucket, and the host's table (262,144 buckets here)
+    /// makes each dump take about 3 ms, an empty one too.
+    pub small_hash: bool,
+}
+
 impl Lab {
     /// Move the calling thread into a new network namespace and set it up.
     /// Run it on a thread of its own: the thread stays in the namespace, and
     /// so do threads it spawns afterwards.
     pub fn create() -> Result<Lab, NetError> {
+        Lab::create_with(&LabSpec {
+            device: "synack0",
+            addrs: &[(IpAddr::V4(KERNEL_V4), 24), (IpAddr::V6(KERNEL_V6), 64)],
+            routes: &[],
+            small_hash: false,
+        })
+    }
+
+    /// A lab with the device name, the kernel's addresses and the routes
+    /// through the device that `spec` gives (packetdrill's layout, say).
+    pub fn create_with(spec: &LabSpec<'_>) -> Result<Lab, NetError> {
         sys::unshare_net().map_err(NetError::Namespace)?;
+        // tcp_child_ehash_entries sizes the table of namespaces made from
+        // this one (Linux 6.1): set it in a first namespace, make the lab's
+        // inside it. The first one is freed once the thread has left it.
+        if spec.small_hash && sysctl("net/ipv4/tcp_child_ehash_entries", "256").is_ok() {
+            sys::unshare_net().map_err(NetError::Namespace)?;
+        }
         ip(&["link", "set", "lo", "up"])?;
-        let (tun, device) = sys::open_tun("synack0").map_err(|e| {
+        let (tun, device) = sys::open_tun(spec.device).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
                 NetError::TunDenied(e)
             } else {
@@ -36,17 +66,17 @@ impl Lab {
         })?;
         // Quiet the device: no router solicitations or DAD probes to ignore.
         let _ = sysctl(&format!("net/ipv6/conf/{device}/router_solicitations"), "0");
-        ip(&["addr", "add", &format!("{KERNEL_V4}/24"), "dev", &device])?;
-        ip(&[
-            "-6",
-            "addr",
-            "add",
-            &format!("{KERNEL_V6}/64"),
-            "dev",
-            &device,
-            "nodad",
-        ])?;
+        for (addr, prefix) in spec.addrs {
+            let a = format!("{addr}/{prefix}");
+            match addr {
+                IpAddr::V4(_) => ip(&["addr", "add", &a, "dev", &device])?,
+                IpAddr::V6(_) => ip(&["-6", "addr", "add", &a, "dev", &device, "nodad"])?,
+            }
+        }
         ip(&["link", "set", &device, "up"])?;
+        for (net, prefix) in spec.routes {
+            ip(&["route", "add", &format!("{net}/{prefix}"), "dev", &device])?;
+        }
         Ok(Lab { tun, device })
     }
 

@@ -25,7 +25,13 @@ pub use sys::{
 };
 
 pub use driver::{Captured, Dir, Driver, Fault};
-pub use lab::Lab;
+pub use lab::{Lab, LabSpec};
+
+/// Packets on a TUN device: non-blocking read (`None`: nothing waiting),
+/// write, and waiting until one can be read.
+pub mod tun {
+    pub use crate::sys::{read, wait_readable, write};
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {

@@ -405,6 +405,10 @@ impl TcpOptions {
                 }
                 if let Some(fo) = &self.fast_open {
                     w.fast_open(fo);
+                    // Linux aligns the Fast Open option with NOPs.
+                    while !w.n.is_multiple_of(4) {
+                        w.raw(&[KIND_NOP]);
+                    }
                 }
             }
             OptionLayout::Compact => {
@@ -441,7 +445,8 @@ impl TcpOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptionLayout {
     /// Linux: `mss, sackOK, TS, nop, wscale` (NOPs where SACK-permitted or TS
-    /// are missing), `nop, nop, TS` on other segments.
+    /// are missing), then Fast Open aligned with NOPs; `nop, nop, TS` on
+    /// other segments.
     #[default]
     Linux,
     /// MSS, window scale, SACK-permitted, SACK, timestamps, no NOPs; padded

@@ -9,6 +9,7 @@ mod input;
 mod probe;
 mod progress;
 mod report;
+mod script;
 mod watch;
 
 use std::process::ExitCode;
@@ -53,6 +54,10 @@ enum Command {
     /// Watch an interface live: each handshake reported as analyze reports
     /// it (outcome, diagnosis, RTT), a summary at Ctrl-C.
     Watch(watch::Args),
+    /// Run packetdrill scripts against the Linux kernel (a namespace of
+    /// their own, over tun0) and against synack's engine: every event
+    /// narrated, pass/fail per script, where the two differ.
+    Script(script::Args),
     /// Benchmarks: `synack bench live` (engine over TUN against the kernel),
     /// `synack bench analyze` (capture analysis against tshark and tcpdump).
     #[command(subcommand)]
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
     // entered while the process has one thread, i.e. now.
     let wants_lab = match &cli.command {
         Command::Explain(a) => a.wants_linux(),
+        Command::Script(a) => a.wants_linux(),
         Command::Bench(bench::Command::Live { .. }) => true,
         Command::Bench(_) => false,
         Command::Connect(_)
@@ -111,6 +117,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => return exit(analyze::run(&args)),
         Command::Probe(args) => return exit(probe::run(&args)),
         Command::Watch(args) => return exit(watch::run(&args)),
+        Command::Script(args) => return exit(script::run(&args)),
         Command::Connect(args) => return exit(device::run(&args, false)),
         Command::Listen(args) => return exit(device::run(&args, true)),
         Command::Completions { shell } => {

@@ -1,0 +1,200 @@
+//! The script's calls on real kernel sockets (libc). Each returns what the
+//! kernel returned: a value, or -1 and errno. This is the crate's only
+//! `unsafe` code.
+
+use std::net::SocketAddr;
+
+use crate::calls::{Call, OptValue, Ret};
+
+fn ret(r: i64) -> Ret {
+    if r < 0 {
+        Ret::err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    } else {
+        Ret::ok(r)
+    }
+}
+
+/// A `sockaddr_storage` for `addr`, and its length.
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage, which is aligned for it.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage, which is aligned for it.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// Execute one call on the kernel. Buffers are zeros (packetdrill's data is
+/// not checked either).
+pub fn execute(call: &Call) -> Ret {
+    match *call {
+        Call::Socket { v6, nonblock } => {
+            let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+            let ty = libc::SOCK_STREAM | if nonblock { libc::SOCK_NONBLOCK } else { 0 };
+            // SAFETY: plain integer arguments.
+            ret(i64::from(unsafe {
+                libc::socket(family, ty, libc::IPPROTO_TCP)
+            }))
+        }
+        Call::Bind { fd, addr } => {
+            let (ss, len) = sockaddr(addr);
+            // SAFETY: ss is a valid sockaddr of `len` bytes for the call.
+            ret(i64::from(unsafe {
+                libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len)
+            }))
+        }
+        Call::Connect { fd, addr } => {
+            let (ss, len) = sockaddr(addr);
+            // SAFETY: as for bind.
+            ret(i64::from(unsafe {
+                libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len)
+            }))
+        }
+        // SAFETY: plain integer arguments.
+        Call::Listen { fd, backlog } => ret(i64::from(unsafe { libc::listen(fd, backlog) })),
+        Call::Accept { fd } => {
+            // SAFETY: null address and length pointers are allowed.
+            ret(i64::from(unsafe {
+                libc::accept(fd, std::ptr::null_mut(), std::ptr::null_mut())
+            }))
+        }
+        Call::Send { fd, len, flags, to } => {
+            let buf = vec![0u8; len];
+            match to {
+                Some(addr) => {
+                    let (ss, alen) = sockaddr(addr);
+                    // SAFETY: buf holds len bytes; ss is a valid sockaddr.
+                    ret(unsafe {
+                        libc::sendto(
+                            fd,
+                            buf.as_ptr().cast(),
+                            len,
+                            flags,
+                            (&ss as *const libc::sockaddr_storage).cast(),
+                            alen,
+                        )
+                    } as i64)
+                }
+                // SAFETY: buf holds len bytes.
+                None => ret(unsafe { libc::send(fd, buf.as_ptr().cast(), len, flags) } as i64),
+            }
+        }
+        Call::Recv { fd, len, flags } => {
+            let mut buf = vec![0u8; len];
+            // SAFETY: buf is writable for len bytes.
+            ret(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, flags) } as i64)
+        }
+        // SAFETY: plain integer arguments.
+        Call::Close { fd } => ret(i64::from(unsafe { libc::close(fd) })),
+        // SAFETY: plain integer arguments.
+        Call::Shutdown { fd, how } => ret(i64::from(unsafe { libc::shutdown(fd, how) })),
+        Call::SetSockOpt {
+            fd,
+            level,
+            name,
+            value,
+        } => setsockopt(fd, level, name, value),
+        Call::GetSockOpt { fd, level, name } => {
+            let mut v: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: v and len are valid for the kernel to write.
+            let r = unsafe {
+                libc::getsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&mut v as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            };
+            let mut out = ret(i64::from(r));
+            if r == 0 {
+                out.read = Some(i64::from(v));
+            }
+            out
+        }
+        Call::Fcntl { fd, cmd, arg } => {
+            let arg = libc::c_int::try_from(arg).unwrap_or(0);
+            // SAFETY: F_GETFL/F_SETFL take an int argument.
+            ret(i64::from(unsafe { libc::fcntl(fd, cmd, arg) }))
+        }
+    }
+}
+
+fn setsockopt(fd: i32, level: i32, name: i32, value: OptValue) -> Ret {
+    let r = match value {
+        OptValue::Int(v) => {
+            let v: libc::c_int = v;
+            // SAFETY: v is a valid int for the call's duration.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&v as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            }
+        }
+        OptValue::Linger { onoff, secs } => {
+            let l = libc::linger {
+                l_onoff: onoff,
+                l_linger: secs,
+            };
+            // SAFETY: l is a valid linger for the call's duration.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    level,
+                    name,
+                    (&l as *const libc::linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    ret(i64::from(r))
+}
+
+/// Whether thread `tid` of this process sleeps (state `S` in
+/// /proc/self/task/TID/stat): a call it is in has blocked.
+pub fn sleeping(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        == Some("S")
+}
+
+pub fn close(fd: i32) {
+    // SAFETY: closing a descriptor the script opened and nobody else owns.
+    unsafe { libc::close(fd) };
+}
