@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Seed the fuzz corpora: the public captures whole for `capture`, and
-each of their packets (IP onwards) for `wire` and `engine`."""
+"""Seed the fuzz corpora: the public captures whole for `capture`, each of
+their packets (IP onwards) for `wire` and `engine`, and the packetdrill
+corpus for `script`."""
 import os, struct, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -30,6 +31,15 @@ def packets(path):
         off += 16 + incl
         if len(pkt) > skip:
             yield pkt[skip:]
+
+# The packetdrill corpus seeds `script`.
+scripts = os.path.join(here, "..", "packetdrill")
+for sub in ("active", "passive"):
+    d = os.path.join(scripts, sub)
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith(".pkt"):
+            with open(os.path.join(corpus("script"), f"{sub}-{name}"), "wb") as f:
+                f.write(open(os.path.join(d, name), "rb").read())
 
 if not os.path.isdir(public):
     sys.exit(f"no public captures at {public}")

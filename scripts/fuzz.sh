@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every target in fuzz/ for SECONDS each
 # (default 30): the wire parsers, the engine, the capture reader and the
-# analyze filter. A crash fails the run and leaves its input in
+# analyze filter and packetdrill scripts. A crash fails the run and leaves its input in
 # fuzz/artifacts/TARGET/; turn it into a test under the crate's tests/.
 # Works on the stable toolchain (RUSTC_BOOTSTRAP=1, no sanitizer runtime).
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire engine capture filter)
+[ ${#targets[@]} -gt 0 ] || targets=(wire engine capture filter script)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "installing cargo-fuzz"

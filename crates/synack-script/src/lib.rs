@@ -20,6 +20,7 @@ pub mod parse;
 pub mod report;
 pub mod run;
 pub mod settings;
+pub mod write;
 
 pub use error::{ParseError, RunError};
 pub use parse::parse;

@@ -51,6 +51,11 @@ pub trait Sut {
     fn sockets(&mut self) -> Vec<Socket>;
     /// The engine's rules applied since the last call (none for the kernel).
     fn rules(&mut self) -> Vec<RuleRef>;
+    /// When the call just made started, if the system knows better than
+    /// the executor's clock after it returned.
+    fn call_started_at(&mut self) -> Option<i64> {
+        None
+    }
 }
 
 /// A call still blocked, and what the script expects of it.
@@ -282,8 +287,10 @@ impl Exec<'_> {
 
     fn inject(&mut self, p: &Packet) -> Step {
         let bytes = packet::build(p, &self.map).map_err(RunError::Other)?;
-        self.sut.inject(&bytes)?;
+        // The system handles the packet inside the write: its answer can
+        // be stamped before the write returns, so the event is when it began.
         let at = self.sut.now();
+        self.sut.inject(&bytes)?;
         self.report.frames.push((at, bytes.clone()));
         let seen = Live::parse(&bytes).map(|l| self.seen(&l, false));
         if let Some(r) = self.record() {
@@ -434,7 +441,10 @@ impl Exec<'_> {
         self.learn_addresses(&resolved);
         let live_call = self.map_fd(resolved.clone());
         let started = self.sut.start_call(&live_call)?;
-        let now = self.sut.now();
+        let now = match self.sut.call_started_at() {
+            Some(t) => t,
+            None => self.sut.now(),
+        };
         if let Some(r) = self.record() {
             r.at_us = now;
         }

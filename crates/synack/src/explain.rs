@@ -156,6 +156,9 @@ pub enum FormatArg {
     Svg,
     /// One self-contained page: diagram, every step, the answer; keyboard stepping.
     Html,
+    /// A packetdrill script that replays the run with the client as the
+    /// system under test: `synack script` runs it against the kernel.
+    Packetdrill,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -212,6 +215,8 @@ impl From<FormatArg> for Format {
             FormatArg::Tcpdump => Format::Tcpdump,
             FormatArg::Svg => Format::Svg,
             FormatArg::Html => Format::Html,
+            // Written by the CLI, not rendered (see `packetdrill`).
+            FormatArg::Packetdrill => Format::Text,
         }
     }
 }
@@ -224,6 +229,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     if let Some(path) = &args.pcap {
         synack_net::pcap::write_trace(path, &trace)
             .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    if matches!(args.format, FormatArg::Packetdrill) {
+        return write_out(packetdrill(&trace)?.as_bytes());
     }
     let answers = synack_scenario::answers(&trace);
     let lang = LangArg::or_env(args.lang);
@@ -249,6 +257,52 @@ pub fn run(args: &Args) -> Result<(), String> {
     match written {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing output: {e}")),
+    }
+}
+
+/// The run's frames as a packetdrill script, its client the system under
+/// test: what the client sent, what reached it (a frame the link dropped
+/// on the way to the client never did), when.
+fn packetdrill(trace: &synack_explain::Trace) -> Result<String, String> {
+    use synack_engine::sim::Fate;
+    let segs: Vec<synack_script::write::Seg> = trace
+        .link
+        .iter()
+        .filter_map(|r| {
+            let ip = synack_wire::parse_ip(&r.bytes, false).ok()?;
+            let tcp = synack_wire::TcpPacket::new_checked(ip.tcp).ok()?;
+            let from_client = std::net::SocketAddr::new(ip.ip.src, tcp.src_port()) == trace.client;
+            let to_client = std::net::SocketAddr::new(ip.ip.dst, tcp.dst_port()) == trace.client;
+            if !from_client && !to_client {
+                return None;
+            }
+            let at = if from_client {
+                r.sent_at
+            } else if matches!(r.fate, Fate::Dropped { .. }) {
+                return None;
+            } else {
+                r.deliver_at.unwrap_or(r.sent_at)
+            };
+            Some(synack_script::write::Seg {
+                at_ns: i64::try_from(at.as_nanos()).unwrap_or(i64::MAX),
+                from_client,
+                bytes: r.bytes.clone(),
+            })
+        })
+        .collect();
+    let origin = synack_script::write::Origin {
+        what: format!("synack explain --scenario {}", trace.scenario),
+        client: trace.client,
+        server: trace.server,
+    };
+    synack_script::write::script(&origin, &segs)
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), String> {
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(format!("writing output: {e}")),
     }

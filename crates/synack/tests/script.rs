@@ -379,3 +379,83 @@ fn help_examples_run() {
     }
     assert!(ran >= 1, "no example ran");
 }
+
+/// Scripts written by `explain --format packetdrill` and `analyze --format
+/// packetdrill` replay and pass: against the engine always, against the
+/// kernel as root.
+#[test]
+fn written_scripts_replay_and_pass() {
+    let linux = common::is_root() || std::env::var_os("CI").is_some();
+    for scenario in ["normal", "refused", "syn-lost", "synack-lost", "ack-lost"] {
+        let o = synack(&[
+            "explain",
+            "--peer",
+            "sim",
+            "--scenario",
+            scenario,
+            "--format",
+            "packetdrill",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let body = text(&o);
+        assert!(
+            body.starts_with(&format!(
+                "// synack explain --scenario {scenario}: the client "
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains("> S 0:0(0) <mss 1460,sackOK,TS val "),
+            "{body}"
+        );
+        let file = temp(&format!("explain-{scenario}.pkt"), &body);
+        let e = synack(&["script", "--peer", "engine", &file]);
+        assert_eq!(
+            e.status.code(),
+            Some(0),
+            "{scenario} on the engine:\n{body}\n{}",
+            text(&e)
+        );
+        if linux && common::can_make_namespaces() {
+            let k = synack(&["script", &file]);
+            assert_eq!(
+                k.status.code(),
+                Some(0),
+                "{scenario} on the kernel:\n{body}\n{}",
+                text(&k)
+            );
+        }
+    }
+    if !(linux && common::can_make_namespaces()) {
+        return;
+    }
+    // A capture of the kernel connecting, made by a script run, written back
+    // as a script: the same handshake.
+    let pcap = std::env::temp_dir().join(format!("synack-replay-{}.pcap", std::process::id()));
+    let p = pcap.display().to_string();
+    assert_eq!(
+        synack(&["script", "--pcap", &p, "packetdrill/active/open-v4.pkt"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = synack(&["analyze", "--format", "packetdrill", &p]);
+    let body = text(&o);
+    assert!(
+        body.contains("// attempt 1 of ") && body.contains("frames 1-3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("< S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr "),
+        "{body}"
+    );
+    let file = temp("analyze.pkt", &body);
+    let k = synack(&["script", &file]);
+    assert_eq!(k.status.code(), Some(0), "{body}\n{}", text(&k));
+    let _ = std::fs::remove_file(&pcap);
+}

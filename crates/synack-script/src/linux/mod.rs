@@ -54,25 +54,35 @@ pub const DEFAULTS: &[(&str, &str)] = &[
 
 struct Caller {
     calls: Sender<Call>,
-    results: Receiver<(Instant, Ret)>,
+    /// (started, returned, result), ns since the epoch.
+    results: Receiver<(i128, i128, Ret)>,
     busy: Arc<AtomicBool>,
     tid: Arc<AtomicI32>,
 }
 
 pub struct LinuxSut {
     lab: Lab,
-    start: Instant,
-    packets: Receiver<(Instant, Vec<u8>)>,
+    /// The script's time 0, ns since the epoch (the kernel stamps packets
+    /// on the same clock).
+    start: i128,
+    packets: Receiver<(i128, Vec<u8>)>,
     stop: Arc<AtomicBool>,
     caller: Caller,
     diag: Diag,
     /// Descriptors the script's calls made, closed at the end.
     opened: Vec<i32>,
     waiting: Option<Call>,
+    last_call_start: Option<i128>,
 }
 
-fn us_since(start: Instant, t: Instant) -> i64 {
-    i64::try_from(t.saturating_duration_since(start).as_micros()).unwrap_or(i64::MAX)
+/// How long past a packet's deadline the reader may take to hand it over
+/// (the kernel's stamp, not the hand-over, is what is judged).
+const GRACE_US: i64 = 50_000;
+
+fn wall_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
 }
 
 impl LinuxSut {
@@ -89,18 +99,18 @@ impl LinuxSut {
             synack_net::lab::sysctl(key, value)?;
         }
         let diag = Diag::open().map_err(|e| RunError::io("sock_diag", e))?;
-        let start = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let packets = reader(&lab, stop.clone())?;
         Ok(LinuxSut {
             lab,
-            start,
+            start: wall_ns(),
             packets,
             stop,
             caller: caller(),
             diag,
             opened: Vec::new(),
             waiting: None,
+            last_call_start: None,
         })
     }
 
@@ -119,28 +129,34 @@ impl LinuxSut {
             self.opened.retain(|x| x != fd);
         }
     }
+
+    fn us(&self, ns: i128) -> i64 {
+        i64::try_from((ns - self.start) / 1000).unwrap_or(i64::MAX)
+    }
 }
 
-/// The packet reader: every packet the kernel writes to the device,
-/// stamped when it is read.
-fn reader(lab: &Lab, stop: Arc<AtomicBool>) -> Result<Receiver<(Instant, Vec<u8>)>, RunError> {
-    let fd = lab
+/// The packet reader: every packet the kernel sends on tun0, with the
+/// kernel's stamp, from a packet socket; the device itself is drained so
+/// its queue never fills.
+fn reader(lab: &Lab, stop: Arc<AtomicBool>) -> Result<Receiver<(i128, Vec<u8>)>, RunError> {
+    let tun = lab
         .tun
         .try_clone()
         .map_err(|e| RunError::io("TUN device", e))?;
+    let sock =
+        sys::packet_socket(&lab.device).map_err(|e| RunError::io("a packet socket on tun0", e))?;
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
         while !stop.load(Ordering::Relaxed) {
-            if !tun::wait_readable(&fd, 50).unwrap_or(false) {
-                continue;
-            }
-            while let Ok(Some(n)) = tun::read(&fd, &mut buf) {
+            let _ = tun::wait_readable(&sock, 5);
+            while let Ok(Some((stamp, n))) = sys::recv_sent(&sock, &mut buf) {
                 let bytes = buf.get(..n).unwrap_or(&[]).to_vec();
-                if tx.send((Instant::now(), bytes)).is_err() {
+                if tx.send((stamp, bytes)).is_err() {
                     return;
                 }
             }
+            while let Ok(Some(_)) = tun::read(&tun, &mut buf) {}
         }
     });
     Ok(rx)
@@ -157,9 +173,11 @@ fn caller() -> Caller {
         t.store(synack_net::gettid(), Ordering::SeqCst);
         while let Ok(call) = rx.recv() {
             b.store(true, Ordering::SeqCst);
+            let started = wall_ns();
             let r = sys::execute(&call);
+            let returned = wall_ns();
             b.store(false, Ordering::SeqCst);
-            if tx.send((Instant::now(), r)).is_err() {
+            if tx.send((started, returned, r)).is_err() {
                 return;
             }
         }
@@ -178,11 +196,11 @@ impl Sut for LinuxSut {
     }
 
     fn begin(&mut self) {
-        self.start = Instant::now();
+        self.start = wall_ns();
     }
 
     fn now(&mut self) -> i64 {
-        us_since(self.start, Instant::now())
+        self.us(wall_ns())
     }
 
     fn sleep_until(&mut self, t: i64) -> Result<(), RunError> {
@@ -199,13 +217,13 @@ impl Sut for LinuxSut {
 
     fn outbound(&mut self, deadline: i64) -> Result<Option<Sent>, RunError> {
         loop {
-            let left = deadline.saturating_sub(self.now()).max(0);
+            let left = (deadline + GRACE_US).saturating_sub(self.now()).max(0);
             let got = match self
                 .packets
                 .recv_timeout(Duration::from_micros(left as u64))
             {
-                Ok((at, bytes)) => Sent {
-                    at_us: us_since(self.start, at),
+                Ok((stamp, bytes)) => Sent {
+                    at_us: self.us(stamp),
                     bytes,
                     rules: Vec::new(),
                 },
@@ -240,8 +258,9 @@ impl Sut for LinuxSut {
         let mut asleep_since: Option<Instant> = None;
         loop {
             match self.caller.results.recv_timeout(Duration::from_micros(50)) {
-                Ok((_, r)) => {
+                Ok((started, _, r)) => {
                     self.note(call, &r);
+                    self.last_call_start = Some(started);
                     return Ok(Started::Done(r));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -271,11 +290,11 @@ impl Sut for LinuxSut {
             .results
             .recv_timeout(Duration::from_micros(left as u64))
         {
-            Ok((at, r)) => {
+            Ok((_, returned, r)) => {
                 if let Some(c) = self.waiting.take() {
                     self.note(&c, &r);
                 }
-                Ok(Some((us_since(self.start, at), r)))
+                Ok(Some((self.us(returned), r)))
             }
             Err(_) => Ok(None),
         }
@@ -327,6 +346,10 @@ impl Sut for LinuxSut {
 
     fn rules(&mut self) -> Vec<RuleRef> {
         Vec::new()
+    }
+
+    fn call_started_at(&mut self) -> Option<i64> {
+        self.last_call_start.take().map(|ns| self.us(ns))
     }
 }
 

@@ -10,6 +10,7 @@ use synack_explain::Lang;
 use crate::explain::LangArg;
 
 mod html;
+mod packetdrill;
 mod sink;
 
 use sink::Sink;
@@ -123,6 +124,9 @@ enum Fmt {
     Html,
     /// zeek's conn.log: TSV with the #fields header (zeek-cut reads it).
     Zeek,
+    /// A packetdrill script per attempt, its client the system under test:
+    /// `synack script` replays it against the kernel.
+    Packetdrill,
 }
 
 /// One file's pass; returns `None` when the file could not be read at all.
@@ -246,7 +250,7 @@ fn pass(
 /// Returns the exit code.
 pub fn run(args: &Args) -> Result<u8, String> {
     let lang = LangArg::or_env(args.lang);
-    if args.ports && matches!(args.format, Fmt::Html | Fmt::Zeek) {
+    if args.ports && matches!(args.format, Fmt::Html | Fmt::Zeek | Fmt::Packetdrill) {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             "--ports is a table: use it with --format text, json or jsonl\n",

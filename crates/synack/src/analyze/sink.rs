@@ -8,7 +8,7 @@ use synack_capture::ports::Ports;
 use synack_capture::{Attempt, Stats, Totals};
 use synack_explain::Lang;
 
-use super::{Fmt, html};
+use super::{Fmt, html, packetdrill};
 use crate::progress::Spool;
 use crate::report;
 
@@ -25,6 +25,10 @@ pub(super) enum Sink {
         left_out: usize,
     },
     Zeek,
+    Packetdrill {
+        kept: Vec<(u64, Attempt)>,
+        left_out: usize,
+    },
     Ports {
         ports: Ports,
         format: Fmt,
@@ -77,6 +81,10 @@ impl Sink {
                 left_out: 0,
             },
             (Fmt::Zeek, false) => Sink::Zeek,
+            (Fmt::Packetdrill, false) => Sink::Packetdrill {
+                kept: Vec::new(),
+                left_out: 0,
+            },
         }
     }
 
@@ -133,6 +141,14 @@ impl Sink {
                 Ok(())
             }
             Sink::Zeek => out.write_all(synack_capture::zeek::line(name, &a).as_bytes()),
+            Sink::Packetdrill { kept, left_out } => {
+                if kept.len() < packetdrill::MAX_SCRIPTS {
+                    kept.push((n, a));
+                } else {
+                    *left_out += 1;
+                }
+                Ok(())
+            }
             Sink::Ports { ports, .. } => {
                 ports.add(&a);
                 Ok(())
@@ -174,6 +190,12 @@ impl Sink {
             Sink::Jsonl => {}
             Sink::Json => json_tail(out, totals, stats, None)?,
             Sink::Zeek => out.write_all(synack_capture::zeek::footer(now()).as_bytes())?,
+            Sink::Packetdrill { kept, left_out } => {
+                let Some(scripts) = packetdrill::of_file(path, name, &kept, left_out) else {
+                    return Ok(None);
+                };
+                out.write_all(scripts.as_bytes())?;
+            }
             Sink::Html {
                 mut drawn,
                 left_out,
