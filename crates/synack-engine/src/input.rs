@@ -358,6 +358,16 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
     // Step 4: SYN (rules 18, 33).
     if f.syn() {
         if c.state == State::SynReceived && c.origin == Origin::Passive {
+            // Linux also resets the new SYN: <SEQ=0><ACK=SEG.SEQ+1><RST,ACK>
+            // (tcp_check_req's embryonic reset).
+            if ctx.cfg.profile == Profile::LinuxCompat {
+                ctx.push(crate::stateless::rst_ack_for(
+                    c.tuple,
+                    seg,
+                    Rule::SynRcvdNewSyn,
+                ));
+                ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdNewSyn, seq_check);
+            }
             c.state = State::Closed;
             c.clear_timer();
             ctx.note(

@@ -352,6 +352,23 @@ fn rule_18_new_syn_in_passive_syn_received_returns_to_listen() {
     assert!(h.ep.is_listening(local()));
 }
 
+/// Linux resets the new SYN as it drops the half-open connection (seen
+/// by packetdrill/passive/new-syn-in-syn-recv.pkt against the kernel).
+#[test]
+fn rule_18_linux_resets_the_new_syn() {
+    let cfg = synack_engine::Config {
+        profile: synack_engine::Profile::LinuxCompat,
+        ..config()
+    };
+    let mut h = Harness::syn_received(cfg);
+    h.exchange(
+        Seg::new(F::SYN, PEER_ISS + 100, 0),
+        Some(Seg::new(F::RST_ACK, 0, PEER_ISS + 101).win(0)),
+    );
+    assert_eq!(h.state(), None);
+    assert!(h.ep.is_listening(local()));
+}
+
 #[test]
 fn rule_19_rst_in_passive_syn_received_returns_to_listen() {
     let mut h = Harness::syn_received(config());

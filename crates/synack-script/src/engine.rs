@@ -407,50 +407,60 @@ impl EngineSut {
             Call::Connect { addr, .. } => self.connect(fd, addr, &[]),
             Call::Send { len, flags, to, .. } => self.send(fd, len, flags, to),
             Call::Close { .. } => Started::Done(self.close(fd, false)),
-            Call::Shutdown { how, .. } => {
-                if how == 0 {
-                    return Started::Done(Ret::ok(0));
-                }
-                let Some(h) = self.conn_of(fd) else {
-                    return Started::Done(Ret::err(107));
-                };
-                let now = us_instant(self.now_us);
-                let _ = self.ep().close(now, h);
-                Started::Done(Ret::ok(0))
-            }
+            Call::Shutdown { how, .. } => self.shutdown(fd, how),
             Call::SetSockOpt {
                 level, name, value, ..
             } => self.setsockopt(fd, level, name, value),
-            Call::GetSockOpt { level, name, .. } => {
-                let so_error = constant("SO_ERROR").unwrap_or(4) as i32;
-                if level != 1 || name != so_error {
-                    return Started::Unmodeled(format!(
-                        "the engine has no socket option {level}/{name} to read"
-                    ));
-                }
-                let e = self
-                    .fds
-                    .get_mut(&fd)
-                    .and_then(|f| f.error.take())
-                    .unwrap_or(0);
-                Started::Done(Ret {
-                    read: Some(i64::from(e)),
-                    ..Ret::ok(0)
-                })
+            Call::GetSockOpt { level, name, .. } => self.getsockopt(fd, level, name),
+            Call::Fcntl { cmd, arg, .. } => self.fcntl(fd, cmd, arg),
+        }
+    }
+
+    /// SHUT_WR and SHUT_RDWR send the FIN (the engine's CLOSE); SHUT_RD
+    /// changes nothing on the wire.
+    fn shutdown(&mut self, fd: i32, how: i32) -> Started {
+        if how == 0 {
+            return Started::Done(Ret::ok(0));
+        }
+        let Some(h) = self.conn_of(fd) else {
+            return Started::Done(Ret::err(107));
+        };
+        let now = us_instant(self.now_us);
+        let _ = self.ep().close(now, h);
+        Started::Done(Ret::ok(0))
+    }
+
+    /// SO_ERROR only: the error the connection ended with, read once.
+    fn getsockopt(&mut self, fd: i32, level: i32, name: i32) -> Started {
+        let so_error = constant("SO_ERROR").unwrap_or(4) as i32;
+        if level != 1 || name != so_error {
+            return Started::Unmodeled(format!(
+                "the engine has no socket option {level}/{name} to read"
+            ));
+        }
+        let e = self
+            .fds
+            .get_mut(&fd)
+            .and_then(|f| f.error.take())
+            .unwrap_or(0);
+        Started::Done(Ret {
+            read: Some(i64::from(e)),
+            ..Ret::ok(0)
+        })
+    }
+
+    /// F_GETFL and F_SETFL: O_RDWR, and O_NONBLOCK as set.
+    fn fcntl(&mut self, fd: i32, cmd: i32, arg: i64) -> Started {
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Started::Done(Ret::err(9));
+        };
+        match cmd {
+            3 => Started::Done(Ret::ok(2 | if f.nonblock { 0o4000 } else { 0 })),
+            4 => {
+                f.nonblock = arg & 0o4000 != 0;
+                Started::Done(Ret::ok(0))
             }
-            Call::Fcntl { cmd, arg, .. } => {
-                let Some(f) = self.fds.get_mut(&fd) else {
-                    return Started::Done(Ret::err(9));
-                };
-                match cmd {
-                    3 => Started::Done(Ret::ok(2 | if f.nonblock { 0o4000 } else { 0 })),
-                    4 => {
-                        f.nonblock = arg & 0o4000 != 0;
-                        Started::Done(Ret::ok(0))
-                    }
-                    _ => Started::Unmodeled(format!("fcntl command {cmd}")),
-                }
-            }
+            _ => Started::Unmodeled(format!("fcntl command {cmd}")),
         }
     }
 

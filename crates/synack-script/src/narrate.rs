@@ -137,6 +137,8 @@ pub fn report(r: &Report, lang: Lang, verbose: bool) -> String {
     out
 }
 
+const PAD: &str = "                    ";
+
 fn event(
     out: &mut String,
     peer: Peer,
@@ -146,97 +148,89 @@ fn event(
     verbose: bool,
 ) {
     let _ = writeln!(out, "  {:>4}  {:>10}  {}", ev.line, secs(ev.at_us), ev.text);
-    let pad = "                    ";
     match (&ev.kind, &ev.packet) {
-        (Kind::Inbound, Some(p)) => {
-            let _ = match lang {
-                Lang::En => writeln!(
-                    out,
-                    "{pad}injected {} seq {} ack {} win {}{}",
-                    flag_words(&p.flags),
-                    p.seq,
-                    p.ack,
-                    p.win,
-                    opts(p)
-                ),
-                Lang::Zh => writeln!(
-                    out,
-                    "{pad}注入 {}，序列号 {}，确认号 {}，窗口 {}{}",
-                    flag_words(&p.flags),
-                    p.seq,
-                    p.ack,
-                    p.win,
-                    opts(p)
-                ),
-            };
-        }
-        (Kind::Outbound, Some(p)) => {
-            let rel = p.rel_seq.map_or_else(String::new, |r| match lang {
-                Lang::En => format!(" (the script's {r})"),
-                Lang::Zh => format!("（脚本中的 {r}）"),
-            });
-            let after = prev.map_or_else(String::new, |(line, at)| {
-                let ms = (ev.at_us - at) as f64 / 1000.0;
-                match lang {
-                    Lang::En => format!(", {ms:.3} ms after line {line}"),
-                    Lang::Zh => format!("，在第 {line} 行之后 {ms:.3} ms"),
-                }
-            });
-            let _ = match lang {
-                Lang::En => writeln!(
-                    out,
-                    "{pad}{} sent {} seq {}{rel} ack {} win {}{}{after}",
-                    who(peer, lang),
-                    flag_words(&p.flags),
-                    p.seq,
-                    p.ack,
-                    p.win,
-                    opts(p)
-                ),
-                Lang::Zh => writeln!(
-                    out,
-                    "{pad}{}发出 {}，序列号 {}{rel}，确认号 {}，窗口 {}{}{after}",
-                    who(peer, lang),
-                    flag_words(&p.flags),
-                    p.seq,
-                    p.ack,
-                    p.win,
-                    opts(p)
-                ),
-            };
-        }
+        (Kind::Inbound, Some(p)) => injected(out, p, lang),
+        (Kind::Outbound, Some(p)) => sent(out, peer, ev, p, prev, lang),
         _ => {}
     }
     if let Some(ret) = &ev.returned {
-        let fd = ev
-            .script_fd
+        returned(out, ev, ret, lang);
+    }
+    if ev.states_before != ev.states_after || verbose {
+        let (b, a) = (states(&ev.states_before), states(&ev.states_after));
+        let _ = match lang {
+            Lang::En => writeln!(out, "{PAD}sockets: {b} → {a}"),
+            Lang::Zh => writeln!(out, "{PAD}套接字：{b} → {a}"),
+        };
+    }
+    model(out, peer, ev, lang);
+}
+
+/// What was injected, as it went on the wire.
+fn injected(out: &mut String, p: &Seen, lang: Lang) {
+    let (f, o) = (flag_words(&p.flags), opts(p));
+    let _ = match lang {
+        Lang::En => writeln!(
+            out,
+            "{PAD}injected {f} seq {} ack {} win {}{o}",
+            p.seq, p.ack, p.win
+        ),
+        Lang::Zh => writeln!(
+            out,
+            "{PAD}注入 {f}，序列号 {}，确认号 {}，窗口 {}{o}",
+            p.seq, p.ack, p.win
+        ),
+    };
+}
+
+/// What the system sent, its seq also in the script's terms, and when.
+fn sent(
+    out: &mut String,
+    peer: Peer,
+    ev: &EventRecord,
+    p: &Seen,
+    prev: Option<(u32, i64)>,
+    lang: Lang,
+) {
+    let rel = p.rel_seq.map_or_else(String::new, |r| match lang {
+        Lang::En => format!(" (the script's {r})"),
+        Lang::Zh => format!("（脚本中的 {r}）"),
+    });
+    let after = prev.map_or_else(String::new, |(line, at)| {
+        let ms = (ev.at_us - at) as f64 / 1000.0;
+        match lang {
+            Lang::En => format!(", {ms:.3} ms after line {line}"),
+            Lang::Zh => format!("，在第 {line} 行之后 {ms:.3} ms"),
+        }
+    });
+    let (w, f, o) = (who(peer, lang), flag_words(&p.flags), opts(p));
+    let _ = match lang {
+        Lang::En => writeln!(
+            out,
+            "{PAD}{w} sent {f} seq {}{rel} ack {} win {}{o}{after}",
+            p.seq, p.ack, p.win
+        ),
+        Lang::Zh => writeln!(
+            out,
+            "{PAD}{w}发出 {f}，序列号 {}{rel}，确认号 {}，窗口 {}{o}{after}",
+            p.seq, p.ack, p.win
+        ),
+    };
+}
+
+/// A call's result, with the descriptor's name in the script.
+fn returned(out: &mut String, ev: &EventRecord, ret: &str, lang: Lang) {
+    let fd =
+        ev.script_fd
             .filter(|n| n.to_string() != *ret)
             .map_or_else(String::new, |n| match lang {
                 Lang::En => format!(" (the script's {n})"),
                 Lang::Zh => format!("（脚本中的 {n}）"),
             });
-        let _ = match lang {
-            Lang::En => writeln!(out, "{pad}returned {ret}{fd}"),
-            Lang::Zh => writeln!(out, "{pad}返回 {ret}{fd}"),
-        };
-    }
-    if ev.states_before != ev.states_after || verbose {
-        let _ = match lang {
-            Lang::En => writeln!(
-                out,
-                "{pad}sockets: {} → {}",
-                states(&ev.states_before),
-                states(&ev.states_after)
-            ),
-            Lang::Zh => writeln!(
-                out,
-                "{pad}套接字：{} → {}",
-                states(&ev.states_before),
-                states(&ev.states_after)
-            ),
-        };
-    }
-    model(out, peer, ev, lang, pad);
+    let _ = match lang {
+        Lang::En => writeln!(out, "{PAD}returned {ret}{fd}"),
+        Lang::Zh => writeln!(out, "{PAD}返回 {ret}{fd}"),
+    };
 }
 
 fn opts(p: &Seen) -> String {
@@ -247,7 +241,8 @@ fn opts(p: &Seen) -> String {
     }
 }
 
-fn model(out: &mut String, peer: Peer, ev: &EventRecord, lang: Lang, pad: &str) {
+fn model(out: &mut String, peer: Peer, ev: &EventRecord, lang: Lang) {
+    let pad = PAD;
     let rules: Vec<String> = ev.rules.iter().map(|r| rule_words(r, lang)).collect();
     let Some(m) = &ev.model else {
         if !rules.is_empty() && peer == Peer::Engine {

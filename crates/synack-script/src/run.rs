@@ -205,7 +205,6 @@ impl Exec<'_> {
             .last()
             .map(|r| r.states_after.clone())
             .unwrap_or_default();
-        self.sut.rules();
         let text = self
             .lines
             .get(ev.pos.line.saturating_sub(1) as usize)

@@ -95,12 +95,49 @@ pub fn script(origin: &Origin, segs: &[Seg]) -> Result<String, String> {
         .iter()
         .find(|p| p.out && p.flags & 0x012 == 0x002)
         .ok_or("the client's SYN is not in the capture: nothing to replay from")?;
-    let client_isn = syn.seq;
+    let isns = Isns {
+        client: syn.seq,
+        server: pkts
+            .iter()
+            .find(|p| !p.out && p.flags & 0x002 != 0)
+            .map_or(0, |p| p.seq),
+    };
     let t0 = syn.at_ns;
-    let server_isn = pkts
-        .iter()
-        .find(|p| !p.out && p.flags & 0x002 != 0)
-        .map_or(0, |p| p.seq);
+    let mut s = header(origin, isns);
+    let (mut prev, mut prev_out, mut first_out) = (t0, true, true);
+    for p in pkts.iter().filter(|p| p.at_ns >= t0) {
+        let gap = p.at_ns - prev;
+        // The client's answer to the server's packet: when it comes is the
+        // system's own business, at most as late as in the capture. A
+        // timer's packet (a second or so later) keeps its time.
+        let dt = if p.out && !prev_out && gap < REPLY_NS {
+            format!("0~+{}", seconds(gap))
+        } else {
+            seconds(gap)
+        };
+        (prev, prev_out) = (p.at_ns, p.out);
+        let _ = writeln!(s, "{}", line(p, &dt, isns, first_out)?);
+        first_out &= !p.out;
+        if !p.out && p.flags & 0x014 == 0x014 {
+            s.push_str("+0    getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0\n");
+        }
+        // The handshake is over: the third ACK, or a RST.
+        if (p.out && p.flags == 0x010 && p.len == 0) || (!p.out && p.flags & 0x004 != 0) {
+            break;
+        }
+    }
+    Ok(s)
+}
+
+#[derive(Clone, Copy)]
+struct Isns {
+    client: u32,
+    server: u32,
+}
+
+/// Where it comes from, the numbers' origins, the family, the client's
+/// connect().
+fn header(origin: &Origin, isns: Isns) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -114,7 +151,8 @@ pub fn script(origin: &Origin, segs: &[Seg]) -> Result<String, String> {
     );
     let _ = writeln!(
         s,
-        "// from its ISN {client_isn}, the server's from {server_isn}; times are the capture's."
+        "// from its ISN {}, the server's from {}; times are the capture's.",
+        isns.client, isns.server
     );
     if origin.client.is_ipv6() {
         s.push_str("--ip_version=ipv6\n");
@@ -122,64 +160,43 @@ pub fn script(origin: &Origin, segs: &[Seg]) -> Result<String, String> {
     s.push_str("0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
     s.push_str("+0    fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n");
     s.push_str("+0    connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n");
-    let mut prev = t0;
-    let mut prev_out = true;
-    let mut first_out = true;
-    for p in pkts.iter().filter(|p| p.at_ns >= t0) {
-        let gap = p.at_ns - prev;
-        // The client's answer to the server's packet: when it comes is the
-        // system's own business, at most as late as in the capture. A
-        // timer's packet (a second or so later) keeps its time.
-        let dt = if p.out && !prev_out && gap < REPLY_NS {
-            format!("0~+{}", seconds(gap))
+    s
+}
+
+/// One packet's line: the client's (options exact only on its first, where
+/// the TS offset is learned) or the server's (every field).
+fn line(p: &Pkt, dt: &str, isns: Isns, first_out: bool) -> Result<String, String> {
+    let letters = crate::packet::flags_text(p.flags);
+    let (mine, theirs) = if p.out {
+        (isns.client, isns.server)
+    } else {
+        (isns.server, isns.client)
+    };
+    let start = p.seq.wrapping_sub(mine);
+    let span = format!("{start}:{}({})", start.wrapping_add(p.len), p.len);
+    let ack = if p.flags & 0x010 != 0 {
+        format!(" ack {}", p.ack.wrapping_sub(theirs))
+    } else {
+        String::new()
+    };
+    let at = format!("+{dt}");
+    if p.out {
+        let opts = if first_out {
+            options(&p.options)?
         } else {
-            seconds(gap)
+            " <...>".into()
         };
-        prev = p.at_ns;
-        prev_out = p.out;
-        let letters = crate::packet::flags_text(p.flags);
-        let (mine, theirs) = if p.out {
-            (client_isn, server_isn)
-        } else {
-            (server_isn, client_isn)
-        };
-        let start = p.seq.wrapping_sub(mine);
-        let span = format!("{start}:{}({})", start.wrapping_add(p.len), p.len);
-        let ack = if p.flags & 0x010 != 0 {
-            format!(" ack {}", p.ack.wrapping_sub(theirs))
-        } else {
-            String::new()
-        };
-        let ecn = match p.tos & 3 {
-            1 => "[ect1] ",
-            2 => "[ect0] ",
-            3 => "[ce] ",
-            _ => "",
-        };
-        let line = if p.out {
-            let opts = if first_out {
-                options(&p.options)?
-            } else {
-                " <...>".into()
-            };
-            first_out = false;
-            format!("{:<5} > {letters} {span}{ack}{opts}", format!("+{dt}"))
-        } else {
-            format!(
-                "{:<5} < {ecn}{letters} {span}{ack} win {}{}",
-                format!("+{dt}"),
-                p.win,
-                options(&p.options)?
-            )
-        };
-        let _ = writeln!(s, "{line}");
-        let ends = (p.out && p.flags == 0x010 && p.len == 0) || (!p.out && p.flags & 0x004 != 0);
-        if !p.out && p.flags & 0x004 != 0 && p.flags & 0x010 != 0 {
-            s.push_str("+0    getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0\n");
-        }
-        if ends {
-            break;
-        }
+        return Ok(format!("{at:<5} > {letters} {span}{ack}{opts}"));
     }
-    Ok(s)
+    let ecn = match p.tos & 3 {
+        1 => "[ect1] ",
+        2 => "[ect0] ",
+        3 => "[ce] ",
+        _ => "",
+    };
+    Ok(format!(
+        "{at:<5} < {ecn}{letters} {span}{ack} win {}{}",
+        p.win,
+        options(&p.options)?
+    ))
 }

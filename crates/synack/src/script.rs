@@ -99,7 +99,8 @@ struct Tally {
     other: usize,
 }
 
-pub fn run(a: &Args) -> Result<u8, String> {
+/// Argument checks, and the settings the command line gives.
+fn settings(a: &Args) -> Result<Settings, String> {
     if let Some(t) = a.tolerance_usecs
         && t < 0
     {
@@ -113,10 +114,37 @@ pub fn run(a: &Args) -> Result<u8, String> {
         );
     }
     let defaults = Settings::default();
-    let settings = Settings {
+    Ok(Settings {
         v6: a.ipv6,
         tolerance_us: a.tolerance_usecs.unwrap_or(defaults.tolerance_us),
-    };
+    })
+}
+
+/// Read, parse and run one file.
+fn one(
+    file: &std::path::Path,
+    settings: &Settings,
+    peers: Peers,
+) -> (String, Option<String>, Outcome) {
+    let name = file.display().to_string();
+    match std::fs::read_to_string(file) {
+        Err(e) => (
+            name.clone(),
+            None,
+            Outcome::Unparsable(name, format!("cannot read it: {e}")),
+        ),
+        Ok(src) => {
+            let outcome = match synack_script::check(&name, &src, settings, peers) {
+                Ok(reports) => Outcome::Ran(reports),
+                Err(e) => Outcome::Unparsable(name.clone(), e.to_string()),
+            };
+            (name, Some(src), outcome)
+        }
+    }
+}
+
+pub fn run(a: &Args) -> Result<u8, String> {
+    let settings = settings(a)?;
     // A bad --pcap path is found before any run.
     let mut pcap = match &a.pcap {
         Some(p) => Some(open_pcap(p)?),
@@ -133,19 +161,11 @@ pub fn run(a: &Args) -> Result<u8, String> {
     let mut rows = Vec::new();
     let mut out = std::io::stdout().lock();
     for file in &a.files {
-        let name = file.display().to_string();
-        let src = std::fs::read_to_string(file);
-        let outcome = match &src {
-            Err(e) => Outcome::Unparsable(name.clone(), format!("cannot read it: {e}")),
-            Ok(src) => match synack_script::check(&name, src, &settings, peers) {
-                Ok(reports) => Outcome::Ran(reports),
-                Err(e) => Outcome::Unparsable(name.clone(), e.to_string()),
-            },
-        };
-        if let (Outcome::Ran(reports), Ok(src)) = (&outcome, &src)
+        let (name, src, outcome) = one(file, &settings, peers);
+        if let (Outcome::Ran(reports), Some(src)) = (&outcome, src)
             && let [linux, engine] = reports.as_slice()
         {
-            rows.push((name.clone(), src.clone(), compare::parting(linux, engine)));
+            rows.push((name, src, compare::parting(linux, engine)));
         }
         count(&outcome, &mut tally);
         if let (Some(w), Outcome::Ran(reports)) = (&mut pcap, &outcome) {

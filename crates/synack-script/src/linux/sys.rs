@@ -84,27 +84,7 @@ pub fn execute(call: &Call) -> Ret {
                 libc::accept(fd, std::ptr::null_mut(), std::ptr::null_mut())
             }))
         }
-        Call::Send { fd, len, flags, to } => {
-            let buf = vec![0u8; len];
-            match to {
-                Some(addr) => {
-                    let (ss, alen) = sockaddr(addr);
-                    // SAFETY: buf holds len bytes; ss is a valid sockaddr.
-                    ret(unsafe {
-                        libc::sendto(
-                            fd,
-                            buf.as_ptr().cast(),
-                            len,
-                            flags,
-                            (&ss as *const libc::sockaddr_storage).cast(),
-                            alen,
-                        )
-                    } as i64)
-                }
-                // SAFETY: buf holds len bytes.
-                None => ret(unsafe { libc::send(fd, buf.as_ptr().cast(), len, flags) } as i64),
-            }
-        }
+        Call::Send { fd, len, flags, to } => send(fd, len, flags, to),
         Call::Recv { fd, len, flags } => {
             let mut buf = vec![0u8; len];
             // SAFETY: buf is writable for len bytes.
@@ -120,31 +100,57 @@ pub fn execute(call: &Call) -> Ret {
             name,
             value,
         } => setsockopt(fd, level, name, value),
-        Call::GetSockOpt { fd, level, name } => {
-            let mut v: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            // SAFETY: v and len are valid for the kernel to write.
-            let r = unsafe {
-                libc::getsockopt(
-                    fd,
-                    level,
-                    name,
-                    (&mut v as *mut libc::c_int).cast(),
-                    &mut len,
-                )
-            };
-            let mut out = ret(i64::from(r));
-            if r == 0 {
-                out.read = Some(i64::from(v));
-            }
-            out
-        }
+        Call::GetSockOpt { fd, level, name } => getsockopt(fd, level, name),
         Call::Fcntl { fd, cmd, arg } => {
             let arg = libc::c_int::try_from(arg).unwrap_or(0);
             // SAFETY: F_GETFL/F_SETFL take an int argument.
             ret(i64::from(unsafe { libc::fcntl(fd, cmd, arg) }))
         }
     }
+}
+
+/// `len` zero bytes; `sendto` when there is an address (Fast Open).
+fn send(fd: i32, len: usize, flags: i32, to: Option<SocketAddr>) -> Ret {
+    let buf = vec![0u8; len];
+    match to {
+        Some(addr) => {
+            let (ss, alen) = sockaddr(addr);
+            // SAFETY: buf holds len bytes; ss is a valid sockaddr.
+            ret(unsafe {
+                libc::sendto(
+                    fd,
+                    buf.as_ptr().cast(),
+                    len,
+                    flags,
+                    (&ss as *const libc::sockaddr_storage).cast(),
+                    alen,
+                )
+            } as i64)
+        }
+        // SAFETY: buf holds len bytes.
+        None => ret(unsafe { libc::send(fd, buf.as_ptr().cast(), len, flags) } as i64),
+    }
+}
+
+/// An int option, what was read in `read`.
+fn getsockopt(fd: i32, level: i32, name: i32) -> Ret {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are valid for the kernel to write.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    let mut out = ret(i64::from(r));
+    if r == 0 {
+        out.read = Some(i64::from(v));
+    }
+    out
 }
 
 fn setsockopt(fd: i32, level: i32, name: i32, value: OptValue) -> Ret {
