@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use synack_engine::{
-    Action, Config, ConnHandle, Ecn, Endpoint, Event, Instant, MAX_PACKET, Schedule, SynCookies,
+    Action, Check, Config, ConnHandle, Ecn, Endpoint, Event, Instant, MAX_PACKET, Schedule, State,
+    SynCookies, TcbVars,
 };
+use synack_wire::SeqNum;
 
 use crate::calls::{Call, OptValue, Ret, constant, errno_value};
 use crate::error::RunError;
@@ -61,6 +63,7 @@ fn take_steps(ep: &mut Endpoint, rules: &mut Vec<RuleRef>, mut sent: Option<&mut
         let r = RuleRef {
             id: s.rule.id(),
             summary: s.rule.summary(),
+            check: s.check.map(|c| check_text(c, &s.before)),
         };
         let to = match (&mut sent, s.action) {
             (Some(v), Action::Transmitted) => &mut **v,
@@ -68,6 +71,59 @@ fn take_steps(ep: &mut Endpoint, rules: &mut Vec<RuleRef>, mut sent: Option<&mut
         };
         if !to.contains(&r) {
             to.push(r);
+        }
+    }
+}
+
+/// A check's operands in the script's numbers: the engine's own counted
+/// from its ISS, the peer's as they are (the script writes them so).
+fn check_text(c: Check, before: &TcbVars) -> String {
+    let ours = |n: SeqNum| n.0.wrapping_sub(before.iss.0);
+    let mark = |ok: bool| if ok { "✓" } else { "✗" };
+    match c {
+        Check::AckAcceptable { lo, ack, hi, ok } => {
+            let lo_name = if before.state == State::SynSent {
+                "ISS"
+            } else {
+                "SND.UNA"
+            };
+            format!(
+                "{lo_name} {} < SEG.ACK {} ≤ SND.NXT {} {}",
+                ours(lo),
+                ours(ack),
+                ours(hi),
+                mark(ok)
+            )
+        }
+        Check::SeqAcceptable {
+            rcv_nxt,
+            rcv_wnd,
+            seq,
+            len,
+            ok,
+        } => format!(
+            "RCV.NXT {} ≤ SEG.SEQ {} < RCV.NXT + RCV.WND {} (SEG.LEN {len}) {}",
+            rcv_nxt.0,
+            seq.0,
+            rcv_nxt.0.wrapping_add(rcv_wnd),
+            mark(ok)
+        ),
+        Check::RstExact { rcv_nxt, seq, ok } => {
+            format!("SEG.SEQ {} = RCV.NXT {} {}", seq.0, rcv_nxt.0, mark(ok))
+        }
+        Check::IcmpInFlight { una, seq, nxt, ok } => format!(
+            "SND.UNA {} ≤ {} < SND.NXT {} {}",
+            ours(una),
+            ours(seq),
+            ours(nxt),
+            mark(ok)
+        ),
+        Check::FinInOrder {
+            rcv_nxt,
+            fin_seq,
+            ok,
+        } => {
+            format!("FIN {} = RCV.NXT {} {}", fin_seq.0, rcv_nxt.0, mark(ok))
         }
     }
 }

@@ -8,7 +8,6 @@ use std::fmt::Write;
 use synack_engine::Rule;
 use synack_explain::{Lang, rule_summary};
 
-use crate::packet::flags_text;
 use crate::report::*;
 use crate::run::secs;
 
@@ -28,28 +27,9 @@ fn verdict(v: Verdict, lang: Lang) -> &'static str {
     }
 }
 
-/// `SYN+ACK` for `S.`.
+/// `SYN+ACK` for `S.`: explain's words.
 fn flag_words(letters: &str) -> String {
-    let mut names = Vec::new();
-    for (ch, name) in [
-        ('S', "SYN"),
-        ('F', "FIN"),
-        ('R', "RST"),
-        ('P', "PSH"),
-        ('U', "URG"),
-        ('E', "ECE"),
-        ('W', "CWR"),
-        ('.', "ACK"),
-    ] {
-        if letters.contains(ch) {
-            names.push(name);
-        }
-    }
-    if names.is_empty() {
-        "-".into()
-    } else {
-        names.join("+")
-    }
+    synack_explain::flag_words(synack_wire::TcpFlags(crate::packet::flag_bits(letters)))
 }
 
 fn states(list: &[Socket]) -> String {
@@ -70,9 +50,13 @@ fn states(list: &[Socket]) -> String {
 
 fn rule_words(r: &RuleRef, lang: Lang) -> String {
     let summary = Rule::from_id(r.id).map_or(r.summary, |rule| rule_summary(rule, lang));
+    let check = r
+        .check
+        .as_ref()
+        .map_or_else(String::new, |c| format!(": {c}"));
     match lang {
-        Lang::En => format!("rule {} ({summary})", r.id),
-        Lang::Zh => format!("规则 {}（{summary}）", r.id),
+        Lang::En => format!("rule {} ({summary}{check})", r.id),
+        Lang::Zh => format!("规则 {}（{summary}{check}）", r.id),
     }
 }
 
@@ -398,9 +382,4 @@ fn explain(peer: Peer, m: &Mismatch, lang: Lang) -> String {
         },
         _ => String::new(),
     }
-}
-
-/// A packet's flags in packetdrill letters (for tests and other callers).
-pub fn letters(bits: u16) -> String {
-    flags_text(bits)
 }

@@ -269,22 +269,34 @@ impl Live {
     }
 }
 
+/// packetdrill's flag letters, in the order it writes them.
+const LETTERS: [(u16, char); 8] = [
+    (0x002, 'S'),
+    (0x001, 'F'),
+    (0x004, 'R'),
+    (0x008, 'P'),
+    (0x020, 'U'),
+    (0x040, 'E'),
+    (0x080, 'W'),
+    (0x010, '.'),
+];
+
+/// The flag bit a letter stands for.
+pub fn flag_bit(letter: char) -> Option<u16> {
+    LETTERS.iter().find(|(_, c)| *c == letter).map(|(b, _)| *b)
+}
+
+/// Letters back to bits (unknown letters count for nothing).
+pub fn flag_bits(letters: &str) -> u16 {
+    letters.chars().filter_map(flag_bit).fold(0, |a, b| a | b)
+}
+
 pub fn flags_text(bits: u16) -> String {
-    let mut s = String::new();
-    for (bit, ch) in [
-        (0x002, 'S'),
-        (0x001, 'F'),
-        (0x004, 'R'),
-        (0x008, 'P'),
-        (0x020, 'U'),
-        (0x040, 'E'),
-        (0x080, 'W'),
-        (0x010, '.'),
-    ] {
-        if bits & bit != 0 {
-            s.push(ch);
-        }
-    }
+    let s: String = LETTERS
+        .iter()
+        .filter(|(b, _)| bits & b != 0)
+        .map(|(_, c)| *c)
+        .collect();
     if s.is_empty() { "-".into() } else { s }
 }
 

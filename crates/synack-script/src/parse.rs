@@ -327,22 +327,9 @@ impl Parser {
         }
         let mut bits = 0u16;
         for ch in text.chars() {
-            bits |= match ch {
-                'F' => 0x001,
-                'S' => 0x002,
-                'R' => 0x004,
-                'P' => 0x008,
-                '.' => 0x010,
-                'U' => 0x020,
-                'E' => 0x040,
-                'W' => 0x080,
-                other => {
-                    return Err(ParseError::new(
-                        pos,
-                        format!("`{other}` is not a TCP flag (S . F R P U E W)"),
-                    ));
-                }
-            };
+            bits |= crate::packet::flag_bit(ch).ok_or_else(|| {
+                ParseError::new(pos, format!("`{ch}` is not a TCP flag (S . F R P U E W)"))
+            })?;
         }
         Ok((bits, text))
     }

@@ -75,6 +75,9 @@ pub struct Seen {
 pub struct RuleRef {
     pub id: u8,
     pub summary: &'static str,
+    /// The test the engine made, in the script's numbers: its own counted
+    /// from its ISN, the peer's as the script writes them.
+    pub check: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
