@@ -19,6 +19,10 @@ pub fn attach_model(kernel: &mut Report, model: &Report) {
                 ev.rules.clone_from(&m.rules);
                 note.agrees = true;
                 unchecked(ev, m, &mut note);
+                let (ms, ks) = (state_names(&m.states_after), state_names(&ev.states_after));
+                if ms != ks {
+                    note.states = Some((ms, ks));
+                }
             }
             // Said once, at the first event the model did not reach.
             (None, Some(line)) => {
@@ -27,6 +31,22 @@ pub fn attach_model(kernel: &mut Report, model: &Report) {
             (None, None) => note.unsupported = model.result == Verdict::Unsupported,
         }
         ev.model = Some(note);
+    }
+}
+
+/// The states of a socket list, sorted, bound-only sockets left out (the
+/// engine has none; ports differ between the two runs).
+fn state_names(list: &[crate::report::Socket]) -> String {
+    let mut v: Vec<&str> = list
+        .iter()
+        .map(|s| s.state.as_str())
+        .filter(|s| *s != "CLOSE")
+        .collect();
+    v.sort_unstable();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
     }
 }
 

@@ -225,6 +225,32 @@ fn opts(p: &Seen) -> String {
     }
 }
 
+/// The model passed the event too: for what the system did (a packet sent,
+/// a call's result) it did the same; for what it was given, its rules.
+fn agreed(out: &mut String, ev: &EventRecord, rules: &[String], lang: Lang) {
+    let said = rules.join(lang.t(", ", "，"));
+    let did = matches!(ev.kind, Kind::Outbound | Kind::Syscall);
+    if ev.kind == Kind::Syscall && rules.is_empty() {
+        // A call that changed nothing the model records: nothing to add.
+        return;
+    }
+    let _ = match (did, rules.is_empty(), lang) {
+        (true, true, Lang::En) => writeln!(out, "{PAD}synack's model of Linux did the same"),
+        (true, true, Lang::Zh) => writeln!(out, "{PAD}synack 的 Linux 模型做了同样的事"),
+        (true, false, Lang::En) => {
+            writeln!(out, "{PAD}synack's model of Linux did the same: {said}")
+        }
+        (true, false, Lang::Zh) => writeln!(out, "{PAD}synack 的 Linux 模型做了同样的事：{said}"),
+        (false, true, _) => Ok(()),
+        (false, false, Lang::En) => {
+            writeln!(out, "{PAD}synack's model of Linux, given the same: {said}")
+        }
+        (false, false, Lang::Zh) => {
+            writeln!(out, "{PAD}synack 的 Linux 模型收到同样的输入：{said}")
+        }
+    };
+}
+
 fn model(out: &mut String, peer: Peer, ev: &EventRecord, lang: Lang) {
     let pad = PAD;
     let rules: Vec<String> = ev.rules.iter().map(|r| rule_words(r, lang)).collect();
@@ -240,21 +266,7 @@ fn model(out: &mut String, peer: Peer, ev: &EventRecord, lang: Lang) {
         return;
     };
     if m.agrees {
-        if ev.kind == Kind::Inbound || ev.kind == Kind::Outbound || !rules.is_empty() {
-            let said = if rules.is_empty() {
-                String::new()
-            } else {
-                format!("{}{}", lang.t(": ", "："), rules.join(lang.t(", ", "，")))
-            };
-            let _ = writeln!(
-                out,
-                "{pad}{}{said}",
-                lang.t(
-                    "synack's model of Linux did the same",
-                    "synack 的 Linux 模型做了同样的事"
-                )
-            );
-        }
+        agreed(out, ev, &rules, lang);
         if let Some((mw, kw)) = m.win {
             let _ = match lang {
                 Lang::En => writeln!(
@@ -271,6 +283,12 @@ fn model(out: &mut String, peer: Peer, ev: &EventRecord, lang: Lang) {
                     "{pad}  but its options are <{mo}> (the kernel's <{ko}>)"
                 ),
                 Lang::Zh => writeln!(out, "{pad}  但它的选项是 <{mo}>（内核的是 <{ko}>）"),
+            };
+        }
+        if let Some((ms, ks)) = &m.states {
+            let _ = match lang {
+                Lang::En => writeln!(out, "{pad}  but its sockets are {ms} (the kernel's {ks})"),
+                Lang::Zh => writeln!(out, "{pad}  但它的套接字是 {ms}（内核的是 {ks}）"),
             };
         }
     } else if let Some(msg) = &m.mismatch {

@@ -128,6 +128,9 @@ pub struct ModelNote {
     /// model's window and the kernel's; the options (TS values aside).
     pub win: Option<(u16, u16)>,
     pub options: Option<(String, String)>,
+    /// The sockets' states after the event, when they differ: [engine,
+    /// kernel] (sockets only bound, which the engine does not have, aside).
+    pub states: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
