@@ -99,22 +99,21 @@ pub fn report(r: &Report, lang: Lang, verbose: bool) -> String {
         mismatch(&mut out, r, m, lang);
     }
     for x in &r.extra {
+        let (p, w, at) = (&x.packet, who(r.peer, lang), secs(x.at_us));
         let _ = match lang {
             Lang::En => writeln!(
                 out,
-                "  after the last event {} also sent {} seq {} ack {} (not checked)",
-                who(r.peer, lang),
-                flag_words(&x.flags),
-                x.seq,
-                x.ack
+                "  after the last event {w} also sent {} seq {} ack {} at {at} (not checked)",
+                flag_words(&p.flags),
+                p.seq,
+                p.ack
             ),
             Lang::Zh => writeln!(
                 out,
-                "  最后一个事件之后{}还发出 {}，序列号 {}，确认号 {}（不检查）",
-                who(r.peer, lang),
-                flag_words(&x.flags),
-                x.seq,
-                x.ack
+                "  最后一个事件之后{w}还在 {at} 发出 {}，序列号 {}，确认号 {}（不检查）",
+                flag_words(&p.flags),
+                p.seq,
+                p.ack
             ),
         };
     }

@@ -70,6 +70,13 @@ pub struct Seen {
     pub ecn: &'static str,
 }
 
+/// A packet after the script's last event, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extra {
+    pub at_us: i64,
+    pub packet: Seen,
+}
+
 /// A checklist rule the engine applied during the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
@@ -178,7 +185,7 @@ pub struct Report {
     pub error: Option<String>,
     /// Packets the system sent after the script's last event (not checked,
     /// as packetdrill does not).
-    pub extra: Vec<Seen>,
+    pub extra: Vec<Extra>,
     /// Every packet both ways, µs since the start, for `--pcap`.
     #[serde(skip)]
     pub frames: Vec<(i64, Vec<u8>)>,

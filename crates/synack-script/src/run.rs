@@ -162,8 +162,11 @@ impl Exec<'_> {
         let now = self.sut.now();
         while let Some(s) = self.sut.outbound(now)? {
             if let Some(live) = Live::parse(&s.bytes) {
-                let seen = self.seen(&live, true);
-                self.report.extra.push(seen);
+                let packet = self.seen(&live, true);
+                self.report.extra.push(Extra {
+                    at_us: s.at_us,
+                    packet,
+                });
             }
             self.report.frames.push((s.at_us, s.bytes));
         }
@@ -197,14 +200,15 @@ impl Exec<'_> {
         if kind != Kind::Outbound {
             self.sut.sleep_until(lo)?;
         }
-        // The state after the previous event: one sock_diag dump per event
-        // (each costs about 0.6 ms) keeps the kernel run on time.
-        let before = self
-            .report
-            .events
-            .last()
-            .map(|r| r.states_after.clone())
-            .unwrap_or_default();
+        // The states before: as seen after the previous event, unless time
+        // passed since (a timer may have changed them), when they are read
+        // again. One sock_diag dump costs about 0.6 ms: events at +0 do
+        // without the second.
+        let waited = kind != Kind::Outbound && lo - self.prev_us > 1_000;
+        let before = match self.report.events.last() {
+            Some(r) if !waited => r.states_after.clone(),
+            _ => self.sut.sockets(),
+        };
         let text = self
             .lines
             .get(ev.pos.line.saturating_sub(1) as usize)
