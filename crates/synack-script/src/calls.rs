@@ -312,10 +312,16 @@ fn option_value(e: &Expr) -> Result<OptValue, String> {
     Ok(OptValue::Int(int32(e)?))
 }
 
+/// The most bytes one call moves here (its buffer is allocated).
+pub const MAX_LENGTH: usize = 1 << 20;
+
 /// The length argument of read/write: a number, or the buffer's size.
 fn length(e: &Expr) -> Result<usize, String> {
     let n = int(e)?;
-    usize::try_from(n).map_err(|_| format!("length {n}"))
+    usize::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_LENGTH)
+        .ok_or_else(|| format!("length {n}: a call moves 0 to {MAX_LENGTH} bytes here"))
 }
 
 /// Turn a script's call into one a runner executes.
