@@ -200,9 +200,15 @@ pub fn sleeping(tid: i32) -> bool {
         == Some("S")
 }
 
+/// Shut down and close a descriptor the script left open: the shutdown
+/// wakes a call still blocked on it (close alone would not), so the call
+/// thread can end.
 pub fn close(fd: i32) {
-    // SAFETY: closing a descriptor the script opened and nobody else owns.
-    unsafe { libc::close(fd) };
+    // SAFETY: a descriptor the script opened and nobody else owns.
+    unsafe {
+        libc::shutdown(fd, libc::SHUT_RDWR);
+        libc::close(fd);
+    }
 }
 
 /// A packet socket on `device` that sees every packet the kernel sends
