@@ -2,7 +2,7 @@
 //! kernel (a namespace of their own, over tun0) and against synack's
 //! engine, each event narrated, pass/fail/unsupported per script and peer.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use synack_explain::Lang;
@@ -160,8 +160,20 @@ pub fn run(a: &Args) -> Result<u8, String> {
     let mut records = Vec::new();
     let mut rows = Vec::new();
     let mut out = std::io::stdout().lock();
-    for file in &a.files {
+    // Progress on a terminal: which script of how many is running (a kernel
+    // run takes as long as its script says).
+    let show = a.files.len() > 1 && std::io::stderr().is_terminal();
+    for (i, file) in a.files.iter().enumerate() {
+        if show {
+            eprint!(
+                "\rsynack: script {}/{}: {:<50.50}",
+                i + 1,
+                a.files.len(),
+                file.display()
+            );
+        }
         let (name, src, outcome) = one(file, &settings, peers);
+        crate::progress::clear(show);
         if let (Outcome::Ran(reports), Some(src)) = (&outcome, src)
             && let [linux, engine] = reports.as_slice()
         {
