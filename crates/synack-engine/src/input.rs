@@ -293,94 +293,15 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
     });
     let syn_without_rst = f.syn() && !f.rst();
     if !ok && !syn_without_rst {
-        if f.rst() {
-            ctx.note(
-                c,
-                Action::Drop(DropReason::OutOfWindow),
-                Rule::RstInWindow,
-                seq_check,
-            );
-            return Keep;
-        }
-        // Linux rate-limits these pure ACKs; segments with data are exempt.
-        let limited = ctx.cfg.profile == Profile::LinuxCompat && seg.payload.is_empty();
-        let sent = if limited {
-            c.rate_limited_ack(ctx, Rule::UnacceptableSegment)
-        } else {
-            ctx.push(c.ack_segment(ctx.now, Rule::UnacceptableSegment));
-            true
-        };
-        let action = if sent {
-            Action::Send(Reply::Ack)
-        } else {
-            Action::Drop(DropReason::RateLimited)
-        };
-        ctx.note(c, action, Rule::UnacceptableSegment, seq_check);
-        return Keep;
+        return unacceptable(c, ctx, seg, seq_check);
     }
 
-    // Step 2: RST (rules 19, 31, 32, 50).
     if f.rst() {
-        let exact = seg.seq == c.rcv_nxt;
-        let check = Some(Check::RstExact {
-            rcv_nxt: c.rcv_nxt,
-            seq: seg.seq,
-            ok: exact,
-        });
-        if !exact {
-            let action = challenge_ack(c, ctx, Rule::RstInWindow);
-            ctx.note(c, action, Rule::RstInWindow, check);
-            return Keep;
-        }
-        let (reason, rule, event) = match (c.state, c.origin) {
-            (State::SynReceived, Origin::Passive) => {
-                (CloseReason::BackToListen, Rule::SynRcvdRst, None)
-            }
-            (State::SynReceived, Origin::Active) => {
-                (CloseReason::Refused, Rule::SynRcvdRst, Some(Event::Refused))
-            }
-            (State::TimeWait, _) => (
-                CloseReason::Closed,
-                Rule::RstInTimeWait,
-                Some(Event::Closed),
-            ),
-            _ => (CloseReason::Reset, Rule::RstExact, Some(Event::Reset)),
-        };
-        c.state = State::Closed;
-        c.clear_timer();
-        ctx.note(c, Action::Delete(reason), rule, check);
-        if let Some(ev) = event {
-            ctx.event(c, ev);
-        }
-        return Delete(reason);
+        return rst(c, ctx, seg);
     }
 
-    // Step 4: SYN (rules 18, 33).
     if f.syn() {
-        if c.state == State::SynReceived && c.origin == Origin::Passive {
-            // Linux also resets the new SYN: <SEQ=0><ACK=SEG.SEQ+1><RST,ACK>
-            // (tcp_check_req's embryonic reset).
-            if ctx.cfg.profile == Profile::LinuxCompat {
-                ctx.push(crate::stateless::rst_ack_for(
-                    c.tuple,
-                    seg,
-                    Rule::SynRcvdNewSyn,
-                ));
-                ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdNewSyn, seq_check);
-            }
-            c.state = State::Closed;
-            c.clear_timer();
-            ctx.note(
-                c,
-                Action::Delete(CloseReason::BackToListen),
-                Rule::SynRcvdNewSyn,
-                seq_check,
-            );
-            return Delete(CloseReason::BackToListen);
-        }
-        let action = challenge_ack(c, ctx, Rule::SynInSynchronized);
-        ctx.note(c, action, Rule::SynInSynchronized, seq_check);
-        return Keep;
+        return syn(c, ctx, seg, seq_check);
     }
 
     // SACK-permitted belongs on SYNs only (RFC 2018 §2): ignore it elsewhere.
@@ -450,6 +371,109 @@ fn challenge_ack(c: &mut Connection, ctx: &mut Ctx<'_>, rule: Rule) -> Action {
     } else {
         Action::Drop(DropReason::RateLimited)
     }
+}
+/// Step 1's answer to a segment outside the window (rules 29, 30): a RST
+/// is dropped, anything else gets an ACK (rate-limited on Linux).
+fn unacceptable(
+    c: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    seg: &Seg<'_>,
+    seq_check: Option<Check>,
+) -> Disposition {
+    let f = seg.flags;
+    if f.rst() {
+        ctx.note(
+            c,
+            Action::Drop(DropReason::OutOfWindow),
+            Rule::RstInWindow,
+            seq_check,
+        );
+        return Keep;
+    }
+    // Linux rate-limits these pure ACKs; segments with data are exempt.
+    let limited = ctx.cfg.profile == Profile::LinuxCompat && seg.payload.is_empty();
+    let sent = if limited {
+        c.rate_limited_ack(ctx, Rule::UnacceptableSegment)
+    } else {
+        ctx.push(c.ack_segment(ctx.now, Rule::UnacceptableSegment));
+        true
+    };
+    let action = if sent {
+        Action::Send(Reply::Ack)
+    } else {
+        Action::Drop(DropReason::RateLimited)
+    };
+    ctx.note(c, action, Rule::UnacceptableSegment, seq_check);
+    Keep
+}
+
+/// Step 2: RST (rules 19, 31, 32, 50).
+fn rst(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
+    let exact = seg.seq == c.rcv_nxt;
+    let check = Some(Check::RstExact {
+        rcv_nxt: c.rcv_nxt,
+        seq: seg.seq,
+        ok: exact,
+    });
+    if !exact {
+        let action = challenge_ack(c, ctx, Rule::RstInWindow);
+        ctx.note(c, action, Rule::RstInWindow, check);
+        return Keep;
+    }
+    let (reason, rule, event) = match (c.state, c.origin) {
+        (State::SynReceived, Origin::Passive) => {
+            (CloseReason::BackToListen, Rule::SynRcvdRst, None)
+        }
+        (State::SynReceived, Origin::Active) => {
+            (CloseReason::Refused, Rule::SynRcvdRst, Some(Event::Refused))
+        }
+        (State::TimeWait, _) => (
+            CloseReason::Closed,
+            Rule::RstInTimeWait,
+            Some(Event::Closed),
+        ),
+        _ => (CloseReason::Reset, Rule::RstExact, Some(Event::Reset)),
+    };
+    c.state = State::Closed;
+    c.clear_timer();
+    ctx.note(c, Action::Delete(reason), rule, check);
+    if let Some(ev) = event {
+        ctx.event(c, ev);
+    }
+    Delete(reason)
+}
+
+/// Step 4: SYN (rules 18, 33).
+fn syn(
+    c: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    seg: &Seg<'_>,
+    seq_check: Option<Check>,
+) -> Disposition {
+    if c.state == State::SynReceived && c.origin == Origin::Passive {
+        // Linux also resets the new SYN: <SEQ=0><ACK=SEG.SEQ+1><RST,ACK>
+        // (tcp_check_req's embryonic reset).
+        if ctx.cfg.profile == Profile::LinuxCompat {
+            ctx.push(crate::stateless::rst_ack_for(
+                c.tuple,
+                seg,
+                Rule::SynRcvdNewSyn,
+            ));
+            ctx.note(c, Action::Send(Reply::Rst), Rule::SynRcvdNewSyn, seq_check);
+        }
+        c.state = State::Closed;
+        c.clear_timer();
+        ctx.note(
+            c,
+            Action::Delete(CloseReason::BackToListen),
+            Rule::SynRcvdNewSyn,
+            seq_check,
+        );
+        return Delete(CloseReason::BackToListen);
+    }
+    let action = challenge_ack(c, ctx, Rule::SynInSynchronized);
+    ctx.note(c, action, Rule::SynInSynchronized, seq_check);
+    Keep
 }
 
 /// Step 5 in the synchronized states (rules 34, 46–49). `Some` ends

@@ -21,7 +21,7 @@ pub mod pcap;
 mod sys;
 
 pub use sys::{
-    connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, wait_peak_rss,
+    connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, sockaddr, wait_peak_rss,
 };
 
 pub use driver::{Captured, Dir, Driver, Fault};

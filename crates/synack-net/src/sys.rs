@@ -177,7 +177,8 @@ pub fn wait_peak_rss(child: &mut std::process::Child) -> io::Result<(i32, u64)> 
     Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024))
 }
 
-fn sockaddr(a: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+/// A `sockaddr_storage` holding `a`, and its length, for bind/connect/sendto.
+pub fn sockaddr(a: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: an all-zero sockaddr_storage is a valid value.
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let len = match a {
