@@ -409,6 +409,30 @@ impl Attempt {
         }
     }
 
+    /// Begin again as [`Attempt::new`] would, keeping the buffers this one
+    /// grew: an attempt handed out and forgotten is made again in place,
+    /// with no allocation once the buffers are warm.
+    pub(crate) fn reset(&mut self, client: SocketAddr, server: SocketAddr, s: &Seg) {
+        fn emptied<T>(mut v: Vec<T>) -> Vec<T> {
+            v.clear();
+            v
+        }
+        let old = std::mem::replace(self, Attempt::new(client, server, s));
+        self.syn_frames = emptied(old.syn_frames);
+        self.synack_frames = emptied(old.synack_frames);
+        self.syn_retransmission_intervals_s = emptied(old.syn_retransmission_intervals_s);
+        self.synack_retransmission_intervals_s = emptied(old.synack_retransmission_intervals_s);
+        self.rst = emptied(old.rst);
+        self.checks = emptied(old.checks);
+        self.steps = emptied(old.steps);
+        self.syn_times = emptied(old.syn_times);
+        self.synack_times = emptied(old.synack_times);
+        self.letters = emptied(old.letters);
+        let mut history = old.history;
+        history.clear();
+        self.history = history;
+    }
+
     /// zeek's history letters: upper case from the originator; s, h, f, r
     /// repeat only with a new sequence number (one by one up to ten
     /// repeats, then at 100, 1000, …), a and d appear once a side. Constant

@@ -155,16 +155,33 @@ impl FirstSyn {
         }
     }
 
-    /// The full attempt, as if it had been made at the SYN.
-    pub(crate) fn attempt(&self, ends: (SocketAddr, SocketAddr)) -> Attempt {
+    /// The ends as client and server, and the SYN.
+    fn parts(&self, ends: (SocketAddr, SocketAddr)) -> (SocketAddr, SocketAddr, Seg) {
         let client = self.client(ends);
         let server = if client == ends.0 { ends.1 } else { ends.0 };
-        let s = self.seg(client, server);
-        let mut a = Attempt::new(client, server, &s);
+        (client, server, self.seg(client, server))
+    }
+
+    /// What the SYN told the attempt.
+    fn begin(&self, a: &mut Attempt, s: &Seg) {
         a.port_reuse = self.bits & PORT_REUSE != 0;
         a.tcp_stream = self.stream();
-        a.add(&s);
+        a.add(s);
+    }
+
+    /// The full attempt, as if it had been made at the SYN.
+    pub(crate) fn attempt(&self, ends: (SocketAddr, SocketAddr)) -> Attempt {
+        let (client, server, s) = self.parts(ends);
+        let mut a = Attempt::new(client, server, &s);
+        self.begin(&mut a, &s);
         a
+    }
+
+    /// The same attempt made in `a`, reusing its buffers.
+    pub(crate) fn refill(&self, ends: (SocketAddr, SocketAddr), a: &mut Attempt) {
+        let (client, server, s) = self.parts(ends);
+        a.reset(client, server, &s);
+        self.begin(a, &s);
     }
 }
 
@@ -194,6 +211,58 @@ mod tests {
             bad_checksum: bad,
             stacked: None,
         }
+    }
+
+    /// An attempt with something in every buffer: a handshake, data, a
+    /// retransmitted SYN, FINs and a RST, finished.
+    fn busy_attempt() -> Attempt {
+        let opts = TcpOptions {
+            mss: Some(1460),
+            timestamps: Some((1, 0)),
+            ..TcpOptions::default()
+        };
+        let first = syn(Some(opts), TcpFlags::SYN.0, 0, false);
+        let (c, srv) = (first.src, first.dst);
+        let mut a = Attempt::new(c, srv, &first);
+        let mut at =
+            |n: u64, from_client: bool, flags: TcpFlags, seq: u32, ack: u32, len: usize| {
+                let mut s = first;
+                s.frame = n;
+                s.ns += i64::try_from(n).unwrap_or(0) * 1_000_000;
+                s.ts += n as f64 / 1000.0;
+                (s.src, s.dst) = if from_client { (c, srv) } else { (srv, c) };
+                s.flags = flags;
+                s.seq = SeqNum(seq);
+                s.ack = SeqNum(ack);
+                s.payload_len = len;
+                s.bad_checksum = n == 6;
+                a.add(&s);
+            };
+        let isn = 0xdead_beef_u32;
+        at(7, true, TcpFlags::SYN, isn, 0, 0);
+        at(8, true, TcpFlags::SYN, isn, 0, 0);
+        at(
+            9,
+            false,
+            TcpFlags::SYN | TcpFlags::ACK,
+            500,
+            isn.wrapping_add(2),
+            0,
+        );
+        at(10, true, TcpFlags::ACK, isn.wrapping_add(1), 501, 0);
+        at(
+            11,
+            true,
+            TcpFlags::ACK | TcpFlags::PSH,
+            isn.wrapping_add(1),
+            501,
+            100,
+        );
+        at(12, false, TcpFlags::FIN | TcpFlags::ACK, 501, isn, 0);
+        at(13, true, TcpFlags::RST, isn.wrapping_add(101), 0, 0);
+        a.finish(first.ts + 10.0);
+        assert!(!a.checks.is_empty() && !a.steps.is_empty() && !a.rst.is_empty());
+        a
     }
 
     /// The attempt made from the compact form is the one made from the
@@ -238,8 +307,18 @@ mod tests {
             };
             let mut made = compact.attempt(ends);
             made.finish(s.ts + 5.0);
-            let (a, b) = (serde_json::to_value(&direct), serde_json::to_value(&made));
-            assert_eq!(a.ok(), b.ok(), "{s:?}");
+            let (a, b) = (
+                serde_json::to_value(&direct).ok(),
+                serde_json::to_value(&made).ok(),
+            );
+            assert!(a.is_some());
+            assert_eq!(a, b, "{s:?}");
+            // Made again over an attempt that went further, as the tracker
+            // reuses one: nothing of the earlier one is left.
+            let mut reused = busy_attempt();
+            compact.refill(ends, &mut reused);
+            reused.finish(s.ts + 5.0);
+            assert_eq!(a, serde_json::to_value(&reused).ok(), "{s:?}");
         }
     }
 }

@@ -19,8 +19,6 @@ mod table;
 pub mod track;
 pub mod zeek;
 
-use std::io::Read;
-
 use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated};
 
 pub use attempt::{Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SideOptions, Stacked, Step};
@@ -191,24 +189,24 @@ fn wire_len(ip: &[u8]) -> Option<usize> {
     }
 }
 
-/// Analyse one capture in one pass, handing each attempt to `each` as soon
-/// as it is over (see [`track`]). A damaged tail is reported in
+/// Analyse one capture in one pass, lending each attempt to `each` as soon
+/// as it is over (see [`track`]); a caller that keeps one clones it. A damaged tail is reported in
 /// `summary.damaged_at` and everything before it is still analysed.
-pub fn analyze_each(
-    input: impl Read + Send,
+pub fn analyze_each<'a>(
+    input: impl Into<reader::Source<'a>>,
     name: &str,
-    each: impl FnMut(Attempt),
+    each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     analyze_each_within(input, name, track::MAX_LIVE, each)
 }
 
 /// [`analyze_each`], holding at most `max_live` attempts at once: past that
 /// the oldest is handed out early, marked `evicted`.
-pub fn analyze_each_within(
-    input: impl Read + Send,
+pub fn analyze_each_within<'a>(
+    input: impl Into<reader::Source<'a>>,
     name: &str,
     max_live: usize,
-    each: impl FnMut(Attempt),
+    each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     analyze_frames(input, name, Pass::new(max_live), |_| true, each)
 }
@@ -234,12 +232,12 @@ impl Pass {
 
 /// [`analyze_each_within`], with only the frames `keep` says yes to (a
 /// tcpdump filter expression, say): the others are not seen at all.
-pub fn analyze_frames(
-    input: impl Read + Send,
+pub fn analyze_frames<'a>(
+    input: impl Into<reader::Source<'a>>,
     name: &str,
     pass: Pass,
     mut keep: impl FnMut(&reader::Frame<'_>) -> bool,
-    mut each: impl FnMut(Attempt),
+    mut each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     let mut live = Live::new(pass.max_live);
     live.checksums = pass.checksums;
@@ -290,7 +288,7 @@ impl Live {
     }
 
     /// One frame; the attempts it ended are handed to `each`.
-    pub fn frame(&mut self, f: &reader::Frame<'_>, each: &mut impl FnMut(Attempt)) {
+    pub fn frame(&mut self, f: &reader::Frame<'_>, each: &mut impl FnMut(&Attempt)) {
         frame(
             f,
             &mut self.tracker,
@@ -302,11 +300,9 @@ impl Live {
 
     /// Time passed with no frame (`now`: seconds since the epoch): the
     /// attempts over by then are handed to `each`.
-    pub fn tick(&mut self, now: f64, each: &mut impl FnMut(Attempt)) {
+    pub fn tick(&mut self, now: f64, each: &mut impl FnMut(&Attempt)) {
         self.tracker.advance(now);
-        for a in self.tracker.take_ready() {
-            each(a);
-        }
+        self.tracker.each_ready(each);
     }
 
     /// Attempts held now.
@@ -315,7 +311,7 @@ impl Live {
     }
 
     /// Everything still held, handed to `each`; the counts.
-    pub fn finish(self, each: &mut impl FnMut(Attempt)) -> Totals {
+    pub fn finish(self, each: &mut impl FnMut(&Attempt)) -> Totals {
         let t = &self.tracker;
         let totals = Totals {
             unreadable: self.unreadable,
@@ -324,9 +320,7 @@ impl Live {
             evicted: t.evicted,
             ..Totals::default()
         };
-        for a in self.tracker.finish() {
-            each(a);
-        }
+        self.tracker.finish_each(each);
         totals
     }
 }
@@ -337,15 +331,13 @@ fn frame(
     tracker: &mut Tracker,
     unreadable: &mut u64,
     checksums: bool,
-    each: &mut impl FnMut(Attempt),
+    each: &mut impl FnMut(&Attempt),
 ) {
     match segment(f) {
         Some(mut s) => {
             s.bad_checksum &= checksums;
             tracker.add(&s);
-            for a in tracker.take_ready() {
-                each(a);
-            }
+            tracker.each_ready(each);
         }
         None => match icmp(f) {
             Some(e) => tracker.add_icmp(&e),
@@ -359,9 +351,12 @@ fn frame(
 }
 
 /// Analyse one capture and collect every attempt, in order of first frame.
-pub fn analyze(input: impl Read + Send, name: &str) -> Result<Analysis, CaptureError> {
+pub fn analyze<'a>(
+    input: impl Into<reader::Source<'a>>,
+    name: &str,
+) -> Result<Analysis, CaptureError> {
     let mut attempts = Vec::new();
-    let t = analyze_each(input, name, |a| attempts.push(a))?;
+    let t = analyze_each(input, name, |a| attempts.push(a.clone()))?;
     attempts.sort_by_key(|a| a.first_frame);
     Ok(Analysis {
         summary: t.summary,
@@ -384,8 +379,8 @@ pub struct Packet {
 /// The IP packets of a capture's TCP segments and ICMP errors about TCP,
 /// in order, for drawing (`analyze --format html`): at most `keep` of
 /// them; the flag says whether some were left out.
-pub fn packets(
-    input: impl Read + Send,
+pub fn packets<'a>(
+    input: impl Into<reader::Source<'a>>,
     name: &str,
     keep: usize,
 ) -> Result<(Vec<Packet>, bool), CaptureError> {

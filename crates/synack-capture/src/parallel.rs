@@ -10,7 +10,6 @@
 //! `None`), and `peak_live` (the sum of each thread's peak, an upper bound).
 
 use std::hash::BuildHasher;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
@@ -75,13 +74,13 @@ fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: u
 /// [`crate::analyze_frames`] on `threads` threads (at least 2): this one
 /// reads, `threads - 1` track (each holding `pass.max_live / (threads - 1)`
 /// attempts at most).
-pub fn analyze_parallel(
-    input: impl Read + Send,
+pub fn analyze_parallel<'a>(
+    input: impl Into<reader::Source<'a>>,
     name: &str,
     pass: crate::Pass,
     threads: usize,
     mut keep: impl FnMut(&Frame<'_>) -> bool,
-    mut each: impl FnMut(Attempt),
+    mut each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2) - 1;
     let per_thread = (pass.max_live / threads).max(1);
@@ -136,7 +135,7 @@ pub fn analyze_parallel(
                     send(i, full, clock);
                     // Whatever came back so far goes out now.
                     while let Ok(v) = back_rx.try_recv() {
-                        v.into_iter().for_each(&mut each);
+                        v.iter().for_each(&mut each);
                     }
                 }
             }
@@ -146,7 +145,7 @@ pub fn analyze_parallel(
         }
         drop(senders);
         for v in back_rx {
-            v.into_iter().for_each(&mut each);
+            v.iter().for_each(&mut each);
         }
         let mut totals = Totals {
             summary: summary?,

@@ -4,7 +4,6 @@
 //! that is one SYN so far is a [`FirstSyn`]; it becomes a full [`Attempt`]
 //! at its second segment or when it is handed out.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -173,6 +172,23 @@ impl Slot {
             Slot::Full(a) => *a,
         }
     }
+
+    /// The attempt in a box: its own, or, for one SYN, `spare` made again
+    /// (the attempt handed out before, whose buffers are warm).
+    pub(crate) fn into_boxed(
+        self,
+        ends: (SocketAddr, SocketAddr),
+        spare: &mut Option<Box<Attempt>>,
+    ) -> Box<Attempt> {
+        match (self, spare.take()) {
+            (Slot::Full(a), _) => a,
+            (Slot::Syn(syn), Some(mut a)) => {
+                syn.refill(ends, &mut a);
+                a
+            }
+            (Slot::Syn(syn), None) => Box::new(syn.attempt(ends)),
+        }
+    }
 }
 
 /// What [`Table::add`] did with a segment.
@@ -190,23 +206,31 @@ pub(crate) enum Added {
 
 /// The attempts of one family: an index from key to slot number (16-byte
 /// buckets for IPv4, so the hash table stays small when it grows), the
-/// slots in a vector with a free list, and the order they began in.
+/// slots with their keys in a vector with a free list, and the order they
+/// began in as slot numbers. Eviction and the sweep read the vector, not
+/// the index: one hash operation per attempt that leaves.
 pub(crate) struct Table<K> {
     index: HashMap<K, u32, foldhash::fast::RandomState>,
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Option<(K, Slot)>>,
     free: Vec<u32>,
-    /// Keys in the order their attempts began, with the first frame (to
-    /// tell a later attempt on the same key apart).
-    order: VecDeque<(K, u64)>,
+    /// Slot numbers in the order their attempts began, with the first
+    /// frame (to tell a later attempt in the same slot apart).
+    order: VecDeque<(u32, u64)>,
 }
 
-/// The slot numbered `i`.
-fn slot(slots: &[Option<Slot>], i: u32) -> Option<&Slot> {
-    slots.get(usize::try_from(i).ok()?)?.as_ref()
+fn at<T>(v: &[T], i: u32) -> Option<&T> {
+    v.get(usize::try_from(i).ok()?)
 }
 
-fn slot_mut(slots: &mut [Option<Slot>], i: u32) -> Option<&mut Option<Slot>> {
-    slots.get_mut(usize::try_from(i).ok()?)
+fn at_mut<T>(v: &mut [T], i: u32) -> Option<&mut T> {
+    v.get_mut(usize::try_from(i).ok()?)
+}
+
+/// Whether slot `i` still holds the attempt that began at `first`.
+fn holds<K>(slots: &[Option<(K, Slot)>], i: u32, first: u64) -> bool {
+    at(slots, i)
+        .and_then(Option::as_ref)
+        .is_some_and(|(_, s)| s.first_frame() == first)
 }
 
 impl<K: Tuple> Table<K> {
@@ -223,11 +247,27 @@ impl<K: Tuple> Table<K> {
         self.index.len()
     }
 
-    /// Empty slot `i`, returning what it held.
-    fn take(&mut self, i: u32) -> Option<Slot> {
-        let s = slot_mut(&mut self.slots, i)?.take()?;
+    /// Empty slot `i` and drop its key from the index.
+    fn take(&mut self, i: u32) -> Option<((SocketAddr, SocketAddr), Slot)> {
+        let (key, s) = at_mut(&mut self.slots, i)?.take()?;
+        self.index.remove(&key);
         self.free.push(i);
-        Some(s)
+        Some((key.ends(), s))
+    }
+
+    /// A new slot for `fresh` under `key`: its number.
+    fn place(&mut self, key: K, fresh: Slot) -> Option<u32> {
+        match self.free.pop() {
+            Some(i) => {
+                *at_mut(&mut self.slots, i)? = Some((key, fresh));
+                Some(i)
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).ok()?;
+                self.slots.push(Some((key, fresh)));
+                Some(i)
+            }
+        }
     }
 
     /// One lookup: the segment continues an attempt, or begins one with
@@ -239,61 +279,40 @@ impl<K: Tuple> Table<K> {
         mut stream: impl FnMut() -> Option<u64>,
     ) -> Added {
         let ends = key.ends();
-        let Table {
-            index,
-            slots,
-            free,
-            order,
-        } = self;
-        let added = match index.entry(key) {
-            Entry::Occupied(o) => {
-                let Some(place) = slot_mut(slots, *o.get()) else {
+        let (i, added) = match self.index.get(&key).copied() {
+            Some(i) => {
+                let Some((_, place)) = at_mut(&mut self.slots, i).and_then(Option::as_mut) else {
                     return Added::Unmatched;
                 };
-                let reused = place.as_ref().is_some_and(|p| p.reused_by(ends, s));
-                if !reused {
-                    if let Some(a) = place.as_mut().and_then(|p| p.full(ends)) {
+                if !place.reused_by(ends, s) {
+                    if let Some(a) = place.full(ends) {
                         a.add(s);
                     }
                     return Added::Continued;
                 }
-                let old = place.replace(Slot::new(ends, s, stream(), true));
-                Added::Began {
-                    replaced: old.map(|o| (ends, o)),
-                }
+                let old = std::mem::replace(place, Slot::new(ends, s, stream(), true));
+                (
+                    i,
+                    Added::Began {
+                        replaced: Some((ends, old)),
+                    },
+                )
             }
-            Entry::Vacant(v) => {
+            None => {
                 if !s.flags.syn() {
                     return Added::Unmatched;
                 }
-                let fresh = Slot::new(ends, s, stream(), false);
-                let i = match free.pop() {
-                    Some(i) => {
-                        if let Some(place) = slot_mut(slots, i) {
-                            *place = Some(fresh);
-                        }
-                        i
-                    }
-                    None => {
-                        let Ok(i) = u32::try_from(slots.len()) else {
-                            return Added::Unmatched;
-                        };
-                        slots.push(Some(fresh));
-                        i
-                    }
+                let Some(i) = self.place(key, Slot::new(ends, s, stream(), false)) else {
+                    return Added::Unmatched;
                 };
-                v.insert(i);
-                Added::Began { replaced: None }
+                self.index.insert(key, i);
+                (i, Added::Began { replaced: None })
             }
         };
-        order.push_back((key, s.frame));
-        if order.len() > 2 * index.len() + 1024 {
-            order.retain(|(k, f)| {
-                index
-                    .get(k)
-                    .and_then(|i| slot(slots, *i))
-                    .is_some_and(|a| a.first_frame() == *f)
-            });
+        self.order.push_back((i, s.frame));
+        if self.order.len() > 2 * self.index.len() + 1024 {
+            let slots = &self.slots;
+            self.order.retain(|&(i, f)| holds(slots, i, f));
         }
         added
     }
@@ -302,19 +321,14 @@ impl<K: Tuple> Table<K> {
     pub(crate) fn attempt_mut(&mut self, key: K) -> Option<&mut Attempt> {
         let ends = key.ends();
         let i = *self.index.get(&key)?;
-        slot_mut(&mut self.slots, i)?.as_mut()?.full(ends)
-    }
-
-    fn first_frame_of(&self, key: &K) -> Option<u64> {
-        let i = *self.index.get(key)?;
-        slot(&self.slots, i).map(Slot::first_frame)
+        at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends)
     }
 
     /// The first frame of the oldest attempt held (stale queue entries
     /// dropped on the way).
     pub(crate) fn oldest(&mut self) -> Option<u64> {
-        while let Some(&(key, first)) = self.order.front() {
-            if self.first_frame_of(&key) == Some(first) {
+        while let Some(&(i, first)) = self.order.front() {
+            if holds(&self.slots, i, first) {
                 return Some(first);
             }
             self.order.pop_front();
@@ -322,43 +336,37 @@ impl<K: Tuple> Table<K> {
         None
     }
 
-    /// Take the oldest attempt out: one lookup, unless the queue's front
-    /// is stale (its attempt gone, or its key reused since).
+    /// Take the oldest attempt out, skipping stale queue entries (their
+    /// attempt gone, or its slot taken by a later one).
     pub(crate) fn pop_oldest(&mut self) -> Option<((SocketAddr, SocketAddr), Slot)> {
-        while let Some((key, first)) = self.order.pop_front() {
-            let Some(i) = self.index.remove(&key) else {
-                continue;
-            };
-            if slot(&self.slots, i).is_some_and(|a| a.first_frame() == first) {
-                if let Some(s) = self.take(i) {
-                    return Some((key.ends(), s));
-                }
-            } else {
-                // A later attempt on the same key: it stays.
-                self.index.insert(key, i);
+        while let Some((i, first)) = self.order.pop_front() {
+            if holds(&self.slots, i, first) {
+                return self.take(i);
             }
         }
         None
     }
 
-    /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken out.
+    /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken
+    /// out, in slot order (the caller sorts them).
     pub(crate) fn expired(
         &mut self,
         now: f64,
         idle_s: f64,
         linger_s: f64,
     ) -> Vec<((SocketAddr, SocketAddr), Slot)> {
-        let Table { index, slots, .. } = self;
-        let gone: Vec<(K, u32)> = index
-            .extract_if(|_, i| {
-                slot(slots, *i).is_some_and(|a| {
-                    let idle = now - a.last_ts();
-                    idle > idle_s || (idle > linger_s && a.is_done())
-                })
+        let over = |s: &Slot| {
+            let idle = now - s.last_ts();
+            idle > idle_s || (idle > linger_s && s.is_done())
+        };
+        let gone: Vec<u32> = (0..self.slots.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .filter(|&i| {
+                at(&self.slots, i)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|(_, s)| over(s))
             })
             .collect();
-        gone.into_iter()
-            .filter_map(|(k, i)| Some((k.ends(), self.take(i)?)))
-            .collect()
+        gone.into_iter().filter_map(|i| self.take(i)).collect()
     }
 }

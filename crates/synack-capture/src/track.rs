@@ -42,6 +42,16 @@ impl Out {
         a.finish(self.now);
         a
     }
+
+    /// The attempt lent to `each`, then kept in `spare` for the next one
+    /// (no allocation for an attempt of one SYN once it is warm).
+    fn lend(self, spare: &mut Option<Box<Attempt>>, each: &mut impl FnMut(&Attempt)) {
+        let mut a = self.slot.into_boxed(self.ends, spare);
+        a.evicted = self.evicted;
+        a.finish(self.now);
+        each(&a);
+        *spare = Some(a);
+    }
 }
 
 /// tshark's `tcp.stream` numbering: the next index, and the conversations
@@ -131,6 +141,8 @@ pub struct Tracker {
     /// ICMP errors quoting a segment of no attempt held.
     pub unmatched_icmp: u64,
     streams: Streams,
+    /// The last attempt lent out, whose buffers the next one reuses.
+    spare: Option<Box<Attempt>>,
 }
 
 impl Default for Tracker {
@@ -161,6 +173,7 @@ impl Tracker {
                 max: max.max(1),
                 lost: false,
             },
+            spare: None,
         }
     }
 
@@ -285,14 +298,21 @@ impl Tracker {
         self.ready.drain(..).map(Out::attempt)
     }
 
+    /// The same, lent to `each` one at a time: what a caller that only
+    /// reads them wants, since their buffers are reused.
+    pub fn each_ready(&mut self, each: &mut impl FnMut(&Attempt)) {
+        for o in self.ready.drain(..) {
+            o.lend(&mut self.spare, each);
+        }
+    }
+
     /// Attempts in the table now.
     pub fn live(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
 
-    /// Everything still held, finished, in order of first frame (made one
-    /// at a time as the iterator is read, oldest first).
-    pub fn finish(mut self) -> impl Iterator<Item = Attempt> {
+    /// Everything still held, ready ones first, then the oldest first.
+    fn outs(mut self) -> impl Iterator<Item = Out> {
         let now = self.clock;
         let ready: Vec<Out> = self.ready.drain(..).collect();
         let (mut v4, mut v6) = (self.v4, self.v6);
@@ -309,7 +329,21 @@ impl Tracker {
                 now,
             })
         });
-        ready.into_iter().chain(rest).map(Out::attempt)
+        ready.into_iter().chain(rest)
+    }
+
+    /// Everything still held, finished, in order of first frame (made one
+    /// at a time as the iterator is read, oldest first).
+    pub fn finish(self) -> impl Iterator<Item = Attempt> {
+        self.outs().map(Out::attempt)
+    }
+
+    /// The same, lent to `each` one at a time.
+    pub fn finish_each(mut self, each: &mut impl FnMut(&Attempt)) {
+        let mut spare = self.spare.take();
+        for o in self.outs() {
+            o.lend(&mut spare, each);
+        }
     }
 }
 

@@ -13,8 +13,8 @@ use synack_capture::{analyze_frames, analyze_parallel};
 /// Each attempt as JSON without `tcp_stream`, in order of first frame.
 fn records(bytes: &[u8], threads: usize) -> (Vec<String>, u64, u64) {
     let mut v = Vec::new();
-    let each = |a: synack_capture::Attempt| {
-        let mut j = serde_json::to_value(&a).unwrap();
+    let each = |a: &synack_capture::Attempt| {
+        let mut j = serde_json::to_value(a).unwrap();
         j.as_object_mut().unwrap().remove("tcp_stream");
         v.push((a.first_frame, j.to_string()));
     };

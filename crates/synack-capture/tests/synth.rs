@@ -19,7 +19,7 @@ fn run(
     let truth = synth::write(&mut buf, cfg).unwrap();
     assert_eq!(truth.bytes, buf.len() as u64);
     let mut attempts = Vec::new();
-    let totals = analyze_each(&buf[..], "synth", |a| attempts.push(a)).unwrap();
+    let totals = analyze_each(&buf[..], "synth", |a| attempts.push(a.clone())).unwrap();
     (truth, attempts, totals)
 }
 

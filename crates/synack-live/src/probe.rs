@@ -326,7 +326,7 @@ fn story_captured(
 fn attempt_of(linktype: i32, frames: &[OwnedFrame], local: SocketAddr) -> Option<Attempt> {
     let mut live = Live::new(16).without_checksums();
     let mut found = Vec::new();
-    let mut keep = |a: Attempt| found.push(a);
+    let mut keep = |a: &Attempt| found.push(a.clone());
     for (i, f) in frames.iter().enumerate() {
         let frame = Frame {
             number: i as u64 + 1,
@@ -337,6 +337,7 @@ fn attempt_of(linktype: i32, frames: &[OwnedFrame], local: SocketAddr) -> Option
             data: &f.data,
             truncated: f.data.len() < f.wire_len as usize,
             wire_len: f.wire_len,
+            end: 0,
         };
         live.frame(&frame, &mut keep);
     }

@@ -1,15 +1,49 @@
-//! Opening what `synack analyze` is given: a capture file, `-` for
-//! standard input, a capture compressed with gzip, zstd or xz (pure-Rust
-//! decoders, streaming); a clear reason for a directory or an empty file.
+//! Opening what `synack analyze` is given: a capture file (mapped into
+//! memory and read in place), `-` for standard input, a capture compressed
+//! with gzip, zstd or xz (pure-Rust decoders, streaming); a clear reason for
+//! a directory or an empty file.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+use synack_capture::reader::{Mapped, Source};
+
+/// An opened capture's bytes.
+pub enum Input {
+    /// A regular file, mapped.
+    Mapped(Mapped),
+    /// Standard input, a pipe, or what a decompressor gives.
+    Stream(Box<dyn Read + Send>),
+}
+
 /// An opened capture: its bytes (decompressed) and its size on disk (0
 /// when unknown: stdin, or compressed, for progress).
 pub struct Opened {
-    pub input: Box<dyn Read + Send>,
+    pub input: Input,
     pub size: u64,
+}
+
+impl Opened {
+    /// What a pass reads (a stream can be read once: it is handed over).
+    pub fn source(&mut self) -> Source<'_> {
+        match &mut self.input {
+            Input::Mapped(m) => Source::Mapped(m),
+            Input::Stream(r) => Source::Stream(std::mem::replace(r, Box::new(std::io::empty()))),
+        }
+    }
+}
+
+/// The compression a file's first bytes announce.
+fn compression(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz")
+    } else {
+        None
+    }
 }
 
 /// Why an input cannot be read, in words.
@@ -25,6 +59,15 @@ pub fn open(path: &Path) -> Result<Opened, String> {
         return Err("is empty (0 bytes): no capture was written to it".into());
     }
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    if meta.is_file()
+        && let Ok(m) = Mapped::new(&f)
+        && compression(m.bytes()).is_none()
+    {
+        return Ok(Opened {
+            input: Input::Mapped(m),
+            size: meta.len(),
+        });
+    }
     sniff(Box::new(BufReader::with_capacity(1 << 20, f)), meta.len())
 }
 
@@ -36,22 +79,26 @@ fn sniff(mut r: Box<dyn BufRead + Send>, size: u64) -> Result<Opened, String> {
     if head.is_empty() {
         return Err("is empty (0 bytes): no capture was written to it".into());
     }
-    let (kind, decoder): (&str, Box<dyn Read + Send>) = if head.starts_with(&[0x1f, 0x8b]) {
-        ("gzip", Box::new(flate2::bufread::MultiGzDecoder::new(r)))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = ruzstd::decoding::StreamingDecoder::new(r)
-            .map_err(|e| format!("is a damaged zstd file: {e}"))?;
-        ("zstd", Box::new(d))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        ("xz", Box::new(lzma_rust2::XzReader::new(r, true)))
-    } else {
-        return Ok(Opened { input: r, size });
+    let (kind, decoder): (&str, Box<dyn Read + Send>) = match compression(head) {
+        Some(k @ "gzip") => (k, Box::new(flate2::bufread::MultiGzDecoder::new(r))),
+        Some(k @ "zstd") => {
+            let d = ruzstd::decoding::StreamingDecoder::new(r)
+                .map_err(|e| format!("is a damaged zstd file: {e}"))?;
+            (k, Box::new(d))
+        }
+        Some(k) => (k, Box::new(lzma_rust2::XzReader::new(r, true))),
+        None => {
+            return Ok(Opened {
+                input: Input::Stream(r),
+                size,
+            });
+        }
     };
     let mut input = BufReader::with_capacity(1 << 16, decoder);
     match input.fill_buf() {
         Ok([]) => Err(format!("is {kind} compressed, and holds nothing")),
         Ok(_) => Ok(Opened {
-            input: Box::new(input),
+            input: Input::Stream(Box::new(input)),
             size: 0,
         }),
         Err(e) => Err(format!("is a damaged {kind} file: {e}")),

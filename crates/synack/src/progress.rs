@@ -4,26 +4,22 @@
 use std::io::{Read, Seek, Write};
 use std::time::{Duration, Instant};
 
-/// Counts the bytes read and redraws a bar at most ten times a second.
-pub struct Progress<R> {
-    inner: R,
+/// A bar of how far a read has come, redrawn at most ten times a second.
+pub struct Bar {
     total: u64,
     done: u64,
-    /// `done`, for whoever asks after the reader was handed on.
-    counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
     show: bool,
     started: Instant,
     drawn: Instant,
 }
 
-impl<R: Read> Progress<R> {
-    pub fn new(inner: R, total: u64, show: bool) -> Self {
+impl Bar {
+    /// `total` bytes (0: unknown), drawn only when `show`.
+    pub fn new(total: u64, show: bool) -> Bar {
         let now = Instant::now();
-        Progress {
-            inner,
+        Bar {
             total,
             done: 0,
-            counted: std::sync::Arc::default(),
             show,
             started: now,
             // Draw on the first read already.
@@ -31,10 +27,12 @@ impl<R: Read> Progress<R> {
         }
     }
 
-    /// The bytes read so far, readable after the reader was handed on (the
-    /// size of a decompressed capture, or of standard input).
-    pub fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
-        self.counted.clone()
+    /// The read has come `done` bytes far.
+    pub fn at(&mut self, done: u64) {
+        self.done = done;
+        if self.show {
+            self.draw();
+        }
     }
 
     fn draw(&mut self) {
@@ -71,23 +69,45 @@ impl<R: Read> Progress<R> {
     }
 }
 
-/// Erase the bar so the report starts on a clean line.
-pub fn clear(show: bool) {
-    if show {
-        eprint!("\r{}\r", " ".repeat(72));
+/// A stream that counts the bytes read through it, on a [`Bar`].
+pub struct Progress<R> {
+    inner: R,
+    bar: Bar,
+    /// The bytes read, for whoever asks after the reader was handed on.
+    counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Progress<R> {
+    pub fn new(inner: R, total: u64, show: bool) -> Self {
+        Progress {
+            inner,
+            bar: Bar::new(total, show),
+            counted: std::sync::Arc::default(),
+        }
+    }
+
+    /// The bytes read so far, readable after the reader was handed on (the
+    /// size of a decompressed capture, or of standard input).
+    pub fn counter(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.counted.clone()
     }
 }
 
 impl<R: Read> Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.done += n as u64;
+        let done = self.bar.done + n as u64;
         self.counted
-            .store(self.done, std::sync::atomic::Ordering::Relaxed);
-        if self.show {
-            self.draw();
-        }
+            .store(done, std::sync::atomic::Ordering::Relaxed);
+        self.bar.at(done);
         Ok(n)
+    }
+}
+
+/// Erase the bar so the report starts on a clean line.
+pub fn clear(show: bool) {
+    if show {
+        eprint!("\r{}\r", " ".repeat(72));
     }
 }
 

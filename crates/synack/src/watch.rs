@@ -184,7 +184,7 @@ impl Watch {
     fn step(&mut self) -> Result<bool, String> {
         let linktype = self.cap.linktype();
         let ended = &mut self.ended;
-        let mut keep = |a: Attempt| ended.push(a);
+        let mut keep = |a: &Attempt| ended.push(a.clone());
         match self.cap.next_frame().map_err(|e| e.to_string())? {
             Some(f) => {
                 self.frames += 1;
@@ -203,6 +203,7 @@ impl Watch {
                     data: f.data,
                     truncated: f.data.len() < f.wire_len as usize,
                     wire_len: f.wire_len,
+                    end: 0,
                 };
                 self.live.frame(&frame, &mut keep);
                 Ok(true)
@@ -285,7 +286,7 @@ fn finish(w: Watch, mut rep: Report<'_>, secs: f64) -> Result<u8, String> {
     let stats = w.cap.stats();
     let (frames, bytes) = (w.frames, w.bytes);
     let mut rest = Vec::new();
-    let mut totals: Totals = w.live.finish(&mut |a| rest.push(a));
+    let mut totals: Totals = w.live.finish(&mut |a| rest.push(a.clone()));
     for a in rest {
         rep.attempt(a);
     }

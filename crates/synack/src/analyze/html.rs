@@ -161,8 +161,8 @@ pub fn of_file(
     let packets = if path.as_os_str() == "-" {
         Err("--format html reads its file twice: give a file, not -".to_string())
     } else {
-        crate::input::open(path).and_then(|o| {
-            synack_capture::packets(o.input, name, MAX_PACKETS).map_err(|e| e.to_string())
+        crate::input::open(path).and_then(|mut o| {
+            synack_capture::packets(o.source(), name, MAX_PACKETS).map_err(|e| e.to_string())
         })
     };
     match packets {

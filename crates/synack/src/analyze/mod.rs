@@ -15,8 +15,10 @@ mod sink;
 
 use sink::Sink;
 
-use crate::progress::Progress;
+use crate::input::Input;
+use crate::progress::{Bar, Progress};
 use crate::report;
+use synack_capture::reader::Source;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -139,8 +141,8 @@ fn one_file(
     frames: &mut Option<synack_live::Filter>,
 ) -> Result<Option<()>, std::io::Error> {
     let name = path.display().to_string();
-    let (file, size) = match crate::input::open(path) {
-        Ok(o) => (o.input, o.size),
+    let mut opened = match crate::input::open(path) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("synack: {name}: {e}");
             return Ok(None);
@@ -151,21 +153,37 @@ fn one_file(
         When::Never => false,
         When::Auto => std::io::stderr().is_terminal(),
     };
-    let input = Progress::new(file, size, show);
-    let read = input.counter();
+    let size = opened.size;
+    // A stream is counted as it is read; a mapped file by the frames' ends.
+    let (input, read, mut bar) = match &mut opened.input {
+        Input::Mapped(m) => (Source::Mapped(m), None, Some(Bar::new(size, show))),
+        Input::Stream(r) => {
+            let p = Progress::new(std::mem::replace(r, Box::new(std::io::empty())), size, show);
+            let counted = p.counter();
+            (Source::stream(p), Some(counted), None)
+        }
+    };
     let mut stats = Stats::default();
     let mut sink = Sink::new(args.format, args.ports, args.verbose);
     sink.begin(out, &name, json_objects)?;
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
     let started = std::time::Instant::now();
-    let keep = frame_filter(frames, &name);
-    let each = |a: synack_capture::Attempt| {
-        if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(&a)) {
+    let mut wanted = frame_filter(frames, &name);
+    let keep = |f: &synack_capture::reader::Frame<'_>| {
+        if let Some(b) = bar.as_mut()
+            && f.number.is_multiple_of(4096)
+        {
+            b.at(f.end);
+        }
+        wanted(f)
+    };
+    let each = |a: &synack_capture::Attempt| {
+        if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(a)) {
             return;
         }
         n += 1;
-        stats.add(&a);
+        stats.add(a);
         if args.summary {
             return;
         }
@@ -174,6 +192,9 @@ fn one_file(
         }
     };
     let result = pass(args, &name, input, keep, each);
+    if let Some(b) = bar.as_mut() {
+        b.at(size);
+    }
     crate::progress::clear(show);
     if let Some(e) = err {
         return Err(e);
@@ -192,7 +213,9 @@ fn one_file(
     let secs = started.elapsed().as_secs_f64();
     // What was read: the file's size, or what standard input or a
     // decompressor gave.
-    let size = read.load(std::sync::atomic::Ordering::Relaxed).max(size);
+    let size = read
+        .map_or(0, |r| r.load(std::sync::atomic::Ordering::Relaxed))
+        .max(size);
     sink.end(
         out,
         path,
@@ -231,11 +254,10 @@ fn frame_filter<'a>(
 fn pass(
     args: &Args,
     name: &str,
-    input: impl std::io::Read + Send,
+    input: Source<'_>,
     keep: impl FnMut(&synack_capture::reader::Frame<'_>) -> bool,
-    each: impl FnMut(synack_capture::Attempt),
+    each: impl FnMut(&synack_capture::Attempt),
 ) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
-    let input = std::io::BufReader::with_capacity(1 << 20, input);
     let how = synack_capture::Pass {
         max_live: args.max_attempts,
         checksums: !args.no_checksums,

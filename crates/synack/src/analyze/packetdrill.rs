@@ -27,8 +27,8 @@ pub fn of_file(
         .flat_map(|(_, a)| a.steps.iter().map(|s| s.frame))
         .collect();
     let mut frames: HashMap<u64, (i64, Vec<u8>)> = HashMap::new();
-    let read = crate::input::open(path).and_then(|o| {
-        synack_capture::reader::read(o.input, name, |f| {
+    let read = crate::input::open(path).and_then(|mut o| {
+        synack_capture::reader::read(o.source(), name, |f| {
             if wanted.contains(&f.number)
                 && let Some(ip) = synack_capture::link::ip_packet(f.linktype, f.data)
             {

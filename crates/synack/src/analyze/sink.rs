@@ -120,37 +120,37 @@ impl Sink {
         out: &mut dyn Write,
         name: &str,
         n: u64,
-        a: Attempt,
+        a: &Attempt,
         lang: Lang,
     ) -> std::io::Result<()> {
         match self {
             Sink::Text { spool, verbose } => {
-                spool.write_all(report::attempt(n, &a, *verbose, lang).as_bytes())
+                spool.write_all(report::attempt(n, a, *verbose, lang).as_bytes())
             }
-            Sink::Jsonl => jsonl(out, name, &a),
+            Sink::Jsonl => jsonl(out, name, a),
             Sink::Json => {
                 out.write_all(if n == 1 { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut *out, &a).map_err(json_io)
+                serde_json::to_writer(&mut *out, a).map_err(json_io)
             }
             Sink::Html { drawn, left_out } => {
                 if drawn.len() < html::MAX_ATTEMPTS {
-                    drawn.push((n, a));
+                    drawn.push((n, a.clone()));
                 } else {
                     *left_out += 1;
                 }
                 Ok(())
             }
-            Sink::Zeek => out.write_all(synack_capture::zeek::line(name, &a).as_bytes()),
+            Sink::Zeek => out.write_all(synack_capture::zeek::line(name, a).as_bytes()),
             Sink::Packetdrill { kept, left_out } => {
                 if kept.len() < packetdrill::MAX_SCRIPTS {
-                    kept.push((n, a));
+                    kept.push((n, a.clone()));
                 } else {
                     *left_out += 1;
                 }
                 Ok(())
             }
             Sink::Ports { ports, .. } => {
-                ports.add(&a);
+                ports.add(a);
                 Ok(())
             }
         }

@@ -1,7 +1,14 @@
-//! Frames from pcap (µs or ns, either byte order) and pcapng (any number of
-//! interfaces and link types), read with pcap-parser in one streaming pass.
+//! Frames from pcap (µs or ns, either byte order; walked in place by
+//! `legacy.rs`) and pcapng (any number of interfaces and link types, read
+//! with pcap-parser), in one pass over a stream or over a file mapped into
+//! memory (`mapped.rs`).
+
+mod legacy;
+mod mapped;
 
 use std::io::Read;
+
+pub use mapped::Mapped;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
@@ -32,6 +39,9 @@ pub struct Frame<'a> {
     pub truncated: bool,
     /// The frame's length on the wire.
     pub wire_len: u32,
+    /// The offset in the input just past this frame's record (how far the
+    /// reading has come); 0 for a frame not read from a file.
+    pub end: u64,
 }
 
 /// What reading the whole file found.
@@ -103,8 +113,178 @@ impl Iface {
 /// for tcpdump's default).
 pub const MAX_RECORD: usize = 16 << 20;
 
+/// Where a pass reads from: bytes in memory (a mapped file, a test's
+/// buffer), walked in place, or a stream.
+pub enum Source<'a> {
+    Bytes(&'a [u8]),
+    /// A mapped file: like bytes, and its pages are released behind the
+    /// reading.
+    Mapped(&'a Mapped),
+    Stream(Box<dyn Read + Send + 'a>),
+}
+
+impl<'a> From<&'a [u8]> for Source<'a> {
+    fn from(b: &'a [u8]) -> Source<'a> {
+        Source::Bytes(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Source<'a> {
+    fn from(b: &'a Vec<u8>) -> Source<'a> {
+        Source::Bytes(b)
+    }
+}
+
+impl<'a> From<&'a Mapped> for Source<'a> {
+    fn from(m: &'a Mapped) -> Source<'a> {
+        Source::Mapped(m)
+    }
+}
+
+/// A file read as a stream (map it with [`Mapped`] to read it in place).
+impl From<std::fs::File> for Source<'_> {
+    fn from(f: std::fs::File) -> Self {
+        Source::stream(f)
+    }
+}
+
+impl<'a> Source<'a> {
+    pub fn stream(r: impl Read + Send + 'a) -> Source<'a> {
+        Source::Stream(Box::new(r))
+    }
+}
+
+/// Bytes of a stream read before its format is decided.
+const HEAD: usize = 64 << 10;
+
 /// Call `f` for every frame; stops cleanly at a truncated or corrupt tail.
-pub fn read(
+pub fn read<'a>(
+    input: impl Into<Source<'a>>,
+    name: &str,
+    mut f: impl FnMut(Frame<'_>),
+) -> Result<ReadSummary, CaptureError> {
+    match input.into() {
+        Source::Bytes(b) => match legacy::Header::parse(b) {
+            Some(h) => Ok(legacy_bytes(&h, b, &mut f, |_, _| {})),
+            None => pcapng(b, name, f),
+        },
+        Source::Mapped(m) => match legacy::Header::parse(m.bytes()) {
+            Some(h) => {
+                let mut released = 0;
+                let release = |_: usize, at: usize| released = m.release(released, at);
+                Ok(legacy_bytes(&h, m.bytes(), &mut f, release))
+            }
+            None => pcapng(
+                mapped::Reading {
+                    map: m,
+                    at: 0,
+                    released: 0,
+                },
+                name,
+                f,
+            ),
+        },
+        Source::Stream(mut r) => {
+            // However little each read gives, the format is told from a
+            // whole head (pcap-parser reads its first block in one read).
+            let mut head = Vec::with_capacity(HEAD);
+            (&mut r).take(HEAD as u64).read_to_end(&mut head)?;
+            match legacy::Header::parse(&head) {
+                Some(h) => {
+                    let rest = head.get(legacy::FILE_HEADER..).unwrap_or(&[]);
+                    legacy_stream(&h, rest.chain(r), &mut f)
+                }
+                None => pcapng(std::io::Cursor::new(head).chain(r), name, f),
+            }
+        }
+    }
+}
+
+fn summary() -> ReadSummary {
+    ReadSummary {
+        format: "pcap",
+        ..ReadSummary::default()
+    }
+}
+
+/// A whole pcap file in memory, walked a window at a time; `done(from, to)`
+/// is told when bytes `from..to` were walked (and will not be read again).
+fn legacy_bytes(
+    h: &legacy::Header,
+    b: &[u8],
+    f: &mut impl FnMut(Frame<'_>),
+    mut done: impl FnMut(usize, usize),
+) -> ReadSummary {
+    let mut sum = summary();
+    let (mut at, mut span) = (legacy::FILE_HEADER, mapped::WINDOW);
+    loop {
+        let end = b.len().min(at + span);
+        let window = b.get(at..end).unwrap_or(&[]);
+        let (used, stop) = legacy::walk(h, window, at as u64, &mut sum.frames, f);
+        done(at, at + used);
+        at += used;
+        match stop {
+            legacy::Stop::Need(_) if at == b.len() => return sum,
+            // The next window holds the record that did not fit in this one
+            // (at most MAX_RECORD and its header).
+            legacy::Stop::Need(n) if end < b.len() => span = mapped::WINDOW.max(n),
+            legacy::Stop::Need(_) => {
+                sum.damaged_at = Some((at as u64, "the file ends inside a frame".into()));
+                return sum;
+            }
+            legacy::Stop::Damaged(why) => {
+                sum.damaged_at = Some((at as u64, why));
+                return sum;
+            }
+        }
+    }
+}
+
+/// A pcap stream, read in chunks of 4 MiB (more for a longer record) into
+/// one buffer the records are walked in.
+fn legacy_stream(
+    h: &legacy::Header,
+    mut input: impl Read,
+    f: &mut impl FnMut(Frame<'_>),
+) -> Result<ReadSummary, CaptureError> {
+    let mut sum = summary();
+    let mut buf = vec![0u8; 4 << 20];
+    let (mut len, mut offset) = (0usize, legacy::FILE_HEADER as u64);
+    loop {
+        let (used, stop) =
+            legacy::walk(h, buf.get(..len).unwrap_or(&[]), offset, &mut sum.frames, f);
+        offset += used as u64;
+        let need = match stop {
+            legacy::Stop::Need(n) => n,
+            legacy::Stop::Damaged(why) => {
+                sum.damaged_at = Some((offset, why));
+                return Ok(sum);
+            }
+        };
+        buf.copy_within(used..len, 0);
+        len -= used;
+        if need > buf.len() {
+            buf.resize(need, 0);
+        }
+        let n = loop {
+            match input.read(buf.get_mut(len..).unwrap_or(&mut [])) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if n == 0 {
+            if len > 0 {
+                sum.damaged_at = Some((offset, "the file ends inside a frame".into()));
+            }
+            return Ok(sum);
+        }
+        len += n;
+    }
+}
+
+/// pcapng (or anything else, which pcap-parser refuses), streamed.
+fn pcapng(
     mut input: impl Read + Send,
     name: &str,
     mut f: impl FnMut(Frame<'_>),
@@ -113,41 +293,15 @@ pub fn read(
     let mut reader =
         create_reader(size, &mut input).map_err(|_| CaptureError::NotACapture(name.into()))?;
     let mut sum = ReadSummary::default();
-    let (mut legacy_link, mut nanos) = (1i32, false);
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut consumed: u64 = 0;
     loop {
         match reader.next() {
             Ok((offset, block)) => {
+                let end = consumed + offset as u64;
                 match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        sum.format = "pcap";
-                        legacy_link = h.network.0;
-                        nanos = h.is_nanosecond_precision();
-                    }
-                    PcapBlockOwned::Legacy(b) => {
-                        sum.frames += 1;
-                        let frac = if nanos {
-                            f64::from(b.ts_usec) / 1e9
-                        } else {
-                            f64::from(b.ts_usec) / 1e6
-                        };
-                        let sub_ns = if nanos {
-                            i64::from(b.ts_usec)
-                        } else {
-                            i64::from(b.ts_usec) * 1000
-                        };
-                        f(Frame {
-                            number: sum.frames,
-                            ts: f64::from(b.ts_sec) + frac,
-                            ts_ns: i64::from(b.ts_sec) * 1_000_000_000 + sub_ns,
-                            interface: 0,
-                            linktype: legacy_link,
-                            data: b.data,
-                            truncated: b.caplen < b.origlen,
-                            wire_len: b.origlen,
-                        });
-                    }
+                    // A pcap file is walked by `legacy.rs`, never here.
+                    PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::Legacy(_) => {}
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                         sum.format = "pcapng";
                         ifaces.clear();
@@ -174,6 +328,7 @@ pub fn read(
                             data: epb.data,
                             truncated: epb.caplen < epb.origlen,
                             wire_len: epb.origlen,
+                            end,
                         });
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
@@ -187,6 +342,7 @@ pub fn read(
                             data: spb.data,
                             truncated: false,
                             wire_len: spb.origlen,
+                            end,
                         });
                     }
                     PcapBlockOwned::NG(_) => {}
