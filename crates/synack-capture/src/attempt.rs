@@ -303,6 +303,9 @@ pub struct Attempt {
     last_seg: [[Option<SegSig>; 2]; 2],
     #[serde(skip)]
     letters: Vec<Letter>,
+    /// Letters without a sequence number logged already (see `letter`).
+    #[serde(skip)]
+    once: u8,
 }
 
 /// One history letter so far: its last sequence number and how many times
@@ -406,6 +409,7 @@ impl Attempt {
             seen: [false, false],
             last_seg: [[None, None], [None, None]],
             letters: Vec::new(),
+            once: 0,
         }
     }
 
@@ -443,8 +447,27 @@ impl Attempt {
         } else {
             l
         };
+        // A letter without a sequence number appears once: after that, a
+        // bit says so (every data segment asks for `d` or `a`).
+        let bit = match c {
+            'D' => 1,
+            'd' => 2,
+            'A' => 4,
+            'a' => 8,
+            'C' => 16,
+            'c' => 32,
+            _ => 0,
+        };
+        if seq.is_none() && self.once & bit != 0 {
+            return;
+        }
         match self.letters.iter_mut().find(|x| x.c == c) {
-            None => self.letters.push(Letter { c, seq, count: 1 }),
+            None => {
+                self.letters.push(Letter { c, seq, count: 1 });
+                if seq.is_none() {
+                    self.once |= bit;
+                }
+            }
             Some(x) if seq.is_some() && x.seq != seq => {
                 x.seq = seq;
                 x.count += 1;

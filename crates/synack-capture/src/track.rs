@@ -68,13 +68,15 @@ struct Streams {
 }
 
 impl Streams {
+    /// A conversation's hash: of its compact key (either direction gives
+    /// the same), cheaper to hash than two socket addresses.
     fn key(&self, ends: (SocketAddr, SocketAddr)) -> u64 {
-        let (a, b) = if ends.0 <= ends.1 {
-            ends
-        } else {
-            (ends.1, ends.0)
-        };
-        self.hash.hash_one((a, b))
+        let (a, b) = ends;
+        match (V4::of(a, b), V6::of(a, b)) {
+            (Some(k), _) => self.hash.hash_one(k),
+            (_, Some(k)) => self.hash.hash_one(k),
+            _ => self.hash.hash_one(if a <= b { (a, b) } else { (b, a) }),
+        }
     }
 
     /// The index tshark gives a new conversation; a SYN on a conversation

@@ -311,6 +311,16 @@ impl TcpOptions {
 
     /// Parse option bytes. Malformed lengths are errors (RFC 9293 MUST-7).
     pub fn parse(data: &[u8]) -> Result<TcpOptions> {
+        // After the handshake nearly every segment carries NOP, NOP, TS
+        // (RFC 7323 Appendix A's layout): read it without the walk.
+        if let [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10, ts @ ..] = data
+            && ts.len() == 8
+        {
+            return Ok(TcpOptions {
+                timestamps: Some((be32(ts, 0), be32(ts, 4))),
+                ..TcpOptions::default()
+            });
+        }
         let mut o = TcpOptions::default();
         for opt in OptionIter::new(data) {
             match opt? {
@@ -520,6 +530,24 @@ mod tests {
             timestamps: Some((100, 0)),
             ..TcpOptions::default()
         }
+    }
+
+    #[test]
+    fn the_usual_timestamps_layout_reads_as_the_walk_reads_it() {
+        let ts = [1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7];
+        let walked = [8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7, 1, 1];
+        let want = TcpOptions {
+            timestamps: Some((0xdead_beef, 7)),
+            ..TcpOptions::default()
+        };
+        assert_eq!(TcpOptions::parse(&ts).unwrap(), want);
+        assert_eq!(TcpOptions::parse(&walked).unwrap(), want);
+        // Not the layout: a wrong length is still an error, a longer
+        // option list still walked.
+        assert!(TcpOptions::parse(&[1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+        let mut more = ts.to_vec();
+        more.extend_from_slice(&[4, 2, 1, 1]);
+        assert!(TcpOptions::parse(&more).unwrap().sack_permitted);
     }
 
     #[test]
