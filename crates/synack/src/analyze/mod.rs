@@ -2,23 +2,23 @@
 //! checked and reported in one streaming pass per file.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
-use synack_capture::Filter;
-use synack_capture::Stats;
+use synack_capture::reader::Source;
+use synack_capture::{Filter, Stats};
 use synack_explain::Lang;
 
 use crate::explain::LangArg;
+use crate::input::Input;
+use crate::progress::{Bar, Progress};
+use crate::report;
 
 mod html;
 mod packetdrill;
 mod sink;
 
 use sink::Sink;
-
-use crate::input::Input;
-use crate::progress::{Bar, Progress};
-use crate::report;
-use synack_capture::reader::Source;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
@@ -154,15 +154,7 @@ fn one_file(
         When::Auto => std::io::stderr().is_terminal(),
     };
     let size = opened.size;
-    // A stream is counted as it is read; a mapped file by the frames' ends.
-    let (input, read, mut bar) = match &mut opened.input {
-        Input::Mapped(m) => (Source::Mapped(m), None, Some(Bar::new(size, show))),
-        Input::Stream(r) => {
-            let p = Progress::new(std::mem::replace(r, Box::new(std::io::empty())), size, show);
-            let counted = p.counter();
-            (Source::stream(p), Some(counted), None)
-        }
-    };
+    let (input, read, mut bar) = reading(&mut opened, show);
     let mut stats = Stats::default();
     let mut sink = Sink::new(args.format, args.ports, args.verbose);
     sink.begin(out, &name, json_objects)?;
@@ -225,6 +217,24 @@ fn one_file(
         lang,
         (size, secs, args.verbose),
     )
+}
+
+/// What a pass reads, with its progress: a stream is counted as it is read
+/// (the counter gives its size after), a mapped file by the frames' ends
+/// (the bar).
+fn reading(
+    opened: &mut crate::input::Opened,
+    show: bool,
+) -> (Source<'_>, Option<Arc<AtomicU64>>, Option<Bar>) {
+    let size = opened.size;
+    match &mut opened.input {
+        Input::Mapped(m) => (Source::Mapped(m), None, Some(Bar::new(size, show))),
+        Input::Stream(r) => {
+            let p = Progress::new(std::mem::replace(r, Box::new(std::io::empty())), size, show);
+            let counted = p.counter();
+            (Source::stream(p), Some(counted), None)
+        }
+    }
 }
 
 /// The `-F` filter as a frame test: a link type it cannot be compiled for
