@@ -306,6 +306,20 @@ pub struct Attempt {
     /// Letters without a sequence number logged already (see `letter`).
     #[serde(skip)]
     once: u8,
+    /// The box of an earlier attempt's diagnosis, for this one's (see
+    /// [`Attempt::reset`]).
+    #[serde(skip)]
+    spare_diagnosis: Spare,
+}
+
+/// A box kept for reuse: a clone of the attempt does not carry it.
+#[derive(Debug, Default)]
+struct Spare(Option<Box<Diagnosis>>);
+
+impl Clone for Spare {
+    fn clone(&self) -> Spare {
+        Spare(None)
+    }
 }
 
 /// One history letter so far: its last sequence number and how many times
@@ -410,6 +424,7 @@ impl Attempt {
             last_seg: [[None, None], [None, None]],
             letters: Vec::new(),
             once: 0,
+            spare_diagnosis: Spare::default(),
         }
     }
 
@@ -417,24 +432,32 @@ impl Attempt {
     /// grew: an attempt handed out and forgotten is made again in place,
     /// with no allocation once the buffers are warm.
     pub(crate) fn reset(&mut self, client: SocketAddr, server: SocketAddr, s: &Seg) {
-        fn emptied<T>(mut v: Vec<T>) -> Vec<T> {
-            v.clear();
-            v
+        fn reuse<T>(to: &mut Vec<T>, from: &mut Vec<T>) {
+            std::mem::swap(to, from);
+            to.clear();
         }
-        let old = std::mem::replace(self, Attempt::new(client, server, s));
-        self.syn_frames = emptied(old.syn_frames);
-        self.synack_frames = emptied(old.synack_frames);
-        self.syn_retransmission_intervals_s = emptied(old.syn_retransmission_intervals_s);
-        self.synack_retransmission_intervals_s = emptied(old.synack_retransmission_intervals_s);
-        self.rst = emptied(old.rst);
-        self.checks = emptied(old.checks);
-        self.steps = emptied(old.steps);
-        self.syn_times = emptied(old.syn_times);
-        self.synack_times = emptied(old.synack_times);
-        self.letters = emptied(old.letters);
-        let mut history = old.history;
-        history.clear();
-        self.history = history;
+        let mut fresh = Attempt::new(client, server, s);
+        let old = &mut *self;
+        reuse(&mut fresh.syn_frames, &mut old.syn_frames);
+        reuse(&mut fresh.synack_frames, &mut old.synack_frames);
+        reuse(
+            &mut fresh.syn_retransmission_intervals_s,
+            &mut old.syn_retransmission_intervals_s,
+        );
+        reuse(
+            &mut fresh.synack_retransmission_intervals_s,
+            &mut old.synack_retransmission_intervals_s,
+        );
+        reuse(&mut fresh.rst, &mut old.rst);
+        reuse(&mut fresh.checks, &mut old.checks);
+        reuse(&mut fresh.steps, &mut old.steps);
+        reuse(&mut fresh.syn_times, &mut old.syn_times);
+        reuse(&mut fresh.synack_times, &mut old.synack_times);
+        reuse(&mut fresh.letters, &mut old.letters);
+        std::mem::swap(&mut fresh.history, &mut old.history);
+        fresh.history.clear();
+        fresh.spare_diagnosis = Spare(old.diagnosis.take().or(old.spare_diagnosis.0.take()));
+        *self = fresh;
     }
 
     /// zeek's history letters: upper case from the originator; s, h, f, r
@@ -748,7 +771,14 @@ impl Attempt {
             c.base = self.server_isn;
             self.checks.push(c);
         }
-        self.diagnosis = crate::diagnose::diagnose(self).map(Box::new);
+        let found = crate::diagnose::diagnose(self);
+        self.diagnosis = found.map(|d| match self.spare_diagnosis.0.take() {
+            Some(mut b) => {
+                *b = d;
+                b
+            }
+            None => Box::new(d),
+        });
     }
 
     /// Whether a segment was seen from the client (`0`) or the server (`1`).

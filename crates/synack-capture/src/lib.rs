@@ -273,6 +273,13 @@ impl Live {
         }
     }
 
+    /// Leave `tcp_stream` unknown (a tracker that sees only some of the
+    /// conversations cannot number them as tshark does).
+    pub(crate) fn unnumbered(mut self) -> Live {
+        self.tracker.number_streams(false);
+        self
+    }
+
     /// Do not check TCP checksums: on a live capture the segments this
     /// host sends are seen before the NIC fills their checksum in
     /// (offload), so a wrong one says nothing (Wireshark's default too).

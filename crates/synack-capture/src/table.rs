@@ -1,11 +1,14 @@
 //! The tracker's table of attempts alive, one per address family: keys of
-//! 12 bytes for IPv4 and 36 for IPv6 (both ends, lower first), slots of 56
-//! bytes, and the order they began in (the eviction order). An attempt
+//! 12 bytes for IPv4 and 36 for IPv6 (both ends, lower first), kept in
+//! slots beside their attempt (56 bytes), an index of slot numbers, and
+//! the order they began in (the eviction order). An attempt
 //! that is one SYN so far is a [`FirstSyn`]; it becomes a full [`Attempt`]
 //! at its second segment or when it is handed out.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
+
+use hashbrown::HashTable;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::attempt::{Attempt, Seg};
@@ -35,6 +38,16 @@ pub(crate) struct V6 {
     hi: [u8; 16],
     lo_port: u16,
     hi_port: u16,
+}
+
+/// A conversation's hash under `hasher`, the same both ways: of its compact
+/// key, cheaper to hash than two socket addresses.
+pub(crate) fn flow_hash(hasher: &impl BuildHasher, a: SocketAddr, b: SocketAddr) -> u64 {
+    match (V4::of(a, b), V6::of(a, b)) {
+        (Some(k), _) => hasher.hash_one(k),
+        (_, Some(k)) => hasher.hash_one(k),
+        _ => hasher.hash_one(if a <= b { (a, b) } else { (b, a) }),
+    }
 }
 
 fn ordered<T: Ord>(x: (T, u16), y: (T, u16)) -> ((T, u16), (T, u16)) {
@@ -204,13 +217,15 @@ pub(crate) enum Added {
     Unmatched,
 }
 
-/// The attempts of one family: an index from key to slot number (16-byte
-/// buckets for IPv4, so the hash table stays small when it grows), the
-/// slots with their keys in a vector with a free list, and the order they
-/// began in as slot numbers. Eviction and the sweep read the vector, not
-/// the index: one hash operation per attempt that leaves.
+/// The attempts of one family: an index of slot numbers (4 bytes a bucket,
+/// the key is the slot's: 100,000 attempts index in half a megabyte, which
+/// stays in cache), the slots with their keys in a vector with a free
+/// list, and the order they began in as slot numbers. Eviction and the
+/// sweep read the vector; an attempt that leaves is found in the index by
+/// its slot number, without comparing keys.
 pub(crate) struct Table<K> {
-    index: HashMap<K, u32, foldhash::fast::RandomState>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<Option<(K, Slot)>>,
     free: Vec<u32>,
     /// Slot numbers in the order their attempts began, with the first
@@ -236,7 +251,8 @@ fn holds<K>(slots: &[Option<(K, Slot)>], i: u32, first: u64) -> bool {
 impl<K: Tuple> Table<K> {
     pub(crate) fn new() -> Table<K> {
         Table {
-            index: HashMap::default(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             slots: Vec::new(),
             free: Vec::new(),
             order: VecDeque::new(),
@@ -247,12 +263,44 @@ impl<K: Tuple> Table<K> {
         self.index.len()
     }
 
-    /// Empty slot `i` and drop its key from the index.
+    /// Empty slot `i` and drop it from the index.
     fn take(&mut self, i: u32) -> Option<((SocketAddr, SocketAddr), Slot)> {
         let (key, s) = at_mut(&mut self.slots, i)?.take()?;
-        self.index.remove(&key);
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&j| j == i)
+        {
+            e.remove();
+        }
         self.free.push(i);
         Some((key.ends(), s))
+    }
+
+    /// The slot number of `key`'s attempt.
+    fn find(&self, key: K) -> Option<u32> {
+        let slots = &self.slots;
+        let is = |&j: &u32| {
+            at(slots, j)
+                .and_then(Option::as_ref)
+                .is_some_and(|(k, _)| *k == key)
+        };
+        self.index.find(self.hasher.hash_one(key), is).copied()
+    }
+
+    /// Index slot `i`, which holds `key` already.
+    fn index_slot(&mut self, key: K, i: u32) {
+        let Table {
+            index,
+            hasher,
+            slots,
+            ..
+        } = self;
+        let rehash = |&j: &u32| {
+            at(slots, j)
+                .and_then(Option::as_ref)
+                .map_or(0, |(k, _)| hasher.hash_one(k))
+        };
+        index.insert_unique(hasher.hash_one(key), i, rehash);
     }
 
     /// A new slot for `fresh` under `key`: its number.
@@ -279,7 +327,7 @@ impl<K: Tuple> Table<K> {
         mut stream: impl FnMut() -> Option<u64>,
     ) -> Added {
         let ends = key.ends();
-        let (i, added) = match self.index.get(&key).copied() {
+        let (i, added) = match self.find(key) {
             Some(i) => {
                 let Some((_, place)) = at_mut(&mut self.slots, i).and_then(Option::as_mut) else {
                     return Added::Unmatched;
@@ -305,7 +353,7 @@ impl<K: Tuple> Table<K> {
                 let Some(i) = self.place(key, Slot::new(ends, s, stream(), false)) else {
                     return Added::Unmatched;
                 };
-                self.index.insert(key, i);
+                self.index_slot(key, i);
                 (i, Added::Began { replaced: None })
             }
         };
@@ -320,7 +368,7 @@ impl<K: Tuple> Table<K> {
     /// The attempt an ICMP error between these ends is about, made full.
     pub(crate) fn attempt_mut(&mut self, key: K) -> Option<&mut Attempt> {
         let ends = key.ends();
-        let i = *self.index.get(&key)?;
+        let i = self.find(key)?;
         at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends)
     }
 

@@ -9,7 +9,6 @@
 //! attempt of one SYN in 48 bytes) is in `table.rs`.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
@@ -68,15 +67,9 @@ struct Streams {
 }
 
 impl Streams {
-    /// A conversation's hash: of its compact key (either direction gives
-    /// the same), cheaper to hash than two socket addresses.
+    /// A conversation's hash.
     fn key(&self, ends: (SocketAddr, SocketAddr)) -> u64 {
-        let (a, b) = ends;
-        match (V4::of(a, b), V6::of(a, b)) {
-            (Some(k), _) => self.hash.hash_one(k),
-            (_, Some(k)) => self.hash.hash_one(k),
-            _ => self.hash.hash_one(if a <= b { (a, b) } else { (b, a) }),
-        }
+        crate::table::flow_hash(&self.hash, ends.0, ends.1)
     }
 
     /// The index tshark gives a new conversation; a SYN on a conversation
@@ -352,7 +345,7 @@ impl Tracker {
 /// The hash of anything hashable, for tests of the key types.
 #[cfg(test)]
 fn hash_of(x: impl std::hash::Hash) -> u64 {
-    foldhash::fast::FixedState::with_seed(1).hash_one(x)
+    std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::with_seed(1), x)
 }
 
 #[cfg(test)]

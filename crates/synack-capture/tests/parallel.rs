@@ -7,11 +7,23 @@
 
 use std::path::PathBuf;
 
+use synack_capture::reader::Frame;
 use synack_capture::synth::{self, SynthConfig};
 use synack_capture::{analyze_frames, analyze_parallel};
 
+/// How the threads share the work.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    /// Bytes in memory: every thread walks every frame (split).
+    Split,
+    /// A stream: one thread reads and deals the segments.
+    Dealt,
+    /// Bytes in memory with a frame filter: dealt too.
+    Filtered,
+}
+
 /// Each attempt as JSON without `tcp_stream`, in order of first frame.
-fn records(bytes: &[u8], threads: usize) -> (Vec<String>, u64, u64) {
+fn records(bytes: &[u8], threads: usize, way: Way) -> (Vec<String>, u64, u64) {
     let mut v = Vec::new();
     let each = |a: &synack_capture::Attempt| {
         let mut j = serde_json::to_value(a).unwrap();
@@ -28,15 +40,28 @@ fn records(bytes: &[u8], threads: usize) -> (Vec<String>, u64, u64) {
         )
         .unwrap()
     } else {
-        analyze_parallel(
-            bytes,
+        let mut all = |_: &Frame<'_>| true;
+        let (src, keep): (synack_capture::reader::Source<'_>, _) = match way {
+            Way::Split => (bytes.into(), None),
+            Way::Dealt => (synack_capture::reader::Source::stream(bytes), None),
+            Way::Filtered => (
+                bytes.into(),
+                Some(&mut all as &mut dyn FnMut(&Frame<'_>) -> bool),
+            ),
+        };
+        let mut told = 0;
+        let t = analyze_parallel(
+            src,
             "t",
             synack_capture::Pass::new(100_000),
             threads,
-            |_| true,
+            keep,
+            |end| told = told.max(end),
             each,
         )
-        .unwrap()
+        .unwrap();
+        assert!(told as usize <= bytes.len());
+        t
     };
     v.sort();
     (v.into_iter().map(|x| x.1).collect(), t.unmatched, t.evicted)
@@ -74,13 +99,22 @@ fn threads_find_what_one_thread_finds() {
         eprintln!("SKIPPED the public captures: {} not found", dir.display());
     }
     for (name, bytes) in &files {
-        let one = records(bytes, 1);
+        let one = records(bytes, 1, Way::Split);
         assert!(!one.0.is_empty(), "{name}: no attempt");
-        for threads in [2, 3] {
-            let many = records(bytes, threads);
-            assert_eq!(one.0.len(), many.0.len(), "{name}, {threads} threads");
+        for (threads, way) in [
+            (2, Way::Split),
+            (3, Way::Split),
+            (2, Way::Dealt),
+            (3, Way::Filtered),
+        ] {
+            let many = records(bytes, threads, way);
+            assert_eq!(
+                one.0.len(),
+                many.0.len(),
+                "{name}, {threads} threads, {way:?}"
+            );
             for (a, b) in one.0.iter().zip(&many.0) {
-                assert_eq!(a, b, "{name}, {threads} threads");
+                assert_eq!(a, b, "{name}, {threads} threads, {way:?}");
             }
             assert_eq!(
                 (one.1, one.2),

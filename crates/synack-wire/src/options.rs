@@ -91,6 +91,8 @@ impl<'a> OptionIter<'a> {
 impl<'a> Iterator for OptionIter<'a> {
     type Item = Result<TcpOption<'a>>;
 
+    // Inlined into `TcpOptions::parse`, the two matches become one.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;

@@ -32,7 +32,7 @@ impl Mapped {
     /// process's memory (they stay in the page cache), so a 10 GB capture
     /// is not 10 GB of resident memory. Whole pages only; returns where the
     /// next release starts.
-    pub(super) fn release(&self, from: usize, to: usize) -> usize {
+    pub(crate) fn release(&self, from: usize, to: usize) -> usize {
         let page = 4096;
         let (start, end) = (from - from % page, to - to % page);
         if end <= start {

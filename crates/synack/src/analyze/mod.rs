@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use synack_capture::reader::Source;
+use synack_capture::reader::{Frame, Source};
 use synack_capture::{Filter, Stats};
 use synack_explain::Lang;
 
@@ -161,14 +161,12 @@ fn one_file(
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
     let started = std::time::Instant::now();
+    let filtered = frames.is_some();
     let mut wanted = frame_filter(frames, &name);
-    let keep = |f: &synack_capture::reader::Frame<'_>| {
-        if let Some(b) = bar.as_mut()
-            && f.number.is_multiple_of(4096)
-        {
-            b.at(f.end);
+    let at = |end: u64| {
+        if let Some(b) = bar.as_mut() {
+            b.at(end);
         }
-        wanted(f)
     };
     let each = |a: &synack_capture::Attempt| {
         if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(a)) {
@@ -183,7 +181,8 @@ fn one_file(
             err = Some(e);
         }
     };
-    let result = pass(args, &name, input, keep, each);
+    let keep = (filtered, &mut wanted as &mut dyn FnMut(&Frame<'_>) -> bool);
+    let result = pass(args, &name, input, keep, at, each);
     if let Some(b) = bar.as_mut() {
         b.at(size);
     }
@@ -244,7 +243,7 @@ fn frame_filter<'a>(
     name: &'a str,
 ) -> impl FnMut(&synack_capture::reader::Frame<'_>) -> bool + 'a {
     let mut warned = false;
-    move |f| match frames.as_mut() {
+    move |f: &Frame<'_>| match frames.as_mut() {
         None => true,
         Some(bpf) => bpf
             .keeps(f.linktype, f.data, f.wire_len)
@@ -265,18 +264,26 @@ fn pass(
     args: &Args,
     name: &str,
     input: Source<'_>,
-    keep: impl FnMut(&synack_capture::reader::Frame<'_>) -> bool,
+    (filtered, keep): (bool, &mut dyn FnMut(&Frame<'_>) -> bool),
+    mut at: impl FnMut(u64),
     each: impl FnMut(&synack_capture::Attempt),
 ) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
     let how = synack_capture::Pass {
         max_live: args.max_attempts,
         checksums: !args.no_checksums,
     };
-    if args.threads > 1 {
-        synack_capture::analyze_parallel(input, name, how, usize::from(args.threads), keep, each)
-    } else {
-        synack_capture::analyze_frames(input, name, how, keep, each)
+    let threads = usize::from(args.threads);
+    if threads > 1 {
+        let keep = filtered.then_some(keep);
+        return synack_capture::analyze_parallel(input, name, how, threads, keep, at, each);
     }
+    let keep = |f: &Frame<'_>| {
+        if f.number.is_multiple_of(4096) {
+            at(f.end);
+        }
+        keep(f)
+    };
+    synack_capture::analyze_frames(input, name, how, keep, each)
 }
 
 /// Returns the exit code.

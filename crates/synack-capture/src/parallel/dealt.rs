@@ -1,4 +1,4 @@
-//! One capture on several cores: the caller's thread reads and parses the
+//! One stream on several cores: the caller's thread reads and parses the
 //! frames and deals each segment (and each ICMP error, by the 4-tuple it
 //! quotes) to one of `threads - 1` trackers by a hash of its 4-tuple, so every
 //! attempt stays on one thread; the attempts come back to the caller's
@@ -9,7 +9,6 @@
 //! the order the whole file shows them, which no one thread sees: it is
 //! `None`), and `peak_live` (the sum of each thread's peak, an upper bound).
 
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
@@ -74,7 +73,7 @@ fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: u
 /// [`crate::analyze_frames`] on `threads` threads (at least 2): this one
 /// reads, `threads - 1` track (each holding `pass.max_live / (threads - 1)`
 /// attempts at most).
-pub fn analyze_parallel<'a>(
+pub(super) fn analyze_dealt<'a>(
     input: impl Into<reader::Source<'a>>,
     name: &str,
     pass: crate::Pass,
@@ -84,11 +83,7 @@ pub fn analyze_parallel<'a>(
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2) - 1;
     let per_thread = (pass.max_live / threads).max(1);
-    let hasher = foldhash::fast::FixedState::with_seed(0x7ead);
-    let part = |a: SocketAddr, b: SocketAddr| {
-        let k = if a <= b { (a, b) } else { (b, a) };
-        usize::try_from(hasher.hash_one(k) % threads as u64).unwrap_or(0)
-    };
+    let part = |a: SocketAddr, b: SocketAddr| super::part(a, b, threads);
     std::thread::scope(|scope| {
         let (back_tx, back_rx) = mpsc::channel::<Vec<Attempt>>();
         let mut senders = Vec::new();
