@@ -5,30 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use synack_capture::reader::{self, Mapped, ReadSummary, Source};
 
-fn files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but {} is missing",
-            dir.display()
-        );
-        eprintln!("SKIPPED: {} not found", dir.display());
-        return Vec::new();
-    }
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
-        .collect();
-    v.sort();
-    v
-}
+mod common;
+
+use common::files;
 
 /// What a frame is, all of it: number, both times (the float by its bits),
 /// interface, link type, bytes, lengths, where its record ends.

@@ -242,45 +242,12 @@ fn syn_received_ack(
 
 /// §3.10.7.4 for SYN-RECEIVED and the synchronized states.
 fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposition {
+    if let Some(d) = before_step_one(c, ctx, seg) {
+        return d;
+    }
+
     let f = seg.flags;
     let len = seg.seg_len();
-
-    // Simultaneous open, Fig. 7 line 6: the peer's SYN-ACK repeats its SYN
-    // (SEQ=IRS, so step 1 would call it old) and acknowledges ours.
-    if c.state == State::SynReceived && f.syn() && f.ack() && !f.rst() && seg.seq == c.irs {
-        // The window of a SYN is unscaled (RFC 7323 §2.2).
-        let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window)) else {
-            return Keep;
-        };
-        ctx.push(c.ack_segment(ctx.now, Rule::SimultaneousOpen));
-        ctx.note(c, Action::Send(Reply::Ack), Rule::SimultaneousOpen, check);
-        ctx.event(c, Event::Connected);
-        return Keep;
-    }
-
-    // A duplicate of the SYN that created this connection (rule 17).
-    if c.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == c.irs {
-        match ctx.cfg.profile {
-            Profile::LinuxCompat => {
-                ctx.push(c.syn_segment(ctx.now, Rule::SynRcvdDupSyn));
-                ctx.note(c, Action::Send(Reply::SynAck), Rule::SynRcvdDupSyn, None);
-            }
-            Profile::Rfc => {
-                ctx.push(c.ack_segment(ctx.now, Rule::SynRcvdDupSyn));
-                ctx.note(c, Action::Send(Reply::Ack), Rule::SynRcvdDupSyn, None);
-            }
-        }
-        return Keep;
-    }
-
-    // A retransmitted FIN in TIME-WAIT: acknowledge and restart 2·MSL (rule 49).
-    if c.state == State::TimeWait && f.fin() && !f.rst() && seg.seq.add(len) == c.rcv_nxt {
-        ctx.push(c.ack_segment(ctx.now, Rule::TimeWait));
-        c.set_timer(ctx.now + ctx.cfg.time_wait, TimerKind::TimeWait);
-        ctx.note(c, Action::Send(Reply::Ack), Rule::TimeWait, None);
-        return Keep;
-    }
-
     // Step 1: sequence number acceptable? (rule 29). SYNs go to step 4
     // whatever their sequence number (RFC 5961 §4.2).
     let ok = acceptable(seg.seq, len, c.rcv_nxt, c.rcv_wnd);
@@ -309,6 +276,77 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
         ctx.note(c, Action::Ignore, Rule::SackPermitted, None);
     }
 
+    if let Some(d) = timestamps(c, ctx, seg) {
+        return d;
+    }
+
+    // Step 5: ACK.
+    if !f.ack() {
+        let rule = if c.state == State::SynReceived {
+            Rule::SynRcvdBadAck
+        } else {
+            Rule::AckProcessing
+        };
+        ctx.note(c, Action::Drop(DropReason::NoAckBit), rule, None);
+        return Keep;
+    }
+    if c.state == State::SynReceived {
+        if let Some(d) = syn_received_completes(c, ctx, seg) {
+            return d;
+        }
+    } else if let Some(d) = ack_field(c, ctx, seg) {
+        return d;
+    }
+
+    text_and_fin(c, ctx, seg, seg.seq)
+}
+
+/// What the synchronized states answer before step 1: the peer's SYN-ACK
+/// of a simultaneous open, a duplicate of the SYN that made this
+/// connection, a FIN again in TIME-WAIT.
+fn before_step_one(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Option<Disposition> {
+    let f = seg.flags;
+    let len = seg.seg_len();
+    // Simultaneous open, Fig. 7 line 6: the peer's SYN-ACK repeats its SYN
+    // (SEQ=IRS, so step 1 would call it old) and acknowledges ours.
+    if c.state == State::SynReceived && f.syn() && f.ack() && !f.rst() && seg.seq == c.irs {
+        // The window of a SYN is unscaled (RFC 7323 §2.2).
+        let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window)) else {
+            return Some(Keep);
+        };
+        ctx.push(c.ack_segment(ctx.now, Rule::SimultaneousOpen));
+        ctx.note(c, Action::Send(Reply::Ack), Rule::SimultaneousOpen, check);
+        ctx.event(c, Event::Connected);
+        return Some(Keep);
+    }
+
+    // A duplicate of the SYN that created this connection (rule 17).
+    if c.state == State::SynReceived && f.syn() && !f.ack() && !f.rst() && seg.seq == c.irs {
+        match ctx.cfg.profile {
+            Profile::LinuxCompat => {
+                ctx.push(c.syn_segment(ctx.now, Rule::SynRcvdDupSyn));
+                ctx.note(c, Action::Send(Reply::SynAck), Rule::SynRcvdDupSyn, None);
+            }
+            Profile::Rfc => {
+                ctx.push(c.ack_segment(ctx.now, Rule::SynRcvdDupSyn));
+                ctx.note(c, Action::Send(Reply::Ack), Rule::SynRcvdDupSyn, None);
+            }
+        }
+        return Some(Keep);
+    }
+
+    // A retransmitted FIN in TIME-WAIT: acknowledge and restart 2·MSL (rule 49).
+    if c.state == State::TimeWait && f.fin() && !f.rst() && seg.seq.add(len) == c.rcv_nxt {
+        ctx.push(c.ack_segment(ctx.now, Rule::TimeWait));
+        c.set_timer(ctx.now + ctx.cfg.time_wait, TimerKind::TimeWait);
+        ctx.note(c, Action::Send(Reply::Ack), Rule::TimeWait, None);
+        return Some(Keep);
+    }
+    None
+}
+
+/// TS.Recent kept, or a segment without timestamps dropped (RFC profile).
+fn timestamps(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Option<Disposition> {
     // Timestamps: once negotiated, a non-RST segment without them SHOULD be
     // dropped (RFC 7323 §3.2); Linux accepts it.
     match seg.options.timestamps {
@@ -324,44 +362,38 @@ fn synchronized(c: &mut Connection, ctx: &mut Ctx<'_>, seg: &Seg<'_>) -> Disposi
                 Rule::TimestampsEverySegment,
                 None,
             );
-            return Keep;
+            return Some(Keep);
         }
         _ => {}
     }
+    None
+}
 
-    // Step 5: ACK.
-    if !f.ack() {
-        let rule = if c.state == State::SynReceived {
-            Rule::SynRcvdBadAck
-        } else {
-            Rule::AckProcessing
-        };
-        ctx.note(c, Action::Drop(DropReason::NoAckBit), rule, None);
-        return Keep;
+/// The ACK that completes SYN-RECEIVED (rule 15's scaling applies from
+/// it on); `None` when it did, so its text and FIN go on.
+fn syn_received_completes(
+    c: &mut Connection,
+    ctx: &mut Ctx<'_>,
+    seg: &Seg<'_>,
+) -> Option<Disposition> {
+    // Scaling applies from this segment on (rule 15).
+    let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window) << c.neg.snd_shift)
+    else {
+        return Some(Keep);
+    };
+    let peer = c.peer_syn;
+    clamp_note(c, ctx, &peer);
+    ctx.note(c, Action::Enter, Rule::SynRcvdAck, check);
+    let ev = match c.origin {
+        Origin::Passive => Event::Accepted,
+        Origin::Active => Event::Connected,
+    };
+    ctx.event(c, ev);
+    if !c.send_buf.is_empty() {
+        // Data queued in SYN-RECEIVED goes once ESTABLISHED.
+        c.push_data(ctx, false, Rule::SynRcvdAck);
     }
-    if c.state == State::SynReceived {
-        // Scaling applies from this segment on (rule 15).
-        let Some(check) = syn_received_ack(c, ctx, seg, u32::from(seg.window) << c.neg.snd_shift)
-        else {
-            return Keep;
-        };
-        let peer = c.peer_syn;
-        clamp_note(c, ctx, &peer);
-        ctx.note(c, Action::Enter, Rule::SynRcvdAck, check);
-        let ev = match c.origin {
-            Origin::Passive => Event::Accepted,
-            Origin::Active => Event::Connected,
-        };
-        ctx.event(c, ev);
-        if !c.send_buf.is_empty() {
-            // Data queued in SYN-RECEIVED goes once ESTABLISHED.
-            c.push_data(ctx, false, Rule::SynRcvdAck);
-        }
-    } else if let Some(d) = ack_field(c, ctx, seg) {
-        return d;
-    }
-
-    text_and_fin(c, ctx, seg, seg.seq)
+    None
 }
 
 /// Send a challenge ACK (RFC 5961 §3.2, §4.2), rate limited (§7).
