@@ -111,6 +111,9 @@ pub struct Schedule {
     pub watched_s: f64,
 }
 
+/// A diagnosis's frames.
+pub type Frames = smallvec::SmallVec<[u64; 4]>;
+
 /// One diagnosis. Fields other than the first four are there when the
 /// cause has them.
 #[derive(Debug, Clone, Serialize)]
@@ -119,8 +122,9 @@ pub struct Diagnosis {
     /// The finer reason (nmap's word where it has one).
     pub reason: &'static str,
     pub confidence: Confidence,
-    /// The frames it rests on.
-    pub frames: Vec<u64>,
+    /// The frames it rests on (most diagnoses name a few: held inline, so
+    /// an attempt of one SYN allocates nothing for them).
+    pub frames: Frames,
     /// Who sent the RST or the segment at fault: client or server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from: Option<&'static str>,
@@ -154,7 +158,7 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    fn new(id: Id, reason: &'static str, confidence: Confidence, frames: Vec<u64>) -> Diagnosis {
+    fn new(id: Id, reason: &'static str, confidence: Confidence, frames: Frames) -> Diagnosis {
         Diagnosis {
             id,
             reason,
@@ -270,7 +274,7 @@ fn stacked_headers(a: &Attempt) -> Option<Diagnosis> {
         Id::CraftedMistake,
         "stacked-headers",
         Confidence::Likely,
-        vec![frame],
+        smallvec::smallvec![frame],
     );
     d.from = Some(who);
     d.stacked = Some(st);
@@ -293,7 +297,7 @@ fn challenge_ack(a: &Attempt) -> Option<Diagnosis> {
         Id::PortReuse,
         "challenge-ack",
         confidence,
-        vec![ack_frame, rst_frame],
+        smallvec::smallvec![ack_frame, rst_frame],
     );
     d.got = Some(ack);
     d.from = Some("server");
@@ -311,7 +315,7 @@ fn ack_instead_of_synack(a: &Attempt) -> Option<Diagnosis> {
         } else {
             Confidence::Possible
         },
-        vec![frame],
+        smallvec::smallvec![frame],
     );
     let mut d = d.nums(isn.wrapping_add(1), ack, isn);
     d.from = Some("server");
@@ -368,7 +372,7 @@ fn icmp(a: &Attempt) -> Option<Diagnosis> {
     let quoted = (Some(e.quoted_seq) == a.client_isn)
         .then(|| a.syn_frames.iter().copied().filter(|f| *f < e.frame).max())
         .flatten();
-    let mut frames = vec![e.frame];
+    let mut frames = smallvec::smallvec![e.frame];
     frames.extend(quoted);
     let mut d = Diagnosis::new(Id::Icmp, icmp_reason(e.reason), Confidence::Certain, frames);
     d.icmp = Some(IcmpDetail {
@@ -395,7 +399,12 @@ fn reset(a: &Attempt) -> Option<Diagnosis> {
         (_, Some(&sa)) if r.frame > sa => "syn-received",
         _ => "syn-sent",
     };
-    let mut d = Diagnosis::new(Id::Reset, "reset", Confidence::Certain, vec![r.frame]);
+    let mut d = Diagnosis::new(
+        Id::Reset,
+        "reset",
+        Confidence::Certain,
+        smallvec::smallvec![r.frame],
+    );
     d.from = Some(r.from);
     d.state = Some(state);
     Some(d)
@@ -412,7 +421,7 @@ fn synack_after_ack(a: &Attempt) -> Option<Diagnosis> {
         Id::SynackLostOrAckDropped,
         "synack-after-ack",
         Confidence::Likely,
-        vec![first, ack, again],
+        smallvec::smallvec![first, ack, again],
     );
     d.after_s = after;
     Some(d)
@@ -469,7 +478,7 @@ fn syn_cookie(a: &Attempt) -> Option<Diagnosis> {
         Id::SynCookie,
         signs[signs.len() - 1],
         confidence,
-        vec![syn, synack],
+        smallvec::smallvec![syn, synack],
     );
     d.tsval = a.clues.synack_tsval;
     d.signs = signs;
@@ -489,7 +498,7 @@ fn one_sided(a: &Attempt) -> Option<Diagnosis> {
         Id::OneSidedCapture,
         "one-direction",
         Confidence::Likely,
-        vec![frame],
+        smallvec::smallvec![frame],
     );
     d.from = Some(from);
     Some(d)
@@ -502,11 +511,11 @@ fn half_open(a: &Attempt) -> Option<Diagnosis> {
     let synack = *a.synack_frames.first()?;
     let watched = a.clues.end_ts - a.synack_times().last()?;
     let (reason, frames) = if let Some(syn) = a.clues.syn_after_synack {
-        ("synack-not-delivered", vec![synack, syn])
+        ("synack-not-delivered", smallvec::smallvec![synack, syn])
     } else if a.synack_frames.len() > a.syn_frames.len() {
-        ("client-silent", a.synack_frames.clone())
+        ("client-silent", Frames::from_slice(&a.synack_frames))
     } else {
-        ("no-third-ack", vec![synack])
+        ("no-third-ack", smallvec::smallvec![synack])
     };
     let mut d = Diagnosis::new(Id::HalfOpen, reason, Confidence::Certain, frames);
     d.after_s = Some(watched);
@@ -558,7 +567,7 @@ fn no_response(a: &Attempt) -> Option<Diagnosis> {
         Id::NoResponse,
         "no-response",
         Confidence::Certain,
-        a.syn_frames.clone(),
+        Frames::from_slice(&a.syn_frames),
     );
     d.schedule = Some(Schedule {
         syns: a.syn_frames.len(),

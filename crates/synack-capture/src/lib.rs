@@ -12,6 +12,7 @@ pub mod narrate;
 mod outcome;
 mod parallel;
 pub mod ports;
+mod prefetch;
 pub mod reader;
 pub mod stats;
 pub mod synth;
@@ -54,8 +55,9 @@ pub struct Analysis {
     pub unreadable: u64,
 }
 
-/// The TCP segment in an IP packet; lenient with truncated frames.
-fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
+/// The TCP segment in an IP packet; lenient with truncated frames. The
+/// checksum is verified when `checksums` is set (otherwise never wrong).
+fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
     let ip = link::ip_packet(frame.linktype, frame.data)?;
     let p = if frame.truncated {
         parse_ip_truncated(ip)
@@ -71,7 +73,7 @@ fn segment(frame: &reader::Frame<'_>) -> Option<Seg> {
         Ok(pk) => (
             TcpOptions::parse(pk.options()).ok(),
             pk.payload().len(),
-            !frame.truncated && pk.verify_checksum(p.ip.src, p.ip.dst).is_err(),
+            checksums && !frame.truncated && pk.verify_checksum(p.ip.src, p.ip.dst).is_err(),
             stacked(pk.payload()),
         ),
         Err(_) => (
@@ -296,20 +298,30 @@ impl Live {
 
     /// One frame; the attempts it ended are handed to `each`.
     pub fn frame(&mut self, f: &reader::Frame<'_>, each: &mut impl FnMut(&Attempt)) {
+        self.frame_to(f, &mut track::Lend(each));
+    }
+
+    /// The same, the attempts given to `hand`.
+    pub(crate) fn frame_to(&mut self, f: &reader::Frame<'_>, hand: &mut impl track::Hand) {
         frame(
             f,
             &mut self.tracker,
             &mut self.unreadable,
             self.checksums,
-            each,
+            hand,
         );
     }
 
     /// Time passed with no frame (`now`: seconds since the epoch): the
     /// attempts over by then are handed to `each`.
     pub fn tick(&mut self, now: f64, each: &mut impl FnMut(&Attempt)) {
+        self.tick_to(now, &mut track::Lend(each));
+    }
+
+    /// The same, the attempts given to `hand`.
+    pub(crate) fn tick_to(&mut self, now: f64, hand: &mut impl track::Hand) {
         self.tracker.advance(now);
-        self.tracker.each_ready(each);
+        self.tracker.hand_ready(hand);
     }
 
     /// Attempts held now.
@@ -319,6 +331,11 @@ impl Live {
 
     /// Everything still held, handed to `each`; the counts.
     pub fn finish(self, each: &mut impl FnMut(&Attempt)) -> Totals {
+        self.finish_to(&mut track::Lend(each))
+    }
+
+    /// The same, the attempts given to `hand`.
+    pub(crate) fn finish_to(self, hand: &mut impl track::Hand) -> Totals {
         let t = &self.tracker;
         let totals = Totals {
             unreadable: self.unreadable,
@@ -327,24 +344,23 @@ impl Live {
             evicted: t.evicted,
             ..Totals::default()
         };
-        self.tracker.finish_each(each);
+        self.tracker.finish_hand(hand);
         totals
     }
 }
 
-/// One frame into the tracker; attempts it ended handed to `each`.
+/// One frame into the tracker; attempts it ended given to `hand`.
 fn frame(
     f: &reader::Frame<'_>,
     tracker: &mut Tracker,
     unreadable: &mut u64,
     checksums: bool,
-    each: &mut impl FnMut(&Attempt),
+    hand: &mut impl track::Hand,
 ) {
-    match segment(f) {
-        Some(mut s) => {
-            s.bad_checksum &= checksums;
+    match segment(f, checksums) {
+        Some(s) => {
             tracker.add(&s);
-            tracker.each_ready(each);
+            tracker.hand_ready(hand);
         }
         None => match icmp(f) {
             Some(e) => tracker.add_icmp(&e),

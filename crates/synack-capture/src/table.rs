@@ -194,7 +194,10 @@ impl Slot {
         spare: &mut Option<Box<Attempt>>,
     ) -> Box<Attempt> {
         match (self, spare.take()) {
-            (Slot::Full(a), _) => a,
+            (Slot::Full(a), keep) => {
+                *spare = keep;
+                a
+            }
             (Slot::Syn(syn), Some(mut a)) => {
                 syn.refill(ends, &mut a);
                 a
@@ -389,6 +392,14 @@ impl<K: Tuple> Table<K> {
     pub(crate) fn pop_oldest(&mut self) -> Option<((SocketAddr, SocketAddr), Slot)> {
         while let Some((i, first)) = self.order.pop_front() {
             if holds(&self.slots, i, first) {
+                // The next one out is cold by now: have it come in while
+                // this one is finished and handed out.
+                if let Some(&(next, _)) = self.order.front() {
+                    crate::prefetch::prefetch(
+                        &self.slots,
+                        usize::try_from(next).unwrap_or(usize::MAX),
+                    );
+                }
                 return self.take(i);
             }
         }

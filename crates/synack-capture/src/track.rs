@@ -42,14 +42,30 @@ impl Out {
         a
     }
 
-    /// The attempt lent to `each`, then kept in `spare` for the next one
-    /// (no allocation for an attempt of one SYN once it is warm).
-    fn lend(self, spare: &mut Option<Box<Attempt>>, each: &mut impl FnMut(&Attempt)) {
+    /// The attempt made (in `spare`'s box when there is one) and finished,
+    /// given to `hand`; `spare` gets the box `hand` gives back.
+    fn give(self, spare: &mut Option<Box<Attempt>>, hand: &mut impl Hand) {
         let mut a = self.slot.into_boxed(self.ends, spare);
         a.evicted = self.evicted;
         a.finish(self.now);
-        each(&a);
-        *spare = Some(a);
+        *spare = hand.hand(a);
+    }
+}
+
+/// Where finished attempts go. Each comes in a box; what `hand` returns is
+/// the box the next one is made in (no allocation for an attempt of one SYN
+/// once it is warm).
+pub(crate) trait Hand {
+    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>>;
+}
+
+/// Attempts lent to a closure, their box kept for the next one.
+pub(crate) struct Lend<F>(pub F);
+
+impl<F: FnMut(&Attempt)> Hand for Lend<F> {
+    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
+        (self.0)(&a);
+        Some(a)
     }
 }
 
@@ -296,8 +312,13 @@ impl Tracker {
     /// The same, lent to `each` one at a time: what a caller that only
     /// reads them wants, since their buffers are reused.
     pub fn each_ready(&mut self, each: &mut impl FnMut(&Attempt)) {
+        self.hand_ready(&mut Lend(each));
+    }
+
+    /// The same, given to `hand`.
+    pub(crate) fn hand_ready(&mut self, hand: &mut impl Hand) {
         for o in self.ready.drain(..) {
-            o.lend(&mut self.spare, each);
+            o.give(&mut self.spare, hand);
         }
     }
 
@@ -334,10 +355,15 @@ impl Tracker {
     }
 
     /// The same, lent to `each` one at a time.
-    pub fn finish_each(mut self, each: &mut impl FnMut(&Attempt)) {
+    pub fn finish_each(self, each: &mut impl FnMut(&Attempt)) {
+        self.finish_hand(&mut Lend(each));
+    }
+
+    /// The same, given to `hand`.
+    pub(crate) fn finish_hand(mut self, hand: &mut impl Hand) {
         let mut spare = self.spare.take();
         for o in self.outs() {
-            o.lend(&mut spare, each);
+            o.give(&mut spare, hand);
         }
     }
 }

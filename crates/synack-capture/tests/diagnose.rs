@@ -162,7 +162,7 @@ fn a_challenge_ack_is_port_reuse_not_a_mistake() {
     assert_eq!(all.len(), 2);
     let d = all[1].diagnosis.as_ref().unwrap();
     assert_eq!((d.id, d.reason), (Id::PortReuse, "challenge-ack"));
-    assert_eq!(d.frames, vec![5, 6]);
+    assert_eq!(d.frames.as_slice(), [5, 6]);
     assert_eq!(all[0].diagnosis.as_ref().map(|d| d.id), None);
     // Without the client's exact RST it is no challenge ACK.
     let mut c = Cap::new();
@@ -316,7 +316,7 @@ fn a_capture_of_one_direction_is_called_one() {
     let a = c.attempt();
     assert_eq!(a.outcome.name(), "one_sided");
     assert_eq!(
-        a.diagnosis.as_ref().map(|d| (d.id, d.frames.clone())),
+        a.diagnosis.as_ref().map(|d| (d.id, d.frames.to_vec())),
         Some((Id::OneSidedCapture, vec![2]))
     );
     // The server's side only.
@@ -413,7 +413,7 @@ fn a_synack_sent_again_after_the_ack_is_the_accept_queue_signature() {
     let a = c.attempt();
     let d = a.diagnosis.clone().unwrap();
     assert_eq!(
-        (d.id, d.frames.clone()),
+        (d.id, d.frames.to_vec()),
         (Id::SynackLostOrAckDropped, vec![2, 3, 4])
     );
     assert!(say(&a, Lang::En).contains("accept queue is full"));

@@ -95,3 +95,41 @@ fn memory_follows_live_connections_not_file_size() {
         truth.attempts
     );
 }
+
+/// Without checksums (`analyze --no-checksums`) no segment is counted bad,
+/// on one thread and on two, and nothing else changes.
+#[test]
+fn checksums_left_unchecked_are_never_bad() {
+    let cfg = SynthConfig {
+        target_bytes: 4 << 20,
+        seed: 11,
+        anomaly_per_mille: 300,
+        ..SynthConfig::default()
+    };
+    let mut buf = Vec::new();
+    let truth = synth::write(&mut buf, &cfg).unwrap();
+    assert!(
+        truth.bad_checksums > 0,
+        "the generator made no bad checksum"
+    );
+    let mut pass = synack_capture::Pass::new(synack_capture::track::MAX_LIVE);
+    pass.checksums = false;
+    let outcomes = |threads: usize| {
+        let mut seen = Vec::new();
+        let each = |a: &synack_capture::Attempt| {
+            seen.push((a.first_frame, a.outcome.name(), a.bad_checksums))
+        };
+        if threads == 1 {
+            synack_capture::analyze_frames(&buf[..], "synth", pass, |_| true, each).unwrap();
+        } else {
+            synack_capture::analyze_parallel(&buf[..], "synth", pass, threads, None, |_| {}, each)
+                .unwrap();
+        }
+        seen.sort_unstable();
+        seen
+    };
+    let (one, two) = (outcomes(1), outcomes(2));
+    assert_eq!(one.len() as u64, truth.attempts);
+    assert!(one.iter().all(|a| a.2 == 0));
+    assert_eq!(one, two);
+}

@@ -323,6 +323,32 @@ impl TcpOptions {
                 ..TcpOptions::default()
             });
         }
+        // Linux's SYN and SYN-ACK: MSS, SACK permitted, TS, NOP, WS (most
+        // of a scan's or a flood's segments).
+        if let [
+            KIND_MSS,
+            4,
+            m0,
+            m1,
+            KIND_SACK_PERMITTED,
+            2,
+            KIND_TIMESTAMPS,
+            10,
+            ts @ ..,
+        ] = data
+            && let [t0, t1, t2, t3, e0, e1, e2, e3, KIND_NOP, KIND_WSCALE, 3, ws] = *ts
+        {
+            return Ok(TcpOptions {
+                mss: Some(u16::from_be_bytes([*m0, *m1])),
+                window_scale: Some(ws),
+                sack_permitted: true,
+                timestamps: Some((
+                    u32::from_be_bytes([t0, t1, t2, t3]),
+                    u32::from_be_bytes([e0, e1, e2, e3]),
+                )),
+                ..TcpOptions::default()
+            });
+        }
         let mut o = TcpOptions::default();
         for opt in OptionIter::new(data) {
             match opt? {
@@ -550,6 +576,36 @@ mod tests {
         let mut more = ts.to_vec();
         more.extend_from_slice(&[4, 2, 1, 1]);
         assert!(TcpOptions::parse(&more).unwrap().sack_permitted);
+    }
+
+    #[test]
+    fn the_linux_syn_layout_reads_as_the_walk_reads_it() {
+        let syn = [
+            2, 4, 5, 180, 4, 2, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7, 1, 3, 3, 14,
+        ];
+        // The same options in another order: walked, not matched.
+        let walked = [
+            1, 3, 3, 14, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7, 4, 2, 2, 4, 5, 180,
+        ];
+        let want = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(14),
+            sack_permitted: true,
+            timestamps: Some((0xdead_beef, 7)),
+            ..TcpOptions::default()
+        };
+        assert_eq!(TcpOptions::parse(&syn).unwrap(), want);
+        assert_eq!(TcpOptions::parse(&walked).unwrap(), want);
+        // A wrong window-scale length is still an error; more options
+        // after the layout are still read.
+        let mut bad = syn;
+        bad[18] = 4;
+        assert!(TcpOptions::parse(&bad).is_err());
+        let mut more = syn.to_vec();
+        more.extend_from_slice(&[1, 1, 1, 0]);
+        assert_eq!(TcpOptions::parse(&more).unwrap(), want);
+        more[20] = 30;
+        assert!(TcpOptions::parse(&more).is_err());
     }
 
     #[test]

@@ -108,11 +108,8 @@ pub(super) fn analyze_dealt<'a>(
                 return;
             }
             clock = clock.max(f.ts);
-            let (i, item) = match segment(&f) {
-                Some(mut s) => {
-                    s.bad_checksum &= pass.checksums;
-                    (part(s.src, s.dst), Item::Seg(s))
-                }
+            let (i, item) = match segment(&f, pass.checksums) {
+                Some(s) => (part(s.src, s.dst), Item::Seg(s)),
                 None => match icmp(&f) {
                     Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
                     None => {

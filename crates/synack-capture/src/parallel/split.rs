@@ -3,7 +3,9 @@
 //! whose hash is its own, checksums and all; another's frame only moves its
 //! tracker's clock, so attempts are handed out at the same capture times as
 //! on one thread. The caller's thread is thread 0: it lends its attempts to
-//! `each` as they end, and the others' as they come back.
+//! `each` as they end, and the others' as they come back; their boxes go
+//! back to the thread that made them, to be made again (no allocation or
+//! copy per attempt, and each thread frees only what it allocated).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -12,7 +14,10 @@ use synack_wire::{parse_icmp, parse_ip_truncated};
 
 use crate::attempt::Attempt;
 use crate::reader::{self, CaptureError, Frame, Mapped, Source};
+use crate::track::Hand;
 use crate::{Live, Pass, Totals, link};
+
+type Batch = Vec<Box<Attempt>>;
 
 /// Attempts sent back per message.
 const BATCH: usize = 256;
@@ -41,7 +46,7 @@ fn owner(f: &Frame<'_>, n: usize) -> usize {
 }
 
 /// One thread's pass: its own frames into its tracker, the others' as the
-/// time; `each` gets its attempts, `tick` is called every [`EVERY`] frames
+/// time; `hand` gets its attempts, `tick` is called every [`EVERY`] frames
 /// with how far it came.
 fn walk(
     bytes: &[u8],
@@ -49,7 +54,7 @@ fn walk(
     pass: Pass,
     (me, n): (usize, usize),
     mut tick: impl FnMut(u64),
-    each: &mut impl FnMut(&Attempt),
+    hand: &mut impl Hand,
 ) -> Result<Totals, CaptureError> {
     let mut live = Live::new((pass.max_live / n).max(1)).unnumbered();
     if !pass.checksums {
@@ -60,14 +65,73 @@ fn walk(
             tick(f.end);
         }
         if owner(&f, n) == me {
-            live.frame(&f, each);
+            live.frame_to(&f, hand);
         } else {
-            live.tick(f.ts, each);
+            live.tick_to(f.ts, hand);
         }
     })?;
-    let mut t = live.finish(each);
+    let mut t = live.finish_to(hand);
     t.summary = summary;
     Ok(t)
+}
+
+/// A worker's attempts, sent to thread 0 [`BATCH`] at a time; the boxes
+/// thread 0 sends back are made again.
+struct Send {
+    tx: mpsc::Sender<(usize, Batch)>,
+    back: mpsc::Receiver<Batch>,
+    me: usize,
+    batch: Batch,
+    pool: Batch,
+}
+
+impl Send {
+    fn flush(&mut self) {
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let _ = self.tx.send((self.me, full));
+    }
+}
+
+impl Hand for Send {
+    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
+        self.batch.push(a);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+        if self.pool.is_empty() {
+            while let Ok(v) = self.back.try_recv() {
+                self.pool.extend(v);
+            }
+        }
+        self.pool.pop()
+    }
+}
+
+/// Thread 0's attempts lent to `each`, and between two of them the
+/// others' that came back, whose boxes are returned.
+struct Lend<'a, F> {
+    each: F,
+    rx: &'a mpsc::Receiver<(usize, Batch)>,
+    back: &'a [mpsc::Sender<Batch>],
+}
+
+impl<F: FnMut(&Attempt)> Lend<'_, F> {
+    fn theirs(&mut self, (from, v): (usize, Batch)) {
+        v.iter().for_each(|a| (self.each)(a));
+        if let Some(tx) = self.back.get(from) {
+            let _ = tx.send(v);
+        }
+    }
+}
+
+impl<F: FnMut(&Attempt)> Hand for Lend<'_, F> {
+    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
+        (self.each)(&a);
+        while let Ok(m) = self.rx.try_recv() {
+            self.theirs(m);
+        }
+        Some(a)
+    }
 }
 
 /// How far each thread has walked, and what of a mapped file was released
@@ -133,19 +197,22 @@ pub(super) fn analyze_split(
         map,
     };
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<Vec<Attempt>>();
+        let (tx, rx) = mpsc::channel::<(usize, Batch)>();
+        let (back, backs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Batch>()).unzip();
         let walked = &walked;
-        let others: Vec<_> = (1..n)
-            .map(|me| {
-                let tx = tx.clone();
+        let others: Vec<_> = backs
+            .into_iter()
+            .enumerate()
+            .skip(1)
+            .map(|(me, back)| {
+                let mut send = Send {
+                    tx: tx.clone(),
+                    back,
+                    me,
+                    batch: Vec::with_capacity(BATCH),
+                    pool: Vec::new(),
+                };
                 scope.spawn(move || {
-                    let mut batch = Vec::with_capacity(BATCH);
-                    let mut send = |a: &Attempt| {
-                        batch.push(a.clone());
-                        if batch.len() >= BATCH {
-                            let _ = tx.send(std::mem::take(&mut batch));
-                        }
-                    };
                     let t = walk(
                         bytes,
                         name,
@@ -154,7 +221,7 @@ pub(super) fn analyze_split(
                         |end| walked.at(me, end),
                         &mut send,
                     );
-                    let _ = tx.send(batch);
+                    send.flush();
                     walked.at(me, u64::MAX);
                     t
                 })
@@ -165,17 +232,15 @@ pub(super) fn analyze_split(
             walked.at(0, end);
             progress(end);
         };
-        // Thread 0 lends its own attempts, and the others' between frames.
-        let mut lend = |a: &Attempt| {
-            each(a);
-            while let Ok(v) = rx.try_recv() {
-                v.iter().for_each(&mut each);
-            }
+        let mut lend = Lend {
+            each: &mut each,
+            rx: &rx,
+            back: &back,
         };
         let mine = walk(bytes, name, pass, (0, n), tick, &mut lend);
         walked.at(0, u64::MAX);
-        for v in rx {
-            v.iter().for_each(&mut each);
+        for m in &rx {
+            lend.theirs(m);
         }
         let mut totals = mine?;
         for h in others {
