@@ -343,6 +343,21 @@ fn logged(count: u64) -> bool {
     count <= LINEAR_REPEATS || n == 1
 }
 
+/// The bit of `Attempt::once` that says a letter without a sequence number
+/// was written (0 for the letters that repeat).
+#[inline(always)]
+fn once_bit(c: char) -> u8 {
+    match c {
+        'D' => 1,
+        'd' => 2,
+        'A' => 4,
+        'a' => 8,
+        'C' => 16,
+        'c' => 32,
+        _ => 0,
+    }
+}
+
 fn side_options(s: &Seg) -> Option<SideOptions> {
     let o = s.options?;
     let tfo = o.fast_open;
@@ -460,6 +475,21 @@ impl Attempt {
         *self = fresh;
     }
 
+    /// A letter without a sequence number (`a`, `d`, `c`): it appears once,
+    /// and after that a bit says so, checked here, inlined, since every data
+    /// segment asks for `d` or `a`.
+    #[inline(always)]
+    fn letter_once(&mut self, from_client: bool, l: char) {
+        let c = if from_client {
+            l.to_ascii_uppercase()
+        } else {
+            l
+        };
+        if self.once & once_bit(c) == 0 {
+            self.letter(from_client, l, None);
+        }
+    }
+
     /// zeek's history letters: upper case from the originator; s, h, f, r
     /// repeat only with a new sequence number (one by one up to ten
     /// repeats, then at 100, 1000, …), a and d appear once a side. Constant
@@ -470,17 +500,7 @@ impl Attempt {
         } else {
             l
         };
-        // A letter without a sequence number appears once: after that, a
-        // bit says so (every data segment asks for `d` or `a`).
-        let bit = match c {
-            'D' => 1,
-            'd' => 2,
-            'A' => 4,
-            'a' => 8,
-            'C' => 16,
-            'c' => 32,
-            _ => 0,
-        };
+        let bit = once_bit(c);
         if seq.is_none() && self.once & bit != 0 {
             return;
         }
@@ -573,7 +593,7 @@ impl Attempt {
         let seq = s.seq.get();
         if s.bad_checksum {
             self.bad_checksums += 1;
-            self.letter(from_client, 'c', None);
+            self.letter_once(from_client, 'c');
         }
         if f.syn() && !f.ack() {
             self.on_syn(s, from_client);
@@ -588,9 +608,9 @@ impl Attempt {
             self.letter(from_client, 'f', Some(seq));
         }
         if s.payload_len > 0 {
-            self.letter(from_client, 'd', None);
+            self.letter_once(from_client, 'd');
         } else if f.ack() && !f.syn() && !f.rst() && !f.fin() {
-            self.letter(from_client, 'a', None);
+            self.letter_once(from_client, 'a');
         }
         if from_client && f.ack() && !f.syn() && !f.rst() {
             self.on_client_ack(s);

@@ -298,6 +298,48 @@ pub struct TcpOptions {
     pub unknown: RawOptions,
 }
 
+/// The two layouts most segments carry, read without the walk (`None`
+/// for anything else, walked then).
+fn usual_layout(data: &[u8]) -> Option<TcpOptions> {
+    // After the handshake nearly every segment carries NOP, NOP, TS
+    // (RFC 7323 Appendix A's layout): read it without the walk.
+    if let [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10, ts @ ..] = data
+        && ts.len() == 8
+    {
+        return Some(TcpOptions {
+            timestamps: Some((be32(ts, 0), be32(ts, 4))),
+            ..TcpOptions::default()
+        });
+    }
+    // Linux's SYN and SYN-ACK: MSS, SACK permitted, TS, NOP, WS (most
+    // of a scan's or a flood's segments).
+    if let [
+        KIND_MSS,
+        4,
+        m0,
+        m1,
+        KIND_SACK_PERMITTED,
+        2,
+        KIND_TIMESTAMPS,
+        10,
+        ts @ ..,
+    ] = data
+        && let [t0, t1, t2, t3, e0, e1, e2, e3, KIND_NOP, KIND_WSCALE, 3, ws] = *ts
+    {
+        return Some(TcpOptions {
+            mss: Some(u16::from_be_bytes([*m0, *m1])),
+            window_scale: Some(ws),
+            sack_permitted: true,
+            timestamps: Some((
+                u32::from_be_bytes([t0, t1, t2, t3]),
+                u32::from_be_bytes([e0, e1, e2, e3]),
+            )),
+            ..TcpOptions::default()
+        });
+    }
+    None
+}
+
 impl TcpOptions {
     /// No option at all (checked field by field: cheaper than comparing the
     /// whole struct with the default).
@@ -313,41 +355,8 @@ impl TcpOptions {
 
     /// Parse option bytes. Malformed lengths are errors (RFC 9293 MUST-7).
     pub fn parse(data: &[u8]) -> Result<TcpOptions> {
-        // After the handshake nearly every segment carries NOP, NOP, TS
-        // (RFC 7323 Appendix A's layout): read it without the walk.
-        if let [KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10, ts @ ..] = data
-            && ts.len() == 8
-        {
-            return Ok(TcpOptions {
-                timestamps: Some((be32(ts, 0), be32(ts, 4))),
-                ..TcpOptions::default()
-            });
-        }
-        // Linux's SYN and SYN-ACK: MSS, SACK permitted, TS, NOP, WS (most
-        // of a scan's or a flood's segments).
-        if let [
-            KIND_MSS,
-            4,
-            m0,
-            m1,
-            KIND_SACK_PERMITTED,
-            2,
-            KIND_TIMESTAMPS,
-            10,
-            ts @ ..,
-        ] = data
-            && let [t0, t1, t2, t3, e0, e1, e2, e3, KIND_NOP, KIND_WSCALE, 3, ws] = *ts
-        {
-            return Ok(TcpOptions {
-                mss: Some(u16::from_be_bytes([*m0, *m1])),
-                window_scale: Some(ws),
-                sack_permitted: true,
-                timestamps: Some((
-                    u32::from_be_bytes([t0, t1, t2, t3]),
-                    u32::from_be_bytes([e0, e1, e2, e3]),
-                )),
-                ..TcpOptions::default()
-            });
+        if let Some(o) = usual_layout(data) {
+            return Ok(o);
         }
         let mut o = TcpOptions::default();
         for opt in OptionIter::new(data) {
