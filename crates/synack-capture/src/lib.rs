@@ -18,6 +18,7 @@ pub mod stats;
 pub mod synth;
 mod table;
 pub mod track;
+mod wide;
 pub mod zeek;
 
 use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated};
@@ -73,7 +74,7 @@ fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
         Ok(pk) => (
             TcpOptions::parse(pk.options()).ok(),
             pk.payload().len(),
-            checksums && !frame.truncated && pk.verify_checksum(p.ip.src, p.ip.dst).is_err(),
+            checksums && !frame.truncated && !wide::checksum_ok(t, p.ip.src, p.ip.dst),
             stacked(pk.payload()),
         ),
         Err(_) => (

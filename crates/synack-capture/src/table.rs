@@ -151,7 +151,13 @@ impl Slot {
     }
 
     /// A new attempt's slot: compact while it is one SYN.
-    fn new(ends: (SocketAddr, SocketAddr), s: &Seg, stream: Option<u64>, reused: bool) -> Slot {
+    fn new(
+        ends: (SocketAddr, SocketAddr),
+        s: &Seg,
+        stream: Option<u64>,
+        reused: bool,
+        spares: &mut Spares,
+    ) -> Slot {
         let f = s.flags;
         if let Some(syn) = FirstSyn::of(s, ends, stream, reused).filter(|_| !f.ack()) {
             return Slot::Syn(syn);
@@ -161,17 +167,27 @@ impl Slot {
         } else {
             (s.src, s.dst)
         };
-        let mut fresh = Attempt::new(c, srv, s);
+        let mut fresh = match spares.0.pop() {
+            Some(mut a) => {
+                a.reset(c, srv, s);
+                a
+            }
+            None => Box::new(Attempt::new(c, srv, s)),
+        };
         fresh.port_reuse = reused;
         fresh.tcp_stream = stream;
         fresh.add(s);
-        Slot::Full(Box::new(fresh))
+        Slot::Full(fresh)
     }
 
     /// The attempt, made full if it was not.
-    pub(crate) fn full(&mut self, ends: (SocketAddr, SocketAddr)) -> Option<&mut Attempt> {
+    pub(crate) fn full(
+        &mut self,
+        ends: (SocketAddr, SocketAddr),
+        spares: &mut Spares,
+    ) -> Option<&mut Attempt> {
         if let Slot::Syn(syn) = *self {
-            *self = Slot::Full(Box::new(syn.attempt(ends)));
+            *self = Slot::Full(spares.made(&syn, ends));
         }
         match self {
             Slot::Full(a) => Some(a),
@@ -186,23 +202,48 @@ impl Slot {
         }
     }
 
-    /// The attempt in a box: its own, or, for one SYN, `spare` made again
-    /// (the attempt handed out before, whose buffers are warm).
+    /// The attempt in a box: its own, or, for one SYN, a spare one made
+    /// again.
     pub(crate) fn into_boxed(
         self,
         ends: (SocketAddr, SocketAddr),
-        spare: &mut Option<Box<Attempt>>,
+        spares: &mut Spares,
     ) -> Box<Attempt> {
-        match (self, spare.take()) {
-            (Slot::Full(a), keep) => {
-                *spare = keep;
-                a
-            }
-            (Slot::Syn(syn), Some(mut a)) => {
+        match self {
+            Slot::Full(a) => a,
+            Slot::Syn(syn) => spares.made(&syn, ends),
+        }
+    }
+}
+
+/// Boxes of attempts handed out and given back, their buffers grown: an
+/// attempt made full (a second segment, a SYN-ACK first) or handed out is
+/// made in one of them, without an allocation once they are warm. A few
+/// are enough: as many come back as go out.
+#[derive(Default)]
+#[allow(clippy::vec_box)] // the boxes are what is kept: slots and hands move them
+pub(crate) struct Spares(Vec<Box<Attempt>>);
+
+impl Spares {
+    const MAX: usize = 1024;
+
+    /// Keep `a` for a later attempt (while there are few).
+    pub(crate) fn put(&mut self, a: Option<Box<Attempt>>) {
+        if let Some(a) = a
+            && self.0.len() < Spares::MAX
+        {
+            self.0.push(a);
+        }
+    }
+
+    /// The attempt of `syn`, in a spare box when there is one.
+    fn made(&mut self, syn: &FirstSyn, ends: (SocketAddr, SocketAddr)) -> Box<Attempt> {
+        match self.0.pop() {
+            Some(mut a) => {
                 syn.refill(ends, &mut a);
                 a
             }
-            (Slot::Syn(syn), None) => Box::new(syn.attempt(ends)),
+            None => Box::new(syn.attempt(ends)),
         }
     }
 }
@@ -328,6 +369,7 @@ impl<K: Tuple> Table<K> {
         key: K,
         s: &Seg,
         mut stream: impl FnMut() -> Option<u64>,
+        spares: &mut Spares,
     ) -> Added {
         let ends = key.ends();
         let (i, added) = match self.find(key) {
@@ -336,12 +378,12 @@ impl<K: Tuple> Table<K> {
                     return Added::Unmatched;
                 };
                 if !place.reused_by(ends, s) {
-                    if let Some(a) = place.full(ends) {
+                    if let Some(a) = place.full(ends, spares) {
                         a.add(s);
                     }
                     return Added::Continued;
                 }
-                let old = std::mem::replace(place, Slot::new(ends, s, stream(), true));
+                let old = std::mem::replace(place, Slot::new(ends, s, stream(), true, spares));
                 (
                     i,
                     Added::Began {
@@ -353,7 +395,7 @@ impl<K: Tuple> Table<K> {
                 if !s.flags.syn() {
                     return Added::Unmatched;
                 }
-                let Some(i) = self.place(key, Slot::new(ends, s, stream(), false)) else {
+                let Some(i) = self.place(key, Slot::new(ends, s, stream(), false, spares)) else {
                     return Added::Unmatched;
                 };
                 self.index_slot(key, i);
@@ -369,10 +411,10 @@ impl<K: Tuple> Table<K> {
     }
 
     /// The attempt an ICMP error between these ends is about, made full.
-    pub(crate) fn attempt_mut(&mut self, key: K) -> Option<&mut Attempt> {
+    pub(crate) fn attempt_mut(&mut self, key: K, spares: &mut Spares) -> Option<&mut Attempt> {
         let ends = key.ends();
         let i = self.find(key)?;
-        at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends)
+        at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends, spares)
     }
 
     /// The first frame of the oldest attempt held (stale queue entries

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
-use crate::table::{Added, Slot, Table, Tuple, V4, V6};
+use crate::table::{Added, Slot, Spares, Table, Tuple, V4, V6};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
 /// ACK costs at least one RTO, 200 ms on Linux) still belong to the attempt
@@ -44,11 +44,11 @@ impl Out {
 
     /// The attempt made (in `spare`'s box when there is one) and finished,
     /// given to `hand`; `spare` gets the box `hand` gives back.
-    fn give(self, spare: &mut Option<Box<Attempt>>, hand: &mut impl Hand) {
-        let mut a = self.slot.into_boxed(self.ends, spare);
+    fn give(self, spares: &mut Spares, hand: &mut impl Hand) {
+        let mut a = self.slot.into_boxed(self.ends, spares);
         a.evicted = self.evicted;
         a.finish(self.now);
-        *spare = hand.hand(a);
+        spares.put(hand.hand(a));
     }
 }
 
@@ -152,8 +152,8 @@ pub struct Tracker {
     /// ICMP errors quoting a segment of no attempt held.
     pub unmatched_icmp: u64,
     streams: Streams,
-    /// The last attempt lent out, whose buffers the next one reuses.
-    spare: Option<Box<Attempt>>,
+    /// Attempts lent out and given back, whose buffers the next ones reuse.
+    spares: Spares,
 }
 
 impl Default for Tracker {
@@ -184,7 +184,7 @@ impl Tracker {
                 max: max.max(1),
                 lost: false,
             },
-            spare: None,
+            spares: Spares::default(),
         }
     }
 
@@ -245,8 +245,12 @@ impl Tracker {
         let streams = &mut self.streams;
         let ends = (s.src, s.dst);
         let added = match (V4::of(s.src, s.dst), V6::of(s.src, s.dst)) {
-            (Some(k), _) => self.v4.add(k, s, || streams.new_stream(ends)),
-            (_, Some(k)) => self.v6.add(k, s, || streams.new_stream(ends)),
+            (Some(k), _) => self
+                .v4
+                .add(k, s, || streams.new_stream(ends), &mut self.spares),
+            (_, Some(k)) => self
+                .v6
+                .add(k, s, || streams.new_stream(ends), &mut self.spares),
             _ => Added::Unmatched,
         };
         match added {
@@ -280,8 +284,8 @@ impl Tracker {
     pub fn add_icmp(&mut self, e: &IcmpSeen) {
         let (a, b) = (e.quoted_src, e.quoted_dst);
         let attempt = match (V4::of(a, b), V6::of(a, b)) {
-            (Some(k), _) => self.v4.attempt_mut(k),
-            (_, Some(k)) => self.v6.attempt_mut(k),
+            (Some(k), _) => self.v4.attempt_mut(k, &mut self.spares),
+            (_, Some(k)) => self.v6.attempt_mut(k, &mut self.spares),
             _ => None,
         };
         match attempt {
@@ -318,7 +322,7 @@ impl Tracker {
     /// The same, given to `hand`.
     pub(crate) fn hand_ready(&mut self, hand: &mut impl Hand) {
         for o in self.ready.drain(..) {
-            o.give(&mut self.spare, hand);
+            o.give(&mut self.spares, hand);
         }
     }
 
@@ -361,9 +365,9 @@ impl Tracker {
 
     /// The same, given to `hand`.
     pub(crate) fn finish_hand(mut self, hand: &mut impl Hand) {
-        let mut spare = self.spare.take();
+        let mut spares = std::mem::take(&mut self.spares);
         for o in self.outs() {
-            o.give(&mut spare, hand);
+            o.give(&mut spares, hand);
         }
     }
 }
