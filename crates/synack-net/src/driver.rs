@@ -63,6 +63,8 @@ pub struct Driver {
     pub steps: Vec<Step>,
     pcap: Option<PcapWriter<BufWriter<File>>>,
     buf: Vec<u8>,
+    /// Where the engine writes each segment it sends.
+    out: Vec<u8>,
     /// Keep `log`, `events` and `steps` (off for benchmarks).
     pub keep: bool,
     /// Looks at the kernel's sockets after every frame (explain runs).
@@ -82,6 +84,7 @@ impl Driver {
             steps: Vec::new(),
             pcap: None,
             buf: vec![0; 65536],
+            out: vec![0; MAX_PACKET],
             keep: true,
             observer: None,
         }
@@ -149,6 +152,10 @@ impl Driver {
 
     /// What the kernel's sockets are right after the frame just logged.
     fn look_after_frame(&mut self) {
+        // No clock read without an observer: this runs for every frame.
+        if self.observer.is_none() {
+            return;
+        }
         let frame = self.log.len().saturating_sub(1);
         let now = self.now();
         if let Some(o) = &mut self.observer {
@@ -166,23 +173,33 @@ impl Driver {
 
     /// Write everything the engine has queued.
     pub fn flush(&mut self) -> Result<(), NetError> {
-        let mut out = vec![0u8; MAX_PACKET];
-        loop {
+        // The clock is read per segment (each is stamped when it leaves),
+        // and not at all when nothing is queued.
+        while self.ep.has_transmit() {
             let now = self.now();
-            let Some(t) = self
-                .ep
-                .poll_transmit(now, &mut out)
-                .map_err(NetError::Emit)?
-            else {
-                break;
+            // The buffer is lent out while the segment is sent: no copy, and
+            // no fresh buffer to clear for each one.
+            let mut out = std::mem::take(&mut self.out);
+            let sent = match self.ep.poll_transmit(now, &mut out) {
+                Ok(Some(t)) => self.send(out.get(..t.len).unwrap_or(&[])).map(|()| true),
+                Ok(None) => Ok(false),
+                Err(e) => Err(NetError::Emit(e)),
             };
-            let pkt = out.get(..t.len).unwrap_or(&[]);
-            let drop = self.fate(Dir::ToKernel);
-            self.record(Dir::ToKernel, drop, pkt)?;
-            if !drop {
-                sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
-                self.look_after_frame();
+            self.out = out;
+            if !sent? {
+                break;
             }
+        }
+        Ok(())
+    }
+
+    /// One segment of the engine's to the kernel, unless a fault drops it.
+    fn send(&mut self, pkt: &[u8]) -> Result<(), NetError> {
+        let drop = self.fate(Dir::ToKernel);
+        self.record(Dir::ToKernel, drop, pkt)?;
+        if !drop {
+            sys::write(&self.tun, pkt).map_err(NetError::Tun)?;
+            self.look_after_frame();
         }
         Ok(())
     }
@@ -192,7 +209,9 @@ impl Driver {
     pub fn turn(&mut self, max_wait: Duration) -> Result<(), NetError> {
         self.flush()?;
         let mut wait = max_wait;
-        if let Some(at) = self.ep.poll_timeout() {
+        if !wait.is_zero()
+            && let Some(at) = self.ep.poll_timeout()
+        {
             wait = wait.min(at.since(self.now()));
         }
         // The kernel answers inside our write(), so a reply is often already
@@ -227,34 +246,43 @@ impl Driver {
         let mut n_read = 0;
         while let Some(n) = sys::read(&self.tun, &mut self.buf).map_err(NetError::Tun)? {
             n_read += 1;
-            let pkt = self.buf.get(..n).unwrap_or(&[]).to_vec();
-            // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP,
-            // and ICMP errors about TCP segments, reach the engine.
-            let Ok(ip) = parse_ip(&pkt, false) else {
-                if synack_wire::parse_icmp(&pkt, false).is_ok() {
-                    self.record(Dir::FromKernel, false, &pkt)?;
-                    self.look_after_frame();
-                    let now = self.now();
-                    let _ = self.ep.handle(now, &pkt);
-                }
-                continue;
-            };
-            let dst = ip.ip.dst;
-            if self.faults.contains(&Fault::Blackhole(dst)) {
-                self.record(Dir::FromKernel, true, &pkt)?;
-                self.look_after_frame();
-                continue;
-            }
-            let drop = self.fate(Dir::FromKernel);
-            self.record(Dir::FromKernel, drop, &pkt)?;
-            self.look_after_frame();
-            if !drop {
-                let now = self.now();
-                // Malformed input is the engine's to record.
-                let _ = self.ep.handle(now, &pkt);
-            }
+            // The buffer is lent out while the packet is handled: no copy.
+            let buf = std::mem::take(&mut self.buf);
+            let handled = self.take_packet(buf.get(..n).unwrap_or(&[]));
+            self.buf = buf;
+            handled?;
         }
         Ok(n_read)
+    }
+
+    /// One packet from the device: logged, dropped by a fault, or handled.
+    fn take_packet(&mut self, pkt: &[u8]) -> Result<(), NetError> {
+        // The kernel also sends IPv6 housekeeping (MLD, ND): only TCP,
+        // and ICMP errors about TCP segments, reach the engine.
+        let Ok(ip) = parse_ip(pkt, false) else {
+            if synack_wire::parse_icmp(pkt, false).is_ok() {
+                self.record(Dir::FromKernel, false, pkt)?;
+                self.look_after_frame();
+                let now = self.now();
+                let _ = self.ep.handle(now, pkt);
+            }
+            return Ok(());
+        };
+        let dst = ip.ip.dst;
+        if self.faults.contains(&Fault::Blackhole(dst)) {
+            self.record(Dir::FromKernel, true, pkt)?;
+            self.look_after_frame();
+            return Ok(());
+        }
+        let drop = self.fate(Dir::FromKernel);
+        self.record(Dir::FromKernel, drop, pkt)?;
+        self.look_after_frame();
+        if !drop {
+            let now = self.now();
+            // Malformed input is the engine's to record.
+            let _ = self.ep.handle(now, pkt);
+        }
+        Ok(())
     }
 
     /// Turn until `done` holds or `timeout` passes; returns whether it held.

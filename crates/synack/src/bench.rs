@@ -6,8 +6,10 @@ use std::io::IsTerminal;
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Full handshakes per second between synack on a TUN device and a kernel
-    /// listener (SYN, SYN-ACK, ACK, accept, RST), side by side with the
-    /// kernel's loopback connect/accept rate in the same namespace. Needs root
+    /// listener (SYN, SYN-ACK, ACK, accept, RST), side by side with a raw TUN
+    /// loop doing the same with no engine (the floor for any driver) and the
+    /// kernel's loopback connect/accept rate, in the same namespace. Prints
+    /// `synack/raw-tun ratio:` and `synack/kernel-loopback ratio:`. Needs root
     /// (a private network namespace is created and removed).
     Live {
         /// Handshakes per measurement.
@@ -42,8 +44,16 @@ pub fn run(cmd: &Command) -> Result<(), String> {
                 r.synack_per_s
             );
             println!(
+                "raw TUN loop -> kernel listener:    {:>10.0} handshakes/s",
+                r.raw_tun_per_s
+            );
+            println!(
                 "kernel loopback connect+accept:     {:>10.0} handshakes/s",
                 r.kernel_loopback_per_s
+            );
+            println!(
+                "synack/raw-tun ratio: {:.2}",
+                r.synack_per_s / r.raw_tun_per_s
             );
             println!(
                 "synack/kernel-loopback ratio: {:.2}",
