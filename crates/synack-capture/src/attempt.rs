@@ -500,10 +500,9 @@ impl Attempt {
         } else {
             l
         };
+        // A letter without a sequence number comes through `letter_once`,
+        // which has checked its bit.
         let bit = once_bit(c);
-        if seq.is_none() && self.once & bit != 0 {
-            return;
-        }
         match self.letters.iter_mut().find(|x| x.c == c) {
             None => {
                 self.letters.push(Letter { c, seq, count: 1 });

@@ -167,13 +167,7 @@ impl Slot {
         } else {
             (s.src, s.dst)
         };
-        let mut fresh = match spares.0.pop() {
-            Some(mut a) => {
-                a.reset(c, srv, s);
-                a
-            }
-            None => Box::new(Attempt::new(c, srv, s)),
-        };
+        let mut fresh = spares.begun(c, srv, s);
         fresh.port_reuse = reused;
         fresh.tcp_stream = stream;
         fresh.add(s);
@@ -233,6 +227,17 @@ impl Spares {
             && self.0.len() < Spares::MAX
         {
             self.0.push(a);
+        }
+    }
+
+    /// An attempt begun at `s`, in a spare box when there is one.
+    fn begun(&mut self, client: SocketAddr, server: SocketAddr, s: &Seg) -> Box<Attempt> {
+        match self.0.pop() {
+            Some(mut a) => {
+                a.reset(client, server, s);
+                a
+            }
+            None => Box::new(Attempt::new(client, server, s)),
         }
     }
 

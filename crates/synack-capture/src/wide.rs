@@ -6,9 +6,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use synack_wire::checksum::{fold, pseudo_header, sum};
-
-const TCP: u8 = 6;
+use synack_wire::checksum::verifies;
+use synack_wire::tcp::PROTOCOL;
 
 /// Whether `tcp` (header and payload) has the right checksum for `src`
 /// and `dst`.
@@ -19,14 +18,7 @@ pub(crate) fn checksum_ok(tcp: &[u8], src: IpAddr, dst: IpAddr) -> bool {
         // SAFETY: the CPU was asked and has AVX2, all this function needs.
         return unsafe { checksum_ok_avx2(tcp, src, dst) };
     }
-    sums_to_ones(tcp, src, dst)
-}
-
-/// A segment whose checksum is right sums to all ones.
-#[inline(always)]
-fn sums_to_ones(tcp: &[u8], src: IpAddr, dst: IpAddr) -> bool {
-    let len = u32::try_from(tcp.len()).unwrap_or(u32::MAX);
-    fold(sum(pseudo_header(src, dst, TCP, len), tcp)) == 0xffff
+    verifies(src, dst, PROTOCOL, tcp)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -38,7 +30,7 @@ fn avx2() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn checksum_ok_avx2(tcp: &[u8], src: IpAddr, dst: IpAddr) -> bool {
-    sums_to_ones(tcp, src, dst)
+    verifies(src, dst, PROTOCOL, tcp)
 }
 
 #[cfg(test)]
@@ -75,7 +67,7 @@ mod tests {
             };
             assert!(checksum_ok(&b, src, dst), "{len}");
             assert!(good.verify_checksum(src, dst).is_ok(), "{len}");
-            assert!(sums_to_ones(&b, src, dst), "{len}");
+            assert!(verifies(src, dst, PROTOCOL, &b), "{len}");
             if let Some(last) = b.last_mut() {
                 *last ^= 1;
             }
@@ -83,7 +75,7 @@ mod tests {
                 panic!("{len}");
             };
             assert!(bad.verify_checksum(src, dst).is_err(), "{len}");
-            assert!(!sums_to_ones(&b, src, dst), "{len}");
+            assert!(!verifies(src, dst, PROTOCOL, &b), "{len}");
             assert!(!checksum_ok(&b, src, dst), "{len}");
         }
     }

@@ -267,12 +267,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 
     /// Check the checksum against the pseudo-header of `src` and `dst`.
     pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> Result<()> {
-        let b = self.b();
-        let acc = checksum::sum(
-            checksum::pseudo_header(src, dst, PROTOCOL, b.len() as u32),
-            b,
-        );
-        if checksum::fold(acc) == 0xffff {
+        if checksum::verifies(src, dst, PROTOCOL, self.b()) {
             return Ok(());
         }
         Err(WireError::BadChecksum {
