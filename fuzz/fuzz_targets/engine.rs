@@ -1,6 +1,6 @@
 //! A listener and a connecting client fed fuzzer-chosen segments (flags,
 //! seq and ack near and far from the window, options, payload), packets
-//! between them, time steps and user calls. Beyond not panicking: a RST is
+//! between them (one at a time or in a batch), time steps and user calls. Beyond not panicking: a RST is
 //! never answered with a RST, no deadline is in the past, and the number of
 //! connections stays bounded.
 #![no_main]
@@ -147,6 +147,13 @@ fuzz_target!(|data: &[u8]| {
     let mut to_client: Vec<Vec<u8>> = Vec::new();
     while let Some(op) = b.u8() {
         match op % 8 {
+            // Everything queued for the server at once, through the batch path.
+            0 if op & 0x80 != 0 => {
+                let batch: Vec<Vec<u8>> = std::mem::take(&mut to_server);
+                let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+                let _ = server.handle_batch(now, &refs);
+                to_client.extend(drain(&mut server, now, false));
+            }
             0 => {
                 if !to_server.is_empty() {
                     let p = to_server.remove(0);

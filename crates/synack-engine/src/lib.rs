@@ -5,6 +5,9 @@
 //! ([`Endpoint::poll_transmit`], [`Endpoint::poll_timeout`],
 //! [`Endpoint::poll_event`], [`Endpoint::poll_step`]). No clock, socket,
 //! thread or global is touched: time, the ISN key and the RNG seed are given.
+//! A driver that reads several packets at once hands them over together
+//! ([`Endpoint::handle_batch`]): with many connections the table lookups of
+//! the batch then overlap their cache misses.
 //!
 //! Scope: the open (RFC 9293 §3.5, with RFC 5961 hardening), RST handling in
 //! every state, the close and TIME-WAIT, option negotiation (MSS, window

@@ -3,12 +3,15 @@
 //! `poll_timeout`, `handle_timeout`, `poll_event`, `poll_step`). What a
 //! listener does with SYNs and cookie ACKs is in `listen`.
 
+mod demux;
 mod listen;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
+
+use demux::Demux;
 use synack_wire::{IpHeader, TcpPacket, TcpRepr, WireError, emit_segment, parse_ip};
 
 use crate::segment::Seg;
@@ -67,6 +70,9 @@ struct Slot {
 /// 40 bytes of options, and one MSS of payload is below this for MSS ≤ 1440.
 pub const MAX_PACKET: usize = 1500;
 
+/// Packets whose table buckets `handle_batch` reads before handling them.
+const READ_AHEAD: usize = 16;
+
 /// A TCP endpoint: listeners and connections, driven by the caller's
 /// clock. See the crate docs for the loop.
 pub struct Endpoint {
@@ -74,7 +80,7 @@ pub struct Endpoint {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    table: HashMap<Key, u32, FixedState>,
+    table: Demux,
     /// Listening ports, each with its address and queues.
     listeners: HashMap<u16, listen::Listener, FixedState>,
     /// Fast Open cookies servers gave us, by server address.
@@ -94,7 +100,7 @@ impl Endpoint {
             slots: Vec::new(),
             free: Vec::new(),
             live: 0,
-            table: HashMap::with_hasher(FixedState::with_seed(seed)),
+            table: Demux::new(seed),
             listeners: HashMap::with_hasher(FixedState::with_seed(seed ^ 1)),
             tfo_cache: HashMap::with_hasher(FixedState::with_seed(seed ^ 2)),
             timers: TimerQueue::default(),
@@ -136,7 +142,7 @@ impl Endpoint {
 
     /// The connection on `tuple`, if any.
     pub fn find(&self, tuple: &Tuple) -> Option<&Connection> {
-        let idx = *self.table.get(&Key::from(*tuple))?;
+        let idx = self.lookup(*tuple)?;
         self.slots.get(idx as usize)?.conn.as_ref()
     }
 
@@ -195,7 +201,7 @@ impl Endpoint {
             return Err(CallError::MixedFamilies);
         }
         let tuple = Tuple { local, remote };
-        if self.table.contains_key(&Key::from(tuple)) {
+        if self.lookup(tuple).is_some() {
             return Err(CallError::TupleInUse(tuple));
         }
         let iss = isn::generate(&self.cfg.isn, now, local, remote);
@@ -401,6 +407,46 @@ impl Endpoint {
         }
     }
 
+    /// Feed several IP packets that arrived at `now`, in order: the same as
+    /// [`handle`](Self::handle) on each, but the connection table is read
+    /// ahead for all of them first, so that with many connections their
+    /// cache misses overlap. Returns how many did not parse (each is also
+    /// counted in [`Stats::malformed`]; `handle` on one says why).
+    pub fn handle_batch(&mut self, now: Instant, packets: &[&[u8]]) -> usize {
+        let mut bad = 0;
+        for chunk in packets.chunks(READ_AHEAD) {
+            // One packet alone has no miss to overlap with.
+            if chunk.len() > 1 {
+                self.read_ahead(chunk);
+            }
+            bad += chunk
+                .iter()
+                .filter(|p| self.handle(now, p).is_err())
+                .count();
+        }
+        bad
+    }
+
+    /// Bring the table buckets of the packets' 4-tuples into cache together
+    /// (at most [`READ_AHEAD`]; a packet that does not parse is skipped).
+    fn read_ahead(&self, packets: &[&[u8]]) {
+        let mut buckets = [0usize; READ_AHEAD];
+        let mut n = 0;
+        for p in packets {
+            if let Ok(ip) = parse_ip(p, false)
+                && let Ok(tcp) = TcpPacket::new_checked(ip.tcp)
+                && let Some(b) = buckets.get_mut(n)
+            {
+                *b = self.table.bucket_of(Tuple {
+                    local: SocketAddr::new(ip.ip.dst, tcp.dst_port()),
+                    remote: SocketAddr::new(ip.ip.src, tcp.src_port()),
+                });
+                n += 1;
+            }
+        }
+        self.table.read_ahead(buckets.get(..n).unwrap_or(&[]));
+    }
+
     /// Feed an already parsed segment.
     pub fn handle_segment(&mut self, now: Instant, ip: &IpHeader, seg: &TcpRepr<'_>) {
         let tuple = Tuple {
@@ -438,7 +484,7 @@ impl Endpoint {
             quoted_seq: e.quoted_seq,
         };
         let cause = Cause::Icmp(info);
-        if let Some(&idx) = self.table.get(&Key::from(info.quoted)) {
+        if let Some(idx) = self.lookup(info.quoted) {
             self.run(idx, now, &cause, |c, ctx| {
                 (crate::icmp::error(c, ctx, &info), ())
             });
@@ -450,7 +496,7 @@ impl Endpoint {
         self.stats.segments_in += 1;
         // Without recording the cause is never read; any variant will do.
         let cause = info.map_or(Cause::User(UserCall::Connect), Cause::Received);
-        if let Some(&idx) = self.table.get(&Key::from(tuple)) {
+        if let Some(idx) = self.lookup(tuple) {
             let accept_full = self.accept_full(idx);
             self.run(idx, now, &cause, |c, ctx| {
                 ctx.accept_full = accept_full;
@@ -656,6 +702,13 @@ impl Endpoint {
             .is_some_and(|l| l.accept_queue >= backlog)
     }
 
+    /// The slot of the connection on `tuple`.
+    #[inline]
+    fn lookup(&self, tuple: Tuple) -> Option<u32> {
+        let slots = &self.slots;
+        self.table.get(tuple, |i| tuple_at(slots, i))
+    }
+
     fn index_of(&self, h: ConnHandle) -> Result<u32, CallError> {
         self.connection(h)
             .map(|_| h.idx)
@@ -684,7 +737,7 @@ impl Endpoint {
             generation: slot.generation,
         };
         slot.conn = Some(Connection::new(handle, tuple, origin, iss, &self.cfg));
-        self.table.insert(Key::from(tuple), idx);
+        self.table.insert(tuple, idx);
         self.live += 1;
         (idx, handle)
     }
@@ -754,7 +807,7 @@ impl Endpoint {
             {
                 l.accept_queue = l.accept_queue.saturating_sub(1);
             }
-            self.table.remove(&Key::from(c.tuple));
+            self.table.remove(c.tuple, idx);
             slot.generation = slot.generation.wrapping_add(1);
             self.free.push(idx);
             self.live -= 1;
@@ -771,28 +824,13 @@ impl Endpoint {
     }
 }
 
-/// The demux key: addresses as 128-bit numbers (IPv4 mapped) and both
-/// ports, 36 bytes compared and hashed as plain integers.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    local: u128,
-    remote: u128,
-    ports: u32,
-}
-
-impl From<Tuple> for Key {
-    #[inline]
-    fn from(t: Tuple) -> Key {
-        let bits = |ip: IpAddr| match ip {
-            IpAddr::V4(v) => u128::from(v.to_ipv6_mapped()),
-            IpAddr::V6(v) => u128::from(v),
-        };
-        Key {
-            local: bits(t.local.ip()),
-            remote: bits(t.remote.ip()),
-            ports: (u32::from(t.local.port()) << 16) | u32::from(t.remote.port()),
-        }
-    }
+/// The tuple slot `idx` holds, if it holds a connection.
+#[inline]
+fn tuple_at(slots: &[Slot], idx: u32) -> Option<Tuple> {
+    slots
+        .get(idx as usize)
+        .and_then(|s| s.conn.as_ref())
+        .map(|c| c.tuple)
 }
 
 fn timer_live(slots: &[Slot], idx: u32, stamp: u64) -> bool {
