@@ -42,6 +42,20 @@ pub fn enter_user_namespace() -> io::Result<()> {
 /// Open `/dev/net/tun` as a layer-3 device without packet information
 /// (IFF_TUN | IFF_NO_PI), named `name` (at most 15 bytes). Non-blocking.
 pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {
+    open_tun_with(name, libc::IFF_TUN | libc::IFF_NO_PI)
+}
+
+/// Attach one more queue to the multi-queue TUN device `name`
+/// (IFF_MULTI_QUEUE; the first call makes the device). Non-blocking.
+pub fn open_tun_queue(name: &str) -> io::Result<OwnedFd> {
+    open_tun_with(
+        name,
+        libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE,
+    )
+    .map(|(fd, _)| fd)
+}
+
+fn open_tun_with(name: &str, flags: libc::c_int) -> io::Result<(OwnedFd, String)> {
     let path = c"/dev/net/tun";
     // SAFETY: path is a valid NUL-terminated string; the flags are plain ints.
     let fd = unsafe {
@@ -67,7 +81,7 @@ pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {
     for (dst, &b) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = b as libc::c_char;
     }
-    req.ifr_ifru.ifru_flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+    req.ifr_ifru.ifru_flags = flags as libc::c_short;
     // SAFETY: TUNSETIFF reads and writes one ifreq, which lives across the call.
     let r = unsafe {
         libc::ioctl(
@@ -82,6 +96,105 @@ pub fn open_tun(name: &str) -> io::Result<(OwnedFd, String)> {
     // SAFETY: the kernel wrote a NUL-terminated name into ifr_name.
     let got = unsafe { CStr::from_ptr(req.ifr_name.as_ptr()) };
     Ok((fd, got.to_string_lossy().into_owned()))
+}
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+struct BpfInsn {
+    code: u8,
+    /// dst_reg in the low nibble, src_reg in the high one.
+    regs: u8,
+    off: i16,
+    imm: i32,
+}
+
+/// The head of `union bpf_attr` for BPF_PROG_LOAD; the kernel reads only
+/// the size passed and takes the fields after it as zero.
+#[repr(C)]
+struct BpfProgLoad {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+}
+
+/// Steer what the kernel sends into the multi-queue TUN device behind `fd`
+/// by the TCP source port of an IPv4 packet without options: queue = port
+/// modulo the number of queues (the kernel takes the modulo). The kernel's
+/// own choice follows a flow hash that a listener's SYN-ACK does not share
+/// with the SYN, so without this a reply can land on another queue.
+pub fn steer_by_source_port(fd: &OwnedFd) -> io::Result<()> {
+    const LD_ABS_H: u8 = 0x28; // BPF_LD | BPF_ABS | BPF_H: r0 = ntohs(skb[imm..imm+2])
+    const MOV64_X: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
+    const EXIT: u8 = 0x95; // BPF_JMP | BPF_EXIT
+    let prog = [
+        // LD_ABS takes the packet from r6.
+        BpfInsn {
+            code: MOV64_X,
+            regs: 6 | (1 << 4),
+            off: 0,
+            imm: 0,
+        },
+        BpfInsn {
+            code: LD_ABS_H,
+            regs: 0,
+            off: 0,
+            imm: 20,
+        },
+        BpfInsn {
+            code: EXIT,
+            regs: 0,
+            off: 0,
+            imm: 0,
+        },
+    ];
+    let license = c"GPL";
+    let attr = BpfProgLoad {
+        prog_type: 1, // BPF_PROG_TYPE_SOCKET_FILTER
+        insn_cnt: prog.len() as u32,
+        insns: prog.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+    };
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    // SAFETY: attr and the instructions and license it points to live across
+    // the call; the kernel reads size_of::<BpfProgLoad>() bytes of attr.
+    let prog_fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const BpfProgLoad,
+            std::mem::size_of::<BpfProgLoad>(),
+        )
+    };
+    if prog_fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; nobody else owns it.
+    let prog_fd = unsafe { OwnedFd::from_raw_fd(prog_fd as libc::c_int) };
+    let raw: libc::c_int = prog_fd.as_raw_fd();
+    // SAFETY: TUNSETSTEERINGEBPF reads one int, which lives across the call.
+    // The device keeps its own reference to the program.
+    let r = unsafe {
+        libc::ioctl(
+            fd.as_raw_fd(),
+            libc::TUNSETSTEERINGEBPF,
+            &raw as *const libc::c_int,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// SO_LINGER {on, 0}: close() then sends a RST and leaves no TIME_WAIT.

@@ -495,6 +495,11 @@ fn bench_live_completes_every_handshake() {
             // The raw TUN loop checks its own work too: a SYN-ACK read for
             // each SYN, an accept() for each ACK.
             assert!(r.raw_tun_per_s > 0.0);
+            // Over two queues each thread checks its own handshakes: a
+            // reply steered to the wrong queue would leave one unfinished.
+            let q = r.queues;
+            assert!(q.synack_one > 0.0 && q.synack_two > 0.0);
+            assert!(q.raw_one > 0.0 && q.raw_two > 0.0);
         }
         Err(synack_net::NetError::Namespace(e)) if std::env::var_os("CI").is_none() => {
             eprintln!("SKIPPED (set CI to make this a failure): {e}");

@@ -9,8 +9,10 @@ pub enum Command {
     /// listener (SYN, SYN-ACK, ACK, accept, RST), side by side with a raw TUN
     /// loop doing the same with no engine (the floor for any driver) and the
     /// kernel's loopback connect/accept rate, in the same namespace. Prints
-    /// `synack/raw-tun ratio:` and `synack/kernel-loopback ratio:`. Needs root
-    /// (a private network namespace is created and removed).
+    /// `synack/raw-tun ratio:` and `synack/kernel-loopback ratio:`. Then both
+    /// loops on a TUN device with two queues, a thread and a kernel listener
+    /// per queue, against one thread on one queue: `2-queue scaling:`. Needs
+    /// root (a private network namespace is created and removed).
     Live {
         /// Handshakes per measurement.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
@@ -58,6 +60,16 @@ pub fn run(cmd: &Command) -> Result<(), String> {
             println!(
                 "synack/kernel-loopback ratio: {:.2}",
                 r.synack_per_s / r.kernel_loopback_per_s
+            );
+            let q = r.queues;
+            println!(
+                "two TUN queues, a thread each: synack {:.0} handshakes/s (one thread {:.0}), raw TUN loop {:.0} (one thread {:.0})",
+                q.synack_two, q.synack_one, q.raw_two, q.raw_one
+            );
+            println!(
+                "2-queue scaling: synack {:.2}, raw TUN loop {:.2}",
+                q.synack_two / q.synack_one,
+                q.raw_two / q.raw_one
             );
             Ok(())
         }

@@ -1338,3 +1338,43 @@ fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
         "a signed interval reads +0.000 or -2 µs"
     );
 }
+
+/// `synack bench live` prints every figure it promises, each a number: the
+/// rates, both ratios, and the two-queue line with its scaling.
+#[test]
+fn bench_live_prints_its_ratios_and_the_two_queue_scaling() {
+    if !common::is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but not root");
+        eprintln!("SKIPPED: needs root to make a namespace and TUN devices");
+        return;
+    }
+    let out = synack(&["bench", "live", "--count", "200"], "C.UTF-8");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The numbers on the line starting with `start`.
+    let numbers = |start: &str| -> Vec<f64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{text}"));
+        line[start.len()..]
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter_map(|w| w.parse::<f64>().ok())
+            .collect()
+    };
+    for (start, count) in [
+        ("synack/raw-tun ratio:", 1),
+        ("synack/kernel-loopback ratio:", 1),
+        // synack and the raw loop, two threads and one.
+        ("two TUN queues, a thread each:", 4),
+        ("2-queue scaling:", 2),
+    ] {
+        let n = numbers(start);
+        assert_eq!(n.len(), count, "{start} in:\n{text}");
+        assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{text}");
+    }
+}

@@ -1,8 +1,10 @@
 //! `synack bench live`: full handshakes per second between synack over TUN
 //! and a kernel listener (SYN, SYN-ACK, ACK, accept(), RST), next to the
 //! smallest hand-written TUN loop doing the same (`raw_tun.rs`) and the
-//! kernel's own loopback connect/accept rate, in the same namespace.
+//! kernel's own loopback connect/accept rate, in the same namespace; then
+//! both loops on two TUN queues with a thread each (`queues.rs`).
 
+mod queues;
 mod raw_tun;
 
 use std::io::ErrorKind;
@@ -20,7 +22,11 @@ pub struct LiveResult {
     /// The raw TUN loop's rate: what the kernel and the system calls allow.
     pub raw_tun_per_s: f64,
     pub kernel_loopback_per_s: f64,
+    /// The same two loops over a device with two queues.
+    pub queues: queues::Scaling,
 }
+
+pub use queues::Scaling;
 
 /// synack and the raw loop take turns this many times; the best of each
 /// counts (the machine is shared).
@@ -35,6 +41,7 @@ pub fn live(
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let worker = std::thread::spawn(move || -> Result<LiveResult, NetError> {
         let lab = Lab::create()?;
+        let mq = queues::Device::create()?;
         let _ = tx.send("kernel loopback…".into());
         let kernel = loopback(count)?;
         let (mut synack, mut raw) = (0f64, 0f64);
@@ -42,16 +49,22 @@ pub fn live(
             let _ = tx.send(format!("raw TUN loop, round {round} of {ROUNDS}…"));
             raw = raw.max(raw_run(&lab, count)?);
             let _ = tx.send(format!("synack over TUN, round {round} of {ROUNDS}…"));
-            let tun = lab.tun.try_clone().map_err(NetError::Tun)?;
+            let tun = &lab.tun;
             // Only the first round writes the pcap: one capture of one run.
             let pcap = pcap.as_deref().filter(|_| round == 1);
-            synack = synack.max(over_tun(tun, count, pcap)?);
+            let listener = bench_listener(Lab::kernel_addr(false), 80)?;
+            let local = Lab::synack_addr(false);
+            synack = synack.max(over_tun(tun, &listener, local, count, pcap)?);
         }
+        let queues = mq.measure(count, ROUNDS, &mut |m| {
+            let _ = tx.send(m.to_string());
+        })?;
         Ok(LiveResult {
             handshakes: count,
             synack_per_s: synack,
             raw_tun_per_s: raw,
             kernel_loopback_per_s: kernel,
+            queues,
         })
     });
     for msg in rx {
@@ -84,7 +97,7 @@ fn loopback(count: usize) -> Result<f64, NetError> {
 
 /// The raw loop against a listener of its own on the same port.
 fn raw_run(lab: &Lab, count: usize) -> Result<f64, NetError> {
-    let listener = bench_listener()?;
+    let listener = bench_listener(Lab::kernel_addr(false), 80)?;
     raw_tun::run(
         &lab.tun,
         &listener,
@@ -101,29 +114,32 @@ fn past(deadline: &mut Option<Instant>) -> bool {
     now > *deadline.get_or_insert(now + Duration::from_secs(5))
 }
 
-fn bench_listener() -> Result<TcpListener, NetError> {
-    let listener = TcpListener::bind((Lab::kernel_addr(false), 80)).map_err(io)?;
+fn bench_listener(ip: std::net::IpAddr, port: u16) -> Result<TcpListener, NetError> {
+    let listener = TcpListener::bind((ip, port)).map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     Ok(listener)
 }
 
+/// `count` handshakes from synack at `local` (ports 1024 up) on `tun` to
+/// the kernel's `listener`: handshakes per second.
 fn over_tun(
-    tun: std::os::fd::OwnedFd,
+    tun: &std::os::fd::OwnedFd,
+    listener: &TcpListener,
+    local: std::net::IpAddr,
     count: usize,
     pcap: Option<&std::path::Path>,
 ) -> Result<f64, NetError> {
-    let listener = bench_listener()?;
     let server = listener.local_addr().map_err(io)?;
     let mut cfg = Config::linux().with_secrets(*b"synack bench key", 3);
     cfg.record_steps = false;
-    let mut d = Driver::new(tun, Endpoint::new(cfg));
+    let mut d = Driver::new(tun.try_clone().map_err(NetError::Tun)?, Endpoint::new(cfg));
     d.keep = false;
     if let Some(p) = pcap {
         d.pcap_to(p)?;
     }
     let start = Instant::now();
     for i in 0..count {
-        let local = SocketAddr::new(Lab::synack_addr(false), 1024 + (i % 64000) as u16);
+        let local = SocketAddr::new(local, 1024 + (i % 64000) as u16);
         let h =
             d.ep.connect(d.now(), local, server)
                 .map_err(|e| NetError::Command(e.to_string()))?;
