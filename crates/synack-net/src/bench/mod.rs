@@ -23,7 +23,7 @@ pub struct LiveResult {
     pub raw_tun_per_s: f64,
     pub kernel_loopback_per_s: f64,
     /// The same two loops over a device with two queues.
-    pub queues: queues::Scaling,
+    pub queues: Scaling,
 }
 
 pub use queues::Scaling;
