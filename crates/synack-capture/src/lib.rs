@@ -58,6 +58,8 @@ pub struct Analysis {
 
 /// The TCP segment in an IP packet; lenient with truncated frames. The
 /// checksum is verified when `checksums` is set (otherwise never wrong).
+/// Inlined: the caller gets the segment where it keeps it, not a copy.
+#[inline(always)]
 fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
     let ip = link::ip_packet(frame.linktype, frame.data)?;
     let p = if frame.truncated {
@@ -115,11 +117,17 @@ fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
 
 /// A payload that is itself an IP packet carrying TCP, as when a crafting
 /// tool is given two headers for one packet. Only a payload that begins
-/// like an IP header (version 4 with a 20-byte header, or version 6) is
-/// parsed, so data pays one comparison.
+/// like an IP header carrying TCP (version 4 with a 20-byte header and
+/// protocol 6, or version 6 whose next header is TCP or an extension
+/// header) is parsed, so data pays two comparisons: text beginning with
+/// `a`–`o` (0x61–0x6f) looks like version 6 by its first byte alone.
 fn stacked(payload: &[u8]) -> Option<attempt::Stacked> {
-    let first = *payload.first()?;
-    if first != 0x45 && first >> 4 != 6 {
+    let like_ip = match payload.first()? {
+        0x45 => payload.get(9) == Some(&6),
+        v if v >> 4 == 6 => matches!(payload.get(6), Some(0 | 6 | 43 | 44 | 51 | 60)),
+        _ => false,
+    };
+    if !like_ip {
         return None;
     }
     let p = parse_ip_truncated(payload).ok()?;
@@ -429,4 +437,44 @@ pub fn packets<'a>(
         });
     })?;
     Ok((out, left_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stacked;
+
+    /// An IP + TCP header (no payload) from 192.0.2.1:1000 to
+    /// 192.0.2.2:80, or its IPv6 counterpart, with `next` as the protocol.
+    fn header(v6: bool, next: u8) -> Vec<u8> {
+        let mut p = if v6 {
+            let mut h = vec![0x60, 0, 0, 0, 0, 20, next, 64];
+            h.extend([0x20, 1, 0xd, 0xb8].iter().chain(&[0; 11]).chain(&[1]));
+            h.extend([0x20, 1, 0xd, 0xb8].iter().chain(&[0; 11]).chain(&[2]));
+            h
+        } else {
+            vec![
+                0x45, 0, 0, 40, 0, 0, 0, 0, 64, next, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2,
+            ]
+        };
+        p.extend([
+            0x03, 0xe8, 0, 80, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff,
+        ]);
+        p.extend([0, 0, 0, 0]);
+        p
+    }
+
+    #[test]
+    fn a_payload_is_stacked_only_when_it_is_ip_carrying_tcp() {
+        for v6 in [false, true] {
+            let s = stacked(&header(v6, 6));
+            assert_eq!(s.map(|s| (s.src.port(), s.seq)), Some((1000, 7)), "v6 {v6}");
+            assert_eq!(stacked(&header(v6, 17)), None, "UDP, v6 {v6}");
+        }
+        // Text whose first byte reads as version 6 (or 4 with a 20-byte header).
+        assert_eq!(stacked(&[b'a'; 1460]), None);
+        assert_eq!(
+            stacked(b"E\x00 plain text that is long enough to be a header"),
+            None
+        );
+    }
 }

@@ -15,16 +15,42 @@
 mod dealt;
 mod split;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::attempt::Attempt;
 use crate::reader::{CaptureError, Frame, Source};
 use crate::{Pass, Totals};
 
-/// Which of `n` threads a conversation belongs to.
+/// Which of `n` threads a conversation belongs to: the two ends' hashes
+/// added, so that either direction gives the same thread.
 fn part(a: SocketAddr, b: SocketAddr, n: usize) -> usize {
-    let h = crate::table::flow_hash(&foldhash::fast::FixedState::with_seed(0x7ead), a, b);
-    usize::try_from(h % n.max(1) as u64).unwrap_or(0)
+    let end = |e: SocketAddr| match e.ip() {
+        IpAddr::V4(x) => end_hash(&x.octets(), e.port()),
+        IpAddr::V6(x) => end_hash(&x.octets(), e.port()),
+    };
+    share(end(a).wrapping_add(end(b)), n)
+}
+
+/// One end of a conversation (its address bytes and port), hashed: the
+/// same from a parsed address as from the bytes of a header, so that
+/// `split.rs` can find a frame's thread without parsing it.
+fn end_hash(ip: &[u8], port: u16) -> u64 {
+    let mut x = u64::from(port);
+    for w in ip.chunks(8) {
+        let mut b = [0u8; 8];
+        b.iter_mut().zip(w).for_each(|(d, s)| *d = *s);
+        x = (x ^ u64::from_le_bytes(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 29;
+    }
+    x
+}
+
+/// The thread of `n` for a conversation's hash: its place in `0..n` by
+/// the high bits of `h × n` (a multiplication, where `h % n` is a
+/// division on every frame of every thread).
+fn share(h: u64, n: usize) -> usize {
+    let n = u128::try_from(n).unwrap_or(1);
+    usize::try_from((u128::from(h) * n) >> 64).unwrap_or(0)
 }
 
 /// [`crate::analyze_frames`] on `threads` threads (at least 2), each

@@ -31,6 +31,14 @@ fn owner(f: &Frame<'_>, n: usize) -> usize {
     let Some(ip) = link::ip_packet(f.linktype, f.data) else {
         return 0;
     };
+    match plain_tcp(ip) {
+        Some(h) => super::share(h, n),
+        None => parsed_owner(ip, n),
+    }
+}
+
+/// [`owner`] the long way: the packet parsed.
+fn parsed_owner(ip: &[u8], n: usize) -> usize {
     if let Ok(p) = parse_ip_truncated(ip) {
         let Some(&[a, b, c, d]) = p.tcp.get(..4) else {
             return 0;
@@ -43,6 +51,35 @@ fn owner(f: &Frame<'_>, n: usize) -> usize {
         Ok(e) => super::part(e.quoted_src, e.quoted_dst, n),
         Err(_) => 0,
     }
+}
+
+/// The conversation hash of an IPv4 packet without options or an IPv6 one
+/// without extension headers, carrying TCP, unfragmented, with the ports
+/// in it, read from the bytes where they are: what [`super::part`] gives
+/// for the addresses `parse_ip_truncated` would find in it. `None` for
+/// anything else (which then takes the parsing way).
+#[inline]
+fn plain_tcp(ip: &[u8]) -> Option<u64> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*ip.get(i)?, *ip.get(i + 1)?]));
+    let (a, b, tcp) = match *ip.first()? {
+        0x45 => {
+            let whole = usize::from(be16(2)?).min(ip.len()) >= 24;
+            let unfragmented = be16(6)? & 0x3fff == 0;
+            if !whole || !unfragmented || *ip.get(9)? != 6 {
+                return None;
+            }
+            (ip.get(12..16)?, ip.get(16..20)?, 20)
+        }
+        v if v >> 4 == 6 => {
+            if (40 + usize::from(be16(4)?)).min(ip.len()) < 44 || *ip.get(6)? != 6 {
+                return None;
+            }
+            (ip.get(8..24)?, ip.get(24..40)?, 40)
+        }
+        _ => return None,
+    };
+    let (sport, dport) = (be16(tcp)?, be16(tcp + 2)?);
+    Some(super::end_hash(a, sport).wrapping_add(super::end_hash(b, dport)))
 }
 
 /// One thread's pass: its own frames into its tracker, the others' as the
@@ -253,4 +290,90 @@ pub(super) fn analyze_split(
         }
         Ok(totals)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synack_wire::{TcpFlags, TcpOptions};
+
+    /// Every packet the bytes-only way takes gets the thread parsing gives
+    /// it; the ones it must leave (fragments, IP options, not TCP, cut
+    /// before the ports) it leaves.
+    #[test]
+    fn the_quick_owner_is_the_parsed_one() {
+        let ends = [
+            ("192.0.2.1:40000", "198.51.100.7:443"),
+            ("10.1.2.3:1", "10.1.2.4:65535"),
+            ("[2001:db8::1]:40000", "[2001:db8::2]:80"),
+            ("[fe80::1:2:3:4]:9", "[2001:db8:ffff::9]:22"),
+        ];
+        let mut quick = 0;
+        for (a, b) in ends {
+            let (a, b) = (a.parse().unwrap(), b.parse().unwrap());
+            for (src, dst) in [(a, b), (b, a)] {
+                let p = crate::synth::ip_segment(
+                    src,
+                    dst,
+                    TcpFlags::ACK,
+                    1,
+                    2,
+                    10,
+                    TcpOptions::default(),
+                )
+                .unwrap();
+                let mut variants = vec![p.clone(), p[..p.len() - 10].to_vec()];
+                if src.is_ipv4() {
+                    let mut frag = p.clone();
+                    frag[6] |= 0x20;
+                    let mut udp = p.clone();
+                    udp[9] = 17;
+                    let mut cut = p.clone();
+                    cut.truncate(22);
+                    variants.extend([frag, udp, cut]);
+                } else {
+                    let mut ext = p.clone();
+                    ext[6] = 60;
+                    let mut cut = p.clone();
+                    cut.truncate(42);
+                    variants.extend([ext, cut]);
+                }
+                for (i, v) in variants.iter().enumerate() {
+                    let fast = plain_tcp(v);
+                    assert_eq!(fast.is_some(), i < 2, "{src} variant {i}");
+                    for n in 2..6 {
+                        if let Some(h) = fast {
+                            quick += 1;
+                            assert_eq!(
+                                super::super::share(h, n),
+                                parsed_owner(v, n),
+                                "{src} variant {i}"
+                            );
+                            assert_eq!(parsed_owner(v, n), super::super::part(src, dst, n));
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(quick, 4 * 2 * 2 * 4);
+    }
+
+    /// A scan's conversations (one address, ports counting up) spread
+    /// evenly over the threads.
+    #[test]
+    fn conversations_spread_over_the_threads() {
+        let dst: std::net::SocketAddr = "192.0.2.80:443".parse().unwrap();
+        for n in [2, 3, 4] {
+            let mut per = vec![0u32; n];
+            for port in 1024..11024u16 {
+                let src = std::net::SocketAddr::new([10, 0, 0, 1].into(), port);
+                per[super::super::part(src, dst, n)] += 1;
+            }
+            let even = 10_000 / n as u32;
+            assert!(
+                per.iter().all(|&c| c.abs_diff(even) < even / 10),
+                "{n}: {per:?}"
+            );
+        }
+    }
 }
