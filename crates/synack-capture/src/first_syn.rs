@@ -120,6 +120,7 @@ impl FirstSyn {
 
     /// The SYN as the segment it was (options as far as attempts read them:
     /// which were offered, the MSS and the shift).
+    #[inline(always)]
     fn seg(&self, client: SocketAddr, server: SocketAddr) -> Seg {
         let has = |b: u16| self.bits & b != 0;
         let options = has(OPTIONS).then(|| TcpOptions {
@@ -156,6 +157,7 @@ impl FirstSyn {
     }
 
     /// The ends as client and server, and the SYN.
+    #[inline(always)]
     fn parts(&self, ends: (SocketAddr, SocketAddr)) -> (SocketAddr, SocketAddr, Seg) {
         let client = self.client(ends);
         let server = if client == ends.0 { ends.1 } else { ends.0 };

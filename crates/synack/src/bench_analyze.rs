@@ -25,7 +25,9 @@ pub struct Args {
     /// Keep the generated capture at this path instead of deleting it.
     #[arg(long, value_name = "PATH")]
     keep: Option<PathBuf>,
-    /// synack runs; the best is reported (the machine is shared).
+    /// Rounds, each running synack (1 and 2 threads), tcpdump and a plain
+    /// read once in turn; the best of each is reported (the machine is
+    /// shared).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=50))]
     runs: u64,
     /// Leave tshark out (it takes about a minute per GB).
@@ -139,38 +141,59 @@ pub fn run(args: &Args) -> Result<(), String> {
     result
 }
 
-/// The best of `runs` runs of `synack analyze --summary` on `threads`.
-fn best_synack(exe: &Path, path: &Path, runs: u64, threads: u16) -> Result<Run, String> {
-    let mut best: Option<Run> = None;
-    for i in 0..runs {
-        eprintln!(
-            "synack analyze --threads {threads}, run {} of {runs} …",
-            i + 1
-        );
-        let r = child(
-            Command::new(exe)
-                .args(["analyze", "--summary", "--progress", "never", "--threads"])
-                .arg(threads.to_string())
-                .arg(path),
-        )?;
-        if best.as_ref().is_none_or(|b| r.secs < b.secs) {
-            best = Some(r);
-        }
-    }
-    best.ok_or_else(|| "no run".to_string())
+/// One run of `synack analyze --summary` on `threads`.
+fn synack_run(exe: &Path, path: &Path, threads: u16) -> Result<Run, String> {
+    child(
+        Command::new(exe)
+            .args(["analyze", "--summary", "--progress", "never", "--threads"])
+            .arg(threads.to_string())
+            .arg(path),
+    )
 }
 
-fn tcpdump_run(path: &Path) -> Result<Option<Run>, String> {
-    if !which("tcpdump") {
-        return Ok(None);
-    }
-    eprintln!("tcpdump SYN filter …");
+fn tcpdump_run(path: &Path) -> Result<Run, String> {
     child(Command::new("tcpdump").args(["-n", "-r"]).arg(path).args([
         "-w",
         "/dev/null",
         "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[53] & 2 != 0)",
     ]))
-    .map(Some)
+}
+
+/// The faster of two runs.
+fn best(a: Option<Run>, b: Run) -> Option<Run> {
+    match a {
+        Some(a) if a.secs <= b.secs => Some(a),
+        _ => Some(b),
+    }
+}
+
+/// The best of each over `runs` rounds, each round running every one of
+/// them once in turn (synack on one thread and on two, tcpdump, the
+/// plain read): the machine's slow and fast moments fall on all of them
+/// alike, so their ratios hold better than those of runs made apart.
+fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<(Run, Run, Option<Run>, f64), String> {
+    let tcpdump = which("tcpdump");
+    let (mut one, mut two, mut dump, mut read) = (None, None, None, f64::INFINITY);
+    for i in 1..=runs {
+        eprintln!(
+            "round {i} of {runs}: synack on 1 thread and 2{} and a plain read …",
+            if tcpdump {
+                ", tcpdump's SYN filter"
+            } else {
+                ""
+            }
+        );
+        one = best(one, synack_run(exe, path, 1)?);
+        two = best(two, synack_run(exe, path, 2)?);
+        if tcpdump {
+            dump = best(dump, tcpdump_run(path)?);
+        }
+        read = read.min(raw_read(path)?);
+    }
+    match (one, two) {
+        (Some(one), Some(two)) => Ok((one, two, dump, read)),
+        _ => Err("no run".to_string()),
+    }
 }
 
 fn tshark_run(path: &Path) -> Result<Option<Run>, String> {
@@ -211,8 +234,8 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     // The first read warms the page cache; every tool then reads from memory.
     raw_read(path)?;
-    let read_s = raw_read(path)?;
     let (frames, attempts, held) = counts_of(&exe, path)?;
+    let (synack, two, tcpdump, read_s) = rounds(&exe, path, args.runs)?;
     let m = Measured {
         bytes,
         frames,
@@ -220,10 +243,9 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         held,
         base: baseline_rss(&exe)?,
         read_s,
-        synack: best_synack(&exe, path, args.runs, 1)?,
-        // One thread reads, one tracks: the scaling.
-        two: best_synack(&exe, path, args.runs, 2)?,
-        tcpdump: tcpdump_run(path)?,
+        synack,
+        two,
+        tcpdump,
         tshark: if args.no_tshark {
             None
         } else {

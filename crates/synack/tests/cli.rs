@@ -1378,3 +1378,80 @@ fn bench_live_prints_its_ratios_and_the_two_queue_scaling() {
         assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{text}");
     }
 }
+
+/// `synack bench analyze` prints, for the data-heavy capture and the SYN
+/// scan alike, every figure it promises, each a number: the ratios to
+/// tcpdump on one thread and on two, the 2-thread scaling with its times,
+/// and attempts per second with the bytes each held attempt took.
+#[test]
+fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
+    let has_tcpdump = Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_tcpdump {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but tcpdump is missing"
+        );
+        eprintln!("SKIPPED: tcpdump is not installed");
+        return;
+    }
+    let out = synack(
+        &[
+            "bench",
+            "analyze",
+            "--size-mb",
+            "4",
+            "--scan-attempts",
+            "5000",
+            "--runs",
+            "2",
+            "--no-tshark",
+        ],
+        "C.UTF-8",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let captures: Vec<&str> = text.split("capture: ").skip(1).collect();
+    assert_eq!(
+        captures.len(),
+        2,
+        "a data-heavy capture and a scan in:\n{text}"
+    );
+    for part in captures {
+        let numbers = |start: &str| -> Vec<f64> {
+            let line = part
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{part}"));
+            line[start.len()..]
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .filter_map(|w| w.parse::<f64>().ok())
+                .collect()
+        };
+        for (start, count) in [
+            ("synack/tcpdump ratio:", 1),
+            ("synack/tcpdump ratio, 2 threads:", 1),
+            // The scaling, "1 thread" and its time, "2 threads" and
+            // theirs, the cores.
+            ("2-thread scaling:", 6),
+            // Attempts, per second, held at once, bytes each, the two peaks.
+            ("attempts:", 6),
+        ] {
+            let n = numbers(start);
+            assert_eq!(n.len(), count, "{start} in:\n{part}");
+            assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{part}");
+        }
+        let scaling = numbers("2-thread scaling:");
+        assert_eq!(
+            (scaling.get(1), scaling.get(3)),
+            (Some(&1.0), Some(&2.0)),
+            "{part}"
+        );
+    }
+}
