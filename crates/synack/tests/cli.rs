@@ -527,22 +527,30 @@ fn analyze_reports_attempts_and_exit_codes() {
     assert_eq!(synack(&["analyze"], "C").status.code(), Some(2));
 }
 
+/// Whether `tool` runs (asked for its version with `flag`); when it does
+/// not, says the test is skipped, which CI does not allow.
+fn installed(tool: &str, flag: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(flag)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {tool} is missing"
+        );
+        eprintln!("SKIPPED: {tool} is not installed");
+    }
+    ok
+}
+
 /// `tshark -2` on captures synack wrote itself must see the same handshake
 /// frames, retransmissions and initial RTT as `synack analyze`. Known tshark
 /// quirks are expected differences: it gives an iRTT for a SYN answered by
 /// RST,ACK (it counts RST,ACK as the third ACK).
 #[test]
 fn analyze_agrees_with_tshark_on_our_own_captures() {
-    let tshark_ok = Command::new("tshark")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !tshark_ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but tshark is missing"
-        );
-        eprintln!("SKIPPED: tshark not installed");
+    if !installed("tshark", "-v") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("synack-diff-{}", std::process::id()));
@@ -1339,6 +1347,28 @@ fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
     );
 }
 
+/// The numbers on the line of `text` that starts with `start`, after it.
+fn numbers_after(text: &str, start: &str) -> Vec<f64> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{text}"));
+    line[start.len()..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect()
+}
+
+/// Each line of `text` starting with one of `lines`' beginnings holds as
+/// many numbers as it says, all above zero.
+fn positive_figures(text: &str, lines: &[(&str, usize)]) {
+    for &(start, count) in lines {
+        let n = numbers_after(text, start);
+        assert_eq!(n.len(), count, "{start} in:\n{text}");
+        assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{text}");
+    }
+}
+
 /// `synack bench live` prints every figure it promises, each a number: the
 /// rates, both ratios, and the two-queue line with its scaling.
 #[test]
@@ -1355,28 +1385,16 @@ fn bench_live_prints_its_ratios_and_the_two_queue_scaling() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The numbers on the line starting with `start`.
-    let numbers = |start: &str| -> Vec<f64> {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{text}"));
-        line[start.len()..]
-            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter_map(|w| w.parse::<f64>().ok())
-            .collect()
-    };
-    for (start, count) in [
-        ("synack/raw-tun ratio:", 1),
-        ("synack/kernel-loopback ratio:", 1),
-        // synack and the raw loop, two threads and one.
-        ("two TUN queues, a thread each:", 4),
-        ("2-queue scaling:", 2),
-    ] {
-        let n = numbers(start);
-        assert_eq!(n.len(), count, "{start} in:\n{text}");
-        assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{text}");
-    }
+    positive_figures(
+        &text,
+        &[
+            ("synack/raw-tun ratio:", 1),
+            ("synack/kernel-loopback ratio:", 1),
+            // synack and the raw loop, two threads and one.
+            ("two TUN queues, a thread each:", 4),
+            ("2-queue scaling:", 2),
+        ],
+    );
 }
 
 /// `synack bench analyze` prints, for the data-heavy capture and the SYN
@@ -1385,16 +1403,7 @@ fn bench_live_prints_its_ratios_and_the_two_queue_scaling() {
 /// and attempts per second with the bytes each held attempt took.
 #[test]
 fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
-    let has_tcpdump = Command::new("tcpdump")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_tcpdump {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but tcpdump is missing"
-        );
-        eprintln!("SKIPPED: tcpdump is not installed");
+    if !installed("tcpdump", "--version") {
         return;
     }
     let out = synack(
@@ -1403,8 +1412,10 @@ fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
             "analyze",
             "--size-mb",
             "4",
+            // Enough SYNs that the memory they hold shows over the
+            // baseline (about 170 bytes each).
             "--scan-attempts",
-            "5000",
+            "100000",
             "--runs",
             "2",
             "--no-tshark",
@@ -1424,30 +1435,20 @@ fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
         "a data-heavy capture and a scan in:\n{text}"
     );
     for part in captures {
-        let numbers = |start: &str| -> Vec<f64> {
-            let line = part
-                .lines()
-                .find(|l| l.starts_with(start))
-                .unwrap_or_else(|| panic!("no line starting {start:?} in:\n{part}"));
-            line[start.len()..]
-                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .filter_map(|w| w.parse::<f64>().ok())
-                .collect()
-        };
-        for (start, count) in [
-            ("synack/tcpdump ratio:", 1),
-            ("synack/tcpdump ratio, 2 threads:", 1),
-            // The scaling, "1 thread" and its time, "2 threads" and
-            // theirs, the cores.
-            ("2-thread scaling:", 6),
-            // Attempts, per second, held at once, bytes each, the two peaks.
-            ("attempts:", 6),
-        ] {
-            let n = numbers(start);
-            assert_eq!(n.len(), count, "{start} in:\n{part}");
-            assert!(n.iter().all(|&x| x > 0.0), "{start} in:\n{part}");
-        }
-        let scaling = numbers("2-thread scaling:");
+        positive_figures(
+            part,
+            &[
+                ("synack/tcpdump ratio:", 1),
+                ("synack/tcpdump ratio, 2 threads:", 1),
+                // The scaling, "1 thread" and its time, "2 threads" and
+                // theirs, the cores.
+                ("2-thread scaling:", 6),
+                // Attempts, per second, held at once, bytes each, the two
+                // peaks.
+                ("attempts:", 6),
+            ],
+        );
+        let scaling = numbers_after(part, "2-thread scaling:");
         assert_eq!(
             (scaling.get(1), scaling.get(3)),
             (Some(&1.0), Some(&2.0)),
