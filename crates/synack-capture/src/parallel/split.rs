@@ -330,7 +330,10 @@ mod tests {
                     udp[9] = 17;
                     let mut cut = p.clone();
                     cut.truncate(22);
-                    variants.extend([frag, udp, cut]);
+                    // A 24-byte header: the ports are elsewhere.
+                    let mut options = p.clone();
+                    options[0] = 0x46;
+                    variants.extend([frag, udp, cut, options]);
                 } else {
                     let mut ext = p.clone();
                     ext[6] = 60;
