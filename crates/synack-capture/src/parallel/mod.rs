@@ -35,14 +35,21 @@ fn part(a: SocketAddr, b: SocketAddr, n: usize) -> usize {
 /// same from a parsed address as from the bytes of a header, so that
 /// `split.rs` can find a frame's thread without parsing it.
 fn end_hash(ip: &[u8], port: u16) -> u64 {
-    let mut x = u64::from(port);
-    for w in ip.chunks(8) {
-        let mut b = [0u8; 8];
-        b.iter_mut().zip(w).for_each(|(d, s)| *d = *s);
-        x = (x ^ u64::from_le_bytes(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^= x >> 29;
+    let mix = |x: u64, w: u64| {
+        let x = (x ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 29)
+    };
+    let x = u64::from(port);
+    // An IPv4 address in one word, an IPv6 one in two.
+    if let Ok(v4) = <[u8; 4]>::try_from(ip) {
+        return mix(x, u64::from(u32::from_le_bytes(v4)));
     }
-    x
+    let word = |i: usize| {
+        ip.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    mix(mix(x, word(0)), word(8))
 }
 
 /// The thread of `n` for a conversation's hash: its place in `0..n` by
