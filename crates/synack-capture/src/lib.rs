@@ -56,11 +56,30 @@ pub struct Analysis {
     pub unreadable: u64,
 }
 
+/// What a segment's header says first: its ends and flags.
+struct Early {
+    src: std::net::SocketAddr,
+    dst: std::net::SocketAddr,
+    flags: synack_wire::TcpFlags,
+}
+
 /// The TCP segment in an IP packet; lenient with truncated frames. The
 /// checksum is verified when `checksums` is set (otherwise never wrong).
 /// Inlined: the caller gets the segment where it keeps it, not a copy.
 #[inline(always)]
 fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
+    segment_with(frame, checksums, |_| {})
+}
+
+/// The same, `early` told the segment's ends and flags as soon as they are
+/// read, before the checksum and the options: time for the cache to fetch
+/// what the segment will need next.
+#[inline(always)]
+fn segment_with(
+    frame: &reader::Frame<'_>,
+    checksums: bool,
+    early: impl FnOnce(&Early),
+) -> Option<Seg> {
     let ip = link::ip_packet(frame.linktype, frame.data)?;
     let p = if frame.truncated {
         parse_ip_truncated(ip)
@@ -72,6 +91,14 @@ fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
     let (hdr, _) = t.split_first_chunk::<20>()?;
     // A header cut short still has its 20 fixed bytes; options may be partial.
     let hl = usize::from(hdr[12] >> 4) * 4;
+    let h = Fixed::of(hdr);
+    let src = std::net::SocketAddr::new(p.ip.src, h.src_port);
+    let dst = std::net::SocketAddr::new(p.ip.dst, h.dst_port);
+    early(&Early {
+        src,
+        dst,
+        flags: h.flags,
+    });
     let (options, payload_len, bad_checksum, stacked) = match TcpPacket::new_checked(t) {
         Ok(pk) => (
             TcpOptions::parse(pk.options()).ok(),
@@ -95,14 +122,13 @@ fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
         payload_len
     };
     let ip_len = wire_len(ip).unwrap_or(ip.len());
-    let h = Fixed::of(hdr);
     Some(Seg {
         frame: frame.number,
         ts: frame.ts,
         ns: frame.ts_ns,
         iface: frame.interface,
-        src: std::net::SocketAddr::new(p.ip.src, h.src_port),
-        dst: std::net::SocketAddr::new(p.ip.dst, h.dst_port),
+        src,
+        dst,
         flags: h.flags,
         seq: synack_wire::SeqNum(h.seq),
         ack: synack_wire::SeqNum(h.ack),
@@ -366,7 +392,15 @@ fn frame(
     checksums: bool,
     hand: &mut impl track::Hand,
 ) {
-    match segment(f, checksums) {
+    // A SYN usually begins an attempt, whose bucket in the table nothing
+    // has read for long (in a scan, waiting for it was a sixth of the
+    // pass): ask for it while the checksum is computed.
+    let early = |e: &Early| {
+        if e.flags.syn() && !e.flags.ack() {
+            tracker.prefetch(e.src, e.dst);
+        }
+    };
+    match segment_with(f, checksums, early) {
         Some(s) => {
             tracker.add(&s);
             tracker.hand_ready(hand);

@@ -26,12 +26,13 @@ pub(crate) fn prefetch_bytes(b: &[u8], from: usize, len: usize) {
     }
 }
 
+/// Ask for the cache line at `p` (any address: a hint cannot fault).
 #[inline(always)]
-fn line(p: *const u8) {
+pub(crate) fn line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints the cache: it reads nothing into the
     // program and cannot fault, whatever the address (here always one
-    // inside a live slice).
+    // inside a live slice or null).
     unsafe {
         core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
     }

@@ -8,7 +8,8 @@
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash};
 
-use hashbrown::HashTable;
+use synack_index::SlotIndex;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::attempt::{Attempt, Seg};
@@ -22,22 +23,40 @@ pub(crate) trait Tuple: Copy + Eq + Hash {
     fn ends(&self) -> (SocketAddr, SocketAddr);
 }
 
-/// An IPv4 4-tuple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An IPv4 4-tuple: the addresses as numbers (their byte order's), so
+/// that ordering and hashing them are a few integer operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct V4 {
-    lo: [u8; 4],
-    hi: [u8; 4],
+    lo: u32,
+    hi: u32,
     lo_port: u16,
     hi_port: u16,
 }
 
 /// An IPv6 4-tuple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct V6 {
     lo: [u8; 16],
     hi: [u8; 16],
     lo_port: u16,
     hi_port: u16,
+}
+
+impl Hash for V4 {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64((u64::from(self.lo) << 32) | u64::from(self.hi));
+        h.write_u32((u32::from(self.lo_port) << 16) | u32::from(self.hi_port));
+    }
+}
+
+impl Hash for V6 {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.lo));
+        h.write_u128(u128::from_ne_bytes(self.hi));
+        h.write_u32((u32::from(self.lo_port) << 16) | u32::from(self.hi_port));
+    }
 }
 
 /// A conversation's hash under `hasher`, the same both ways: of its compact
@@ -50,43 +69,44 @@ pub(crate) fn flow_hash(hasher: &impl BuildHasher, a: SocketAddr, b: SocketAddr)
     }
 }
 
-fn ordered<T: Ord>(x: (T, u16), y: (T, u16)) -> ((T, u16), (T, u16)) {
-    if x <= y { (x, y) } else { (y, x) }
-}
-
 impl Tuple for V4 {
+    #[inline]
     fn of(a: SocketAddr, b: SocketAddr) -> Option<V4> {
         let (IpAddr::V4(x), IpAddr::V4(y)) = (a.ip(), b.ip()) else {
             return None;
         };
-        let ((lo, lo_port), (hi, hi_port)) =
-            ordered((x.octets(), a.port()), (y.octets(), b.port()));
+        // The address's number and the port, compared as one: the order of
+        // the address bytes, then the port.
+        let end = |ip: Ipv4Addr, port: u16| (u64::from(ip.to_bits()) << 16) | u64::from(port);
+        let (p, q) = (end(x, a.port()), end(y, b.port()));
+        let (lo, hi) = if p <= q { (p, q) } else { (q, p) };
         Some(V4 {
-            lo,
-            hi,
-            lo_port,
-            hi_port,
+            lo: (lo >> 16) as u32,
+            hi: (hi >> 16) as u32,
+            lo_port: lo as u16,
+            hi_port: hi as u16,
         })
     }
 
     fn ends(&self) -> (SocketAddr, SocketAddr) {
         (
-            SocketAddr::new(Ipv4Addr::from(self.lo).into(), self.lo_port),
-            SocketAddr::new(Ipv4Addr::from(self.hi).into(), self.hi_port),
+            SocketAddr::new(Ipv4Addr::from_bits(self.lo).into(), self.lo_port),
+            SocketAddr::new(Ipv4Addr::from_bits(self.hi).into(), self.hi_port),
         )
     }
 }
 
 impl Tuple for V6 {
+    #[inline]
     fn of(a: SocketAddr, b: SocketAddr) -> Option<V6> {
         let (IpAddr::V6(x), IpAddr::V6(y)) = (a.ip(), b.ip()) else {
             return None;
         };
-        let ((lo, lo_port), (hi, hi_port)) =
-            ordered((x.octets(), a.port()), (y.octets(), b.port()));
+        let (p, q) = ((x.to_bits(), a.port()), (y.to_bits(), b.port()));
+        let ((lo, lo_port), (hi, hi_port)) = if p <= q { (p, q) } else { (q, p) };
         Some(V6 {
-            lo,
-            hi,
+            lo: lo.to_be_bytes(),
+            hi: hi.to_be_bytes(),
             lo_port,
             hi_port,
         })
@@ -266,20 +286,28 @@ pub(crate) enum Added {
     Unmatched,
 }
 
-/// The attempts of one family: an index of slot numbers (4 bytes a bucket,
-/// the key is the slot's: 100,000 attempts index in half a megabyte, which
-/// stays in cache), the slots with their keys in a vector with a free
-/// list, and the order they began in as slot numbers. Eviction and the
-/// sweep read the vector; an attempt that leaves is found in the index by
-/// its slot number, without comparing keys.
+/// The attempts of one family: an index of slot numbers (`synack_index`,
+/// 8 bytes a bucket, the key is the slot's: 100,000 attempts index in two
+/// megabytes), the slots with their keys in a vector with a free list, and
+/// the order they began in. Eviction and the sweep read the vector; an
+/// attempt that leaves is found in the index by its slot number, without
+/// comparing keys.
 pub(crate) struct Table<K> {
-    index: HashTable<u32>,
+    index: SlotIndex,
     hasher: foldhash::fast::RandomState,
     slots: Vec<Option<(K, Slot)>>,
     free: Vec<u32>,
-    /// Slot numbers in the order their attempts began, with the first
-    /// frame (to tell a later attempt in the same slot apart).
-    order: VecDeque<(u32, u64)>,
+    order: VecDeque<Began>,
+}
+
+/// An attempt in the order they began: its slot, its key's tag (to find
+/// its bucket before the slot is read) and its first frame (to tell a
+/// later attempt in the same slot apart).
+#[derive(Clone, Copy)]
+struct Began {
+    slot: u32,
+    tag: u32,
+    first: u64,
 }
 
 fn at<T>(v: &[T], i: u32) -> Option<&T> {
@@ -300,7 +328,7 @@ fn holds<K>(slots: &[Option<(K, Slot)>], i: u32, first: u64) -> bool {
 impl<K: Tuple> Table<K> {
     pub(crate) fn new() -> Table<K> {
         Table {
-            index: HashTable::new(),
+            index: SlotIndex::new(),
             hasher: foldhash::fast::RandomState::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -312,44 +340,34 @@ impl<K: Tuple> Table<K> {
         self.index.len()
     }
 
+    fn tag(&self, key: K) -> u32 {
+        synack_index::tag(self.hasher.hash_one(key))
+    }
+
+    /// Ask the cache for `key`'s bucket.
+    pub(crate) fn prefetch(&self, key: K) {
+        let b = self.index.bucket_of(self.tag(key));
+        crate::prefetch::line(self.index.bucket_addr(b));
+    }
+
     /// Empty slot `i` and drop it from the index.
     fn take(&mut self, i: u32) -> Option<((SocketAddr, SocketAddr), Slot)> {
         let (key, s) = at_mut(&mut self.slots, i)?.take()?;
-        if let Ok(e) = self
-            .index
-            .find_entry(self.hasher.hash_one(key), |&j| j == i)
-        {
-            e.remove();
-        }
+        let tag = self.tag(key);
+        self.index.remove(tag, i);
         self.free.push(i);
         Some((key.ends(), s))
     }
 
-    /// The slot number of `key`'s attempt.
-    fn find(&self, key: K) -> Option<u32> {
+    /// The slot number of `key`'s attempt, under `tag`.
+    fn find(&self, key: K, tag: u32) -> Option<u32> {
         let slots = &self.slots;
-        let is = |&j: &u32| {
+        let is = |j: u32| {
             at(slots, j)
                 .and_then(Option::as_ref)
                 .is_some_and(|(k, _)| *k == key)
         };
-        self.index.find(self.hasher.hash_one(key), is).copied()
-    }
-
-    /// Index slot `i`, which holds `key` already.
-    fn index_slot(&mut self, key: K, i: u32) {
-        let Table {
-            index,
-            hasher,
-            slots,
-            ..
-        } = self;
-        let rehash = |&j: &u32| {
-            at(slots, j)
-                .and_then(Option::as_ref)
-                .map_or(0, |(k, _)| hasher.hash_one(k))
-        };
-        index.insert_unique(hasher.hash_one(key), i, rehash);
+        self.index.get(tag, is)
     }
 
     /// A new slot for `fresh` under `key`: its number.
@@ -377,7 +395,8 @@ impl<K: Tuple> Table<K> {
         spares: &mut Spares,
     ) -> Added {
         let ends = key.ends();
-        let (i, added) = match self.find(key) {
+        let tag = self.tag(key);
+        let (i, added) = match self.find(key, tag) {
             Some(i) => {
                 let Some((_, place)) = at_mut(&mut self.slots, i).and_then(Option::as_mut) else {
                     return Added::Unmatched;
@@ -403,14 +422,18 @@ impl<K: Tuple> Table<K> {
                 let Some(i) = self.place(key, Slot::new(ends, s, stream(), false, spares)) else {
                     return Added::Unmatched;
                 };
-                self.index_slot(key, i);
+                self.index.insert(tag, i);
                 (i, Added::Began { replaced: None })
             }
         };
-        self.order.push_back((i, s.frame));
+        self.order.push_back(Began {
+            slot: i,
+            tag,
+            first: s.frame,
+        });
         if self.order.len() > 2 * self.index.len() + 1024 {
             let slots = &self.slots;
-            self.order.retain(|&(i, f)| holds(slots, i, f));
+            self.order.retain(|b| holds(slots, b.slot, b.first));
         }
         added
     }
@@ -418,16 +441,16 @@ impl<K: Tuple> Table<K> {
     /// The attempt an ICMP error between these ends is about, made full.
     pub(crate) fn attempt_mut(&mut self, key: K, spares: &mut Spares) -> Option<&mut Attempt> {
         let ends = key.ends();
-        let i = self.find(key)?;
+        let i = self.find(key, self.tag(key))?;
         at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends, spares)
     }
 
     /// The first frame of the oldest attempt held (stale queue entries
     /// dropped on the way).
     pub(crate) fn oldest(&mut self) -> Option<u64> {
-        while let Some(&(i, first)) = self.order.front() {
-            if holds(&self.slots, i, first) {
-                return Some(first);
+        while let Some(&b) = self.order.front() {
+            if holds(&self.slots, b.slot, b.first) {
+                return Some(b.first);
             }
             self.order.pop_front();
         }
@@ -437,17 +460,19 @@ impl<K: Tuple> Table<K> {
     /// Take the oldest attempt out, skipping stale queue entries (their
     /// attempt gone, or its slot taken by a later one).
     pub(crate) fn pop_oldest(&mut self) -> Option<((SocketAddr, SocketAddr), Slot)> {
-        while let Some((i, first)) = self.order.pop_front() {
-            if holds(&self.slots, i, first) {
-                // The next one out is cold by now: have it come in while
-                // this one is finished and handed out.
-                if let Some(&(next, _)) = self.order.front() {
+        while let Some(b) = self.order.pop_front() {
+            if holds(&self.slots, b.slot, b.first) {
+                // The next one out is cold by now, its slot and its bucket:
+                // have them come in while this one is finished and handed
+                // out.
+                if let Some(&next) = self.order.front() {
                     crate::prefetch::prefetch(
                         &self.slots,
-                        usize::try_from(next).unwrap_or(usize::MAX),
+                        usize::try_from(next.slot).unwrap_or(usize::MAX),
                     );
+                    crate::prefetch::line(self.index.bucket_addr(self.index.bucket_of(next.tag)));
                 }
-                return self.take(i);
+                return self.take(b.slot);
             }
         }
         None

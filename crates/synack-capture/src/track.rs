@@ -240,6 +240,16 @@ impl Tracker {
         self.streams.others = HashMap::default();
     }
 
+    /// Ask the cache for the bucket where the attempt between `a` and `b`
+    /// will be looked up.
+    pub(crate) fn prefetch(&self, a: SocketAddr, b: SocketAddr) {
+        match (V4::of(a, b), V6::of(a, b)) {
+            (Some(k), _) => self.v4.prefetch(k),
+            (_, Some(k)) => self.v6.prefetch(k),
+            _ => {}
+        }
+    }
+
     pub fn add(&mut self, s: &Seg) {
         self.advance(s.ts);
         let streams = &mut self.streams;
@@ -399,6 +409,25 @@ mod tests {
         );
         assert_eq!(V6::of(c, d).unwrap().ends(), (d, c));
         assert!(std::mem::size_of::<V4>() <= 12);
+        // The lower end is by address bytes first, then port, either way.
+        let pairs = [
+            ("10.0.0.2:1", "10.0.0.1:65535"),
+            ("10.0.0.1:2", "10.0.0.1:1"),
+            ("192.168.0.1:80", "10.255.255.255:80"),
+            ("[2001:db8::2]:1", "[2001:db8::1]:65535"),
+            ("[fe80::1]:9", "[2001:db8::1]:9"),
+        ];
+        for (x, y) in pairs {
+            let (x, y): (SocketAddr, SocketAddr) = (x.parse().unwrap(), y.parse().unwrap());
+            let ends = V4::of(x, y)
+                .map(|k| k.ends())
+                .or(V6::of(x, y).map(|k| k.ends()));
+            assert_eq!(ends, Some((y, x)), "{x} {y}");
+            let back = V4::of(y, x)
+                .map(|k| k.ends())
+                .or(V6::of(y, x).map(|k| k.ends()));
+            assert_eq!(back, Some((y, x)));
+        }
         assert!(std::mem::size_of::<Slot>() <= 56);
     }
 }
