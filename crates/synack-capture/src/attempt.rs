@@ -312,9 +312,16 @@ pub struct Attempt {
     spare_diagnosis: Spare,
 }
 
-/// A box kept for reuse: a clone of the attempt does not carry it.
-#[derive(Debug, Default)]
+/// A box kept for reuse: a clone of the attempt does not carry it, and
+/// it is no part of what the attempt says (its `Debug` shows nothing).
+#[derive(Default)]
 struct Spare(Option<Box<Diagnosis>>);
+
+impl std::fmt::Debug for Spare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Spare")
+    }
+}
 
 impl Clone for Spare {
     fn clone(&self) -> Spare {
@@ -445,34 +452,127 @@ impl Attempt {
 
     /// Begin again as [`Attempt::new`] would, keeping the buffers this one
     /// grew: an attempt handed out and forgotten is made again in place,
-    /// with no allocation once the buffers are warm.
+    /// with no allocation once the buffers are warm. Field by field, not by
+    /// building a new one and moving it over this one (1.3 KB copied for
+    /// every attempt of a scan); the pattern names every field, so one
+    /// added to [`Attempt`] does not compile until it is reset here too,
+    /// and `reset_is_new` checks the values agree with `new`'s.
     pub(crate) fn reset(&mut self, client: SocketAddr, server: SocketAddr, s: &Seg) {
-        fn reuse<T>(to: &mut Vec<T>, from: &mut Vec<T>) {
-            std::mem::swap(to, from);
-            to.clear();
+        let Attempt {
+            client: c,
+            server: srv,
+            ip_version,
+            first_frame,
+            tcp_stream,
+            start_time,
+            start_time_ns,
+            end_time_ns,
+            outcome,
+            syn_frames,
+            synack_frames,
+            ack_frame,
+            client_isn,
+            server_isn,
+            syn_retransmissions,
+            synack_retransmissions,
+            syn_retransmission_intervals_s,
+            synack_retransmission_intervals_s,
+            handshake_rtt_s,
+            syn_to_synack_s,
+            synack_to_ack_s,
+            syn_to_rst_s,
+            rst,
+            client_options,
+            server_options,
+            negotiated,
+            simultaneous_open,
+            port_reuse,
+            bad_checksums,
+            duplicates,
+            copies,
+            packets,
+            payload_bytes,
+            ip_bytes,
+            conn_state,
+            history,
+            evicted,
+            checks,
+            diagnosis,
+            steps,
+            clues,
+            last_ts,
+            syn,
+            synack_ack,
+            syn_times,
+            synack_times,
+            last_syn_ts,
+            first_synack_ts,
+            mru_syn_ts,
+            third_checked,
+            fin,
+            seen,
+            last_seg,
+            letters,
+            once,
+            spare_diagnosis,
+        } = self;
+        *c = client;
+        *srv = server;
+        *ip_version = if client.is_ipv4() { 4 } else { 6 };
+        *first_frame = s.frame;
+        *tcp_stream = None;
+        *start_time = s.ts;
+        *start_time_ns = s.ns;
+        *end_time_ns = s.ns;
+        *outcome = Outcome::NoAnswer;
+        syn_frames.clear();
+        synack_frames.clear();
+        *ack_frame = None;
+        *client_isn = None;
+        *server_isn = None;
+        *syn_retransmissions = 0;
+        *synack_retransmissions = 0;
+        syn_retransmission_intervals_s.clear();
+        synack_retransmission_intervals_s.clear();
+        *handshake_rtt_s = None;
+        *syn_to_synack_s = None;
+        *synack_to_ack_s = None;
+        *syn_to_rst_s = None;
+        rst.clear();
+        *client_options = None;
+        *server_options = None;
+        *negotiated = None;
+        *simultaneous_open = false;
+        *port_reuse = false;
+        *bad_checksums = 0;
+        *duplicates = 0;
+        *copies = 0;
+        *packets = [0, 0];
+        *payload_bytes = [0, 0];
+        *ip_bytes = [0, 0];
+        *conn_state = "";
+        history.clear();
+        *evicted = false;
+        checks.clear();
+        if let Some(d) = diagnosis.take() {
+            spare_diagnosis.0 = Some(d);
         }
-        let mut fresh = Attempt::new(client, server, s);
-        let old = &mut *self;
-        reuse(&mut fresh.syn_frames, &mut old.syn_frames);
-        reuse(&mut fresh.synack_frames, &mut old.synack_frames);
-        reuse(
-            &mut fresh.syn_retransmission_intervals_s,
-            &mut old.syn_retransmission_intervals_s,
-        );
-        reuse(
-            &mut fresh.synack_retransmission_intervals_s,
-            &mut old.synack_retransmission_intervals_s,
-        );
-        reuse(&mut fresh.rst, &mut old.rst);
-        reuse(&mut fresh.checks, &mut old.checks);
-        reuse(&mut fresh.steps, &mut old.steps);
-        reuse(&mut fresh.syn_times, &mut old.syn_times);
-        reuse(&mut fresh.synack_times, &mut old.synack_times);
-        reuse(&mut fresh.letters, &mut old.letters);
-        std::mem::swap(&mut fresh.history, &mut old.history);
-        fresh.history.clear();
-        fresh.spare_diagnosis = Spare(old.diagnosis.take().or(old.spare_diagnosis.0.take()));
-        *self = fresh;
+        steps.clear();
+        *clues = Clues::default();
+        *last_ts = s.ts;
+        *syn = None;
+        *synack_ack = None;
+        syn_times.clear();
+        synack_times.clear();
+        *last_syn_ts = None;
+        *first_synack_ts = None;
+        *mru_syn_ts = None;
+        *third_checked = false;
+        *fin = [false, false];
+        *seen = [false, false];
+        *last_seg = [[None, None], [None, None]];
+        letters.clear();
+        *once = 0;
     }
 
     /// A letter without a sequence number (`a`, `d`, `c`): it appears once,

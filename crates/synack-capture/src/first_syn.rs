@@ -267,6 +267,21 @@ mod tests {
         a
     }
 
+    /// An attempt made again in place is a new one, every field (the
+    /// private ones too: `Debug` shows them all) and its buffers kept.
+    #[test]
+    fn reset_is_new() {
+        let mut a = busy_attempt();
+        let mut s = syn(None, TcpFlags::SYN.0, 0, false);
+        s.frame = 99;
+        s.ns += 7;
+        s.ts += 7e-9;
+        a.reset(s.dst, s.src, &s);
+        assert!(a.checks.capacity() > 0 && a.steps.capacity() > 0);
+        let fresh = Attempt::new(s.dst, s.src, &s);
+        assert_eq!(format!("{a:?}"), format!("{fresh:?}"));
+    }
+
     /// The attempt made from the compact form is the one made from the
     /// segment itself, field for field, for SYNs of every kind.
     #[test]
