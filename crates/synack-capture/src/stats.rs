@@ -87,7 +87,9 @@ impl Histogram {
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub attempts: u64,
-    pub by_outcome: BTreeMap<Outcome, u64>,
+    /// Attempts by outcome, in the order of [`Outcome::ALL`] (an array,
+    /// not a map: every attempt of a scan counts here).
+    by_outcome: [u64; Outcome::ALL.len()],
     pub rtt: Histogram,
     /// Failed checks by kind, with the first attempt that had one.
     pub anomalies: BTreeMap<What, (u64, String)>,
@@ -98,8 +100,10 @@ pub struct Stats {
     /// Segments seen again on another interface.
     pub copies: u64,
     pub port_reuse: u64,
-    /// Attempts by diagnosis, with reason.
-    pub diagnoses: BTreeMap<(Id, &'static str), u64>,
+    /// Attempts by diagnosis and reason, in the order first seen: a few
+    /// dozen at most, found by a short scan rather than a map lookup that
+    /// compares reasons as strings.
+    diagnoses: Vec<(Id, &'static str, u64)>,
 }
 
 #[derive(Serialize)]
@@ -113,7 +117,9 @@ struct Anomaly<'a> {
 impl Stats {
     pub fn add(&mut self, a: &Attempt) {
         self.attempts += 1;
-        *self.by_outcome.entry(a.outcome).or_default() += 1;
+        if let Some(n) = self.by_outcome.get_mut(a.outcome as usize) {
+            *n += 1;
+        }
         if let Some(r) = a.handshake_rtt_s {
             self.rtt.add(r);
         }
@@ -130,15 +136,38 @@ impl Stats {
         self.copies += a.copies;
         self.port_reuse += u64::from(a.port_reuse);
         if let Some(d) = &a.diagnosis {
-            *self.diagnoses.entry((d.id, d.reason)).or_default() += 1;
+            let same =
+                |&&mut (id, reason, _): &&mut (Id, &str, u64)| id == d.id && reason == d.reason;
+            match self.diagnoses.iter_mut().find(same) {
+                Some(e) => e.2 += 1,
+                None => self.diagnoses.push((d.id, d.reason, 1)),
+            }
         }
+    }
+
+    /// Attempts by outcome, in [`Outcome`]'s order, those with none left
+    /// out.
+    pub fn by_outcome(&self) -> impl Iterator<Item = (Outcome, u64)> + '_ {
+        Outcome::ALL
+            .iter()
+            .zip(self.by_outcome)
+            .filter(|(_, n)| *n > 0)
+            .map(|(o, n)| (*o, n))
+    }
+
+    /// Attempts by diagnosis and reason, in order of id, then reason.
+    pub fn diagnoses(&self) -> BTreeMap<(Id, &'static str), u64> {
+        self.diagnoses
+            .iter()
+            .map(|&(id, reason, n)| ((id, reason), n))
+            .collect()
     }
 
     /// Diagnoses by id (reasons summed), most frequent first.
     pub fn top_diagnoses(&self) -> Vec<(Id, u64)> {
         let mut by: BTreeMap<Id, u64> = BTreeMap::new();
-        for ((id, _), n) in &self.diagnoses {
-            *by.entry(*id).or_default() += n;
+        for &(id, _, n) in &self.diagnoses {
+            *by.entry(id).or_default() += n;
         }
         let mut v: Vec<_> = by.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -160,7 +189,7 @@ impl Stats {
         let outcomes: serde_json::Map<String, serde_json::Value> = Outcome::ALL
             .iter()
             .map(|o| {
-                let n = self.by_outcome.get(o).copied().unwrap_or(0);
+                let n = self.by_outcome.get(*o as usize).copied().unwrap_or(0);
                 (o.name().to_string(), n.into())
             })
             .collect();
@@ -186,7 +215,7 @@ impl Stats {
             },
             "anomalies": anomalies,
             "diagnoses": self
-                .diagnoses
+                .diagnoses()
                 .iter()
                 .map(|((id, reason), n)| serde_json::json!({"id": id, "reason": reason, "count": n}))
                 .collect::<Vec<_>>(),

@@ -41,6 +41,23 @@ fn every_attempt_is_found_as_generated() {
     }
     assert_eq!(by, truth.by_outcome);
     assert!(by.len() >= 6, "{by:?}");
+    // The summary's totals are the attempts' own.
+    let mut stats = synack_capture::Stats::default();
+    let mut diagnoses: BTreeMap<(synack_capture::Id, &str), u64> = BTreeMap::new();
+    for a in &attempts {
+        stats.add(a);
+        if let Some(d) = &a.diagnosis {
+            *diagnoses.entry((d.id, d.reason)).or_default() += 1;
+        }
+    }
+    let counted: BTreeMap<&str, u64> = stats.by_outcome().map(|(o, n)| (o.name(), n)).collect();
+    assert_eq!(counted, by);
+    assert_eq!(stats.diagnoses(), diagnoses);
+    assert!(diagnoses.len() >= 4, "{diagnoses:?}");
+    let json = stats.to_json();
+    for (name, n) in &by {
+        assert_eq!(json["outcomes"][name], *n, "{name}");
+    }
     let sum = |f: fn(&synack_capture::Attempt) -> u64| attempts.iter().map(f).sum::<u64>();
     assert_eq!(
         sum(|a| a.syn_retransmissions as u64),

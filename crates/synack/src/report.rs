@@ -80,9 +80,8 @@ fn outcomes_and_rtt(o: &mut String, s: &Stats, lang: Lang) {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let outcomes: Vec<String> = s
-        .by_outcome
-        .iter()
-        .map(|(k, v)| format!("{} {v}", narrate::outcome(*k, lang)))
+        .by_outcome()
+        .map(|(k, v)| format!("{} {v}", narrate::outcome(k, lang)))
         .collect();
     if !outcomes.is_empty() {
         // Some outcome names have commas of their own ("established, closed").
