@@ -27,7 +27,7 @@ pub use attempt::{Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SideOptions,
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
-pub use parallel::analyze_parallel;
+pub use parallel::{analyze_parallel, fold_parallel};
 pub use reader::{CaptureError, ReadSummary};
 pub use stats::Stats;
 pub use track::Tracker;

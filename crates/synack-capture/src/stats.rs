@@ -56,6 +56,16 @@ impl Histogram {
         self.n
     }
 
+    /// Add `other`'s samples.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (c, o) in self.counts.iter_mut().zip(&other.counts) {
+            *c += o;
+        }
+        self.n += other.n;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
@@ -91,8 +101,10 @@ pub struct Stats {
     /// not a map: every attempt of a scan counts here).
     by_outcome: [u64; Outcome::ALL.len()],
     pub rtt: Histogram,
-    /// Failed checks by kind, with the first attempt that had one.
-    pub anomalies: BTreeMap<What, (u64, String)>,
+    /// Failed checks by kind: how many, and the attempt that had one
+    /// with the earliest first frame (its ends, that frame), so that any
+    /// number of threads name the same one.
+    anomalies: BTreeMap<What, (u64, String, u64)>,
     pub syn_retransmissions: u64,
     pub synack_retransmissions: u64,
     pub bad_checksums: u64,
@@ -124,10 +136,15 @@ impl Stats {
             self.rtt.add(r);
         }
         for c in a.checks.iter().filter(|c| !c.ok) {
-            self.anomalies
+            let e = self
+                .anomalies
                 .entry(c.what)
-                .or_insert_with(|| (0, format!("{} -> {}", a.client, a.server)))
-                .0 += 1;
+                .or_insert_with(|| (0, String::new(), u64::MAX));
+            e.0 += 1;
+            if a.first_frame < e.2 {
+                e.1 = format!("{} -> {}", a.client, a.server);
+                e.2 = a.first_frame;
+            }
         }
         self.syn_retransmissions += a.syn_retransmissions as u64;
         self.synack_retransmissions += a.synack_retransmissions as u64;
@@ -136,12 +153,46 @@ impl Stats {
         self.copies += a.copies;
         self.port_reuse += u64::from(a.port_reuse);
         if let Some(d) = &a.diagnosis {
-            let same =
-                |&&mut (id, reason, _): &&mut (Id, &str, u64)| id == d.id && reason == d.reason;
-            match self.diagnoses.iter_mut().find(same) {
-                Some(e) => e.2 += 1,
-                None => self.diagnoses.push((d.id, d.reason, 1)),
+            self.count_diagnosis(d.id, d.reason, 1);
+        }
+    }
+
+    fn count_diagnosis(&mut self, id: Id, reason: &'static str, n: u64) {
+        match self
+            .diagnoses
+            .iter_mut()
+            .find(|e| e.0 == id && e.1 == reason)
+        {
+            Some(e) => e.2 += n,
+            None => self.diagnoses.push((id, reason, n)),
+        }
+    }
+
+    /// Add `other`'s totals (another thread's share of the same file).
+    pub fn merge(&mut self, other: Stats) {
+        self.attempts += other.attempts;
+        for (n, o) in self.by_outcome.iter_mut().zip(other.by_outcome) {
+            *n += o;
+        }
+        self.rtt.merge(&other.rtt);
+        for (what, (n, example, first)) in other.anomalies {
+            let e = self
+                .anomalies
+                .entry(what)
+                .or_insert((0, String::new(), u64::MAX));
+            e.0 += n;
+            if first < e.2 {
+                (e.1, e.2) = (example, first);
             }
+        }
+        self.syn_retransmissions += other.syn_retransmissions;
+        self.synack_retransmissions += other.synack_retransmissions;
+        self.bad_checksums += other.bad_checksums;
+        self.duplicates += other.duplicates;
+        self.copies += other.copies;
+        self.port_reuse += other.port_reuse;
+        for (id, reason, n) in other.diagnoses {
+            self.count_diagnosis(id, reason, n);
         }
     }
 
@@ -179,7 +230,7 @@ impl Stats {
         let mut v: Vec<_> = self
             .anomalies
             .iter()
-            .map(|(w, (n, ex))| (*w, *n, ex.as_str()))
+            .map(|(w, (n, ex, _))| (*w, *n, ex.as_str()))
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v

@@ -57,6 +57,9 @@ impl Out {
 /// once it is warm).
 pub(crate) trait Hand {
     fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>>;
+
+    /// No more attempts come: send on what is held.
+    fn done(&mut self) {}
 }
 
 /// Attempts lent to a closure, their box kept for the next one.

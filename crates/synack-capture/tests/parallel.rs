@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use synack_capture::reader::Frame;
 use synack_capture::synth::{self, SynthConfig};
-use synack_capture::{analyze_frames, analyze_parallel};
+use synack_capture::{Pass, Stats, analyze_frames, analyze_parallel, fold_parallel};
 
 /// How the threads share the work.
 #[derive(Clone, Copy, Debug)]
@@ -120,6 +120,38 @@ fn threads_find_what_one_thread_finds() {
                 (one.1, one.2),
                 (many.1, many.2),
                 "{name}: unmatched, evicted"
+            );
+        }
+        // A summary summed on each thread and merged is one thread's.
+        let mut alone = Stats::default();
+        analyze_frames(
+            bytes,
+            name,
+            Pass::new(synack_capture::track::MAX_LIVE),
+            |_| true,
+            |a| alone.add(a),
+        )
+        .unwrap();
+        for threads in [2, 3] {
+            let fold = |s: &mut Stats, a: &synack_capture::Attempt| s.add(a);
+            let (_, parts) = fold_parallel(
+                &bytes[..],
+                name,
+                Pass::new(synack_capture::track::MAX_LIVE),
+                threads,
+                |_| {},
+                fold,
+            )
+            .unwrap();
+            assert_eq!(parts.len(), threads);
+            let mut merged = Stats::default();
+            for p in parts {
+                merged.merge(p);
+            }
+            assert_eq!(
+                merged.to_json(),
+                alone.to_json(),
+                "{name}, {threads} threads"
             );
         }
     }

@@ -76,11 +76,23 @@ pub fn analyze_parallel<'a>(
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2);
     match (input.into(), keep) {
-        (Source::Bytes(b), None) => {
-            split::analyze_split(b, None, name, pass, threads, progress, each)
+        (Source::Bytes(bytes), None) => {
+            let split = split::Split {
+                bytes,
+                map: None,
+                name,
+                pass,
+            };
+            split::analyze_split(split, threads, progress, each)
         }
         (Source::Mapped(m), None) => {
-            split::analyze_split(m.bytes(), Some(m), name, pass, threads, progress, each)
+            let split = split::Split {
+                bytes: m.bytes(),
+                map: Some(m),
+                name,
+                pass,
+            };
+            split::analyze_split(split, threads, progress, each)
         }
         (src, keep) => {
             let mut keep = keep;
@@ -94,4 +106,38 @@ pub fn analyze_parallel<'a>(
             dealt::analyze_dealt(src, name, pass, threads, keep, each)
         }
     }
+}
+
+/// [`analyze_parallel`] for a caller that only sums the attempts up (a
+/// summary): each thread folds its own into a state of its own with
+/// `fold`, where they end, and the states come back in thread order for the
+/// caller to merge. On bytes in memory (a file) the attempts never cross
+/// threads; anything else is dealt and folded on the caller's thread. The
+/// order attempts are folded in differs from one thread's.
+pub fn fold_parallel<'a, S: Default + Send>(
+    input: impl Into<Source<'a>>,
+    name: &str,
+    pass: Pass,
+    threads: usize,
+    progress: impl FnMut(u64),
+    fold: impl Fn(&mut S, &Attempt) + Sync,
+) -> Result<(Totals, Vec<S>), CaptureError> {
+    let threads = threads.max(2);
+    let (bytes, map) = match input.into() {
+        Source::Bytes(b) => (b, None),
+        Source::Mapped(m) => (m.bytes(), Some(m)),
+        src => {
+            let mut state = S::default();
+            let each = |a: &Attempt| fold(&mut state, a);
+            let t = analyze_parallel(src, name, pass, threads, None, progress, each)?;
+            return Ok((t, vec![state]));
+        }
+    };
+    let split = split::Split {
+        bytes,
+        map,
+        name,
+        pass,
+    };
+    split::fold_split(split, threads, progress, &fold)
 }

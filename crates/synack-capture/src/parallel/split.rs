@@ -115,7 +115,8 @@ fn walk(
 /// A worker's attempts, sent to thread 0 [`BATCH`] at a time; the boxes
 /// thread 0 sends back are made again.
 struct Send {
-    tx: mpsc::Sender<(usize, Batch)>,
+    /// Dropped when done, so that thread 0's drain ends.
+    tx: Option<mpsc::Sender<(usize, Batch)>>,
     back: mpsc::Receiver<Batch>,
     me: usize,
     batch: Batch,
@@ -125,11 +126,18 @@ struct Send {
 impl Send {
     fn flush(&mut self) {
         let full = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        let _ = self.tx.send((self.me, full));
+        if let Some(tx) = &self.tx {
+            let _ = tx.send((self.me, full));
+        }
     }
 }
 
 impl Hand for Send {
+    fn done(&mut self) {
+        self.flush();
+        self.tx = None;
+    }
+
     fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
         self.batch.push(a);
         if self.batch.len() >= BATCH {
@@ -217,38 +225,45 @@ impl Walked<'_> {
     }
 }
 
-/// See the module comment. `map`, when the bytes are a mapped file, has its
-/// pages released behind the slowest thread.
-pub(super) fn analyze_split(
-    bytes: &[u8],
-    map: Option<&Mapped>,
-    name: &str,
-    pass: Pass,
-    n: usize,
+/// What every thread of a split pass shares: the bytes, how far each
+/// walked, the pass's settings.
+#[derive(Clone, Copy)]
+pub(super) struct Split<'a> {
+    pub bytes: &'a [u8],
+    /// The mapped file the bytes are, whose pages are released behind the
+    /// slowest thread.
+    pub map: Option<&'a Mapped>,
+    pub name: &'a str,
+    pub pass: Pass,
+}
+
+/// `split` on `workers.len() + 1` threads: worker `i` walks as thread
+/// `i + 1` with its own hand, the caller's thread as thread 0 with `zero`,
+/// then `drain` takes what the workers sent it. The totals summed, the
+/// workers' hands given back.
+fn on_threads<W: Hand + std::marker::Send, Z: Hand>(
+    split: Split<'_>,
+    workers: Vec<W>,
+    zero: &mut Z,
     mut progress: impl FnMut(u64),
-    mut each: impl FnMut(&Attempt),
-) -> Result<Totals, CaptureError> {
+    drain: impl FnOnce(&mut Z),
+) -> Result<(Totals, Vec<W>), CaptureError> {
+    let n = workers.len() + 1;
+    let Split {
+        bytes, name, pass, ..
+    } = split;
     let walked = Walked {
         at: (0..n).map(|_| AtomicU64::new(0)).collect(),
         released: AtomicU64::new(0),
-        map,
+        map: split.map,
     };
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Batch)>();
-        let (back, backs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Batch>()).unzip();
         let walked = &walked;
-        let others: Vec<_> = backs
+        let others: Vec<_> = workers
             .into_iter()
             .enumerate()
-            .skip(1)
-            .map(|(me, back)| {
-                let mut send = Send {
-                    tx: tx.clone(),
-                    back,
-                    me,
-                    batch: Vec::with_capacity(BATCH),
-                    pool: Vec::new(),
-                };
+            .map(|(i, mut hand)| {
+                let me = i + 1;
                 scope.spawn(move || {
                     let t = walk(
                         bytes,
@@ -256,40 +271,111 @@ pub(super) fn analyze_split(
                         pass,
                         (me, n),
                         |end| walked.at(me, end),
-                        &mut send,
+                        &mut hand,
                     );
-                    send.flush();
+                    hand.done();
                     walked.at(me, u64::MAX);
-                    t
+                    (t, hand)
                 })
             })
             .collect();
-        drop(tx);
         let tick = |end: u64| {
             walked.at(0, end);
             progress(end);
         };
-        let mut lend = Lend {
-            each: &mut each,
-            rx: &rx,
-            back: &back,
-        };
-        let mine = walk(bytes, name, pass, (0, n), tick, &mut lend);
+        let mine = walk(bytes, name, pass, (0, n), tick, zero);
         walked.at(0, u64::MAX);
-        for m in &rx {
-            lend.theirs(m);
-        }
+        drain(zero);
         let mut totals = mine?;
+        let mut hands = Vec::with_capacity(n);
         for h in others {
-            if let Ok(Ok(t)) = h.join() {
+            if let Ok((Ok(t), hand)) = h.join() {
                 totals.unreadable += t.unreadable;
                 totals.unmatched += t.unmatched;
                 totals.peak_live += t.peak_live;
                 totals.evicted += t.evicted;
+                hands.push(hand);
             }
         }
-        Ok(totals)
+        Ok((totals, hands))
     })
+}
+
+/// See the module comment: every attempt is lent to `each` on the caller's
+/// thread.
+pub(super) fn analyze_split(
+    split: Split<'_>,
+    n: usize,
+    progress: impl FnMut(u64),
+    mut each: impl FnMut(&Attempt),
+) -> Result<Totals, CaptureError> {
+    let (tx, rx) = mpsc::channel::<(usize, Batch)>();
+    let (back, backs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel::<Batch>()).unzip();
+    let workers: Vec<Send> = backs
+        .into_iter()
+        .enumerate()
+        .skip(1)
+        .map(|(me, back)| Send {
+            tx: Some(tx.clone()),
+            back,
+            me,
+            batch: Vec::with_capacity(BATCH),
+            pool: Vec::new(),
+        })
+        .collect();
+    // The workers' senders are the only ones left: the drain ends with them.
+    drop(tx);
+    let mut lend = Lend {
+        each: &mut each,
+        rx: &rx,
+        back: &back,
+    };
+    let drain = |lend: &mut Lend<'_, _>| {
+        for m in lend.rx {
+            lend.theirs(m);
+        }
+    };
+    on_threads(split, workers, &mut lend, progress, drain).map(|(t, _)| t)
+}
+
+/// Each thread's attempts folded into a state of its own by `fold`, on the
+/// thread where they ended: nothing of them crosses threads (lending them
+/// all to one thread moved each attempt's 1.3 KB there and back, which on
+/// a scan made two threads slower than one). The states in thread order.
+pub(super) fn fold_split<S: Default + std::marker::Send>(
+    split: Split<'_>,
+    n: usize,
+    progress: impl FnMut(u64),
+    fold: &(impl Fn(&mut S, &Attempt) + Sync),
+) -> Result<(Totals, Vec<S>), CaptureError> {
+    let workers: Vec<Fold<'_, S, _>> = (1..n)
+        .map(|_| Fold {
+            state: S::default(),
+            fold,
+        })
+        .collect();
+    let mut zero = Fold {
+        state: S::default(),
+        fold,
+    };
+    let (totals, hands) = on_threads(split, workers, &mut zero, progress, |_| {})?;
+    let states = std::iter::once(zero.state)
+        .chain(hands.into_iter().map(|h| h.state))
+        .collect();
+    Ok((totals, states))
+}
+
+/// A thread's attempts folded into its state, their box kept.
+struct Fold<'f, S, F> {
+    state: S,
+    fold: &'f F,
+}
+
+impl<S, F: Fn(&mut S, &Attempt)> Hand for Fold<'_, S, F> {
+    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
+        (self.fold)(&mut self.state, &a);
+        Some(a)
+    }
 }
 
 #[cfg(test)]

@@ -185,7 +185,14 @@ fn one_file(
         }
     };
     let keep = (filtered, &mut wanted as &mut dyn FnMut(&Frame<'_>) -> bool);
-    let result = pass(args, &name, input, keep, at, each);
+    let result = if args.summary && args.threads > 1 && !filtered {
+        summed(args, &name, input, at).map(|(t, s)| {
+            stats = s;
+            t
+        })
+    } else {
+        pass(args, &name, input, keep, at, each)
+    };
     if let Some(b) = bar.as_mut() {
         b.at(size);
     }
@@ -260,6 +267,32 @@ fn frame_filter<'a>(
                 false
             }),
     }
+}
+
+/// A summary on `--threads`: each thread sums its own attempts up, and
+/// the sums are merged.
+fn summed(
+    args: &Args,
+    name: &str,
+    input: Source<'_>,
+    at: impl FnMut(u64),
+) -> Result<(synack_capture::Totals, Stats), synack_capture::CaptureError> {
+    let how = synack_capture::Pass {
+        max_live: args.max_attempts,
+        checksums: !args.no_checksums,
+    };
+    let fold = |s: &mut Stats, a: &synack_capture::Attempt| {
+        if args.filter.as_ref().is_none_or(|f| f.keeps(a)) {
+            s.add(a);
+        }
+    };
+    let threads = usize::from(args.threads);
+    let (totals, parts) = synack_capture::fold_parallel(input, name, how, threads, at, fold)?;
+    let mut stats = Stats::default();
+    for p in parts {
+        stats.merge(p);
+    }
+    Ok((totals, stats))
 }
 
 /// One pass over the file, on one thread or on `--threads`.
