@@ -172,7 +172,7 @@ fn one_file(
         }
     };
     let each = |a: &synack_capture::Attempt| {
-        if err.is_some() || !args.filter.as_ref().is_none_or(|f| f.keeps(a)) {
+        if err.is_some() || !kept(args, a) {
             return;
         }
         n += 1;
@@ -269,6 +269,19 @@ fn frame_filter<'a>(
     }
 }
 
+/// How a pass reads the file, from the options.
+fn settings(args: &Args) -> synack_capture::Pass {
+    synack_capture::Pass {
+        max_live: args.max_attempts,
+        checksums: !args.no_checksums,
+    }
+}
+
+/// Whether `--filter` keeps the attempt.
+fn kept(args: &Args, a: &synack_capture::Attempt) -> bool {
+    args.filter.as_ref().is_none_or(|f| f.keeps(a))
+}
+
 /// A summary on `--threads`: each thread sums its own attempts up, and
 /// the sums are merged.
 fn summed(
@@ -277,12 +290,9 @@ fn summed(
     input: Source<'_>,
     at: impl FnMut(u64),
 ) -> Result<(synack_capture::Totals, Stats), synack_capture::CaptureError> {
-    let how = synack_capture::Pass {
-        max_live: args.max_attempts,
-        checksums: !args.no_checksums,
-    };
+    let how = settings(args);
     let fold = |s: &mut Stats, a: &synack_capture::Attempt| {
-        if args.filter.as_ref().is_none_or(|f| f.keeps(a)) {
+        if kept(args, a) {
             s.add(a);
         }
     };
@@ -304,10 +314,7 @@ fn pass(
     mut at: impl FnMut(u64),
     each: impl FnMut(&synack_capture::Attempt),
 ) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
-    let how = synack_capture::Pass {
-        max_live: args.max_attempts,
-        checksums: !args.no_checksums,
-    };
+    let how = settings(args);
     let threads = usize::from(args.threads);
     if threads > 1 {
         let keep = filtered.then_some(keep);
