@@ -21,7 +21,8 @@ pub mod pcap;
 mod sys;
 
 pub use sys::{
-    connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, sockaddr, wait_peak_rss,
+    Usage, connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, sockaddr,
+    wait_usage,
 };
 
 pub use driver::{Captured, Dir, Driver, Fault};

@@ -269,9 +269,19 @@ pub fn wait_readable(fd: &OwnedFd, timeout_ms: i32) -> io::Result<bool> {
     }
 }
 
-/// Wait for a child and return its exit status and peak resident memory in
-/// bytes (the kernel's `ru_maxrss`), for side-by-side benchmarks.
-pub fn wait_peak_rss(child: &mut std::process::Child) -> io::Result<(i32, u64)> {
+/// What a child that ended used, for side-by-side benchmarks.
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// Its exit status (-1 when a signal ended it).
+    pub code: i32,
+    /// Peak resident memory in bytes (the kernel's `ru_maxrss`).
+    pub peak: u64,
+    /// CPU seconds, user and system, of all its threads.
+    pub cpu_s: f64,
+}
+
+/// Wait for a child and return what it used.
+pub fn wait_usage(child: &mut std::process::Child) -> io::Result<Usage> {
     let pid = libc::pid_t::try_from(child.id()).map_err(io::Error::other)?;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
@@ -287,7 +297,12 @@ pub fn wait_peak_rss(child: &mut std::process::Child) -> io::Result<(i32, u64)> 
     } else {
         -1
     };
-    Ok((code, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024))
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Usage {
+        code,
+        peak: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+        cpu_s: secs(usage.ru_utime) + secs(usage.ru_stime),
+    })
 }
 
 /// A `sockaddr_storage` holding `a`, and its length, for bind/connect/sendto.

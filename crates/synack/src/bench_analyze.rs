@@ -38,6 +38,8 @@ pub struct Args {
 struct Run {
     secs: f64,
     peak: u64,
+    /// User and system CPU seconds, all threads.
+    cpu: f64,
 }
 
 fn child(cmd: &mut Command) -> Result<Run, String> {
@@ -48,12 +50,16 @@ fn child(cmd: &mut Command) -> Result<Run, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let (code, peak) = synack_net::wait_peak_rss(&mut c).map_err(|e| e.to_string())?;
+    let u = synack_net::wait_usage(&mut c).map_err(|e| e.to_string())?;
     let secs = t.elapsed().as_secs_f64();
-    if code != 0 {
-        return Err(format!("exit status {code}"));
+    if u.code != 0 {
+        return Err(format!("exit status {}", u.code));
     }
-    Ok(Run { secs, peak })
+    Ok(Run {
+        secs,
+        peak: u.peak,
+        cpu: u.cpu_s,
+    })
 }
 
 fn raw_read(path: &Path) -> Result<f64, String> {
@@ -151,6 +157,25 @@ fn synack_run(exe: &Path, path: &Path, threads: u16) -> Result<Run, String> {
     )
 }
 
+/// The same on one thread held to one core by `taskset` (so no thread
+/// maps the file ahead of it either): what one core does alone.
+fn one_core_run(exe: &Path, path: &Path) -> Result<Run, String> {
+    child(
+        Command::new("taskset")
+            .args(["-c", &first_cpu()])
+            .arg(exe)
+            .args([
+                "analyze",
+                "--summary",
+                "--progress",
+                "never",
+                "--threads",
+                "1",
+            ])
+            .arg(path),
+    )
+}
+
 fn tcpdump_run(path: &Path) -> Result<Run, String> {
     child(Command::new("tcpdump").args(["-n", "-r"]).arg(path).args([
         "-w",
@@ -171,12 +196,14 @@ fn best(a: Option<Run>, b: Run) -> Option<Run> {
 /// them once in turn (synack on one thread and on two, tcpdump, the
 /// plain read): the machine's slow and fast moments fall on all of them
 /// alike, so their ratios hold better than those of runs made apart.
-fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<(Run, Run, Option<Run>, f64), String> {
-    let tcpdump = which("tcpdump");
-    let (mut one, mut two, mut dump, mut read) = (None, None, None, f64::INFINITY);
+fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<Rounds, String> {
+    let (tcpdump, taskset) = (which("tcpdump"), which("taskset"));
+    let (mut one, mut core, mut two, mut dump) = (None, None, None, None);
+    let mut read = f64::INFINITY;
     for i in 1..=runs {
         eprintln!(
-            "round {i} of {runs}: synack on 1 thread and 2{} and a plain read …",
+            "round {i} of {runs}: synack on 1 thread{} and 2{} and a plain read …",
+            if taskset { ", on one core" } else { "" },
             if tcpdump {
                 ", tcpdump's SYN filter"
             } else {
@@ -184,6 +211,9 @@ fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<(Run, Run, Option<Run>, 
             }
         );
         one = best(one, synack_run(exe, path, 1)?);
+        if taskset {
+            core = best(core, one_core_run(exe, path)?);
+        }
         two = best(two, synack_run(exe, path, 2)?);
         if tcpdump {
             dump = best(dump, tcpdump_run(path)?);
@@ -191,9 +221,37 @@ fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<(Run, Run, Option<Run>, 
         read = read.min(raw_read(path)?);
     }
     match (one, two) {
-        (Some(one), Some(two)) => Ok((one, two, dump, read)),
+        (Some(one), Some(two)) => Ok(Rounds {
+            one,
+            core,
+            two,
+            dump,
+            read,
+        }),
         _ => Err("no run".to_string()),
     }
+}
+
+/// The first CPU this process may run on (`Cpus_allowed_list`), "0" when
+/// it cannot be read.
+fn first_cpu() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .and_then(|l| l.trim().split([',', '-']).next().map(str::to_string))
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "0".to_string())
+}
+
+/// The best of each over the rounds.
+struct Rounds {
+    one: Run,
+    /// One thread held to one core (`None`: no taskset here).
+    core: Option<Run>,
+    two: Run,
+    dump: Option<Run>,
+    read: f64,
 }
 
 fn tshark_run(path: &Path) -> Result<Option<Run>, String> {
@@ -222,6 +280,7 @@ struct Measured {
     base: u64,
     read_s: f64,
     synack: Run,
+    core: Option<Run>,
     two: Run,
     tcpdump: Option<Run>,
     tshark: Option<Run>,
@@ -235,17 +294,18 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
     // The first read warms the page cache; every tool then reads from memory.
     raw_read(path)?;
     let (frames, attempts, held) = counts_of(&exe, path)?;
-    let (synack, two, tcpdump, read_s) = rounds(&exe, path, args.runs)?;
+    let r = rounds(&exe, path, args.runs)?;
     let m = Measured {
         bytes,
         frames,
         attempts,
         held,
         base: baseline_rss(&exe)?,
-        read_s,
-        synack,
-        two,
-        tcpdump,
+        read_s: r.read,
+        synack: r.one,
+        core: r.core,
+        two: r.two,
+        tcpdump: r.dump,
         tshark: if args.no_tshark {
             None
         } else {
@@ -266,15 +326,18 @@ fn table(m: &Measured, path: &Path, no_tshark: bool) {
         m.frames
     );
     println!(
-        "{:<34} {:>9} {:>10} {:>13} {:>12}",
-        "", "seconds", "MB/s", "packets/s", "peak memory"
+        "{:<40} {:>9} {:>9} {:>10} {:>13} {:>12}",
+        "", "seconds", "CPU s", "MB/s", "packets/s", "peak memory"
     );
     let row = |name: &str, r: Option<&Run>, secs: f64| {
-        let peak = r.map_or("-".to_string(), |r| {
-            format!("{:.0} MB", r.peak as f64 / 1e6)
+        let (cpu, peak) = r.map_or(("-".to_string(), "-".to_string()), |r| {
+            (
+                format!("{:.3}", r.cpu),
+                format!("{:.0} MB", r.peak as f64 / 1e6),
+            )
         });
         println!(
-            "{name:<34} {secs:>9.3} {:>10.0} {:>13.0} {peak:>12}",
+            "{name:<40} {secs:>9.3} {cpu:>9} {:>10.0} {:>13.0} {peak:>12}",
             m.bytes / 1e6 / secs,
             m.frames as f64 / secs
         );
@@ -284,6 +347,10 @@ fn table(m: &Measured, path: &Path, no_tshark: bool) {
         Some(&m.synack),
         m.synack.secs,
     );
+    match &m.core {
+        Some(c) => row("synack analyze, held to one core", Some(c), c.secs),
+        None => println!("synack on one core: not run (no taskset)"),
+    }
     row("synack analyze --threads 2", Some(&m.two), m.two.secs);
     match &m.tshark {
         Some(t) => row("tshark -2 (handshake fields)", Some(t), t.secs),
@@ -305,6 +372,9 @@ fn ratios(m: &Measured) {
     }
     if let Some(t) = &m.tcpdump {
         println!("synack/tcpdump ratio: {:.2}", t.secs / one);
+        if let Some(c) = &m.core {
+            println!("synack/tcpdump ratio, one core: {:.2}", t.secs / c.secs);
+        }
     }
     println!("synack/raw-read ratio: {:.2}", m.read_s / one);
     println!(
@@ -315,11 +385,16 @@ fn ratios(m: &Measured) {
     if let Some(t) = &m.tcpdump {
         println!("synack/tcpdump ratio, 2 threads: {:.2}", t.secs / two);
     }
+    // Per second on one core where it could be held to one.
+    let (secs, on) = m
+        .core
+        .as_ref()
+        .map_or((one, ""), |c| (c.secs, " on one core"));
     println!(
-        "attempts: {}, {:.0} per second; at most {} held at once, {} bytes each \
+        "attempts: {}, {:.0} per second{on}; at most {} held at once, {} bytes each \
          (peak memory {:.0} MB over the {:.0} MB of a one-SYN run)",
         m.attempts,
-        m.attempts as f64 / one,
+        m.attempts as f64 / secs,
         m.held,
         m.synack.peak.saturating_sub(m.base) / m.held.max(1),
         m.synack.peak as f64 / 1e6,

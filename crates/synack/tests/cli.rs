@@ -1399,8 +1399,9 @@ fn bench_live_prints_its_ratios_and_the_two_queue_scaling() {
 
 /// `synack bench analyze` prints, for the data-heavy capture and the SYN
 /// scan alike, every figure it promises, each a number: the ratios to
-/// tcpdump on one thread and on two, the 2-thread scaling with its times,
-/// and attempts per second with the bytes each held attempt took.
+/// tcpdump on one thread, on one thread held to one core and on two, the
+/// 2-thread scaling with its times, and attempts per second with the bytes
+/// each held attempt took.
 #[test]
 fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
     if !installed("tcpdump", "--version") {
@@ -1439,6 +1440,7 @@ fn bench_analyze_prints_its_ratios_and_the_two_thread_scaling() {
             part,
             &[
                 ("synack/tcpdump ratio:", 1),
+                ("synack/tcpdump ratio, one core:", 1),
                 ("synack/tcpdump ratio, 2 threads:", 1),
                 // The scaling, "1 thread" and its time, "2 threads" and
                 // theirs, the cores.

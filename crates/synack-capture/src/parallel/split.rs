@@ -220,7 +220,7 @@ impl Walked<'_> {
                 .is_ok()
         {
             let cut = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
-            m.release(cut(from), cut(slowest));
+            m.release_here(cut(from), cut(slowest));
         }
     }
 }
