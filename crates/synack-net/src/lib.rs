@@ -21,8 +21,8 @@ pub mod pcap;
 mod sys;
 
 pub use sys::{
-    Usage, connect_from, gettid, linger_zero, listen_with_backlog, set_fastopen, sockaddr,
-    wait_usage,
+    Usage, connect_from, evict_cached, gettid, linger_zero, listen_with_backlog, set_fastopen,
+    sockaddr, wait_usage,
 };
 
 pub use driver::{Captured, Dir, Driver, Fault};

@@ -305,6 +305,22 @@ pub fn wait_usage(child: &mut std::process::Child) -> io::Result<Usage> {
     })
 }
 
+/// Drop `file`'s pages from the page cache (clean ones; `posix_fadvise`
+/// DONTNEED), so that the next read brings it in as from disk, for
+/// benchmarks that must not depend on how a file came into memory (pages
+/// a program wrote can be cached in smaller pieces than the kernel's
+/// read-ahead makes, which costs a reader that maps the file).
+pub fn evict_cached(file: &std::fs::File) -> io::Result<()> {
+    // Only clean pages can be dropped: what was just written goes out first.
+    file.sync_data()?;
+    // SAFETY: a plain call on a file descriptor the caller keeps open.
+    let r = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    Ok(())
+}
+
 /// A `sockaddr_storage` holding `a`, and its length, for bind/connect/sendto.
 pub fn sockaddr(a: std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: an all-zero sockaddr_storage is a valid value.

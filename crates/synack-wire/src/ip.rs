@@ -119,6 +119,7 @@ pub struct IpTcp<'a> {
 
 /// Locate the TCP bytes in an IPv4 or IPv6 packet (version from the first
 /// nibble). Verifies the IPv4 header checksum when `verify` is set.
+#[inline]
 pub fn parse_ip(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
     parse_ip_inner(buf, verify, false)
 }
@@ -126,10 +127,12 @@ pub fn parse_ip(buf: &[u8], verify: bool) -> Result<IpTcp<'_>> {
 /// Like [`parse_ip`], for captured frames cut short by a snap length: an IP
 /// length beyond the captured bytes is clamped instead of rejected (and no
 /// checksum is verified). The caller knows the frame was truncated.
+#[inline]
 pub fn parse_ip_truncated(buf: &[u8]) -> Result<IpTcp<'_>> {
     parse_ip_inner(buf, false, true)
 }
 
+#[inline]
 fn parse_ip_inner(buf: &[u8], verify: bool, clamp: bool) -> Result<IpTcp<'_>> {
     let p = parse_ip_any(buf, verify, clamp)?;
     if p.protocol != tcp::PROTOCOL {
@@ -152,6 +155,7 @@ pub(crate) struct IpAny<'a> {
     pub payload: &'a [u8],
 }
 
+#[inline]
 pub(crate) fn parse_ip_any(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAny<'_>> {
     let first = *buf.first().ok_or(WireError::Truncated {
         layer: Layer::Ipv4,
@@ -166,6 +170,7 @@ pub(crate) fn parse_ip_any(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAn
     }
 }
 
+#[inline]
 fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAny<'_>> {
     if buf.len() < IPV4_HEADER_LEN {
         return Err(WireError::Truncated {
@@ -229,6 +234,7 @@ fn parse_ipv4(buf: &[u8], verify: bool, clamp: bool) -> Result<IpAny<'_>> {
     })
 }
 
+#[inline]
 fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpAny<'_>> {
     if buf.len() < IPV6_HEADER_LEN {
         return Err(WireError::Truncated {

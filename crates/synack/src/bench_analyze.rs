@@ -291,7 +291,14 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len() as f64;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // The first read warms the page cache; every tool then reads from memory.
+    // Out of the page cache and read back in, as a capture on disk would
+    // be (pages a program just wrote may be cached in 4 KB pieces, which
+    // made a mapped read several times dearer in the kernel); every tool
+    // then reads from memory.
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Err(e) = synack_net::evict_cached(&file) {
+        eprintln!("{}: left in the page cache as it is ({e})", path.display());
+    }
     raw_read(path)?;
     let (frames, attempts, held) = counts_of(&exe, path)?;
     let r = rounds(&exe, path, args.runs)?;
