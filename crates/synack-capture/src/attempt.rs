@@ -28,14 +28,59 @@ pub struct Seg {
     pub payload_len: usize,
     /// The IP packet's length as sent (zeek's ip_bytes).
     pub ip_len: usize,
-    /// `None` when the options were cut off by the snap length or malformed.
-    pub options: Option<TcpOptions>,
+    /// Read with [`SegOptions::get`]: `None` when they were cut off by the
+    /// snap length or malformed.
+    pub options: SegOptions,
     /// The TCP checksum is wrong (often checksum offload on the capturing
     /// host, so counted, not fatal). False when it could not be checked.
     pub bad_checksum: bool,
     /// The payload is itself an IP + TCP packet (two packets stacked into
     /// one by a crafting tool).
     pub stacked: Option<Stacked>,
+}
+
+/// A segment's TCP options: the bytes as they came, read when asked (few
+/// segments' are: the SYN, the SYN-ACK and the ACK after it; reading every
+/// data segment's wrote 120 bytes of it per frame), or already read.
+#[derive(Debug, Clone, Copy)]
+pub enum SegOptions {
+    Raw {
+        len: u8,
+        bytes: [u8; synack_wire::options::MAX_OPTIONS_LEN],
+    },
+    Read(Option<TcpOptions>),
+}
+
+impl SegOptions {
+    /// The option bytes of a header (more than a header holds are
+    /// malformed).
+    #[inline]
+    pub fn raw(b: &[u8]) -> SegOptions {
+        let mut bytes = [0; synack_wire::options::MAX_OPTIONS_LEN];
+        match (bytes.get_mut(..b.len()), u8::try_from(b.len())) {
+            (Some(to), Ok(len)) => {
+                to.copy_from_slice(b);
+                SegOptions::Raw { len, bytes }
+            }
+            _ => SegOptions::Read(None),
+        }
+    }
+
+    /// The options; `None` when malformed (or cut off).
+    pub fn get(&self) -> Option<TcpOptions> {
+        match self {
+            SegOptions::Raw { len, bytes } => {
+                TcpOptions::parse(bytes.get(..usize::from(*len))?).ok()
+            }
+            SegOptions::Read(o) => *o,
+        }
+    }
+}
+
+impl From<Option<TcpOptions>> for SegOptions {
+    fn from(o: Option<TcpOptions>) -> SegOptions {
+        SegOptions::Read(o)
+    }
 }
 
 /// The IP + TCP header found inside a segment's payload.
@@ -366,7 +411,7 @@ fn once_bit(c: char) -> u8 {
 }
 
 fn side_options(s: &Seg) -> Option<SideOptions> {
-    let o = s.options?;
+    let o = s.options.get()?;
     let tfo = o.fast_open;
     Some(SideOptions {
         mss: o.mss,
@@ -771,7 +816,8 @@ impl Attempt {
                     self.first_synack_ts = Some(s.ns);
                     self.syn_to_synack_s = self.last_syn_ts.map(|t| secs(s.ns.saturating_sub(t)));
                     self.synack_ack = Some(s.ack.get());
-                    self.clues.synack_tsval = s.options.and_then(|o| o.timestamps).map(|t| t.0);
+                    self.clues.synack_tsval =
+                        s.options.get().and_then(|o| o.timestamps).map(|t| t.0);
                     if let Some(syn) = self.syn {
                         check::synack(
                             s.frame,
@@ -848,7 +894,7 @@ impl Attempt {
                 s.frame,
                 s.seq.get(),
                 s.ack.get(),
-                s.options.map(|o| o.timestamps.is_some()),
+                s.options.get().map(|o| o.timestamps.is_some()),
                 isn,
                 good_synack,
                 both_ts,
@@ -918,5 +964,38 @@ impl Attempt {
             .iter()
             .map(|t| self.start_time + secs(t.saturating_sub(self.start_time_ns)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options kept as bytes read as the same options parsed at once; bytes
+    /// no header could hold, or that do not parse, read as none.
+    #[test]
+    fn raw_options_read_as_parsed_ones() {
+        let layouts: [&[u8]; 5] = [
+            &[],
+            &[1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9],
+            &[
+                2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 3, 7,
+            ],
+            &[2, 4, 5],
+            &[3, 3, 14, 0, 1, 1, 30, 3, 9],
+        ];
+        for b in layouts {
+            let raw = SegOptions::raw(b).get();
+            let parsed = TcpOptions::parse(b).ok();
+            assert_eq!(
+                raw.map(|o| (o.mss, o.window_scale, o.sack_permitted, o.timestamps)),
+                parsed.map(|o| (o.mss, o.window_scale, o.sack_permitted, o.timestamps)),
+                "{b:?}"
+            );
+            assert_eq!(raw.is_some(), parsed.is_some(), "{b:?}");
+        }
+        assert!(SegOptions::raw(&[2, 4, 5]).get().is_none(), "cut MSS");
+        assert!(SegOptions::raw(&[1; 41]).get().is_none(), "41 bytes");
+        assert!(SegOptions::raw(&[1; 40]).get().is_some(), "40 NOPs");
     }
 }

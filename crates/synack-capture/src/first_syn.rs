@@ -62,7 +62,8 @@ impl FirstSyn {
                 bits |= b;
             }
         };
-        if let Some(o) = &s.options {
+        let options = s.options.get();
+        if let Some(o) = &options {
             set(OPTIONS, true);
             set(MSS, o.mss.is_some());
             set(WSCALE, o.window_scale.is_some());
@@ -87,9 +88,9 @@ impl FirstSyn {
             ip_len: u16::try_from(s.ip_len).ok()?,
             window: s.window,
             flags: s.flags.0,
-            mss: s.options.and_then(|o| o.mss).unwrap_or(0),
+            mss: options.and_then(|o| o.mss).unwrap_or(0),
             bits,
-            wscale: s.options.and_then(|o| o.window_scale).unwrap_or(0),
+            wscale: options.and_then(|o| o.window_scale).unwrap_or(0),
         })
     }
 
@@ -150,7 +151,7 @@ impl FirstSyn {
             window: self.window,
             payload_len: usize::from(self.payload_len),
             ip_len: usize::from(self.ip_len),
-            options,
+            options: options.into(),
             bad_checksum: has(BAD_CHECKSUM),
             stacked: None,
         }
@@ -209,7 +210,7 @@ mod tests {
             window: 64_800,
             payload_len: payload,
             ip_len: 80 + payload,
-            options: opts,
+            options: opts.into(),
             bad_checksum: bad,
             stacked: None,
         }

@@ -21,9 +21,11 @@ pub mod track;
 mod wide;
 pub mod zeek;
 
-use synack_wire::{TcpFlags, TcpOptions, TcpPacket, parse_ip, parse_ip_truncated};
+use synack_wire::{TcpFlags, TcpPacket, parse_ip, parse_ip_truncated};
 
-pub use attempt::{Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SideOptions, Stacked, Step};
+pub use attempt::{
+    Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SegOptions, SideOptions, Stacked, Step,
+};
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
@@ -101,17 +103,12 @@ fn segment_with(
     });
     let (options, payload_len, bad_checksum, stacked) = match TcpPacket::new_checked(t) {
         Ok(pk) => (
-            TcpOptions::parse(pk.options()).ok(),
+            SegOptions::raw(pk.options()),
             pk.payload().len(),
             checksums && !frame.truncated && !wide::checksum_ok(t, p.ip.src, p.ip.dst),
             stacked(pk.payload()),
         ),
-        Err(_) => (
-            TcpOptions::parse(t.get(20..hl.min(t.len()))?).ok(),
-            0,
-            false,
-            None,
-        ),
+        Err(_) => (SegOptions::raw(t.get(20..hl.min(t.len()))?), 0, false, None),
     };
     // Cut by the snap length: the IP length still tells how much data there was.
     let payload_len = if frame.truncated {

@@ -27,7 +27,7 @@ fn seg(from_client: bool, flags: TcpFlags, seq: u32, ack: u32) -> Seg {
         window: 1000,
         payload_len: 0,
         ip_len: 40,
-        options: Some(TcpOptions::default()),
+        options: Some(TcpOptions::default()).into(),
         bad_checksum: false,
         stacked: None,
     }
@@ -139,13 +139,13 @@ fn third_ack_seq_must_be_what_the_synack_acknowledged() {
 #[test]
 fn timestamps_agreed_must_be_on_the_third_ack() {
     let mut syn = seg(true, SYN, 1, 0);
-    syn.options = Some(ts());
+    syn.options = Some(ts()).into();
     let mut sa = seg(false, SA, 9, 2);
-    sa.options = Some(ts());
+    sa.options = Some(ts()).into();
     let a = run(vec![syn, sa, seg(true, A, 2, 10)]);
     assert!(!check(&a, What::ThirdAckTimestamps).0);
     let mut third = seg(true, A, 2, 10);
-    third.options = Some(ts());
+    third.options = Some(ts()).into();
     let a = run(vec![syn, sa, third]);
     assert!(check(&a, What::ThirdAckTimestamps).0);
 }
@@ -157,7 +157,8 @@ fn synack_options_only_those_offered() {
     sa.options = Some(TcpOptions {
         window_scale: Some(7),
         ..TcpOptions::default()
-    });
+    })
+    .into();
     let a = run(vec![syn, sa]);
     let (ok, en, _) = check(&a, What::SynAckOptions);
     assert!(!ok && en.contains("wscale"), "{en}");
@@ -194,7 +195,8 @@ fn window_scale_above_14() {
     syn.options = Some(TcpOptions {
         window_scale: Some(15),
         ..TcpOptions::default()
-    });
+    })
+    .into();
     let a = run(vec![syn]);
     let (ok, en, _) = check(&a, What::WindowScale);
     assert!(!ok && en.contains("15") && en.contains("14"), "{en}");
@@ -235,7 +237,8 @@ fn fast_open_data_may_be_acknowledged() {
     syn.options = Some(TcpOptions {
         fast_open: FastOpenCookie::new(&[1, 2, 3, 4, 5, 6, 7, 8]),
         ..TcpOptions::default()
-    });
+    })
+    .into();
     let a = run(vec![syn, seg(false, SA, 50, 15), seg(true, A, 15, 51)]);
     let (ok, en, _) = check(&a, What::SynAckAck);
     assert!(ok && en.contains("Fast Open"), "{en}");
