@@ -81,9 +81,8 @@ pub struct Args {
     /// Threads, each taking the conversations of its share of 4-tuples: on
     /// a file, every thread walks all frames; on standard input, a
     /// compressed file or with -F, one reads and deals the segments out.
-    /// On two cores here 1.15x on a data-heavy capture (where one thread
-    /// already has a second one mapping the file ahead of it) and 1.4x on
-    /// an attempt-heavy one (each thread still walks the whole file). With
+    /// On two cores here 1.2-1.4x, data-heavy and attempt-heavy captures
+    /// alike (each thread still walks the whole file). With
     /// more than 1, attempts come out per thread in order of first frame,
     /// and `tcp_stream` is unknown (null).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
