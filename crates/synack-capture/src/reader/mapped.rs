@@ -9,7 +9,7 @@
 //! file read in from disk) it is nearly free. Where there is more than one
 //! core a thread of the map's own does it a window ahead of the reading,
 //! and the reading finds its pages mapped: a fifth off the pass in the
-//! first case, about 5 % more in the second (measured on two cores). The
+//! first case, 2-5 % more in the second (measured on two cores). The
 //! thread starts at the first release, so a map only sniffed or read in one
 //! window never has one.
 
