@@ -263,7 +263,27 @@ fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpAny<'_>> {
     let dst = Ipv6Addr::from(octets);
     let tos = ((u16::from_be_bytes([buf[0], buf[1]]) >> 4) & 0xff) as u8;
 
-    let mut next = buf[6];
+    let (next, at) = skip_extensions(buf, buf[6], end)?;
+    Ok(IpAny {
+        protocol: next,
+        ip: IpHeader {
+            src: IpAddr::V6(src),
+            dst: IpAddr::V6(dst),
+            ttl: buf[7],
+            tos,
+            ident: 0,
+        },
+        offset: at,
+        payload: &buf[at..end],
+    })
+}
+
+/// Walk the IPv6 extension headers of `buf` (a packet ending at `end`)
+/// from the fixed header's next header `first`: the protocol after them
+/// and where it begins.
+#[inline]
+fn skip_extensions(buf: &[u8], first: u8, end: usize) -> Result<(u8, usize)> {
+    let mut next = first;
     let mut at = IPV6_HEADER_LEN;
     let mut walked = 0;
     // Hop-by-hop (0), routing (43), destination options (60): length in
@@ -306,18 +326,7 @@ fn parse_ipv6(buf: &[u8], clamp: bool) -> Result<IpAny<'_>> {
         next = h[0];
         at += len;
     }
-    Ok(IpAny {
-        protocol: next,
-        ip: IpHeader {
-            src: IpAddr::V6(src),
-            dst: IpAddr::V6(dst),
-            ttl: buf[7],
-            tos,
-            ident: 0,
-        },
-        offset: at,
-        payload: &buf[at..end],
-    })
+    Ok((next, at))
 }
 
 /// A parsed IP packet carrying one TCP segment.

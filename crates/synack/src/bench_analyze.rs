@@ -147,33 +147,22 @@ pub fn run(args: &Args) -> Result<(), String> {
     result
 }
 
-/// One run of `synack analyze --summary` on `threads`.
-fn synack_run(exe: &Path, path: &Path, threads: u16) -> Result<Run, String> {
+/// `synack analyze --summary` of `path` on `threads`, its arguments
+/// after `cmd`'s.
+fn synack_run(mut cmd: Command, path: &Path, threads: u16) -> Result<Run, String> {
     child(
-        Command::new(exe)
-            .args(["analyze", "--summary", "--progress", "never", "--threads"])
+        cmd.args(["analyze", "--summary", "--progress", "never", "--threads"])
             .arg(threads.to_string())
             .arg(path),
     )
 }
 
-/// The same on one thread held to one core by `taskset` (so no thread
-/// maps the file ahead of it either): what one core does alone.
-fn one_core_run(exe: &Path, path: &Path) -> Result<Run, String> {
-    child(
-        Command::new("taskset")
-            .args(["-c", &first_cpu()])
-            .arg(exe)
-            .args([
-                "analyze",
-                "--summary",
-                "--progress",
-                "never",
-                "--threads",
-                "1",
-            ])
-            .arg(path),
-    )
+/// `exe` held to one core by `taskset` (so no thread maps the file ahead
+/// of it either): what one core does alone.
+fn on_one_core(exe: &Path) -> Command {
+    let mut c = Command::new("taskset");
+    c.args(["-c", &first_cpu()]).arg(exe);
+    c
 }
 
 fn tcpdump_run(path: &Path) -> Result<Run, String> {
@@ -210,11 +199,11 @@ fn rounds(exe: &Path, path: &Path, runs: u64) -> Result<Rounds, String> {
                 ""
             }
         );
-        one = best(one, synack_run(exe, path, 1)?);
+        one = best(one, synack_run(Command::new(exe), path, 1)?);
         if taskset {
-            core = best(core, one_core_run(exe, path)?);
+            core = best(core, synack_run(on_one_core(exe), path, 1)?);
         }
-        two = best(two, synack_run(exe, path, 2)?);
+        two = best(two, synack_run(Command::new(exe), path, 2)?);
         if tcpdump {
             dump = best(dump, tcpdump_run(path)?);
         }
@@ -278,11 +267,7 @@ struct Measured {
     held: u64,
     /// synack's memory on a one-SYN capture.
     base: u64,
-    read_s: f64,
-    synack: Run,
-    core: Option<Run>,
-    two: Run,
-    tcpdump: Option<Run>,
+    runs: Rounds,
     tshark: Option<Run>,
 }
 
@@ -301,18 +286,13 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
     }
     raw_read(path)?;
     let (frames, attempts, held) = counts_of(&exe, path)?;
-    let r = rounds(&exe, path, args.runs)?;
     let m = Measured {
         bytes,
         frames,
         attempts,
         held,
+        runs: rounds(&exe, path, args.runs)?,
         base: baseline_rss(&exe)?,
-        read_s: r.read,
-        synack: r.one,
-        core: r.core,
-        two: r.two,
-        tcpdump: r.dump,
         tshark: if args.no_tshark {
             None
         } else {
@@ -351,49 +331,54 @@ fn table(m: &Measured, path: &Path, no_tshark: bool) {
     };
     row(
         "synack analyze (every handshake)",
-        Some(&m.synack),
-        m.synack.secs,
+        Some(&m.runs.one),
+        m.runs.one.secs,
     );
-    match &m.core {
+    match &m.runs.core {
         Some(c) => row("synack analyze, held to one core", Some(c), c.secs),
         None => println!("synack on one core: not run (no taskset)"),
     }
-    row("synack analyze --threads 2", Some(&m.two), m.two.secs);
+    row(
+        "synack analyze --threads 2",
+        Some(&m.runs.two),
+        m.runs.two.secs,
+    );
     match &m.tshark {
         Some(t) => row("tshark -2 (handshake fields)", Some(t), t.secs),
         None if no_tshark => println!("tshark: not run (--no-tshark)"),
         None => println!("tshark: not run (not installed)"),
     }
-    match &m.tcpdump {
+    match &m.runs.dump {
         Some(t) => row("tcpdump SYN filter", Some(t), t.secs),
         None => println!("tcpdump: not installed (apt install tcpdump)"),
     }
-    row("raw read", None, m.read_s);
+    row("raw read", None, m.runs.read);
 }
 
 /// The ratios, the scaling, and attempts per second with their memory.
 fn ratios(m: &Measured) {
-    let (one, two) = (m.synack.secs, m.two.secs);
+    let (one, two) = (m.runs.one.secs, m.runs.two.secs);
     if let Some(t) = &m.tshark {
         println!("synack/tshark ratio: {:.2}", t.secs / one);
     }
-    if let Some(t) = &m.tcpdump {
+    if let Some(t) = &m.runs.dump {
         println!("synack/tcpdump ratio: {:.2}", t.secs / one);
-        if let Some(c) = &m.core {
+        if let Some(c) = &m.runs.core {
             println!("synack/tcpdump ratio, one core: {:.2}", t.secs / c.secs);
         }
     }
-    println!("synack/raw-read ratio: {:.2}", m.read_s / one);
+    println!("synack/raw-read ratio: {:.2}", m.runs.read / one);
     println!(
         "2-thread scaling: {:.2} (1 thread {one:.3} s, 2 threads {two:.3} s, {} cores here)",
         one / two,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    if let Some(t) = &m.tcpdump {
+    if let Some(t) = &m.runs.dump {
         println!("synack/tcpdump ratio, 2 threads: {:.2}", t.secs / two);
     }
     // Per second on one core where it could be held to one.
     let (secs, on) = m
+        .runs
         .core
         .as_ref()
         .map_or((one, ""), |c| (c.secs, " on one core"));
@@ -403,8 +388,8 @@ fn ratios(m: &Measured) {
         m.attempts,
         m.attempts as f64 / secs,
         m.held,
-        m.synack.peak.saturating_sub(m.base) / m.held.max(1),
-        m.synack.peak as f64 / 1e6,
+        m.runs.one.peak.saturating_sub(m.base) / m.held.max(1),
+        m.runs.one.peak as f64 / 1e6,
         m.base as f64 / 1e6
     );
 }

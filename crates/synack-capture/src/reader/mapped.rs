@@ -14,7 +14,7 @@
 //! window never has one.
 
 use std::fs::File;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -72,16 +72,11 @@ impl Mapped {
             return from;
         };
         let ahead = self.ahead.get_or_init(|| Ahead::spawn(&self.map));
-        match ahead.as_ref().and_then(|a| a.tx.as_ref()) {
-            Some(tx) => match tx.try_send(done) {
-                Ok(()) => {}
-                // A full queue means the thread is behind: this reading
-                // does it.
-                Err(TrySendError::Full(d) | TrySendError::Disconnected(d)) => {
-                    behind_and_ahead(&self.map, d, WINDOW);
-                }
-            },
-            None => behind_and_ahead(&self.map, done, WINDOW),
+        let tx = ahead.as_ref().and_then(|a| a.tx.as_ref());
+        // No thread, or its queue is full (it is behind): this reading
+        // does it.
+        if tx.is_none_or(|tx| tx.try_send(done).is_err()) {
+            behind_and_ahead(&self.map, done, WINDOW);
         }
         done.to
     }
