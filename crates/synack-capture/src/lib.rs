@@ -48,6 +48,8 @@ pub struct Totals {
     pub evicted: u64,
     /// Frames a frame filter (`analyze -F`) left out.
     pub filtered_out: u64,
+    /// Threads the pass ran on (see [`analyze_parallel`]).
+    pub threads: usize,
 }
 
 /// Everything found in one file, collected.
@@ -374,6 +376,7 @@ impl Live {
             unmatched: t.unmatched,
             peak_live: t.peak_live,
             evicted: t.evicted,
+            threads: 1,
             ..Totals::default()
         };
         self.tracker.finish_hand(hand);

@@ -39,7 +39,7 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let _ = writeln!(
         o,
-        "{name}: {} {}, {} {} ({}, {:.1} MB {} {:.2} s)",
+        "{name}: {} {}, {} {} ({}, {:.1} MB {} {:.2} s{})",
         t.summary.frames,
         tr("frames", "帧"),
         s.attempts,
@@ -51,7 +51,12 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
         t.summary.format,
         bytes as f64 / 1e6,
         tr("read in", "读取用时"),
-        secs
+        secs,
+        match (zh, t.threads) {
+            (_, 0 | 1) => String::new(),
+            (true, n) => format!(", {n} 个线程"),
+            (false, n) => format!(" on {n} threads"),
+        }
     );
     if t.evicted > 0 {
         let _ = writeln!(

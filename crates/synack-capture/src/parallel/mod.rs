@@ -75,7 +75,7 @@ pub fn analyze_parallel<'a>(
     each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2);
-    match (input.into(), keep) {
+    let mut totals = match (input.into(), keep) {
         (Source::Bytes(bytes), None) => {
             let split = split::Split {
                 bytes,
@@ -105,7 +105,9 @@ pub fn analyze_parallel<'a>(
             };
             dealt::analyze_dealt(src, name, pass, threads, keep, each)
         }
-    }
+    }?;
+    totals.threads = threads;
+    Ok(totals)
 }
 
 /// [`analyze_parallel`] for a caller that only sums the attempts up (a
@@ -139,5 +141,7 @@ pub fn fold_parallel<'a, S: Default + Send>(
         name,
         pass,
     };
-    split::fold_split(split, threads, progress, &fold)
+    let (mut totals, states) = split::fold_split(split, threads, progress, &fold)?;
+    totals.threads = threads;
+    Ok((totals, states))
 }

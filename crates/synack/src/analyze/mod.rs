@@ -84,9 +84,12 @@ pub struct Args {
     /// On two cores here 1.2-1.4x, data-heavy and attempt-heavy captures
     /// alike (each thread still walks the whole file). With
     /// more than 1, attempts come out per thread in order of first frame,
-    /// and `tcp_stream` is unknown (null).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    threads: u16,
+    /// and `tcp_stream` is unknown (null). Default: for --summary of a file
+    /// of 32 MB or more (not compressed, no -F), the cores synack may use,
+    /// up to 4 (the summary is the same but for its peak of attempts held,
+    /// then each thread's summed); otherwise 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    threads: Option<u16>,
     /// Do not check TCP checksums: a capture made on the host that sent
     /// the segments (tcpdump, `synack watch -w`) holds them before the NIC
     /// filled the checksum in, so they look wrong (Wireshark does not check
@@ -157,6 +160,7 @@ fn one_file(
         When::Auto => std::io::stderr().is_terminal(),
     };
     let size = opened.size;
+    let threads = threads(args, &opened, frames.is_some());
     let (input, read, mut bar) = reading(&mut opened, show);
     let mut stats = Stats::default();
     let mut sink = Sink::new(args.format, args.ports, args.verbose);
@@ -185,13 +189,13 @@ fn one_file(
         }
     };
     let keep = (filtered, &mut wanted as &mut dyn FnMut(&Frame<'_>) -> bool);
-    let result = if args.summary && args.threads > 1 && !filtered {
-        summed(args, &name, input, at).map(|(t, s)| {
+    let result = if args.summary && threads > 1 && !filtered {
+        summed(args, threads, &name, input, at).map(|(t, s)| {
             stats = s;
             t
         })
     } else {
-        pass(args, &name, input, keep, at, each)
+        pass(args, threads, &name, input, keep, at, each)
     };
     if let Some(b) = bar.as_mut() {
         b.at(size);
@@ -226,6 +230,26 @@ fn one_file(
         lang,
         (size, secs, args.verbose),
     )
+}
+
+/// Files smaller than this are summed up on one thread by default: a
+/// second saves little there, and one thread's peak of attempts held is
+/// exact.
+const THREADS_FROM: u64 = 32 << 20;
+
+/// The threads of a pass: `--threads`, or by default, for a summary of a
+/// mapped file of [`THREADS_FROM`] bytes or more without -F, the cores
+/// this process may use, up to 4 (each thread walks every frame, so more
+/// would gain less; two were measured).
+fn threads(args: &Args, opened: &crate::input::Opened, filtered: bool) -> usize {
+    if let Some(n) = args.threads {
+        return usize::from(n);
+    }
+    let mapped = matches!(opened.input, Input::Mapped(_));
+    if !args.summary || filtered || !mapped || opened.size < THREADS_FROM {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// What a pass reads, with its progress: a stream is counted as it is read
@@ -286,6 +310,7 @@ fn kept(args: &Args, a: &synack_capture::Attempt) -> bool {
 /// the sums are merged.
 fn summed(
     args: &Args,
+    threads: usize,
     name: &str,
     input: Source<'_>,
     at: impl FnMut(u64),
@@ -296,7 +321,6 @@ fn summed(
             s.add(a);
         }
     };
-    let threads = usize::from(args.threads);
     let (totals, parts) = synack_capture::fold_parallel(input, name, how, threads, at, fold)?;
     let mut stats = Stats::default();
     for p in parts {
@@ -308,6 +332,7 @@ fn summed(
 /// One pass over the file, on one thread or on `--threads`.
 fn pass(
     args: &Args,
+    threads: usize,
     name: &str,
     input: Source<'_>,
     (filtered, keep): (bool, &mut dyn FnMut(&Frame<'_>) -> bool),
@@ -315,7 +340,6 @@ fn pass(
     each: impl FnMut(&synack_capture::Attempt),
 ) -> Result<synack_capture::Totals, synack_capture::CaptureError> {
     let how = settings(args);
-    let threads = usize::from(args.threads);
     if threads > 1 {
         let keep = filtered.then_some(keep);
         return synack_capture::analyze_parallel(input, name, how, threads, keep, at, each);

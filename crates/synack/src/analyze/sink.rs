@@ -239,6 +239,7 @@ fn json_tail(
         "frames_filtered_out": t.filtered_out,
         "peak_attempts_in_memory": t.peak_live,
         "evicted_attempts": t.evicted,
+        "threads": t.threads,
         "summary": s.to_json(),
     });
     if let (Some(p), Some(obj)) = (ports, tail.as_object_mut()) {

@@ -1,0 +1,103 @@
+//! How many threads `synack analyze` takes when `--threads` is not given:
+//! a summary of a large file is summed up on the cores it may use, and
+//! says so; anything else stays on one thread (per-attempt records keep
+//! their `tcp_stream` and their order).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn synack(args: &[&str], file: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .arg(file)
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The file's object of a `--format json` summary.
+fn summary(args: &[&str], file: &Path) -> Value {
+    let mut all = vec![
+        "analyze",
+        "--summary",
+        "--format",
+        "json",
+        "--progress",
+        "never",
+    ];
+    all.extend_from_slice(args);
+    let v: Value = serde_json::from_slice(&synack(&all, file).stdout).unwrap();
+    v["files"][0].clone()
+}
+
+/// A generated data-heavy capture of `mb` megabytes.
+fn capture(dir: &Path, mb: u64) -> PathBuf {
+    let path = dir.join(format!("data-{mb}.pcap"));
+    let cfg = synack_capture::synth::SynthConfig {
+        target_bytes: mb << 20,
+        ..Default::default()
+    };
+    synack_capture::synth::write(std::fs::File::create(&path).unwrap(), &cfg).unwrap();
+    path
+}
+
+#[test]
+fn a_large_files_summary_takes_the_cores_and_says_so() {
+    let dir = std::env::temp_dir().join(format!("synack-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (big, small) = (capture(&dir, 40), capture(&dir, 4));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+
+    let auto = summary(&[], &big);
+    let one = summary(&["--threads", "1"], &big);
+    assert_eq!(auto["threads"], cores);
+    assert_eq!(one["threads"], 1);
+    // The same counts, outcomes and diagnoses; only the peak held is then
+    // each thread's summed (an upper bound).
+    for k in [
+        "summary",
+        "frames",
+        "evicted_attempts",
+        "segments_outside_attempts",
+    ] {
+        assert_eq!(auto[k], one[k], "{k}");
+    }
+    assert!(auto["summary"]["attempts"].as_u64().unwrap() > 1000);
+    assert!(auto["peak_attempts_in_memory"].as_u64() >= one["peak_attempts_in_memory"].as_u64());
+
+    // Asked for, taken; a small file takes one.
+    assert_eq!(summary(&["--threads", "3"], &big)["threads"], 3);
+    assert_eq!(summary(&[], &small)["threads"], 1);
+
+    // The text summary names the threads when there are several.
+    let text = synack(&["analyze", "--summary", "--progress", "never"], &big);
+    let head = String::from_utf8_lossy(&text.stdout);
+    let head = head.lines().next().unwrap_or_default();
+    assert_eq!(
+        head.contains(&format!(" on {cores} threads)")),
+        cores > 1,
+        "{head}"
+    );
+    let text = synack(&["analyze", "--summary", "--threads", "1"], &big);
+    assert!(!String::from_utf8_lossy(&text.stdout).contains(" threads)"));
+
+    // Records of their own stay on one thread: tshark's stream numbers
+    // are known.
+    let jsonl = synack(&["analyze", "--format", "jsonl"], &big);
+    let records: Vec<Value> = String::from_utf8_lossy(&jsonl.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.len() > 1000);
+    assert!(records.iter().all(|r| r["tcp_stream"].is_u64()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
