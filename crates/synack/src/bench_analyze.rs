@@ -267,6 +267,9 @@ struct Measured {
     held: u64,
     /// synack's memory on a one-SYN capture.
     base: u64,
+    /// Where the limit on attempts held was reached: a one-thread run
+    /// held to half as many, its peak memory and its attempts held.
+    half: Option<(u64, u64)>,
     runs: Rounds,
     tshark: Option<Run>,
 }
@@ -285,7 +288,7 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         eprintln!("{}: left in the page cache as it is ({e})", path.display());
     }
     raw_read(path)?;
-    let (frames, attempts, held) = counts_of(&exe, path)?;
+    let (frames, attempts, held, evicted) = counts_of(&exe, path)?;
     let m = Measured {
         bytes,
         frames,
@@ -293,6 +296,11 @@ fn measure(args: &Args, path: &Path) -> Result<(), String> {
         held,
         runs: rounds(&exe, path, args.runs)?,
         base: baseline_rss(&exe)?,
+        half: if evicted {
+            per_held(&exe, path, held)?
+        } else {
+            None
+        },
         tshark: if args.no_tshark {
             None
         } else {
@@ -382,9 +390,17 @@ fn ratios(m: &Measured) {
         .core
         .as_ref()
         .map_or((one, ""), |c| (c.secs, " on one core"));
+    let margin = match m.half {
+        Some((peak, held)) if held < m.held => format!(
+            "; {} bytes each at the margin (holding {held}: {:.1} MB)",
+            m.runs.one.peak.saturating_sub(peak) / (m.held - held),
+            peak as f64 / 1e6
+        ),
+        _ => String::new(),
+    };
     println!(
         "attempts: {}, {:.0} per second{on}; at most {} held at once, {} bytes each \
-         (peak memory {:.0} MB over the {:.0} MB of a one-SYN run)",
+         (peak memory {:.1} MB over the {:.1} MB of a one-SYN run){margin}",
         m.attempts,
         m.attempts as f64 / secs,
         m.held,
@@ -394,28 +410,75 @@ fn ratios(m: &Measured) {
     );
 }
 
-/// What synack's own JSON summary says of the file: frames, attempts, and
-/// the most attempts held at once.
-fn counts_of(exe: &Path, path: &Path) -> Result<(u64, u64, u64), String> {
-    let out = Command::new(exe)
+/// synack's JSON summary of `path` on one thread (its peak of attempts
+/// held is exact; several threads' are summed), `extra` arguments added,
+/// with the run's figures.
+fn summary_run(
+    exe: &Path,
+    path: &Path,
+    extra: &[&str],
+) -> Result<(serde_json::Value, Run), String> {
+    let t = Instant::now();
+    let c = Command::new(exe)
         .args(["analyze", "--summary", "--format", "json"])
-        // One thread: its peak of attempts held is exact (several threads'
-        // are summed).
         .args(["--progress", "never", "--threads", "1"])
+        .args(extra)
         .arg(path)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    let f = &v["files"][0];
-    let n = |x: &serde_json::Value| {
-        x.as_u64()
-            .ok_or_else(|| format!("{}: not analysed", path.display()))
+    let mut c = c;
+    let mut out = Vec::new();
+    if let Some(mut o) = c.stdout.take() {
+        o.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    }
+    let u = synack_net::wait_usage(&mut c).map_err(|e| e.to_string())?;
+    let run = Run {
+        secs: t.elapsed().as_secs_f64(),
+        peak: u.peak,
+        cpu: u.cpu_s,
     };
+    let v: serde_json::Value = serde_json::from_slice(&out).map_err(|e| e.to_string())?;
+    Ok((v["files"][0].clone(), run))
+}
+
+/// A number of a JSON summary.
+fn count(f: &serde_json::Value, path: &Path) -> Result<u64, String> {
+    f.as_u64()
+        .ok_or_else(|| format!("{}: not analysed", path.display()))
+}
+
+/// What synack's own JSON summary says of the file: frames, attempts, the
+/// most attempts held at once, and whether that was the limit (some were
+/// evicted).
+fn counts_of(exe: &Path, path: &Path) -> Result<(u64, u64, u64, bool), String> {
+    let (f, _) = summary_run(exe, path, &[])?;
     Ok((
-        n(&f["frames"])?,
-        n(&f["summary"]["attempts"])?,
-        n(&f["peak_attempts_in_memory"])?,
+        count(&f["frames"], path)?,
+        count(&f["summary"]["attempts"], path)?,
+        count(&f["peak_attempts_in_memory"], path)?,
+        count(&f["evicted_attempts"], path)? > 0,
     ))
+}
+
+/// For the memory each attempt held takes at the margin, where the
+/// limit on attempts held was reached: the peak memory of a run held to
+/// half as many by `--max-attempts` (both then evict all along, the same
+/// way), with its attempts held; what does not grow with the attempts (the
+/// program, the file's pages mapped ahead of the reading) cancels out of
+/// the difference. `None` when too few are held to halve.
+fn per_held(exe: &Path, path: &Path, held: u64) -> Result<Option<(u64, u64)>, String> {
+    if held < 2 {
+        return Ok(None);
+    }
+    let half = (held / 2).to_string();
+    let (f, run) = summary_run(exe, path, &["--max-attempts", &half])?;
+    Ok(Some((
+        run.peak,
+        count(&f["peak_attempts_in_memory"], path)?,
+    )))
 }
 
 /// synack's peak memory on a capture of one SYN: what the process needs
