@@ -132,10 +132,17 @@ fn threads_find_what_one_thread_finds() {
             |a| alone.add(a),
         )
         .unwrap();
-        for threads in [2, 3] {
+        // In memory each thread walks the file; from a stream one reads
+        // and deals, and the others fold.
+        for (threads, streamed) in [(2, false), (3, false), (2, true), (3, true)] {
             let fold = |s: &mut Stats, a: &synack_capture::Attempt| s.add(a);
-            let (_, parts) = fold_parallel(
-                &bytes[..],
+            let input = if streamed {
+                synack_capture::reader::Source::stream(&bytes[..])
+            } else {
+                synack_capture::reader::Source::Bytes(&bytes[..])
+            };
+            let (t, parts) = fold_parallel(
+                input,
                 name,
                 Pass::new(synack_capture::track::MAX_LIVE),
                 threads,
@@ -143,7 +150,8 @@ fn threads_find_what_one_thread_finds() {
                 fold,
             )
             .unwrap();
-            assert_eq!(parts.len(), threads);
+            assert_eq!(t.threads, threads);
+            assert_eq!(parts.len(), if streamed { threads - 1 } else { threads });
             let mut merged = Stats::default();
             for p in parts {
                 merged.merge(p);
@@ -151,7 +159,7 @@ fn threads_find_what_one_thread_finds() {
             assert_eq!(
                 merged.to_json(),
                 alone.to_json(),
-                "{name}, {threads} threads"
+                "{name}, {threads} threads, streamed: {streamed}"
             );
         }
     }

@@ -1,7 +1,7 @@
 //! How many threads `synack analyze` takes when `--threads` is not given:
 //! a summary of a large file is summed up on the cores it may use, and
-//! says so; anything else stays on one thread (per-attempt records keep
-//! their `tcp_stream` and their order).
+//! says so, as is one of a stream; anything else stays on one thread
+//! (per-attempt records keep their `tcp_stream` and their order).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ fn capture(dir: &Path, mb: u64) -> PathBuf {
 }
 
 #[test]
-fn a_large_files_summary_takes_the_cores_and_says_so() {
+fn a_summary_of_a_large_file_or_a_stream_takes_the_cores() {
     let dir = std::env::temp_dir().join(format!("synack-threads-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (big, small) = (capture(&dir, 40), capture(&dir, 4));
@@ -77,6 +77,19 @@ fn a_large_files_summary_takes_the_cores_and_says_so() {
     // Asked for, taken; a small file takes one.
     assert_eq!(summary(&["--threads", "3"], &big)["threads"], 3);
     assert_eq!(summary(&[], &small)["threads"], 1);
+
+    // A stream (here a compressed file, whose size is not known before it
+    // is read) takes the cores whatever its size: one reads, the others
+    // track, with the same summary.
+    let gz = dir.join("small.pcap.gz");
+    let packed = Command::new("gzip").arg("-c").arg(&small).output().unwrap();
+    assert!(packed.status.success());
+    std::fs::write(&gz, &packed.stdout).unwrap();
+    let streamed = summary(&[], &gz);
+    let alone = summary(&[], &small);
+    assert_eq!(streamed["threads"], cores);
+    assert_eq!(streamed["summary"], alone["summary"]);
+    assert_eq!(streamed["evicted_attempts"], alone["evicted_attempts"]);
 
     // The text summary names the threads when there are several.
     let text = synack(&["analyze", "--summary", "--progress", "never"], &big);

@@ -2,7 +2,8 @@
 //! frames and deals each segment (and each ICMP error, by the 4-tuple it
 //! quotes) to one of `threads - 1` trackers by a hash of its 4-tuple, so every
 //! attempt stays on one thread; the attempts come back to the caller's
-//! thread, which hands them to `each`. The capture's clock goes with every
+//! thread, which hands them to `each` (or, for a summary, each thread
+//! folds its own, and only the sums come back). The capture's clock goes with every
 //! batch, so attempts are handed out at the same capture times as in one
 //! thread. What differs: the order attempts come out in (each thread's in
 //! order of first frame), `tcp_stream` (tshark numbers conversations in
@@ -39,7 +40,24 @@ struct Counts {
     evicted: u64,
 }
 
-fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: usize) -> Counts {
+impl Counts {
+    fn of(t: &Tracker) -> Counts {
+        Counts {
+            unmatched: t.unmatched,
+            peak_live: t.peak_live,
+            evicted: t.evicted,
+        }
+    }
+}
+
+/// A tracking thread's loop: the segments of each batch added, then
+/// `ended` is given the tracker (to take the attempts that are over);
+/// the tracker when the batches stop.
+fn track(
+    rx: mpsc::Receiver<Batch>,
+    max_live: usize,
+    mut ended: impl FnMut(&mut Tracker),
+) -> Tracker {
     let mut t = Tracker::with_max_live(max_live);
     t.number_streams(false);
     for b in rx {
@@ -50,16 +68,20 @@ fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: u
             }
         }
         t.advance(b.clock);
-        let out: Vec<Attempt> = t.take_ready().collect();
-        if !out.is_empty() && tx.send(out).is_err() {
-            break;
-        }
+        ended(&mut t);
     }
-    let counts = Counts {
-        unmatched: t.unmatched,
-        peak_live: t.peak_live,
-        evicted: t.evicted,
-    };
+    t
+}
+
+/// A tracking thread whose attempts go back to the reading thread.
+fn sending(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: usize) -> Counts {
+    let t = track(rx, max_live, |t| {
+        let out: Vec<Attempt> = t.take_ready().collect();
+        if !out.is_empty() {
+            let _ = tx.send(out);
+        }
+    });
+    let counts = Counts::of(&t);
     let mut rest = t.finish();
     loop {
         let chunk: Vec<Attempt> = rest.by_ref().take(BATCH).collect();
@@ -70,6 +92,85 @@ fn worker(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: u
     counts
 }
 
+/// A tracking thread that folds its attempts into a state of its own,
+/// where they end (no attempt crosses threads).
+fn folding<S: Default>(
+    rx: mpsc::Receiver<Batch>,
+    max_live: usize,
+    fold: &impl Fn(&mut S, &Attempt),
+) -> (Counts, S) {
+    let mut state = S::default();
+    let mut each = |a: &Attempt| fold(&mut state, a);
+    let t = track(rx, max_live, |t| t.each_ready(&mut each));
+    let counts = Counts::of(&t);
+    t.finish_each(&mut each);
+    (counts, state)
+}
+
+/// Read `input` on this thread and deal its segments to `senders` by
+/// 4-tuple, in batches; `between` is called after each full batch sent.
+fn deal<'a>(
+    input: impl Into<reader::Source<'a>>,
+    name: &str,
+    checksums: bool,
+    senders: &[mpsc::SyncSender<Batch>],
+    mut keep: impl FnMut(&Frame<'_>) -> bool,
+    mut between: impl FnMut(),
+) -> Result<Totals, CaptureError> {
+    let n = senders.len();
+    let part = |a: SocketAddr, b: SocketAddr| super::part(a, b, n);
+    let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
+    let (mut unreadable, mut filtered_out, mut clock) = (0u64, 0u64, 0f64);
+    let send = |i: usize, items: Vec<Item>, clock: f64| {
+        if let Some(tx) = senders.get(i) {
+            let _ = tx.send(Batch { items, clock });
+        }
+    };
+    let summary = reader::read(input, name, |f| {
+        if !keep(&f) {
+            filtered_out += 1;
+            return;
+        }
+        clock = clock.max(f.ts);
+        let (i, item) = match segment(&f, checksums) {
+            Some(s) => (part(s.src, s.dst), Item::Seg(s)),
+            None => match icmp(&f) {
+                Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
+                None => {
+                    if f.truncated {
+                        unreadable += 1;
+                    }
+                    return;
+                }
+            },
+        };
+        if let Some(b) = batches.get_mut(i) {
+            b.push(item);
+            if b.len() >= BATCH {
+                let full = std::mem::replace(b, Vec::with_capacity(BATCH));
+                send(i, full, clock);
+                between();
+            }
+        }
+    });
+    for (i, b) in batches.into_iter().enumerate() {
+        send(i, b, clock);
+    }
+    Ok(Totals {
+        summary: summary?,
+        unreadable,
+        filtered_out,
+        ..Totals::default()
+    })
+}
+
+/// A thread's counts added to `totals`.
+fn count(totals: &mut Totals, c: &Counts) {
+    totals.unmatched += c.unmatched;
+    totals.peak_live += c.peak_live;
+    totals.evicted += c.evicted;
+}
+
 /// [`crate::analyze_frames`] on `threads` threads (at least 2): this one
 /// reads, `threads - 1` track (each holding `pass.max_live / (threads - 1)`
 /// attempts at most).
@@ -78,12 +179,11 @@ pub(super) fn analyze_dealt<'a>(
     name: &str,
     pass: crate::Pass,
     threads: usize,
-    mut keep: impl FnMut(&Frame<'_>) -> bool,
+    keep: impl FnMut(&Frame<'_>) -> bool,
     mut each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2) - 1;
     let per_thread = (pass.max_live / threads).max(1);
-    let part = |a: SocketAddr, b: SocketAddr| super::part(a, b, threads);
     std::thread::scope(|scope| {
         let (back_tx, back_rx) = mpsc::channel::<Vec<Attempt>>();
         let mut senders = Vec::new();
@@ -91,67 +191,67 @@ pub(super) fn analyze_dealt<'a>(
         for _ in 0..threads {
             let (tx, rx) = mpsc::sync_channel::<Batch>(8);
             let back = back_tx.clone();
-            handles.push(scope.spawn(move || worker(rx, back, per_thread)));
+            handles.push(scope.spawn(move || sending(rx, back, per_thread)));
             senders.push(tx);
         }
         drop(back_tx);
-        let mut batches: Vec<Vec<Item>> = (0..threads).map(|_| Vec::with_capacity(BATCH)).collect();
-        let (mut unreadable, mut filtered_out, mut clock) = (0u64, 0u64, 0f64);
-        let send = |i: usize, items: Vec<Item>, clock: f64| {
-            if let Some(tx) = senders.get(i) {
-                let _ = tx.send(Batch { items, clock });
+        // Whatever came back so far goes out after each batch.
+        let between = || {
+            while let Ok(v) = back_rx.try_recv() {
+                v.iter().for_each(&mut each);
             }
         };
-        let summary = reader::read(input, name, |f| {
-            if !keep(&f) {
-                filtered_out += 1;
-                return;
-            }
-            clock = clock.max(f.ts);
-            let (i, item) = match segment(&f, pass.checksums) {
-                Some(s) => (part(s.src, s.dst), Item::Seg(s)),
-                None => match icmp(&f) {
-                    Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
-                    None => {
-                        if f.truncated {
-                            unreadable += 1;
-                        }
-                        return;
-                    }
-                },
-            };
-            if let Some(b) = batches.get_mut(i) {
-                b.push(item);
-                if b.len() >= BATCH {
-                    let full = std::mem::replace(b, Vec::with_capacity(BATCH));
-                    send(i, full, clock);
-                    // Whatever came back so far goes out now.
-                    while let Ok(v) = back_rx.try_recv() {
-                        v.iter().for_each(&mut each);
-                    }
-                }
-            }
-        });
-        for (i, b) in batches.into_iter().enumerate() {
-            send(i, b, clock);
-        }
+        let read = deal(input, name, pass.checksums, &senders, keep, between);
         drop(senders);
         for v in back_rx {
             v.iter().for_each(&mut each);
         }
-        let mut totals = Totals {
-            summary: summary?,
-            unreadable,
-            filtered_out,
-            ..Totals::default()
-        };
+        let mut totals = read?;
         for h in handles {
             if let Ok(c) = h.join() {
-                totals.unmatched += c.unmatched;
-                totals.peak_live += c.peak_live;
-                totals.evicted += c.evicted;
+                count(&mut totals, &c);
             }
         }
         Ok(totals)
+    })
+}
+
+/// The same, each tracking thread folding its attempts with `fold` into
+/// a state of its own (see [`super::fold_parallel`]); the states in
+/// thread order.
+pub(super) fn fold_dealt<'a, S: Default + Send>(
+    input: impl Into<reader::Source<'a>>,
+    name: &str,
+    pass: crate::Pass,
+    threads: usize,
+    mut progress: impl FnMut(u64),
+    fold: &(impl Fn(&mut S, &Attempt) + Sync),
+) -> Result<(Totals, Vec<S>), CaptureError> {
+    let threads = threads.max(2) - 1;
+    let per_thread = (pass.max_live / threads).max(1);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(8);
+            handles.push(scope.spawn(move || folding(rx, per_thread, fold)));
+            senders.push(tx);
+        }
+        let tell = |f: &Frame<'_>| {
+            if f.number.is_multiple_of(4096) {
+                progress(f.end);
+            }
+            true
+        };
+        let read = deal(input, name, pass.checksums, &senders, tell, || {});
+        drop(senders);
+        let done: Vec<(Counts, S)> = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+        let mut totals = read?;
+        let mut states = Vec::with_capacity(done.len());
+        for (c, state) in done {
+            count(&mut totals, &c);
+            states.push(state);
+        }
+        Ok((totals, states))
     })
 }

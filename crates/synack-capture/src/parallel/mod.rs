@@ -111,11 +111,12 @@ pub fn analyze_parallel<'a>(
 }
 
 /// [`analyze_parallel`] for a caller that only sums the attempts up (a
-/// summary): each thread folds its own into a state of its own with
-/// `fold`, where they end, and the states come back in thread order for the
-/// caller to merge. On bytes in memory (a file) the attempts never cross
-/// threads; anything else is dealt and folded on the caller's thread. The
-/// order attempts are folded in differs from one thread's.
+/// summary): each tracking thread folds its own into a state of its own
+/// with `fold`, where they end, and the states come back in thread order
+/// for the caller to merge (one per thread on bytes in memory, where every
+/// thread tracks; one fewer on a stream, whose reading takes a thread).
+/// No attempt crosses threads. The order attempts are folded in differs
+/// from one thread's.
 pub fn fold_parallel<'a, S: Default + Send>(
     input: impl Into<Source<'a>>,
     name: &str,
@@ -129,10 +130,10 @@ pub fn fold_parallel<'a, S: Default + Send>(
         Source::Bytes(b) => (b, None),
         Source::Mapped(m) => (m.bytes(), Some(m)),
         src => {
-            let mut state = S::default();
-            let each = |a: &Attempt| fold(&mut state, a);
-            let t = analyze_parallel(src, name, pass, threads, None, progress, each)?;
-            return Ok((t, vec![state]));
+            let (mut totals, states) =
+                dealt::fold_dealt(src, name, pass, threads, progress, &fold)?;
+            totals.threads = threads;
+            return Ok((totals, states));
         }
     };
     let split = split::Split {
