@@ -114,3 +114,72 @@ fn a_summary_of_a_large_file_or_a_stream_takes_the_cores() {
     assert!(records.iter().all(|r| r["tcp_stream"].is_u64()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Several files are summed up at once, a file per core, and reported in
+/// the order given, as one after another would be: a file that cannot be
+/// read in the middle is said so and the others are still reported, and
+/// the JSON document holds an object per file read.
+#[test]
+fn several_files_are_summed_up_at_once_and_reported_in_order() {
+    let dir = std::env::temp_dir().join(format!("synack-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A large one first, so that the small ones after it end before it.
+    let mut files = vec![capture(&dir, 24)];
+    files.push(dir.join("missing.pcap"));
+    files.extend((1..=4).map(|mb| capture(&dir, mb)));
+    let run = |extra: &[&str], format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_synack"))
+            .args([
+                "analyze",
+                "--summary",
+                "--progress",
+                "never",
+                "--format",
+                format,
+            ])
+            .args(extra)
+            .args(&files)
+            .env("LANG", "C")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains("missing.pcap"), "{stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The time each took is the only difference.
+    let timeless = |t: String| {
+        t.lines()
+            .map(|l| l.split(" read in ").next().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    let (at_once, in_turn) = (run(&[], "text"), run(&["--threads", "1"], "text"));
+    assert_eq!(timeless(at_once.clone()), timeless(in_turn));
+    let heads: Vec<&str> = at_once
+        .lines()
+        .filter(|l| l.contains(" frames, "))
+        .collect();
+    let names: Vec<String> = files
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(heads.len(), names.len(), "{at_once}");
+    for (h, n) in heads.iter().zip(&names) {
+        assert!(h.starts_with(&format!("{n}: ")), "{h} is not {n}'s");
+    }
+    let json: Value = serde_json::from_str(&run(&[], "json")).unwrap();
+    let read: Vec<&str> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(read, names);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

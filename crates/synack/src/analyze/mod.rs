@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use synack_capture::reader::{Frame, Source};
 use synack_capture::{Filter, Stats};
@@ -20,12 +20,13 @@ mod sink;
 
 use sink::Sink;
 
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 #[command(after_help = "Examples:
   synack analyze trace.pcapng                     summary, then one line per connection attempt
   synack analyze -v trace.pcapng                  every step and every check, with its RFC rule
   synack analyze --lang zh trace.pcapng           the report in Chinese
   synack analyze --summary big.pcap               counts, RTT percentiles, diagnoses and anomalies only
+  synack analyze --summary *.pcap                 a summary per file, several files at once
   synack analyze --filter outcome=half_open,port=443 trace.pcap
   synack analyze -F 'host 10.0.0.1 and port 443' trace.pcap   tcpdump's filter language (libpcap)
   synack analyze --ports trace.pcap               nmap's view: open, closed, filtered, with reasons
@@ -88,7 +89,9 @@ pub struct Args {
     /// `tcp_stream` is unknown (null). Default: for --summary without -F,
     /// the cores synack may use, up to 4, on a file of 32 MB or more or on
     /// a stream (the summary is the same but for its peak of attempts
-    /// held, then each thread's summed); otherwise 1.
+    /// held, then each thread's summed); for --summary of several files,
+    /// a file per core instead (up to 4 at once, each on one thread,
+    /// reported in the order given); otherwise 1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: Option<u16>,
     /// Do not check TCP checksums: a capture made on the host that sent
@@ -138,6 +141,98 @@ enum Fmt {
     Packetdrill,
 }
 
+/// Whether progress is drawn: `auto` draws it when stderr is a terminal.
+fn shown(when: When) -> bool {
+    match when {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => std::io::stderr().is_terminal(),
+    }
+}
+
+/// Files summed up at once: by default, a summary of several files without
+/// -F takes a file per core (up to 4), each on one thread.
+fn files_at_once(args: &Args) -> usize {
+    if !args.summary || args.files.len() < 2 || args.bpf.is_some() || args.threads.is_some() {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    cores.min(args.files.len())
+}
+
+/// A file's summary, made on a thread of its own: its place in the
+/// order given, what its pass returned, what it wrote, and whether that
+/// is a JSON object.
+type Summed = (usize, std::io::Result<Option<()>>, Vec<u8>, bool);
+
+/// The summaries of `args.files`, `at_once` files at a time, each on a
+/// thread of its own, written in the order given (progress, when shown,
+/// counts the bytes of the files done); exit status 1 when a file could
+/// not be read at all.
+fn several(
+    args: &Args,
+    lang: Lang,
+    at_once: usize,
+    out: &mut dyn Write,
+    objects: &mut usize,
+) -> std::io::Result<u8> {
+    let mut one = args.clone();
+    one.threads = Some(1);
+    one.progress = When::Never;
+    let one = &one;
+    let show = shown(args.progress);
+    let sizes: Vec<u64> = args
+        .files
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let mut bar = Bar::new(sizes.iter().sum(), show);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel::<Summed>();
+    std::thread::scope(|scope| {
+        for _ in 0..at_once {
+            let (tx, next) = (tx.clone(), &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = args.files.get(i) else {
+                        return;
+                    };
+                    let (mut buf, mut made) = (Vec::new(), 0);
+                    let r = one_file(one, lang, path, &mut buf, &mut made, &mut None);
+                    if tx.send((i, r, buf, made > 0)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Each file's summary in turn, those done early kept till then.
+        let mut early = std::collections::BTreeMap::new();
+        let (mut code, mut turn, mut done) = (0, 0, 0u64);
+        for (i, r, buf, object) in rx {
+            early.insert(i, (r, buf, object));
+            while let Some((r, buf, object)) = early.remove(&turn) {
+                if object && *objects > 0 {
+                    out.write_all(b",")?;
+                }
+                *objects += usize::from(object);
+                if r?.is_none() {
+                    code = 1;
+                }
+                crate::progress::clear(show);
+                out.write_all(&buf)?;
+                out.flush()?;
+                done += sizes.get(turn).copied().unwrap_or(0);
+                bar.at(done);
+                turn += 1;
+            }
+        }
+        crate::progress::clear(show);
+        Ok(code)
+    })
+}
+
 /// One file's pass; returns `None` when the file could not be read at all.
 fn one_file(
     args: &Args,
@@ -155,11 +250,7 @@ fn one_file(
             return Ok(None);
         }
     };
-    let show = match args.progress {
-        When::Always => true,
-        When::Never => false,
-        When::Auto => std::io::stderr().is_terminal(),
-    };
+    let show = shown(args.progress);
     let size = opened.size;
     let threads = threads(args, &opened, frames.is_some());
     let (input, read, mut bar) = reading(&mut opened, show);
@@ -393,7 +484,11 @@ pub fn run(args: &Args) -> Result<u8, String> {
             write!(out, "{{\"schema\":\"{}\",\"files\":[", report::SCHEMA)?;
         }
         let mut objects = 0;
-        for path in &args.files {
+        let at_once = files_at_once(args);
+        if at_once > 1 {
+            code = several(args, lang, at_once, &mut out, &mut objects)?;
+        }
+        for path in args.files.iter().filter(|_| at_once == 1) {
             if one_file(args, lang, path, &mut out, &mut objects, &mut frames)?.is_none() {
                 code = 1;
             }
