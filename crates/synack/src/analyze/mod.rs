@@ -76,7 +76,9 @@ pub struct Args {
     ports: bool,
     /// Attempts held in memory at once (an attempt that is one SYN so far
     /// takes about 170 bytes, one with more segments a few KB); past this
-    /// the oldest still open is reported early, marked evicted.
+    /// the oldest still open is reported early, marked evicted. Per file:
+    /// several files summed up at once hold as many each (threads on one
+    /// file share them).
     #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
     max_attempts: usize,
     /// Threads, each taking the conversations of its share of 4-tuples: on
