@@ -9,19 +9,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn synack(args: &[&str], file: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .arg(file)
-        .env("LANG", "C")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::synack_ok(
+        args.iter()
+            .map(std::ffi::OsStr::new)
+            .chain([file.as_os_str()]),
+    )
 }
 
 /// The file's object of a `--format json` summary.

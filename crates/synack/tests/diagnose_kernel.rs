@@ -43,15 +43,7 @@ fn kernel_capture(name: &str, args: &[&str]) -> PathBuf {
         file.to_str().unwrap(),
     ];
     a.extend(args);
-    let out = Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(&a)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::synack_ok(&a);
     file
 }
 

@@ -130,3 +130,22 @@ pub fn shell_words(s: &str) -> Vec<String> {
     }
     words
 }
+
+/// `synack ARGS` run to its end, which must be a success (its stderr
+/// says why not).
+#[allow(dead_code)]
+pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .env("LANG", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("synack: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
