@@ -266,3 +266,47 @@ fn the_zeek_log_reads_as_zeek_cut_reads_it() {
     };
     assert_eq!(uids(&text), uids(&String::from_utf8_lossy(&again.stdout)));
 }
+
+/// `--summary --format jsonl` is a line per file holding what the JSON
+/// document's object for that file holds but its attempts; formats that
+/// have no summary refuse `--summary` instead of printing nothing.
+#[test]
+fn a_jsonl_summary_is_a_line_per_file_and_other_formats_refuse_it() {
+    let (Some(a), Some(b)) = (
+        public("chrissanders-synscan.pcapng"),
+        public("tcpdump-tfo-5c1fa7f9ae91.pcap"),
+    ) else {
+        return;
+    };
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    let common = [
+        "analyze",
+        "--summary",
+        "--progress",
+        "never",
+        "--threads",
+        "1",
+    ];
+    let lines = jsonl(&synack(
+        &[&common[..], &["--format", "jsonl", &a, &b]].concat(),
+    ));
+    let doc = synack(&[&common[..], &["--format", "json", &a, &b]].concat());
+    let doc: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
+    let objects = doc["files"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    for (line, object) in lines.iter().zip(objects) {
+        let mut object = object.clone();
+        object.as_object_mut().unwrap().remove("attempts");
+        assert_eq!(line, &object);
+        assert!(line["summary"]["attempts"].as_u64() > Some(0));
+    }
+    for format in ["zeek", "html", "packetdrill"] {
+        let out = synack(&[&common[..], &["--format", format, &a]].concat());
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        assert!(out.stdout.is_empty(), "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--summary"),
+            "{format}"
+        );
+    }
+}

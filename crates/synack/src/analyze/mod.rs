@@ -106,7 +106,8 @@ pub struct Args {
     /// or not, with its rule.
     #[arg(short, long)]
     verbose: bool,
-    /// Only the summary (text), or only the summary object per file (json).
+    /// Only the summary (text), or only the summary object per file (json;
+    /// jsonl: a line per file with it).
     #[arg(long, conflicts_with = "verbose")]
     summary: bool,
     /// Language of the text report (default: from LC_ALL/LC_MESSAGES/LANG).
@@ -257,7 +258,7 @@ fn one_file(
     let threads = threads(args, &opened, frames.is_some());
     let (input, read, mut bar) = reading(&mut opened, show);
     let mut stats = Stats::default();
-    let mut sink = Sink::new(args.format, args.ports, args.verbose);
+    let mut sink = Sink::new(args.format, args.ports, args.verbose, args.summary);
     sink.begin(out, &name, json_objects)?;
     let mut n = 0u64;
     let mut err: Option<std::io::Error> = None;
@@ -457,6 +458,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
         clap::Error::raw(
             clap::error::ErrorKind::ArgumentConflict,
             "--ports is a table: use it with --format text, json or jsonl\n",
+        )
+        .exit();
+    }
+    if args.summary && matches!(args.format, Fmt::Html | Fmt::Zeek | Fmt::Packetdrill) {
+        clap::Error::raw(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--summary is a file's counts: use it with --format text, json or jsonl\n",
         )
         .exit();
     }

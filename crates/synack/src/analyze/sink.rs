@@ -19,7 +19,10 @@ pub(super) enum Sink {
         verbose: bool,
     },
     Json,
-    Jsonl,
+    /// A record per attempt, or with `summary` one per file of its counts.
+    Jsonl {
+        summary: bool,
+    },
     Html {
         drawn: Vec<(u64, Attempt)>,
         left_out: usize,
@@ -64,7 +67,7 @@ fn now() -> i64 {
 }
 
 impl Sink {
-    pub(super) fn new(format: Fmt, ports: bool, verbose: bool) -> Sink {
+    pub(super) fn new(format: Fmt, ports: bool, verbose: bool, summary: bool) -> Sink {
         match (format, ports) {
             (f, true) => Sink::Ports {
                 ports: Ports::default(),
@@ -75,7 +78,7 @@ impl Sink {
                 verbose,
             },
             (Fmt::Json, false) => Sink::Json,
-            (Fmt::Jsonl, false) => Sink::Jsonl,
+            (Fmt::Jsonl, false) => Sink::Jsonl { summary },
             (Fmt::Html, false) => Sink::Html {
                 drawn: Vec::new(),
                 left_out: 0,
@@ -127,7 +130,7 @@ impl Sink {
             Sink::Text { spool, verbose } => {
                 spool.write_all(report::attempt(n, a, *verbose, lang).as_bytes())
             }
-            Sink::Jsonl => jsonl(out, name, a),
+            Sink::Jsonl { .. } => jsonl(out, name, a),
             Sink::Json => {
                 out.write_all(if n == 1 { b"\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, a).map_err(json_io)
@@ -187,7 +190,8 @@ impl Sink {
                 out.write_all(summary().as_bytes())?;
                 spool.copy_to(out)?;
             }
-            Sink::Jsonl => {}
+            Sink::Jsonl { summary: false } => {}
+            Sink::Jsonl { summary: true } => jsonl(out, name, &counts(totals, stats))?,
             Sink::Json => json_tail(out, totals, stats, None)?,
             Sink::Zeek => out.write_all(synack_capture::zeek::footer(now()).as_bytes())?,
             Sink::Packetdrill { kept, left_out } => {
@@ -223,14 +227,9 @@ impl Sink {
     }
 }
 
-/// The rest of a file's JSON object after its attempts.
-fn json_tail(
-    out: &mut dyn Write,
-    t: &Totals,
-    s: &Stats,
-    ports: Option<&Ports>,
-) -> std::io::Result<()> {
-    let mut tail = serde_json::json!({
+/// A file's counts and summary, as its JSON object ends with them.
+fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
+    serde_json::json!({
         "format": t.summary.format,
         "frames": t.summary.frames,
         "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
@@ -241,7 +240,17 @@ fn json_tail(
         "evicted_attempts": t.evicted,
         "threads": t.threads,
         "summary": s.to_json(),
-    });
+    })
+}
+
+/// The rest of a file's JSON object after its attempts.
+fn json_tail(
+    out: &mut dyn Write,
+    t: &Totals,
+    s: &Stats,
+    ports: Option<&Ports>,
+) -> std::io::Result<()> {
+    let mut tail = counts(t, s);
     if let (Some(p), Some(obj)) = (ports, tail.as_object_mut()) {
         let rows: Vec<_> = p.rows().collect();
         obj.insert("ports".into(), serde_json::to_value(rows).map_err(json_io)?);
