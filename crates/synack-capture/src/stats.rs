@@ -97,6 +97,8 @@ impl Histogram {
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
     pub attempts: u64,
+    /// Attempts a filter (`analyze --filter`) left out of the counts.
+    pub left_out: u64,
     /// Attempts by outcome, in the order of [`Outcome::ALL`] (an array,
     /// not a map: every attempt of a scan counts here).
     by_outcome: [u64; Outcome::ALL.len()],
@@ -171,6 +173,7 @@ impl Stats {
     /// Add `other`'s totals (another thread's share of the same file).
     pub fn merge(&mut self, other: Stats) {
         self.attempts += other.attempts;
+        self.left_out += other.left_out;
         for (n, o) in self.by_outcome.iter_mut().zip(other.by_outcome) {
             *n += o;
         }
@@ -256,6 +259,7 @@ impl Stats {
             .collect();
         serde_json::json!({
             "attempts": self.attempts,
+            "attempts_left_out": self.left_out,
             "outcomes": outcomes,
             "handshake_rtt_s": {
                 "count": self.rtt.len(),

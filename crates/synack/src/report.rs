@@ -39,7 +39,7 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let _ = writeln!(
         o,
-        "{name}: {} {}, {} {} ({}, {:.1} MB {} {:.2} s{})",
+        "{name}: {} {}, {} {}{} ({}, {:.1} MB {} {:.2} s{})",
         t.summary.frames,
         tr("frames", "帧"),
         s.attempts,
@@ -47,6 +47,11 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
             (true, _) => "次连接尝试",
             (false, 1) => "connection attempt",
             (false, _) => "connection attempts",
+        },
+        match (zh, s.left_out) {
+            (_, 0) => String::new(),
+            (true, n) => format!("经 --filter 保留, {n} 次未计入"),
+            (false, n) => format!(" kept by --filter, {n} left out"),
         },
         t.summary.format,
         bytes as f64 / 1e6,

@@ -310,3 +310,59 @@ fn a_jsonl_summary_is_a_line_per_file_and_other_formats_refuse_it() {
         );
     }
 }
+
+/// A summary under `--filter` counts the attempts it kept and says how
+/// many it left out, on one thread and on two: with the kept ones they
+/// are every attempt of the file.
+#[test]
+fn a_filtered_summary_says_what_it_left_out() {
+    let Some(scan) = public("chrissanders-synscan.pcapng") else {
+        return;
+    };
+    let scan = scan.display().to_string();
+    let summary = |extra: &[&str]| {
+        let args = [
+            &["analyze", "--summary", "--format", "json"],
+            extra,
+            &[&scan],
+        ]
+        .concat();
+        let out = synack(&args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["files"][0]["summary"].clone()
+    };
+    let all = summary(&[]);
+    assert_eq!(all["attempts_left_out"], 0);
+    for threads in ["1", "2"] {
+        let kept = summary(&["--filter", "outcome=refused", "--threads", threads]);
+        let (k, l) = (
+            kept["attempts"].as_u64(),
+            kept["attempts_left_out"].as_u64(),
+        );
+        assert_eq!(k, kept["outcomes"]["refused"].as_u64());
+        assert!(k > Some(0) && l > Some(0), "{kept}");
+        assert_eq!(k.zip(l).map(|(k, l)| k + l), all["attempts"].as_u64());
+        let text = synack(&[
+            "analyze",
+            "--summary",
+            "--filter",
+            "outcome=refused",
+            "--threads",
+            threads,
+            &scan,
+        ]);
+        let head = String::from_utf8_lossy(&text.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let said = format!(
+            "{} connection attempts kept by --filter, {} left out",
+            k.unwrap_or(0),
+            l.unwrap_or(0)
+        );
+        assert!(head.contains(&said), "{head}");
+    }
+    let text = synack(&["analyze", "--summary", &scan]);
+    assert!(!String::from_utf8_lossy(&text.stdout).contains("--filter"));
+}

@@ -231,7 +231,16 @@ fn binary() -> String {
         let dir = std::env::temp_dir().join(format!("synack-live-{}", std::process::id()));
         let to = dir.join("synack");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_synack"), &to).unwrap();
+        // Copied by a process of its own: a file this process held open
+        // for writing would be inherited by any command another test
+        // spawns meanwhile, and running it would fail as busy (ETXTBSY)
+        // until that command's exec closed it.
+        let cp = std::process::Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_synack"))
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(cp.success(), "cp: {cp}");
         use std::os::unix::fs::PermissionsExt;
         for p in [&dir, &to] {
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();

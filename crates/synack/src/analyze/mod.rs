@@ -271,7 +271,11 @@ fn one_file(
         }
     };
     let each = |a: &synack_capture::Attempt| {
-        if err.is_some() || !kept(args, a) {
+        if err.is_some() {
+            return;
+        }
+        if !kept(args, a) {
+            stats.left_out += 1;
             return;
         }
         n += 1;
@@ -415,6 +419,8 @@ fn summed(
     let fold = |s: &mut Stats, a: &synack_capture::Attempt| {
         if kept(args, a) {
             s.add(a);
+        } else {
+            s.left_out += 1;
         }
     };
     let (totals, parts) = synack_capture::fold_parallel(input, name, how, threads, at, fold)?;
