@@ -1,12 +1,52 @@
-//! Any bytes as a pcap or pcapng file, through what `synack analyze` uses.
+//! Any bytes as a pcap or pcapng file, through what `synack analyze` uses:
+//! one thread, its words and its summary; two threads walking the bytes,
+//! and a stream dealt to a thread that sums up, which must find as many
+//! attempts.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use synack_capture::reader::Source;
+use synack_capture::{Pass, Stats, narrate, track::MAX_LIVE};
+use synack_explain::Lang;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = synack_capture::analyze_each(data, "fuzz", |a| {
+    let mut stats = Stats::default();
+    let one = synack_capture::analyze_each(data, "fuzz", |a| {
         // The report is built from these; they must be usable.
         let _ = a.outcome.name();
         assert!(a.history.len() <= 200, "history bounded: {}", a.history);
+        for lang in [Lang::En, Lang::Zh] {
+            a.checks.iter().for_each(|c| drop(narrate::check(c, lang)));
+            a.steps.iter().for_each(|s| drop(narrate::step(s, lang)));
+            a.diagnosis
+                .iter()
+                .for_each(|d| drop(narrate::diagnosis(d, lang)));
+        }
+        stats.add(a);
     });
+    let _ = stats.to_json();
+    let Ok(_) = one else { return };
+    let mut two = 0u64;
+    let split = synack_capture::analyze_parallel(
+        data,
+        "fuzz",
+        Pass::new(MAX_LIVE),
+        2,
+        None,
+        |_| {},
+        |_| two += 1,
+    );
+    assert!(split.is_ok());
+    assert_eq!(two, stats.attempts, "two threads walking the bytes");
+    let count = |n: &mut u64, _: &synack_capture::Attempt| *n += 1;
+    let dealt = synack_capture::fold_parallel(
+        Source::stream(data),
+        "fuzz",
+        Pass::new(MAX_LIVE),
+        2,
+        |_| {},
+        count,
+    );
+    let counted: u64 = dealt.map_or(0, |(_, parts)| parts.iter().sum());
+    assert_eq!(counted, stats.attempts, "a stream dealt to a thread");
 });

@@ -75,6 +75,37 @@ fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
     segment_with(frame, checksums, |_| {})
 }
 
+/// A frame's IP packet, parsed, and its TCP header's 20 fixed bytes:
+/// `None` when it holds no TCP segment the tracker takes (such a frame
+/// moves no clock either).
+#[inline]
+fn tcp_part<'a>(
+    frame: &reader::Frame<'a>,
+) -> Option<(&'a [u8], synack_wire::ip::IpTcp<'a>, &'a [u8; 20])> {
+    let ip = link::ip_packet(frame.linktype, frame.data)?;
+    let p = if frame.truncated {
+        parse_ip_truncated(ip)
+    } else {
+        parse_ip(ip, false)
+    }
+    .ok()?;
+    let (hdr, _) = p.tcp.split_first_chunk::<20>()?;
+    Some((ip, p, hdr))
+}
+
+/// The two ends of a frame's TCP segment, when it is one the tracker
+/// takes.
+pub(crate) fn segment_ends(
+    frame: &reader::Frame<'_>,
+) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+    let (_, p, hdr) = tcp_part(frame)?;
+    let h = Fixed::of(hdr);
+    Some((
+        std::net::SocketAddr::new(p.ip.src, h.src_port),
+        std::net::SocketAddr::new(p.ip.dst, h.dst_port),
+    ))
+}
+
 /// The same, `early` told the segment's ends and flags as soon as they are
 /// read, before the checksum and the options: time for the cache to fetch
 /// what the segment will need next.
@@ -84,15 +115,8 @@ fn segment_with(
     checksums: bool,
     early: impl FnOnce(&Early),
 ) -> Option<Seg> {
-    let ip = link::ip_packet(frame.linktype, frame.data)?;
-    let p = if frame.truncated {
-        parse_ip_truncated(ip)
-    } else {
-        parse_ip(ip, false)
-    }
-    .ok()?;
+    let (ip, p, hdr) = tcp_part(frame)?;
     let t = p.tcp;
-    let (hdr, _) = t.split_first_chunk::<20>()?;
     // A header cut short still has its 20 fixed bytes; options may be partial.
     let hl = usize::from(hdr[12] >> 4) * 4;
     let h = Fixed::of(hdr);

@@ -164,3 +164,65 @@ fn threads_find_what_one_thread_finds() {
         }
     }
 }
+
+/// Only a TCP segment moves the capture's clock, as on one thread: a
+/// frame of another protocol, or one whose TCP header is cut, stamped
+/// late (a capture's timestamps need not rise) must not end, on another
+/// thread or at a tracking thread's batch, an attempt whose next SYN
+/// comes after it, nor stretch how long an unanswered SYN was watched.
+#[test]
+fn only_segments_move_the_clock_on_every_thread() {
+    use synack_wire::{TcpFlags, TcpOptions};
+    let (c, s) = ("10.0.0.1", "10.0.0.2");
+    let at = |port: u16| -> (std::net::SocketAddr, std::net::SocketAddr) {
+        (
+            format!("{c}:{port}").parse().unwrap(),
+            format!("{s}:80").parse().unwrap(),
+        )
+    };
+    let seg = |port: u16, from_client: bool, flags: TcpFlags, seq: u32, ack: u32| {
+        let (a, b) = at(port);
+        let (src, dst) = if from_client { (a, b) } else { (b, a) };
+        synth::ip_segment(src, dst, flags, seq, ack, 0, TcpOptions::default()).unwrap()
+    };
+    // An IPv4 header of `proto` and `len` bytes in all, between the ends.
+    let other = |proto: u8, len: u16| {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p.resize(usize::from(len), 0);
+        p
+    };
+    let mut frames = Vec::new();
+    for port in 40_000..40_016 {
+        let t = f64::from(port - 40_000) * 0.001;
+        frames.push((t, seg(port, true, TcpFlags::SYN, 1000, 0)));
+    }
+    frames.push((1000.0, other(17, 28)));
+    frames.push((2000.0, other(6, 30)));
+    for port in 40_000..40_008 {
+        let t = 0.5 + f64::from(port - 40_000) * 0.001;
+        frames.push((t, seg(port, true, TcpFlags::SYN, 1000, 0)));
+        frames.push((
+            t + 0.0002,
+            seg(port, false, TcpFlags::RST | TcpFlags::ACK, 0, 1001),
+        ));
+    }
+    let bytes = synth::raw_pcap(&frames);
+    let one = records(&bytes, 1, Way::Split);
+    assert_eq!(one.0.len(), 16, "a refused attempt or a lone SYN per port");
+    assert!(
+        one.0
+            .iter()
+            .filter(|r| r.contains("\"outcome\":\"refused\""))
+            .count()
+            == 8
+    );
+    for way in [Way::Split, Way::Dealt] {
+        for threads in [2, 3] {
+            let many = records(&bytes, threads, way);
+            assert_eq!(many.0, one.0, "{threads} threads, {way:?}");
+        }
+    }
+}

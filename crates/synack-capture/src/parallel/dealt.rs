@@ -131,9 +131,12 @@ fn deal<'a>(
             filtered_out += 1;
             return;
         }
-        clock = clock.max(f.ts);
+        // Only a segment moves the clock, as on one thread.
         let (i, item) = match segment(&f, checksums) {
-            Some(s) => (part(s.src, s.dst), Item::Seg(s)),
+            Some(s) => {
+                clock = clock.max(f.ts);
+                (part(s.src, s.dst), Item::Seg(s))
+            }
             None => match icmp(&f) {
                 Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
                 None => {

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use synack_wire::{parse_icmp, parse_ip_truncated};
+use synack_wire::parse_icmp;
 
 use crate::attempt::Attempt;
 use crate::reader::{self, CaptureError, Frame, Mapped, Source};
@@ -24,46 +24,63 @@ const BATCH: usize = 256;
 /// Frames between two looks at the others' progress.
 const EVERY: u64 = 4096;
 
-/// The thread of `n` whose frame this is: by its TCP 4-tuple, or by the one
-/// an ICMP error quotes; 0 for anything else (so thread 0 counts it, as one
-/// thread would).
-fn owner(f: &Frame<'_>, n: usize) -> usize {
-    let Some(ip) = link::ip_packet(f.linktype, f.data) else {
-        return 0;
-    };
-    match plain_tcp(ip) {
-        Some(h) => super::share(h, n),
-        None => parsed_owner(ip, n),
-    }
+/// Whose a frame is, of `n` threads, and whether it moves the capture's
+/// clock (a TCP segment the tracker takes does; on one thread nothing else
+/// would, so here nothing else may).
+#[derive(Clone, Copy)]
+struct Owner {
+    thread: usize,
+    clock: bool,
 }
 
-/// [`owner`] the long way: the packet parsed.
-fn parsed_owner(ip: &[u8], n: usize) -> usize {
-    if let Ok(p) = parse_ip_truncated(ip) {
-        let Some(&[a, b, c, d]) = p.tcp.get(..4) else {
-            return 0;
+/// A frame's [`Owner`]: by its TCP 4-tuple, or by the one an ICMP error
+/// quotes; thread 0 for anything else (so thread 0 counts it, as one
+/// thread would).
+fn owner(f: &Frame<'_>, n: usize) -> Owner {
+    let Some(ip) = link::ip_packet(f.linktype, f.data) else {
+        return Owner {
+            thread: 0,
+            clock: false,
         };
-        let src = std::net::SocketAddr::new(p.ip.src, u16::from_be_bytes([a, b]));
-        let dst = std::net::SocketAddr::new(p.ip.dst, u16::from_be_bytes([c, d]));
-        return super::part(src, dst, n);
+    };
+    if let Some(h) = plain_tcp(ip, f.truncated) {
+        return Owner {
+            thread: super::share(h, n),
+            clock: true,
+        };
     }
-    match parse_icmp(ip, false) {
+    if let Some((src, dst)) = crate::segment_ends(f) {
+        return Owner {
+            thread: super::part(src, dst, n),
+            clock: true,
+        };
+    }
+    let thread = match parse_icmp(ip, false) {
         Ok(e) => super::part(e.quoted_src, e.quoted_dst, n),
         Err(_) => 0,
+    };
+    Owner {
+        thread,
+        clock: false,
     }
 }
 
 /// The conversation hash of an IPv4 packet without options or an IPv6 one
-/// without extension headers, carrying TCP, unfragmented, with the ports
-/// in it, read from the bytes where they are: what [`super::part`] gives
-/// for the addresses `parse_ip_truncated` would find in it. `None` for
-/// anything else (which then takes the parsing way).
+/// without extension headers, unfragmented, carrying a whole fixed TCP
+/// header within its length (and, but for a frame cut by the snap
+/// length, within the bytes captured), read from the bytes where they are:
+/// what [`super::part`] gives for the ends `crate::segment_ends` finds in
+/// it, which finds a segment wherever this does. `None` for anything else
+/// (which then takes the parsing way).
 #[inline]
-fn plain_tcp(ip: &[u8]) -> Option<u64> {
+fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
     let be16 = |i: usize| Some(u16::from_be_bytes([*ip.get(i)?, *ip.get(i + 1)?]));
+    // The packet's end by its own length: within what was captured, or
+    // cut at it when the frame was cut.
+    let end = |claimed: usize| (claimed <= ip.len() || truncated).then(|| claimed.min(ip.len()));
     let (a, b, tcp) = match *ip.first()? {
         0x45 => {
-            let whole = usize::from(be16(2)?).min(ip.len()) >= 24;
+            let whole = end(usize::from(be16(2)?))? >= 40;
             let unfragmented = be16(6)? & 0x3fff == 0;
             if !whole || !unfragmented || *ip.get(9)? != 6 {
                 return None;
@@ -71,7 +88,7 @@ fn plain_tcp(ip: &[u8]) -> Option<u64> {
             (ip.get(12..16)?, ip.get(16..20)?, 20)
         }
         v if v >> 4 == 6 => {
-            if (40 + usize::from(be16(4)?)).min(ip.len()) < 44 || *ip.get(6)? != 6 {
+            if end(40 + usize::from(be16(4)?))? < 60 || *ip.get(6)? != 6 {
                 return None;
             }
             (ip.get(8..24)?, ip.get(24..40)?, 40)
@@ -101,9 +118,10 @@ fn walk(
         if f.number.is_multiple_of(EVERY) {
             tick(f.end);
         }
-        if owner(&f, n) == me {
+        let o = owner(&f, n);
+        if o.thread == me {
             live.frame_to(&f, hand);
-        } else {
+        } else if o.clock {
             live.tick_to(f.ts, hand);
         }
     })?;
@@ -383,9 +401,11 @@ mod tests {
     use super::*;
     use synack_wire::{TcpFlags, TcpOptions};
 
-    /// Every packet the bytes-only way takes gets the thread parsing gives
-    /// it; the ones it must leave (fragments, IP options, not TCP, cut
-    /// before the ports) it leaves.
+    /// Every packet the bytes-only way takes is a segment the tracker
+    /// takes, and gets the thread parsing gives it; the ones it must leave
+    /// (fragments, IP options, not TCP, cut before the header's end, longer
+    /// than captured in a frame not said to be cut) it leaves, and a frame
+    /// moves the other threads' clocks exactly when it is a segment.
     #[test]
     fn the_quick_owner_is_the_parsed_one() {
         let ends = [
@@ -428,23 +448,41 @@ mod tests {
                     variants.extend([ext, cut]);
                 }
                 for (i, v) in variants.iter().enumerate() {
-                    let fast = plain_tcp(v);
-                    assert_eq!(fast.is_some(), i < 2, "{src} variant {i}");
-                    for n in 2..6 {
-                        if let Some(h) = fast {
-                            quick += 1;
-                            assert_eq!(
-                                super::super::share(h, n),
-                                parsed_owner(v, n),
-                                "{src} variant {i}"
-                            );
-                            assert_eq!(parsed_owner(v, n), super::super::part(src, dst, n));
+                    for truncated in [false, true] {
+                        let f = Frame {
+                            number: 1,
+                            ts: 0.0,
+                            ts_ns: 0,
+                            interface: 0,
+                            linktype: 101,
+                            data: v,
+                            truncated,
+                            wire_len: u32::try_from(p.len()).unwrap(),
+                            end: 0,
+                        };
+                        let fast = plain_tcp(v, truncated);
+                        let found = crate::segment_ends(&f);
+                        let whole = i == 0 || (i == 1 && truncated);
+                        assert_eq!(fast.is_some(), whole, "{src} variant {i} {truncated}");
+                        if whole {
+                            assert_eq!(found, Some((src, dst)), "{src} variant {i}");
+                        }
+                        for n in 2..6 {
+                            let o = owner(&f, n);
+                            assert_eq!(o.clock, found.is_some(), "{src} variant {i}");
+                            if let Some((s, d)) = found {
+                                assert_eq!(o.thread, super::super::part(s, d, n));
+                            }
+                            if let Some(h) = fast {
+                                quick += 1;
+                                assert_eq!(super::super::share(h, n), o.thread);
+                            }
                         }
                     }
                 }
             }
         }
-        assert_eq!(quick, 4 * 2 * 2 * 4);
+        assert_eq!(quick, 4 * 2 * 3 * 4);
     }
 
     /// A scan's conversations (one address, ports counting up) spread
