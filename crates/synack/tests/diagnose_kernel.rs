@@ -24,15 +24,10 @@ use synack_engine::Config;
 use synack_net::harness::{KernelRun, SEC, in_lab};
 use synack_net::{Dir, Fault, NetError};
 
-fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("synack-diag-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// `synack explain --peer linux` with these arguments, its capture.
-fn kernel_capture(name: &str, args: &[&str]) -> PathBuf {
-    let file = dir().join(format!("{name}.pcap"));
+/// `synack explain --peer linux` with these arguments, its capture (in
+/// `scratch`).
+fn kernel_capture(scratch: &common::Scratch, name: &str, args: &[&str]) -> PathBuf {
+    let file = scratch.join(&format!("{name}.pcap"));
     let mut a = vec![
         "explain",
         "--peer",
@@ -158,12 +153,17 @@ fn a_firewall_reject_is_diagnosed_from_the_icmp_error_v4_and_v6() {
     if !common::can_make_namespaces() {
         return;
     }
+    let scratch = common::Scratch::new("diag");
     for v6 in [false, true] {
         let mut args = vec!["--scenario", "unreachable"];
         if v6 {
             args.push("--ipv6");
         }
-        let file = kernel_capture(if v6 { "unreachable6" } else { "unreachable" }, &args);
+        let file = kernel_capture(
+            &scratch,
+            if v6 { "unreachable6" } else { "unreachable" },
+            &args,
+        );
         let all = attempts(&file);
         assert_eq!(all.len(), 1, "{all:#?}");
         let d = all[0].diagnosis.clone().expect("a diagnosis");
@@ -196,8 +196,13 @@ fn a_dropping_firewall_is_no_response_with_the_kernels_own_schedule() {
     if !common::can_make_namespaces() {
         return;
     }
+    let scratch = common::Scratch::new("diag");
     // The kernel connects; synack's side drops every SYN.
-    let file = kernel_capture("filtered", &["--scenario", "filtered", "--role", "server"]);
+    let file = kernel_capture(
+        &scratch,
+        "filtered",
+        &["--scenario", "filtered", "--role", "server"],
+    );
     let all = attempts(&file);
     assert_eq!(all.len(), 1);
     let d = all[0].diagnosis.clone().unwrap();
@@ -227,7 +232,8 @@ fn a_full_accept_queue_shows_as_a_synack_after_the_ack() {
     if !common::can_make_namespaces() {
         return;
     }
-    let file = kernel_capture("accept-queue", &["--scenario", "accept-queue"]);
+    let scratch = common::Scratch::new("diag");
+    let file = kernel_capture(&scratch, "accept-queue", &["--scenario", "accept-queue"]);
     let all = attempts(&file);
     let after_ack: Vec<&Attempt> = all
         .iter()
@@ -278,6 +284,7 @@ fn ordinary_kernel_handshakes_need_no_diagnosis_and_odd_ones_get_theirs() {
     if !common::can_make_namespaces() {
         return;
     }
+    let scratch = common::Scratch::new("diag");
     for (scenario, want) in [
         ("normal", vec![None]),
         // A lost SYN-ACK, recovered: retransmissions, nothing odd.
@@ -293,7 +300,7 @@ fn ordinary_kernel_handshakes_need_no_diagnosis_and_odd_ones_get_theirs() {
             vec![None, Some((Id::PortReuse, "challenge-ack"))],
         ),
     ] {
-        let file = kernel_capture(scenario, &["--scenario", scenario]);
+        let file = kernel_capture(&scratch, scenario, &["--scenario", scenario]);
         let all = attempts(&file);
         assert_eq!(ids(&all), want, "{scenario}");
         if let (Some(t), "normal" | "refused") = (tshark_retransmissions(&file), scenario) {
@@ -312,7 +319,8 @@ fn one_direction_of_a_kernel_capture_is_called_one_sided() {
     if !common::can_make_namespaces() {
         return;
     }
-    let file = kernel_capture("data", &["--scenario", "data"]);
+    let scratch = common::Scratch::new("diag");
+    let file = kernel_capture(&scratch, "data", &["--scenario", "data"]);
     assert_eq!(ids(&attempts(&file)), vec![None]);
     let all = attempts(&file);
     let (client, server): (SocketAddr, SocketAddr) = (all[0].client, all[0].server);
@@ -326,7 +334,7 @@ fn one_direction_of_a_kernel_capture_is_called_one_sided() {
             })
             .map(|p| (p.ts, p.bytes.clone()))
             .collect();
-        let cut = dir().join(format!("data-{from}-only.pcap"));
+        let cut = scratch.join(&format!("data-{from}-only.pcap"));
         std::fs::write(&cut, raw_pcap(&one)).unwrap();
         let v = attempts(&cut);
         assert_eq!(v.len(), 1, "{from}: {v:#?}");
@@ -382,8 +390,9 @@ fn a_forced_syn_cookie_is_seen_by_its_silence_and_its_tsval() {
     if !common::can_make_namespaces() {
         return;
     }
+    let scratch = common::Scratch::new("diag");
     let frames = lost_third_ack(true).unwrap();
-    let file = dir().join("cookie.pcap");
+    let file = scratch.join("cookie.pcap");
     std::fs::write(&file, raw_pcap(&frames)).unwrap();
     let all = attempts(&file);
     assert_eq!(all.len(), 2, "{all:#?}");
@@ -398,7 +407,7 @@ fn a_forced_syn_cookie_is_seen_by_its_silence_and_its_tsval() {
     // The same with state kept: the kernel repeats its SYN-ACK, and synack
     // answers it, so the handshake completes late. No cookie.
     let frames = lost_third_ack(false).unwrap();
-    let file = dir().join("no-cookie.pcap");
+    let file = scratch.join("no-cookie.pcap");
     std::fs::write(&file, raw_pcap(&frames)).unwrap();
     let all = attempts(&file);
     assert_eq!(all[0].synack_frames.len(), 2, "{all:#?}");

@@ -59,6 +59,9 @@ struct Net {
     accepted: Arc<AtomicU64>,
     acceptors: Vec<std::thread::JoinHandle<()>>,
     _never_accepts: Vec<TcpListener>,
+    /// synack, copied into `_scratch`, which goes with the pair.
+    bin: String,
+    _scratch: common::Scratch,
 }
 
 fn sockaddr(ip: &str, port: u16) -> SocketAddr {
@@ -120,6 +123,7 @@ impl Net {
                 .map(|ip| synack_net::listen_with_backlog(sockaddr(ip, 90), 0).unwrap())
                 .collect()
         });
+        let scratch = common::Scratch::new("live");
         Net {
             c,
             s,
@@ -127,12 +131,14 @@ impl Net {
             accepted,
             acceptors,
             _never_accepts: never,
+            bin: binary(&scratch),
+            _scratch: scratch,
         }
     }
 
     /// synack in the client namespace, as root or as nobody.
     fn synack(&self, args: &[&str], as_nobody: bool) -> std::process::Output {
-        let bin = binary();
+        let bin = self.bin.clone();
         let mut a: Vec<&str> = Vec::new();
         if as_nobody {
             a.extend([
@@ -223,31 +229,25 @@ impl Drop for Net {
     }
 }
 
-/// The binary, copied where any user may run it (the build directory may
-/// not be open to nobody).
-fn binary() -> String {
-    static COPY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("synack-live-{}", std::process::id()));
-        let to = dir.join("synack");
-        std::fs::create_dir_all(&dir).unwrap();
-        // Copied by a process of its own: a file this process held open
-        // for writing would be inherited by any command another test
-        // spawns meanwhile, and running it would fail as busy (ETXTBSY)
-        // until that command's exec closed it.
-        let cp = std::process::Command::new("cp")
-            .arg(env!("CARGO_BIN_EXE_synack"))
-            .arg(&to)
-            .status()
-            .unwrap();
-        assert!(cp.success(), "cp: {cp}");
-        use std::os::unix::fs::PermissionsExt;
-        for p in [&dir, &to] {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        to.to_string_lossy().into_owned()
-    })
-    .clone()
+/// The binary, copied into `scratch` where any user may run it (the build
+/// directory may not be open to nobody): its path.
+fn binary(scratch: &common::Scratch) -> String {
+    let to = scratch.join("synack");
+    // Copied by a process of its own: a file this process held open for
+    // writing would be inherited by any command another test spawns
+    // meanwhile, and running it would fail as busy (ETXTBSY) until that
+    // command's exec closed it.
+    let cp = std::process::Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_synack"))
+        .arg(&to)
+        .status()
+        .unwrap();
+    assert!(cp.success(), "cp: {cp}");
+    use std::os::unix::fs::PermissionsExt;
+    for p in [scratch.path(), to.as_path()] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    to.to_string_lossy().into_owned()
 }
 
 /// What the host has that a test could leave behind.
@@ -693,8 +693,10 @@ fn full_accept_queue(net: &Net) {
 
 /// synack started in the client namespace (in `cwd`), its output piped.
 fn spawn(net: &Net, args: &[&str], cwd: Option<std::path::PathBuf>) -> std::process::Child {
-    let (bin, args): (String, Vec<String>) =
-        (binary(), args.iter().map(|a| a.to_string()).collect());
+    let (bin, args): (String, Vec<String>) = (
+        net.bin.clone(),
+        args.iter().map(|a| a.to_string()).collect(),
+    );
     net.c.run(move || {
         let mut c = std::process::Command::new(bin);
         if let Some(d) = cwd {

@@ -49,10 +49,9 @@ fn corpus() -> Vec<String> {
     v
 }
 
-fn temp(name: &str, body: &str) -> String {
-    let d = std::env::temp_dir().join(format!("synack-script-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    let p = d.join(name);
+/// A script written in the test's `scratch`, its path.
+fn temp(scratch: &common::Scratch, name: &str, body: &str) -> String {
+    let p = scratch.join(name);
     std::fs::write(&p, body).unwrap();
     p.display().to_string()
 }
@@ -134,7 +133,8 @@ fn narration_says_what_the_pcap_shows() {
     if !common::can_make_namespaces() {
         return;
     }
-    let pcap = std::env::temp_dir().join(format!("synack-script-{}.pcap", std::process::id()));
+    let scratch = common::Scratch::new("script");
+    let pcap = scratch.join("narration.pcap");
     let p = pcap.display().to_string();
     let o = synack(&[
         "script",
@@ -223,8 +223,10 @@ fn failures_are_reported_with_their_numbers() {
     if !common::can_make_namespaces() {
         return;
     }
+    let scratch = common::Scratch::new("script");
     let head = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n+0.1 < S 0:0(0) win 65535 <mss 1460>\n";
     let wrong_ack = temp(
+        &scratch,
         "ack.pkt",
         &format!("{head}+0 > S. 0:0(0) ack 2 <mss 1460>\n"),
     );
@@ -246,6 +248,7 @@ fn failures_are_reported_with_their_numbers() {
     );
 
     let late = temp(
+        &scratch,
         "late.pkt",
         &format!("{head}+0.5 > S. 0:0(0) ack 1 <mss 1460>\n"),
     );
@@ -260,6 +263,7 @@ fn failures_are_reported_with_their_numbers() {
     );
 
     let never = temp(
+        &scratch,
         "never.pkt",
         &format!("{head}+0 > S. 0:0(0) ack 1 <mss 1460>\n+0.2 > F. 1:1(0) ack 1\n"),
     );
@@ -270,6 +274,7 @@ fn failures_are_reported_with_their_numbers() {
     assert_eq!(r["mismatch"]["line"], 6);
 
     let call = temp(
+        &scratch,
         "call.pkt",
         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 connect(3, ..., ...) = 0\n",
     );
@@ -288,7 +293,9 @@ fn failures_are_reported_with_their_numbers() {
 /// bad --pcap path refused before any run.
 #[test]
 fn unsupported_and_malformed_scripts_exit_2() {
+    let scratch = common::Scratch::new("script");
     let unsupported = temp(
+        &scratch,
         "u.pkt",
         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ assert tcpi_rto == 1 }%\n",
     );
@@ -296,7 +303,7 @@ fn unsupported_and_malformed_scripts_exit_2() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("line 2: a %{ … }% assertion block (Python code) is not supported; the script was not run"), "{t}");
-    let bad = temp("bad.pkt", "0 < S 0:10(5) win 1\n");
+    let bad = temp(&scratch, "bad.pkt", "0 < S 0:10(5) win 1\n");
     let o = synack(&["script", "--peer", "engine", "--format", "jsonl", &bad]);
     assert_eq!(o.status.code(), Some(2));
     let r = &records(&o)[0];
@@ -385,6 +392,7 @@ fn help_examples_run() {
 /// kernel as root.
 #[test]
 fn written_scripts_replay_and_pass() {
+    let scratch = common::Scratch::new("script");
     let linux = common::is_root() || std::env::var_os("CI").is_some();
     for scenario in ["normal", "refused", "syn-lost", "synack-lost", "ack-lost"] {
         let o = synack(&[
@@ -413,7 +421,7 @@ fn written_scripts_replay_and_pass() {
             body.contains("> S 0:0(0) <mss 1460,sackOK,TS val "),
             "{body}"
         );
-        let file = temp(&format!("explain-{scenario}.pkt"), &body);
+        let file = temp(&scratch, &format!("explain-{scenario}.pkt"), &body);
         let e = synack(&["script", "--peer", "engine", &file]);
         assert_eq!(
             e.status.code(),
@@ -436,7 +444,7 @@ fn written_scripts_replay_and_pass() {
     }
     // A capture of the kernel connecting, made by a script run, written back
     // as a script: the same handshake.
-    let pcap = std::env::temp_dir().join(format!("synack-replay-{}.pcap", std::process::id()));
+    let pcap = scratch.join("replay.pcap");
     let p = pcap.display().to_string();
     assert_eq!(
         synack(&["script", "--pcap", &p, "packetdrill/active/open-v4.pkt"])
@@ -454,7 +462,7 @@ fn written_scripts_replay_and_pass() {
         body.contains("< S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr "),
         "{body}"
     );
-    let file = temp("analyze.pkt", &body);
+    let file = temp(&scratch, "analyze.pkt", &body);
     let k = synack(&["script", &file]);
     assert_eq!(k.status.code(), Some(0), "{body}\n{}", text(&k));
     let _ = std::fs::remove_file(&pcap);

@@ -149,3 +149,37 @@ pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
     );
     out
 }
+
+/// A directory of one test's own for the files it writes, removed when
+/// the test ends, passed or failed (the guard is dropped as a panic
+/// unwinds): the harness runs no teardown, and a directory shared by a
+/// process's tests would be left behind.
+#[allow(dead_code)]
+pub struct Scratch(std::path::PathBuf);
+
+#[allow(dead_code)]
+impl Scratch {
+    /// `synack-WHAT-PID-N` in the temporary directory.
+    pub fn new(what: &str) -> Scratch {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("synack-{what}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    /// A file's path in it.
+    pub fn join(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
