@@ -175,8 +175,8 @@ fn count(totals: &mut Totals, c: &Counts) {
 }
 
 /// [`crate::analyze_frames`] on `threads` threads (at least 2): this one
-/// reads, `threads - 1` track (each holding `pass.max_live / (threads - 1)`
-/// attempts at most).
+/// reads, `threads - 1` track (holding `pass.max_live` attempts at most
+/// between them, each its part).
 pub(super) fn analyze_dealt<'a>(
     input: impl Into<reader::Source<'a>>,
     name: &str,
@@ -186,15 +186,15 @@ pub(super) fn analyze_dealt<'a>(
     mut each: impl FnMut(&Attempt),
 ) -> Result<Totals, CaptureError> {
     let threads = threads.max(2) - 1;
-    let per_thread = (pass.max_live / threads).max(1);
     std::thread::scope(|scope| {
         let (back_tx, back_rx) = mpsc::channel::<Vec<Attempt>>();
         let mut senders = Vec::new();
         let mut handles = Vec::new();
-        for _ in 0..threads {
+        for i in 0..threads {
             let (tx, rx) = mpsc::sync_channel::<Batch>(8);
             let back = back_tx.clone();
-            handles.push(scope.spawn(move || sending(rx, back, per_thread)));
+            let held = super::held_by(pass.max_live, i, threads);
+            handles.push(scope.spawn(move || sending(rx, back, held)));
             senders.push(tx);
         }
         drop(back_tx);
@@ -231,13 +231,13 @@ pub(super) fn fold_dealt<'a, S: Default + Send>(
     fold: &(impl Fn(&mut S, &Attempt) + Sync),
 ) -> Result<(Totals, Vec<S>), CaptureError> {
     let threads = threads.max(2) - 1;
-    let per_thread = (pass.max_live / threads).max(1);
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
-        for _ in 0..threads {
+        for i in 0..threads {
             let (tx, rx) = mpsc::sync_channel::<Batch>(8);
-            handles.push(scope.spawn(move || folding(rx, per_thread, fold)));
+            let held = super::held_by(pass.max_live, i, threads);
+            handles.push(scope.spawn(move || folding(rx, held, fold)));
             senders.push(tx);
         }
         let tell = |f: &Frame<'_>| {

@@ -55,6 +55,13 @@ fn end_hash(ip: &[u8], port: u16) -> u64 {
 /// The thread of `n` for a conversation's hash: its place in `0..n` by
 /// the high bits of `h × n` (a multiplication, where `h % n` is a
 /// division on every frame of every thread).
+/// Thread `i`'s part of `max` attempts held, of `n` threads: the parts
+/// add up to `max` (at least one each).
+fn held_by(max: usize, i: usize, n: usize) -> usize {
+    let n = n.max(1);
+    (max / n + usize::from(i < max % n)).max(1)
+}
+
 fn share(h: u64, n: usize) -> usize {
     let n = u128::try_from(n).unwrap_or(1);
     usize::try_from((u128::from(h) * n) >> 64).unwrap_or(0)
@@ -145,4 +152,27 @@ pub fn fold_parallel<'a, S: Default + Send>(
     let (mut totals, states) = split::fold_split(split, threads, progress, &fold)?;
     totals.threads = threads;
     Ok((totals, states))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The threads' parts of the attempts held add up to the limit, none
+    /// empty, none more than one above another.
+    #[test]
+    fn the_parts_held_add_up_to_the_limit() {
+        for max in [1, 2, 7, 100, 100_000, 99_999] {
+            for n in 1..=7 {
+                let parts: Vec<usize> = (0..n).map(|i| super::held_by(max, i, n)).collect();
+                let (lo, hi) = (parts.iter().min(), parts.iter().max());
+                assert!(lo >= Some(&1), "{max} {n}: {parts:?}");
+                assert!(
+                    hi.zip(lo).is_some_and(|(h, l)| h - l <= 1),
+                    "{max} {n}: {parts:?}"
+                );
+                if max >= n {
+                    assert_eq!(parts.iter().sum::<usize>(), max, "{max} {n}");
+                }
+            }
+        }
+    }
 }

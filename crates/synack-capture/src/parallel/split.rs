@@ -110,7 +110,7 @@ fn walk(
     mut tick: impl FnMut(u64),
     hand: &mut impl Hand,
 ) -> Result<Totals, CaptureError> {
-    let mut live = Live::new((pass.max_live / n).max(1)).unnumbered();
+    let mut live = Live::new(super::held_by(pass.max_live, me, n)).unnumbered();
     if !pass.checksums {
         live = live.without_checksums();
     }
