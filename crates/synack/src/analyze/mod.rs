@@ -154,13 +154,19 @@ fn shown(when: When) -> bool {
 }
 
 /// Files summed up at once: by default, a summary of several files without
-/// -F takes a file per core (up to 4), each on one thread.
+/// -F takes a file per core ([`cores`]), each on one thread.
 fn files_at_once(args: &Args) -> usize {
     if !args.summary || args.files.len() < 2 || args.bpf.is_some() || args.threads.is_some() {
         return 1;
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    cores.min(args.files.len())
+    cores().min(args.files.len())
+}
+
+/// The cores this process may use, up to 4: what a default pass takes
+/// (each thread walks every frame of a file, so more would gain less; two
+/// were measured).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 /// A file's summary, made on a thread of its own: its place in the
@@ -339,8 +345,7 @@ const THREADS_FROM: u64 = 32 << 20;
 /// The threads of a pass: `--threads`, or by default, for a summary
 /// without -F of a mapped file of [`THREADS_FROM`] bytes or more or of a
 /// stream (standard input, a compressed file: its size is not known
-/// before), the cores this process may use, up to 4 (each thread walks
-/// every frame of a file, so more would gain less; two were measured).
+/// before), the [`cores`].
 fn threads(args: &Args, opened: &crate::input::Opened, filtered: bool) -> usize {
     if let Some(n) = args.threads {
         return usize::from(n);
@@ -349,7 +354,7 @@ fn threads(args: &Args, opened: &crate::input::Opened, filtered: bool) -> usize 
     if !args.summary || filtered || small {
         return 1;
     }
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    cores()
 }
 
 /// What a pass reads, with its progress: a stream is counted as it is read
@@ -503,10 +508,11 @@ pub fn run(args: &Args) -> Result<u8, String> {
         let at_once = files_at_once(args);
         if at_once > 1 {
             code = several(args, lang, at_once, &mut out, &mut objects)?;
-        }
-        for path in args.files.iter().filter(|_| at_once == 1) {
-            if one_file(args, lang, path, &mut out, &mut objects, &mut frames)?.is_none() {
-                code = 1;
+        } else {
+            for path in &args.files {
+                if one_file(args, lang, path, &mut out, &mut objects, &mut frames)?.is_none() {
+                    code = 1;
+                }
             }
         }
         if args.format == Fmt::Json {
