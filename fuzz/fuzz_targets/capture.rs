@@ -1,12 +1,13 @@
 //! Any bytes as a pcap or pcapng file, through what `synack analyze` uses:
 //! one thread, its words and its summary; two threads walking the bytes,
 //! and a stream dealt to a thread that sums up, which must find as many
-//! attempts.
+//! attempts; and the summary `--summary` makes, attempts of one SYN taken
+//! by their kind, which must be the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use synack_capture::reader::Source;
-use synack_capture::{Pass, Stats, narrate, track::MAX_LIVE};
+use synack_capture::{Pass, Stats, Summing, narrate, track::MAX_LIVE};
 use synack_explain::Lang;
 
 fuzz_target!(|data: &[u8]| {
@@ -45,8 +46,18 @@ fuzz_target!(|data: &[u8]| {
         Pass::new(MAX_LIVE),
         2,
         |_| {},
-        count,
+        &count,
     );
     let counted: u64 = dealt.map_or(0, |(_, parts)| parts.iter().sum());
     assert_eq!(counted, stats.attempts, "a stream dealt to a thread");
+    // A summary that takes attempts of one SYN by their kind is the one
+    // that adds every attempt made.
+    let summing = Summing::default();
+    let by_kind = synack_capture::fold(data, "fuzz", Pass::new(MAX_LIVE), 1, |_| {}, &summing);
+    let by_kind = by_kind.ok().and_then(|(_, mut parts)| parts.pop());
+    assert_eq!(
+        by_kind.map(|s| s.to_json()),
+        Some(stats.to_json()),
+        "by kind"
+    );
 });

@@ -2,7 +2,7 @@
 //! alternatives (`port=80,port=443`: either), different keys must all
 //! match (`outcome=refused,port=443`: both).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::{Attempt, Outcome};
 
@@ -63,9 +63,13 @@ impl std::str::FromStr for Filter {
 impl Filter {
     /// Whether `a` matches: every key given, any of its values.
     pub fn keeps(&self, a: &Attempt) -> bool {
-        let ends = [a.client, a.server];
+        self.keeps_one(a.outcome, [a.client, a.server])
+    }
+
+    /// The same, of an attempt's outcome and ends.
+    pub fn keeps_one(&self, outcome: Outcome, ends: [SocketAddr; 2]) -> bool {
         let any = |empty: bool, hit: bool| empty || hit;
-        any(self.outcomes.is_empty(), self.outcomes.contains(&a.outcome))
+        any(self.outcomes.is_empty(), self.outcomes.contains(&outcome))
             && any(
                 self.ports.is_empty(),
                 ends.iter().any(|e| self.ports.contains(&e.port())),

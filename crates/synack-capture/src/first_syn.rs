@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use synack_wire::{FastOpenCookie, SeqNum, TcpFlags, TcpOptions};
 
 use crate::attempt::{Attempt, Seg};
+use crate::table::Spares;
 
 // Bits of `FirstSyn::bits`.
 const OPTIONS: u16 = 1;
@@ -185,6 +186,96 @@ impl FirstSyn {
         let (client, server, s) = self.parts(ends);
         a.reset(client, server, &s);
         self.begin(a, &s);
+    }
+}
+
+/// What of a one-SYN attempt its outcome, checks and diagnosis can
+/// depend on: the SYN without its frame, times, stream, ISN, interface and
+/// ends, and whether it was evicted. Two attempts of one SYN of the same
+/// kind add the same to a summary (`lone_syns_of_a_kind_add_the_same`
+/// checks it over SYNs that differ in everything else), so a summary works
+/// an attempt of each kind out once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Kind {
+    flags: u16,
+    bits: u16,
+    mss: u16,
+    window: u16,
+    payload_len: u16,
+    ip_len: u16,
+    wscale: u8,
+    v6: bool,
+    evicted: bool,
+}
+
+/// An attempt that was one SYN when it was handed out, not yet made into
+/// an [`Attempt`]: what a scan or a flood is mostly made of. A summary
+/// takes its share by its [`Kind`], and makes the attempt only for a kind
+/// it has not seen.
+pub struct LoneSyn<'a> {
+    syn: &'a FirstSyn,
+    ends: (SocketAddr, SocketAddr),
+    evicted: bool,
+    now: f64,
+    spares: &'a mut Spares,
+}
+
+impl<'a> LoneSyn<'a> {
+    pub(crate) fn new(
+        syn: &'a FirstSyn,
+        ends: (SocketAddr, SocketAddr),
+        (evicted, now): (bool, f64),
+        spares: &'a mut Spares,
+    ) -> LoneSyn<'a> {
+        LoneSyn {
+            syn,
+            ends,
+            evicted,
+            now,
+            spares,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        let s = self.syn;
+        Kind {
+            flags: s.flags,
+            bits: s.bits & !CLIENT_LO,
+            mss: s.mss,
+            window: s.window,
+            payload_len: s.payload_len,
+            ip_len: s.ip_len,
+            wscale: s.wscale,
+            v6: self.ends.0.is_ipv6(),
+            evicted: self.evicted,
+        }
+    }
+
+    /// The attempt's first frame (its SYN's).
+    pub fn first_frame(&self) -> u64 {
+        self.syn.frame
+    }
+
+    /// Its client and server.
+    pub fn ends(&self) -> (SocketAddr, SocketAddr) {
+        let client = self.syn.client(self.ends);
+        let server = if client == self.ends.0 {
+            self.ends.1
+        } else {
+            self.ends.0
+        };
+        (client, server)
+    }
+
+    /// The attempt made and finished, lent to `f` (in a spare box, given
+    /// back after).
+    pub fn with_attempt<R>(&mut self, f: impl FnOnce(&Attempt) -> R) -> R {
+        let mut a = self.spares.made(self.syn, self.ends);
+        a.evicted = self.evicted;
+        a.finish(self.now);
+        let r = f(&a);
+        self.spares.put(Some(a));
+        r
     }
 }
 

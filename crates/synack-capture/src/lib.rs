@@ -7,6 +7,7 @@ pub mod check;
 pub mod diagnose;
 pub mod filter;
 mod first_syn;
+mod fold;
 pub mod link;
 pub mod narrate;
 mod outcome;
@@ -29,9 +30,11 @@ pub use attempt::{
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
+pub use first_syn::LoneSyn;
+pub use fold::{Fold, fold};
 pub use parallel::{analyze_parallel, fold_parallel};
 pub use reader::{CaptureError, ReadSummary};
-pub use stats::Stats;
+pub use stats::{Stats, Summing};
 pub use track::Tracker;
 
 /// What one pass over a file found besides the attempts.

@@ -6,9 +6,16 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::net::SocketAddr;
+
+use smallvec::SmallVec;
+
 use crate::attempt::{Attempt, Outcome};
 use crate::check::What;
 use crate::diagnose::Id;
+use crate::filter::Filter;
+use crate::first_syn::{Kind, LoneSyn};
+use crate::fold::Fold;
 
 /// RTTs from 0.1 µs up, each bucket 1 % wider than the one before.
 const MIN_S: f64 = 1e-7;
@@ -118,6 +125,31 @@ pub struct Stats {
     /// dozen at most, found by a short scan rather than a map lookup that
     /// compares reasons as strings.
     diagnoses: Vec<(Id, &'static str, u64)>,
+    /// Not a total: what an attempt of one SYN of each kind adds, worked
+    /// out once (not merged, not shown).
+    lone: Kinds,
+}
+
+/// A summary's fold: each attempt `filter` keeps added to the totals
+/// (an attempt of one SYN by its kind), the others counted as left out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summing<'a> {
+    pub filter: Option<&'a Filter>,
+}
+
+impl Fold<Stats> for Summing<'_> {
+    fn attempt(&self, s: &mut Stats, a: &Attempt) {
+        if self.filter.is_none_or(|f| f.keeps(a)) {
+            s.add(a);
+        } else {
+            s.left_out += 1;
+        }
+    }
+
+    fn lone_syn(&self, s: &mut Stats, syn: &mut LoneSyn<'_>) -> bool {
+        s.add_lone(syn, self.filter);
+        true
+    }
 }
 
 #[derive(Serialize)]
@@ -128,34 +160,107 @@ struct Anomaly<'a> {
     example: &'a str,
 }
 
+/// What one attempt adds to the totals, but for its ends and first frame
+/// (the example of a failed check).
+#[derive(Debug, Clone)]
+struct Share {
+    outcome: Outcome,
+    rtt: Option<f64>,
+    failed: SmallVec<[What; 4]>,
+    syn_retransmissions: u64,
+    synack_retransmissions: u64,
+    bad_checksums: u64,
+    duplicates: u64,
+    copies: u64,
+    port_reuse: bool,
+    diagnosis: Option<(Id, &'static str)>,
+}
+
+impl Share {
+    fn of(a: &Attempt) -> Share {
+        Share {
+            outcome: a.outcome,
+            rtt: a.handshake_rtt_s,
+            failed: a.checks.iter().filter(|c| !c.ok).map(|c| c.what).collect(),
+            syn_retransmissions: a.syn_retransmissions as u64,
+            synack_retransmissions: a.synack_retransmissions as u64,
+            bad_checksums: a.bad_checksums,
+            duplicates: a.duplicates,
+            copies: a.copies,
+            port_reuse: a.port_reuse,
+            diagnosis: a.diagnosis.as_ref().map(|d| (d.id, d.reason)),
+        }
+    }
+}
+
+/// The shares of attempts of one SYN, by kind: a scan's are a handful of
+/// kinds, each worked out once. Past [`Kinds::MAX`] kinds the others are
+/// worked out every time.
+#[derive(Debug, Clone, Default)]
+struct Kinds(Vec<(Kind, Share)>);
+
+impl Kinds {
+    const MAX: usize = 64;
+}
+
 impl Stats {
     pub fn add(&mut self, a: &Attempt) {
+        self.take(&Share::of(a), a.first_frame, (a.client, a.server));
+    }
+
+    /// An attempt of one SYN, added as [`Stats::add`] would add it made,
+    /// if `filter` keeps it (counted as left out otherwise).
+    pub fn add_lone(&mut self, syn: &mut LoneSyn<'_>, filter: Option<&Filter>) {
+        let kind = syn.kind();
+        let mut kinds = std::mem::take(&mut self.lone);
+        let known = kinds.0.iter().position(|(k, _)| *k == kind);
+        let made;
+        let share = match known.and_then(|i| kinds.0.get(i)) {
+            Some((_, share)) => share,
+            None => {
+                made = syn.with_attempt(Share::of);
+                if kinds.0.len() < Kinds::MAX {
+                    kinds.0.push((kind, made.clone()));
+                }
+                &made
+            }
+        };
+        let (client, server) = syn.ends();
+        if filter.is_none_or(|f| f.keeps_one(share.outcome, [client, server])) {
+            self.take(share, syn.first_frame(), (client, server));
+        } else {
+            self.left_out += 1;
+        }
+        self.lone = kinds;
+    }
+
+    fn take(&mut self, a: &Share, first_frame: u64, (client, server): (SocketAddr, SocketAddr)) {
         self.attempts += 1;
         if let Some(n) = self.by_outcome.get_mut(a.outcome as usize) {
             *n += 1;
         }
-        if let Some(r) = a.handshake_rtt_s {
+        if let Some(r) = a.rtt {
             self.rtt.add(r);
         }
-        for c in a.checks.iter().filter(|c| !c.ok) {
+        for what in &a.failed {
             let e = self
                 .anomalies
-                .entry(c.what)
+                .entry(*what)
                 .or_insert_with(|| (0, String::new(), u64::MAX));
             e.0 += 1;
-            if a.first_frame < e.2 {
-                e.1 = format!("{} -> {}", a.client, a.server);
-                e.2 = a.first_frame;
+            if first_frame < e.2 {
+                e.1 = format!("{client} -> {server}");
+                e.2 = first_frame;
             }
         }
-        self.syn_retransmissions += a.syn_retransmissions as u64;
-        self.synack_retransmissions += a.synack_retransmissions as u64;
+        self.syn_retransmissions += a.syn_retransmissions;
+        self.synack_retransmissions += a.synack_retransmissions;
         self.bad_checksums += a.bad_checksums;
         self.duplicates += a.duplicates;
         self.copies += a.copies;
         self.port_reuse += u64::from(a.port_reuse);
-        if let Some(d) = &a.diagnosis {
-            self.count_diagnosis(d.id, d.reason, 1);
+        if let Some((id, reason)) = a.diagnosis {
+            self.count_diagnosis(id, reason, 1);
         }
     }
 
@@ -281,5 +386,137 @@ impl Stats {
             "copies": self.copies,
             "port_reuse": self.port_reuse,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attempt::Seg;
+    use crate::first_syn::FirstSyn;
+    use crate::table::Spares;
+    use synack_wire::{FastOpenCookie, SeqNum, TcpFlags, TcpOptions};
+
+    /// SYNs of every kind the compact form holds: flags, options, data, a
+    /// bad checksum.
+    fn kinds() -> Vec<(TcpFlags, Option<TcpOptions>, usize, bool)> {
+        let f = |x: &[TcpFlags]| x.iter().fold(TcpFlags::SYN, |a, b| a | *b);
+        let flags = [
+            f(&[]),
+            f(&[TcpFlags::ECE, TcpFlags::CWR]),
+            f(&[TcpFlags::ECE]),
+            f(&[TcpFlags::AE, TcpFlags::ECE, TcpFlags::CWR]),
+            f(&[TcpFlags::FIN]),
+            f(&[TcpFlags::RST]),
+            f(&[TcpFlags::PSH, TcpFlags::URG]),
+        ];
+        let full = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(15),
+            sack_permitted: true,
+            timestamps: Some((7, 0)),
+            ..TcpOptions::default()
+        };
+        let tfo = |c: &[u8]| TcpOptions {
+            fast_open: FastOpenCookie::new(c),
+            mss: Some(536),
+            ..TcpOptions::default()
+        };
+        let options = [
+            None,
+            Some(TcpOptions::default()),
+            Some(full),
+            Some(tfo(&[])),
+            Some(tfo(&[1; 8])),
+        ];
+        let mut v = Vec::new();
+        for fl in flags {
+            for o in options {
+                for (payload, bad) in [(0, false), (100, false), (0, true)] {
+                    v.push((fl, o, payload, bad));
+                }
+            }
+        }
+        v
+    }
+
+    /// Attempts of one SYN of a kind add to a summary, by their kind,
+    /// what each adds made: whatever their ends (either family, the client
+    /// the lower end or the higher), ISN, frame, times, interface and how
+    /// long after the SYN they were handed out, evicted or not, a reused
+    /// port or not, kept by a filter or not. More kinds than are kept
+    /// (`Kinds::MAX`) are added too.
+    #[test]
+    fn lone_syns_of_a_kind_add_the_same() {
+        let ends: [(&str, &str); 4] = [
+            ("192.0.2.1:40000", "198.51.100.7:80"),
+            ("198.51.100.9:1", "192.0.2.200:443"),
+            ("[2001:db8::1]:0", "[2001:db8::2]:65535"),
+            ("[2001:db8::9]:5000", "[2001:db8::2]:80"),
+        ];
+        let filter: Filter = "outcome=no_answer,port=80".parse().unwrap_or_default();
+        let all = kinds();
+        assert!(all.len() * 4 > Kinds::MAX);
+        for filter in [None, Some(&filter)] {
+            let (mut by_kind, mut made) = (Stats::default(), Stats::default());
+            let mut spares = Spares::default();
+            let mut frame = 1;
+            for (flags, options, payload, bad) in &all {
+                for (reused, evicted) in [(false, false), (true, false), (false, true)] {
+                    for (i, (c, s)) in ends.iter().enumerate() {
+                        let (c, s): (SocketAddr, SocketAddr) = (
+                            c.parse().unwrap_or(([0; 4], 0).into()),
+                            s.parse().unwrap_or(([0; 4], 0).into()),
+                        );
+                        frame += 3;
+                        let ns =
+                            1_700_000_000_000_000_000 + i64::try_from(frame).unwrap_or(0) * 999;
+                        let seg = Seg {
+                            frame,
+                            ts: ns as f64 / 1e9,
+                            ns,
+                            iface: u32::try_from(i).unwrap_or(0),
+                            src: c,
+                            dst: s,
+                            flags: *flags,
+                            seq: SeqNum([0, u32::MAX, 1, 0x8000_0000][i]),
+                            ack: SeqNum(0),
+                            window: 64_240,
+                            payload_len: *payload,
+                            ip_len: 60 + payload,
+                            options: (*options).into(),
+                            bad_checksum: *bad,
+                            stacked: None,
+                        };
+                        let key = if i % 2 == 0 { (c, s) } else { (s, c) };
+                        let Some(syn) = FirstSyn::of(&seg, key, Some(frame), reused) else {
+                            panic!("no compact form of {seg:?}");
+                        };
+                        let now = seg.ts + [0.0, 0.5, 3.0, 400.0][i];
+                        let mut lone = LoneSyn::new(&syn, key, (evicted, now), &mut spares);
+                        by_kind.add_lone(&mut lone, filter);
+                        let mut a = syn.attempt(key);
+                        a.evicted = evicted;
+                        a.finish(now);
+                        if filter.is_none_or(|f| f.keeps(&a)) {
+                            made.add(&a);
+                        } else {
+                            made.left_out += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(by_kind.lone.0.len(), Kinds::MAX);
+            // Some kept, and, without the filter, more than one diagnosis;
+            // with it, some left out.
+            assert!(by_kind.attempts > 0);
+            assert!(by_kind.top_diagnoses().len() > 1 || filter.is_some());
+            assert!(by_kind.left_out > 0 || filter.is_none());
+            assert_eq!(
+                (by_kind.to_json(), by_kind.left_out),
+                (made.to_json(), made.left_out),
+                "{filter:?}"
+            );
+        }
     }
 }

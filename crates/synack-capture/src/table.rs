@@ -266,7 +266,7 @@ impl Spares {
     }
 
     /// The attempt of `syn`, in a spare box when there is one.
-    fn made(&mut self, syn: &FirstSyn, ends: (SocketAddr, SocketAddr)) -> Box<Attempt> {
+    pub(crate) fn made(&mut self, syn: &FirstSyn, ends: (SocketAddr, SocketAddr)) -> Box<Attempt> {
         match self.0.pop() {
             Some(mut a) => {
                 syn.refill(ends, &mut a);

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
+use crate::first_syn::LoneSyn;
 use crate::table::{Added, Slot, Spares, Table, Tuple, V4, V6};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
@@ -45,6 +46,12 @@ impl Out {
     /// The attempt made (in `spare`'s box when there is one) and finished,
     /// given to `hand`; `spare` gets the box `hand` gives back.
     fn give(self, spares: &mut Spares, hand: &mut impl Hand) {
+        if let Slot::Syn(syn) = &self.slot {
+            let mut lone = LoneSyn::new(syn, self.ends, (self.evicted, self.now), spares);
+            if hand.lone(&mut lone) {
+                return;
+            }
+        }
         let mut a = self.slot.into_boxed(self.ends, spares);
         a.evicted = self.evicted;
         a.finish(self.now);
@@ -57,6 +64,12 @@ impl Out {
 /// once it is warm).
 pub(crate) trait Hand {
     fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>>;
+
+    /// An attempt of one SYN, taken as it is if the hand can (`true`);
+    /// otherwise it is made and given to [`Hand::hand`].
+    fn lone(&mut self, _syn: &mut LoneSyn<'_>) -> bool {
+        false
+    }
 
     /// No more attempts come: send on what is held.
     fn done(&mut self) {}

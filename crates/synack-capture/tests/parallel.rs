@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use synack_capture::reader::Frame;
 use synack_capture::synth::{self, SynthConfig};
-use synack_capture::{Pass, Stats, analyze_frames, analyze_parallel, fold_parallel};
+use synack_capture::{Filter, Pass, Stats, Summing, analyze_frames, analyze_parallel, fold};
 
 /// How the threads share the work.
 #[derive(Clone, Copy, Debug)]
@@ -122,45 +122,73 @@ fn threads_find_what_one_thread_finds() {
                 "{name}: unmatched, evicted"
             );
         }
-        // A summary summed on each thread and merged is one thread's.
+        summaries_are_one_threads(name, bytes);
+    }
+}
+
+/// A summary summed on each thread and merged is one thread's, every
+/// attempt made and added; and so is one summed by [`Summing`], which
+/// takes an attempt of one SYN by its kind without making it, with a
+/// `--filter` too.
+fn summaries_are_one_threads(name: &str, bytes: &[u8]) {
+    let filter: Filter = "outcome=no_answer,outcome=refused,port=80,port=443"
+        .parse()
+        .unwrap();
+    for filter in [None, Some(&filter)] {
         let mut alone = Stats::default();
         analyze_frames(
             bytes,
             name,
             Pass::new(synack_capture::track::MAX_LIVE),
             |_| true,
-            |a| alone.add(a),
+            |a| {
+                if filter.is_none_or(|f| f.keeps(a)) {
+                    alone.add(a);
+                } else {
+                    alone.left_out += 1;
+                }
+            },
         )
         .unwrap();
+        let every = |s: &mut Stats, a: &synack_capture::Attempt| {
+            if filter.is_none_or(|f| f.keeps(a)) {
+                s.add(a);
+            } else {
+                s.left_out += 1;
+            }
+        };
+        let summing = Summing { filter };
         // In memory each thread walks the file; from a stream one reads
         // and deals, and the others fold.
-        for (threads, streamed) in [(2, false), (3, false), (2, true), (3, true)] {
-            let fold = |s: &mut Stats, a: &synack_capture::Attempt| s.add(a);
-            let input = if streamed {
-                synack_capture::reader::Source::stream(&bytes[..])
-            } else {
-                synack_capture::reader::Source::Bytes(&bytes[..])
+        for (threads, streamed) in [(1, false), (2, false), (3, false), (2, true), (3, true)] {
+            let input = || {
+                if streamed {
+                    synack_capture::reader::Source::stream(bytes)
+                } else {
+                    synack_capture::reader::Source::Bytes(bytes)
+                }
             };
-            let (t, parts) = fold_parallel(
-                input,
-                name,
-                Pass::new(synack_capture::track::MAX_LIVE),
-                threads,
-                |_| {},
-                fold,
-            )
-            .unwrap();
-            assert_eq!(t.threads, threads);
-            assert_eq!(parts.len(), if streamed { threads - 1 } else { threads });
-            let mut merged = Stats::default();
-            for p in parts {
-                merged.merge(p);
-            }
-            assert_eq!(
-                merged.to_json(),
-                alone.to_json(),
-                "{name}, {threads} threads, streamed: {streamed}"
-            );
+            let how = Pass::new(synack_capture::track::MAX_LIVE);
+            let merged = |(t, parts): (synack_capture::Totals, Vec<Stats>)| {
+                assert_eq!(t.threads, threads);
+                let tracking = if streamed || threads == 1 {
+                    threads.max(2) - 1
+                } else {
+                    threads
+                };
+                assert_eq!(parts.len(), tracking);
+                let mut m = Stats::default();
+                for p in parts {
+                    m.merge(p);
+                }
+                (m.to_json(), m.left_out)
+            };
+            let want = (alone.to_json(), alone.left_out);
+            let by_each = merged(fold(input(), name, how, threads, |_| {}, &every).unwrap());
+            let by_kind = merged(fold(input(), name, how, threads, |_| {}, &summing).unwrap());
+            let at = format!("{name}, {threads} threads, streamed: {streamed}, {filter:?}");
+            assert_eq!(by_each, want, "{at}");
+            assert_eq!(by_kind, want, "{at}, by kind");
         }
     }
 }

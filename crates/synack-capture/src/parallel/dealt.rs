@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
+use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame};
 use crate::track::Tracker;
 use crate::{Totals, icmp, segment};
@@ -97,14 +98,13 @@ fn sending(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: 
 fn folding<S: Default>(
     rx: mpsc::Receiver<Batch>,
     max_live: usize,
-    fold: &impl Fn(&mut S, &Attempt),
+    fold: &impl Fold<S>,
 ) -> (Counts, S) {
-    let mut state = S::default();
-    let mut each = |a: &Attempt| fold(&mut state, a);
-    let t = track(rx, max_live, |t| t.each_ready(&mut each));
+    let mut hand = Folding::new(fold);
+    let t = track(rx, max_live, |t| t.hand_ready(&mut hand));
     let counts = Counts::of(&t);
-    t.finish_each(&mut each);
-    (counts, state)
+    t.finish_hand(&mut hand);
+    (counts, hand.state)
 }
 
 /// Read `input` on this thread and deal its segments to `senders` by
@@ -228,7 +228,7 @@ pub(super) fn fold_dealt<'a, S: Default + Send>(
     pass: crate::Pass,
     threads: usize,
     mut progress: impl FnMut(u64),
-    fold: &(impl Fn(&mut S, &Attempt) + Sync),
+    fold: &impl Fold<S>,
 ) -> Result<(Totals, Vec<S>), CaptureError> {
     let threads = threads.max(2) - 1;
     std::thread::scope(|scope| {

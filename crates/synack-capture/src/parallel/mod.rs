@@ -18,6 +18,7 @@ mod split;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::attempt::Attempt;
+use crate::fold::Fold;
 use crate::reader::{CaptureError, Frame, Source};
 use crate::{Pass, Totals};
 
@@ -130,15 +131,14 @@ pub fn fold_parallel<'a, S: Default + Send>(
     pass: Pass,
     threads: usize,
     progress: impl FnMut(u64),
-    fold: impl Fn(&mut S, &Attempt) + Sync,
+    fold: &impl Fold<S>,
 ) -> Result<(Totals, Vec<S>), CaptureError> {
     let threads = threads.max(2);
     let (bytes, map) = match input.into() {
         Source::Bytes(b) => (b, None),
         Source::Mapped(m) => (m.bytes(), Some(m)),
         src => {
-            let (mut totals, states) =
-                dealt::fold_dealt(src, name, pass, threads, progress, &fold)?;
+            let (mut totals, states) = dealt::fold_dealt(src, name, pass, threads, progress, fold)?;
             totals.threads = threads;
             return Ok((totals, states));
         }
@@ -149,7 +149,7 @@ pub fn fold_parallel<'a, S: Default + Send>(
         name,
         pass,
     };
-    let (mut totals, states) = split::fold_split(split, threads, progress, &fold)?;
+    let (mut totals, states) = split::fold_split(split, threads, progress, fold)?;
     totals.threads = threads;
     Ok((totals, states))
 }

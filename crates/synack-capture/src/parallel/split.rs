@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use synack_wire::parse_icmp;
 
 use crate::attempt::Attempt;
+use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame, Mapped, Source};
 use crate::track::Hand;
 use crate::{Live, Pass, Totals, link};
@@ -364,36 +365,15 @@ pub(super) fn fold_split<S: Default + std::marker::Send>(
     split: Split<'_>,
     n: usize,
     progress: impl FnMut(u64),
-    fold: &(impl Fn(&mut S, &Attempt) + Sync),
+    fold: &impl Fold<S>,
 ) -> Result<(Totals, Vec<S>), CaptureError> {
-    let workers: Vec<Fold<'_, S, _>> = (1..n)
-        .map(|_| Fold {
-            state: S::default(),
-            fold,
-        })
-        .collect();
-    let mut zero = Fold {
-        state: S::default(),
-        fold,
-    };
+    let workers: Vec<Folding<'_, S, _>> = (1..n).map(|_| Folding::new(fold)).collect();
+    let mut zero = Folding::new(fold);
     let (totals, hands) = on_threads(split, workers, &mut zero, progress, |_| {})?;
     let states = std::iter::once(zero.state)
         .chain(hands.into_iter().map(|h| h.state))
         .collect();
     Ok((totals, states))
-}
-
-/// A thread's attempts folded into its state, their box kept.
-struct Fold<'f, S, F> {
-    state: S,
-    fold: &'f F,
-}
-
-impl<S, F: Fn(&mut S, &Attempt)> Hand for Fold<'_, S, F> {
-    fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>> {
-        (self.fold)(&mut self.state, &a);
-        Some(a)
-    }
 }
 
 #[cfg(test)]

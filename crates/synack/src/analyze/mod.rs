@@ -294,7 +294,7 @@ fn one_file(
         }
     };
     let keep = (filtered, &mut wanted as &mut dyn FnMut(&Frame<'_>) -> bool);
-    let result = if args.summary && threads > 1 && !filtered {
+    let result = if args.summary && !filtered {
         summed(args, threads, &name, input, at).map(|(t, s)| {
             stats = s;
             t
@@ -411,8 +411,8 @@ fn kept(args: &Args, a: &synack_capture::Attempt) -> bool {
     args.filter.as_ref().is_none_or(|f| f.keeps(a))
 }
 
-/// A summary on `--threads`: each thread sums its own attempts up, and
-/// the sums are merged.
+/// A summary: each thread sums its own attempts up (an attempt of one SYN
+/// by its kind, without making it), and the sums are merged.
 fn summed(
     args: &Args,
     threads: usize,
@@ -421,14 +421,10 @@ fn summed(
     at: impl FnMut(u64),
 ) -> Result<(synack_capture::Totals, Stats), synack_capture::CaptureError> {
     let how = settings(args);
-    let fold = |s: &mut Stats, a: &synack_capture::Attempt| {
-        if kept(args, a) {
-            s.add(a);
-        } else {
-            s.left_out += 1;
-        }
+    let fold = synack_capture::Summing {
+        filter: args.filter.as_ref(),
     };
-    let (totals, parts) = synack_capture::fold_parallel(input, name, how, threads, at, fold)?;
+    let (totals, parts) = synack_capture::fold(input, name, how, threads, at, &fold)?;
     let mut stats = Stats::default();
     for p in parts {
         stats.merge(p);
