@@ -17,6 +17,9 @@ pub trait Fold<S>: Sync {
     fn lone_syn(&self, _state: &mut S, _syn: &mut LoneSyn<'_>) -> bool {
         false
     }
+
+    /// The thread's attempts are all in: the state is handed back after.
+    fn end(&self, _state: &mut S) {}
 }
 
 impl<S, F: Fn(&mut S, &Attempt) + Sync> Fold<S> for F {
@@ -27,16 +30,22 @@ impl<S, F: Fn(&mut S, &Attempt) + Sync> Fold<S> for F {
 
 /// A thread's attempts folded into its state, their box kept.
 pub(crate) struct Folding<'f, S, F> {
-    pub(crate) state: S,
-    pub(crate) fold: &'f F,
+    state: S,
+    fold: &'f F,
 }
 
-impl<'f, S: Default, F> Folding<'f, S, F> {
+impl<'f, S: Default, F: Fold<S>> Folding<'f, S, F> {
     pub(crate) fn new(fold: &'f F) -> Self {
         Folding {
             state: S::default(),
             fold,
         }
+    }
+
+    /// The state, its attempts all in.
+    pub(crate) fn into_state(mut self) -> S {
+        self.fold.end(&mut self.state);
+        self.state
     }
 }
 
@@ -78,5 +87,5 @@ pub fn fold<'a, S: Default + Send>(
     })?;
     let mut t = live.finish_to(&mut hand);
     t.summary = summary;
-    Ok((t, vec![hand.state]))
+    Ok((t, vec![hand.into_state()]))
 }

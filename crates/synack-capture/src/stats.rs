@@ -125,8 +125,8 @@ pub struct Stats {
     /// dozen at most, found by a short scan rather than a map lookup that
     /// compares reasons as strings.
     diagnoses: Vec<(Id, &'static str, u64)>,
-    /// Not a total: what an attempt of one SYN of each kind adds, worked
-    /// out once (not merged, not shown).
+    /// Attempts of one SYN by kind, not yet in the totals
+    /// ([`Stats::settle`] adds them).
     lone: Kinds,
 }
 
@@ -149,6 +149,10 @@ impl Fold<Stats> for Summing<'_> {
     fn lone_syn(&self, s: &mut Stats, syn: &mut LoneSyn<'_>) -> bool {
         s.add_lone(syn, self.filter);
         true
+    }
+
+    fn end(&self, s: &mut Stats) {
+        s.settle();
     }
 }
 
@@ -193,11 +197,23 @@ impl Share {
     }
 }
 
-/// The shares of attempts of one SYN, by kind: a scan's are a handful of
-/// kinds, each worked out once. Past [`Kinds::MAX`] kinds the others are
-/// worked out every time.
+/// Attempts of one SYN, counted by kind: a scan's are a handful of kinds,
+/// each worked out once and added to the totals when the pass ends
+/// ([`Stats::settle`]). Past [`Kinds::MAX`] kinds the others are worked
+/// out and added one by one.
 #[derive(Debug, Clone, Default)]
-struct Kinds(Vec<(Kind, Share)>);
+struct Kinds(Vec<OfKind>);
+
+#[derive(Debug, Clone)]
+struct OfKind {
+    kind: Kind,
+    share: Share,
+    /// Attempts of the kind not yet in the totals.
+    n: u64,
+    /// Of those, the one with the earliest first frame, and its ends (an
+    /// example for a failed check; only kept when the share has one).
+    first: Option<(u64, (SocketAddr, SocketAddr))>,
+}
 
 impl Kinds {
     const MAX: usize = 64;
@@ -205,62 +221,104 @@ impl Kinds {
 
 impl Stats {
     pub fn add(&mut self, a: &Attempt) {
-        self.take(&Share::of(a), a.first_frame, (a.client, a.server));
+        self.take(&Share::of(a), 1, (a.first_frame, (a.client, a.server)));
     }
 
-    /// An attempt of one SYN, added as [`Stats::add`] would add it made,
-    /// if `filter` keeps it (counted as left out otherwise).
-    pub fn add_lone(&mut self, syn: &mut LoneSyn<'_>, filter: Option<&Filter>) {
+    /// An attempt of one SYN, counted by its kind as [`Stats::add`] would
+    /// add it made, if `filter` keeps it (counted as left out otherwise).
+    /// The totals have it only after [`Stats::settle`].
+    pub(crate) fn add_lone(&mut self, syn: &mut LoneSyn<'_>, filter: Option<&Filter>) {
         let kind = syn.kind();
-        let mut kinds = std::mem::take(&mut self.lone);
-        let known = kinds.0.iter().position(|(k, _)| *k == kind);
-        let made;
-        let share = match known.and_then(|i| kinds.0.get(i)) {
-            Some((_, share)) => share,
+        let i = match self.lone.0.iter().position(|k| k.kind == kind) {
+            Some(i) => i,
             None => {
-                made = syn.with_attempt(Share::of);
-                if kinds.0.len() < Kinds::MAX {
-                    kinds.0.push((kind, made.clone()));
+                let share = syn.with_attempt(Share::of);
+                if self.lone.0.len() >= Kinds::MAX {
+                    return self.take_one(&share, syn, filter);
                 }
-                &made
+                self.lone.0.push(OfKind {
+                    kind,
+                    share,
+                    n: 0,
+                    first: None,
+                });
+                self.lone.0.len() - 1
             }
         };
-        let (client, server) = syn.ends();
-        if filter.is_none_or(|f| f.keeps_one(share.outcome, [client, server])) {
-            self.take(share, syn.first_frame(), (client, server));
+        let Some(k) = self.lone.0.get_mut(i) else {
+            return;
+        };
+        let frame = syn.first_frame();
+        if let Some(f) = filter
+            && !f.keeps_one(k.share.outcome, <[SocketAddr; 2]>::from(syn.ends()))
+        {
+            self.left_out += 1;
+            return;
+        }
+        k.n += 1;
+        if !k.share.failed.is_empty() && k.first.is_none_or(|(f, _)| frame < f) {
+            k.first = Some((frame, syn.ends()));
+        }
+    }
+
+    /// A lone SYN of a kind past those counted, added now.
+    fn take_one(&mut self, share: &Share, syn: &LoneSyn<'_>, filter: Option<&Filter>) {
+        let ends = syn.ends();
+        if filter.is_none_or(|f| f.keeps_one(share.outcome, ends.into())) {
+            self.take(share, 1, (syn.first_frame(), ends));
         } else {
             self.left_out += 1;
+        }
+    }
+
+    /// Add the attempts of one SYN counted by kind to the totals.
+    pub(crate) fn settle(&mut self) {
+        let mut kinds = std::mem::take(&mut self.lone);
+        for k in &mut kinds.0 {
+            let n = std::mem::take(&mut k.n);
+            let first = k.first.take();
+            if n > 0 {
+                let nowhere = (SocketAddr::from(([0; 4], 0)), SocketAddr::from(([0; 4], 0)));
+                self.take(&k.share, n, first.unwrap_or((u64::MAX, nowhere)));
+            }
         }
         self.lone = kinds;
     }
 
-    fn take(&mut self, a: &Share, first_frame: u64, (client, server): (SocketAddr, SocketAddr)) {
-        self.attempts += 1;
-        if let Some(n) = self.by_outcome.get_mut(a.outcome as usize) {
-            *n += 1;
+    /// `n` attempts of the same share; `first`: the earliest first frame
+    /// among them, with its ends.
+    fn take(
+        &mut self,
+        a: &Share,
+        n: u64,
+        (first_frame, (client, server)): (u64, (SocketAddr, SocketAddr)),
+    ) {
+        self.attempts += n;
+        if let Some(c) = self.by_outcome.get_mut(a.outcome as usize) {
+            *c += n;
         }
         if let Some(r) = a.rtt {
-            self.rtt.add(r);
+            (0..n).for_each(|_| self.rtt.add(r));
         }
         for what in &a.failed {
             let e = self
                 .anomalies
                 .entry(*what)
                 .or_insert_with(|| (0, String::new(), u64::MAX));
-            e.0 += 1;
+            e.0 += n;
             if first_frame < e.2 {
                 e.1 = format!("{client} -> {server}");
                 e.2 = first_frame;
             }
         }
-        self.syn_retransmissions += a.syn_retransmissions;
-        self.synack_retransmissions += a.synack_retransmissions;
-        self.bad_checksums += a.bad_checksums;
-        self.duplicates += a.duplicates;
-        self.copies += a.copies;
-        self.port_reuse += u64::from(a.port_reuse);
+        self.syn_retransmissions += a.syn_retransmissions * n;
+        self.synack_retransmissions += a.synack_retransmissions * n;
+        self.bad_checksums += a.bad_checksums * n;
+        self.duplicates += a.duplicates * n;
+        self.copies += a.copies * n;
+        self.port_reuse += u64::from(a.port_reuse) * n;
         if let Some((id, reason)) = a.diagnosis {
-            self.count_diagnosis(id, reason, 1);
+            self.count_diagnosis(id, reason, n);
         }
     }
 
@@ -276,7 +334,9 @@ impl Stats {
     }
 
     /// Add `other`'s totals (another thread's share of the same file).
-    pub fn merge(&mut self, other: Stats) {
+    pub fn merge(&mut self, mut other: Stats) {
+        other.settle();
+        self.settle();
         self.attempts += other.attempts;
         self.left_out += other.left_out;
         for (n, o) in self.by_outcome.iter_mut().zip(other.by_outcome) {
@@ -507,6 +567,7 @@ mod tests {
                 }
             }
             assert_eq!(by_kind.lone.0.len(), Kinds::MAX);
+            by_kind.settle();
             // Some kept, and, without the filter, more than one diagnosis;
             // with it, some left out.
             assert!(by_kind.attempts > 0);

@@ -354,10 +354,11 @@ impl<K: Tuple> Table<K> {
         crate::prefetch::line(self.index.bucket_addr(b));
     }
 
-    /// Empty slot `i` and drop it from the index.
-    fn take(&mut self, i: u32) -> Option<((SocketAddr, SocketAddr), Slot)> {
+    /// Empty slot `i` and drop it from the index (under `tag`, its key's,
+    /// when the caller knows it: a hash less).
+    fn take(&mut self, i: u32, tag: Option<u32>) -> Option<((SocketAddr, SocketAddr), Slot)> {
         let (key, s) = at_mut(&mut self.slots, i)?.take()?;
-        let tag = self.tag(key);
+        let tag = tag.unwrap_or_else(|| self.tag(key));
         self.index.remove(tag, i);
         self.free.push(i);
         Some((key.ends(), s))
@@ -476,7 +477,7 @@ impl<K: Tuple> Table<K> {
                     );
                     crate::prefetch::line(self.index.bucket_addr(self.index.bucket_of(next.tag)));
                 }
-                return self.take(b.slot);
+                return self.take(b.slot, Some(b.tag));
             }
         }
         None
@@ -502,6 +503,8 @@ impl<K: Tuple> Table<K> {
                     .is_some_and(|(_, s)| over(s))
             })
             .collect();
-        gone.into_iter().filter_map(|i| self.take(i)).collect()
+        gone.into_iter()
+            .filter_map(|i| self.take(i, None))
+            .collect()
     }
 }

@@ -104,7 +104,7 @@ fn folding<S: Default>(
     let t = track(rx, max_live, |t| t.hand_ready(&mut hand));
     let counts = Counts::of(&t);
     t.finish_hand(&mut hand);
-    (counts, hand.state)
+    (counts, hand.into_state())
 }
 
 /// Read `input` on this thread and deal its segments to `senders` by

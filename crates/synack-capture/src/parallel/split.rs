@@ -370,8 +370,8 @@ pub(super) fn fold_split<S: Default + std::marker::Send>(
     let workers: Vec<Folding<'_, S, _>> = (1..n).map(|_| Folding::new(fold)).collect();
     let mut zero = Folding::new(fold);
     let (totals, hands) = on_threads(split, workers, &mut zero, progress, |_| {})?;
-    let states = std::iter::once(zero.state)
-        .chain(hands.into_iter().map(|h| h.state))
+    let states = std::iter::once(zero.into_state())
+        .chain(hands.into_iter().map(Folding::into_state))
         .collect();
     Ok((totals, states))
 }
