@@ -210,8 +210,8 @@ pub(crate) struct Kind {
 
 /// An attempt that was one SYN when it was handed out, not yet made into
 /// an [`Attempt`]: what a scan or a flood is mostly made of. A summary
-/// takes its share by its [`Kind`], and makes the attempt only for a kind
-/// it has not seen.
+/// takes its share by its kind (what in it bears on the summary), and
+/// makes the attempt only for a kind it has not seen.
 pub struct LoneSyn<'a> {
     syn: &'a FirstSyn,
     ends: (SocketAddr, SocketAddr),
