@@ -75,7 +75,7 @@ struct Early {
 /// Inlined: the caller gets the segment where it keeps it, not a copy.
 #[inline(always)]
 fn segment(frame: &reader::Frame<'_>, checksums: bool) -> Option<Seg> {
-    segment_with(frame, checksums, |_| {})
+    segment_with(frame, checksums, |_| ()).map(|(s, ())| s)
 }
 
 /// A frame's IP packet, parsed, and its TCP header's 20 fixed bytes:
@@ -111,13 +111,14 @@ pub(crate) fn segment_ends(
 
 /// The same, `early` told the segment's ends and flags as soon as they are
 /// read, before the checksum and the options: time for the cache to fetch
-/// what the segment will need next.
+/// what the segment will need next. What `early` returns comes back with
+/// the segment.
 #[inline(always)]
-fn segment_with(
+fn segment_with<R>(
     frame: &reader::Frame<'_>,
     checksums: bool,
-    early: impl FnOnce(&Early),
-) -> Option<Seg> {
+    early: impl FnOnce(&Early) -> R,
+) -> Option<(Seg, R)> {
     let (ip, p, hdr) = tcp_part(frame)?;
     let t = p.tcp;
     // A header cut short still has its 20 fixed bytes; options may be partial.
@@ -125,7 +126,7 @@ fn segment_with(
     let h = Fixed::of(hdr);
     let src = std::net::SocketAddr::new(p.ip.src, h.src_port);
     let dst = std::net::SocketAddr::new(p.ip.dst, h.dst_port);
-    early(&Early {
+    let told = early(&Early {
         src,
         dst,
         flags: h.flags,
@@ -148,7 +149,7 @@ fn segment_with(
         payload_len
     };
     let ip_len = wire_len(ip).unwrap_or(ip.len());
-    Some(Seg {
+    let seg = Seg {
         frame: frame.number,
         ts: frame.ts,
         ns: frame.ts_ns,
@@ -164,7 +165,8 @@ fn segment_with(
         options,
         bad_checksum,
         stacked,
-    })
+    };
+    Some((seg, told))
 }
 
 /// A payload that is itself an IP packet carrying TCP, as when a crafting
@@ -421,15 +423,21 @@ fn frame(
 ) {
     // A SYN usually begins an attempt, whose bucket in the table nothing
     // has read for long (in a scan, waiting for it was a sixth of the
-    // pass): ask for it while the checksum is computed.
+    // pass): ask for it while the checksum is computed. Its key is kept
+    // for the lookup.
     let early = |e: &Early| {
-        if e.flags.syn() && !e.flags.ack() {
-            tracker.prefetch(e.src, e.dst);
-        }
+        (e.flags.syn() && !e.flags.ack()).then(|| {
+            let key = tracker.key(e.src, e.dst);
+            tracker.prefetch(&key);
+            key
+        })
     };
     match segment_with(f, checksums, early) {
-        Some(s) => {
-            tracker.add(&s);
+        Some((s, key)) => {
+            match key {
+                Some(key) => tracker.add_keyed(&s, key),
+                None => tracker.add(&s),
+            }
             tracker.hand_ready(hand);
         }
         None => match icmp(f) {

@@ -344,13 +344,14 @@ impl<K: Tuple> Table<K> {
         self.index.len()
     }
 
-    fn tag(&self, key: K) -> u32 {
+    /// `key`'s tag in the index.
+    pub(crate) fn tag(&self, key: K) -> u32 {
         synack_index::tag(self.hasher.hash_one(key))
     }
 
-    /// Ask the cache for `key`'s bucket.
-    pub(crate) fn prefetch(&self, key: K) {
-        let b = self.index.bucket_of(self.tag(key));
+    /// Ask the cache for the bucket of `tag`.
+    pub(crate) fn prefetch(&self, tag: u32) {
+        let b = self.index.bucket_of(tag);
         crate::prefetch::line(self.index.bucket_addr(b));
     }
 
@@ -390,17 +391,18 @@ impl<K: Tuple> Table<K> {
         }
     }
 
-    /// One lookup: the segment continues an attempt, or begins one with
-    /// the stream index `stream()` gives (called only then).
+    /// One lookup (`tag` is `key`'s): the segment continues an attempt,
+    /// or begins one with the stream index `stream()` gives (called only
+    /// then).
     pub(crate) fn add(
         &mut self,
         key: K,
+        tag: u32,
         s: &Seg,
         mut stream: impl FnMut() -> Option<u64>,
         spares: &mut Spares,
     ) -> Added {
         let ends = key.ends();
-        let tag = self.tag(key);
         let (i, added) = match self.find(key, tag) {
             Some(i) => {
                 let Some((_, place)) = at_mut(&mut self.slots, i).and_then(Option::as_mut) else {

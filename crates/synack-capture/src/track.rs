@@ -147,6 +147,14 @@ impl Streams {
     }
 }
 
+/// A segment's key in its family's table, with its tag there: worked out
+/// once a frame, for the cache hint and the lookup both.
+pub(crate) enum Keyed {
+    V4(V4, u32),
+    V6(V6, u32),
+    Neither,
+}
+
 /// Collects attempts; see the module comment for when they are handed out.
 pub struct Tracker {
     v4: Table<V4>,
@@ -256,28 +264,46 @@ impl Tracker {
         self.streams.others = HashMap::default();
     }
 
-    /// Ask the cache for the bucket where the attempt between `a` and `b`
-    /// will be looked up.
-    pub(crate) fn prefetch(&self, a: SocketAddr, b: SocketAddr) {
+    /// The key of a segment between `a` and `b` and its tag.
+    pub(crate) fn key(&self, a: SocketAddr, b: SocketAddr) -> Keyed {
         match (V4::of(a, b), V6::of(a, b)) {
-            (Some(k), _) => self.v4.prefetch(k),
-            (_, Some(k)) => self.v6.prefetch(k),
-            _ => {}
+            (Some(k), _) => Keyed::V4(k, self.v4.tag(k)),
+            (_, Some(k)) => Keyed::V6(k, self.v6.tag(k)),
+            _ => Keyed::Neither,
+        }
+    }
+
+    /// Ask the cache for the bucket where `key`'s attempt will be looked
+    /// up.
+    pub(crate) fn prefetch(&self, key: &Keyed) {
+        match *key {
+            Keyed::V4(_, tag) => self.v4.prefetch(tag),
+            Keyed::V6(_, tag) => self.v6.prefetch(tag),
+            Keyed::Neither => {}
         }
     }
 
     pub fn add(&mut self, s: &Seg) {
+        let key = self.key(s.src, s.dst);
+        self.add_keyed(s, key);
+    }
+
+    /// [`Tracker::add`], the segment's key (from [`Tracker::key`]) already
+    /// worked out.
+    pub(crate) fn add_keyed(&mut self, s: &Seg, key: Keyed) {
         self.advance(s.ts);
         let streams = &mut self.streams;
         let ends = (s.src, s.dst);
-        let added = match (V4::of(s.src, s.dst), V6::of(s.src, s.dst)) {
-            (Some(k), _) => self
-                .v4
-                .add(k, s, || streams.new_stream(ends), &mut self.spares),
-            (_, Some(k)) => self
-                .v6
-                .add(k, s, || streams.new_stream(ends), &mut self.spares),
-            _ => Added::Unmatched,
+        let added = match key {
+            Keyed::V4(k, tag) => {
+                self.v4
+                    .add(k, tag, s, || streams.new_stream(ends), &mut self.spares)
+            }
+            Keyed::V6(k, tag) => {
+                self.v6
+                    .add(k, tag, s, || streams.new_stream(ends), &mut self.spares)
+            }
+            Keyed::Neither => Added::Unmatched,
         };
         match added {
             Added::Continued => return,
