@@ -300,6 +300,7 @@ pub struct TcpOptions {
 
 /// The two layouts most segments carry, read without the walk (`None`
 /// for anything else, walked then).
+#[inline]
 fn usual_layout(data: &[u8]) -> Option<TcpOptions> {
     // After the handshake nearly every segment carries NOP, NOP, TS
     // (RFC 7323 Appendix A's layout): read it without the walk.
@@ -354,10 +355,18 @@ impl TcpOptions {
     }
 
     /// Parse option bytes. Malformed lengths are errors (RFC 9293 MUST-7).
+    /// Inlined for the usual layouts: the caller builds the options where
+    /// it keeps them, and what it does not read is never built.
+    #[inline]
     pub fn parse(data: &[u8]) -> Result<TcpOptions> {
-        if let Some(o) = usual_layout(data) {
-            return Ok(o);
+        match usual_layout(data) {
+            Some(o) => Ok(o),
+            None => TcpOptions::walk(data),
         }
+    }
+
+    /// [`TcpOptions::parse`] of any layout: option by option.
+    fn walk(data: &[u8]) -> Result<TcpOptions> {
         let mut o = TcpOptions::default();
         for opt in OptionIter::new(data) {
             match opt? {
