@@ -84,9 +84,10 @@ pub struct Args {
     /// Threads, each taking the conversations of its share of 4-tuples: on
     /// a file, every thread walks all frames; on standard input, a
     /// compressed file or with -F, one reads and deals the segments out.
-    /// On two cores here a summary runs 1.4-1.8x as fast on a file
-    /// (data-heavy or attempt-heavy) and 1.6x as fast on a zstd-compressed
-    /// SYN scan (one thread decompresses, the other tracks). With more than 1,
+    /// On two cores here a summary runs 1.3-1.8x as fast on a file
+    /// (data-heavy or attempt-heavy) and 1.3x as fast on a zstd-compressed
+    /// SYN scan (one thread decompresses, the other tracks; the
+    /// decompressing takes longer). With more than 1,
     /// attempts come out per thread in order of first frame, and
     /// `tcp_stream` is unknown (null). Default: for --summary without -F,
     /// the cores synack may use, up to 4, on a file of 32 MB or more or on
