@@ -4,21 +4,10 @@
 //! SYN-ACKs), no script error. Screenshots go to `target/browser/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn public_captures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the public captures are missing"
-    );
-    eprintln!("SKIPPED: no public captures");
-    None
-}
 
 fn chromium() -> Option<&'static str> {
     if Command::new("chromium")
@@ -48,7 +37,7 @@ fn synack(args: &[&str]) -> Vec<u8> {
 
 #[test]
 fn every_public_capture_is_drawn_attempt_by_attempt_failures_first() {
-    let (Some(dir), Some(bin)) = (public_captures(), chromium()) else {
+    let (Some(dir), Some(bin)) = (common::public_captures(), chromium()) else {
         return;
     };
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");

@@ -3,6 +3,8 @@
 //! the public captures), `--format zeek` (read back as zeek-cut reads it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -15,16 +17,7 @@ fn synack(args: &[&str]) -> Output {
 }
 
 fn public(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
-    if !p.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the public captures are missing"
-        );
-        eprintln!("SKIPPED: ../shared/captures/public is missing");
-        return None;
-    }
-    Some(p.join(name))
+    Some(common::public_captures()?.join(name))
 }
 
 fn jsonl(out: &Output) -> Vec<serde_json::Value> {

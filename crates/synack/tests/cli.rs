@@ -20,22 +20,6 @@ fn synack(args: &[&str], lang: &str) -> Output {
         .expect("run synack")
 }
 
-/// ../shared/captures/public, or `None` (SKIPPED) when it is missing and
-/// `CI` is unset.
-fn public_captures() -> Option<std::path::PathBuf> {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/captures/public");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but the public captures are missing"
-    );
-    eprintln!("SKIPPED: no public captures");
-    None
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -477,7 +461,9 @@ fn ipv6_runs_with_documentation_addresses() {
 
 #[test]
 fn analyze_reports_attempts_and_exit_codes() {
-    let Some(dir) = public_captures() else { return };
+    let Some(dir) = common::public_captures() else {
+        return;
+    };
     let f = dir.join("chrissanders-synscan.pcapng");
     let out = synack(&["analyze", "--format", "jsonl", f.to_str().unwrap()], "C");
     assert_eq!(out.status.code(), Some(0));
@@ -778,7 +764,9 @@ fn bad_checksums_match_tshark_and_filters_apply() {
 
 #[test]
 fn analyze_explains_each_check_in_both_languages_and_json() {
-    let Some(dir) = public_captures() else { return };
+    let Some(dir) = common::public_captures() else {
+        return;
+    };
     let syn_data = dir.join("zeek-tcp-payload-syn.pcap");
     let f = syn_data.to_str().unwrap();
     let out = synack(&["analyze", f], "C");
@@ -991,7 +979,9 @@ fn options_that_cannot_apply_are_said_and_a_bad_pcap_path_stops_the_run_first() 
 /// place of the example's file names.
 #[test]
 fn analyze_help_examples_run() {
-    let Some(dir) = public_captures() else { return };
+    let Some(dir) = common::public_captures() else {
+        return;
+    };
     let pcapng = dir.join("chrissanders-tcp_handshake.pcapng");
     let pcap = dir.join("tcpdump-tcp-handshake-nano.pcap");
     let zst = std::env::temp_dir().join(format!("synack-help-{}.pcap.zst", std::process::id()));
@@ -1259,7 +1249,9 @@ fn explain_help_maps_the_questions_to_scenarios() {
 #[test]
 fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
     use std::io::Write;
-    let Some(dir) = public_captures() else { return };
+    let Some(dir) = common::public_captures() else {
+        return;
+    };
     let pcap = dir.join("tcpdump-tcp-handshake-nano.pcap");
     let bytes = std::fs::read(&pcap).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_synack"))

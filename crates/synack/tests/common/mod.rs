@@ -183,3 +183,20 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// ../shared/captures/public, or `None` (SKIPPED, said on stderr) when it
+/// is missing and `CI` is unset.
+#[allow(dead_code)]
+pub fn public_captures() -> Option<std::path::PathBuf> {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/captures/public");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but the public captures are missing"
+    );
+    eprintln!("SKIPPED: no public captures");
+    None
+}
