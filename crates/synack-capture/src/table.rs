@@ -302,6 +302,20 @@ pub(crate) struct Table<K> {
     slots: Vec<Option<(K, Slot)>>,
     free: Vec<u32>,
     order: VecDeque<Began>,
+    /// The attempts that are over (closed or reset), as slot and first
+    /// frame (an entry whose attempt has left is stale, dropped by the
+    /// next sweep or when they are twice as many as the attempts held):
+    /// the only ones the sweep can hand out while none may have been idle
+    /// for the idle timeout (see `low`).
+    done: Vec<(u32, u64)>,
+    /// No later than the last time of any attempt held (an attempt's last
+    /// time only rises, and one that leaves can only raise the least):
+    /// while the capture's time is within the idle timeout of it, no
+    /// attempt can have been idle that long, and the sweep reads `done`
+    /// instead of every slot (a slow scan holding 100,000 attempts had
+    /// each read every second: 0.45 s for 978,214 SYNs at 1,000 a second,
+    /// 0.18 s at full rate).
+    low: f64,
 }
 
 /// An attempt in the order they began: its slot, its key's tag (to find
@@ -337,6 +351,8 @@ impl<K: Tuple> Table<K> {
             slots: Vec::new(),
             free: Vec::new(),
             order: VecDeque::new(),
+            done: Vec::new(),
+            low: f64::INFINITY,
         }
     }
 
@@ -409,8 +425,13 @@ impl<K: Tuple> Table<K> {
                     return Added::Unmatched;
                 };
                 if !place.reused_by(ends, s) {
+                    let was = place.is_done();
                     if let Some(a) = place.full(ends, spares) {
                         a.add(s);
+                    }
+                    if !was && place.is_done() {
+                        let first = place.first_frame();
+                        self.over_at(i, first);
                     }
                     return Added::Continued;
                 }
@@ -433,6 +454,8 @@ impl<K: Tuple> Table<K> {
                 (i, Added::Began { replaced: None })
             }
         };
+        self.low = self.low.min(s.ts);
+        self.watch(i);
         self.order.push_back(Began {
             slot: i,
             tag,
@@ -445,10 +468,41 @@ impl<K: Tuple> Table<K> {
         added
     }
 
+    /// The attempt that began at frame `first`, in slot `i`, is over:
+    /// into `done`, whose stale entries go when they could outnumber the
+    /// attempts held (the sweep may be far off: the capture's time need
+    /// not move).
+    fn over_at(&mut self, i: u32, first: u64) {
+        self.done.push((i, first));
+        if self.done.len() > 2 * self.index.len() + 1024 {
+            let slots = &self.slots;
+            self.done.retain(|&(i, first)| holds(slots, i, first));
+        }
+    }
+
+    /// Slot `i`'s attempt, if it is over, into `done` (called when it may
+    /// have just become so).
+    fn watch(&mut self, i: u32) {
+        if let Some((_, slot)) = at(&self.slots, i).and_then(Option::as_ref)
+            && slot.is_done()
+        {
+            let first = slot.first_frame();
+            self.over_at(i, first);
+        }
+    }
+
     /// The attempt an ICMP error between these ends is about, made full.
     pub(crate) fn attempt_mut(&mut self, key: K, spares: &mut Spares) -> Option<&mut Attempt> {
         let ends = key.ends();
         let i = self.find(key, self.tag(key))?;
+        let (_, slot) = at_mut(&mut self.slots, i)?.as_mut()?;
+        let was = slot.is_done();
+        slot.full(ends, spares)?;
+        // Made full, one SYN with RST in it is over (an ICMP error ends
+        // nothing itself).
+        if !was {
+            self.watch(i);
+        }
         at_mut(&mut self.slots, i)?.as_mut()?.1.full(ends, spares)
     }
 
@@ -486,7 +540,8 @@ impl<K: Tuple> Table<K> {
     }
 
     /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken
-    /// out, in slot order (the caller sorts them).
+    /// out (the caller sorts them). Every slot is read only when one may
+    /// have been idle for `idle_s` (see `low`); otherwise only those over.
     pub(crate) fn expired(
         &mut self,
         now: f64,
@@ -497,16 +552,211 @@ impl<K: Tuple> Table<K> {
             let idle = now - s.last_ts();
             idle > idle_s || (idle > linger_s && s.is_done())
         };
-        let gone: Vec<u32> = (0..self.slots.len())
-            .filter_map(|i| u32::try_from(i).ok())
-            .filter(|&i| {
-                at(&self.slots, i)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|(_, s)| over(s))
-            })
-            .collect();
-        gone.into_iter()
+        let slots = &self.slots;
+        let held = |i: u32| at(slots, i).and_then(Option::as_ref).map(|(_, s)| s);
+        let gone: Vec<u32> = if now - self.low > idle_s {
+            // Every slot, and the least last time of those that stay.
+            let mut low = f64::INFINITY;
+            let mut gone = Vec::new();
+            for i in (0..slots.len()).filter_map(|i| u32::try_from(i).ok()) {
+                match held(i) {
+                    Some(s) if over(s) => gone.push(i),
+                    Some(s) => low = low.min(s.last_ts()),
+                    None => {}
+                }
+            }
+            self.low = low;
+            gone
+        } else {
+            // Sorted by first frame here, as numbers: the caller sorts the
+            // attempts by it too, and then finds them in order instead of
+            // moving them about.
+            let mut over_now: Vec<(u64, u32)> = self
+                .done
+                .iter()
+                .filter(|&&(i, first)| holds(slots, i, first) && held(i).is_some_and(over))
+                .map(|&(i, first)| (first, i))
+                .collect();
+            over_now.sort_unstable();
+            over_now.dedup();
+            over_now.into_iter().map(|(_, i)| i).collect()
+        };
+        let out: Vec<_> = gone
+            .into_iter()
             .filter_map(|i| self.take(i, None))
-            .collect()
+            .collect();
+        let slots = &self.slots;
+        self.done.retain(|&(i, first)| holds(slots, i, first));
+        out
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synack_wire::{SeqNum, TcpFlags};
+
+    /// What the sweep hands out, found by reading every slot: the first
+    /// frames of the attempts idle for `idle_s`, or over and idle for
+    /// `linger_s`.
+    fn over_reading_all(t: &Table<V4>, now: f64, idle_s: f64, linger_s: f64) -> Vec<u64> {
+        let mut v: Vec<u64> = t
+            .slots
+            .iter()
+            .flatten()
+            .filter(|(_, s)| {
+                let idle = now - s.last_ts();
+                idle > idle_s || (idle > linger_s && s.is_done())
+            })
+            .map(|(_, s)| s.first_frame())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Random segments between 40 clients and a server (SYNs, SYN-ACKs,
+    /// ACKs, FINs, RSTs, and SYNs and SYN-ACKs with RST in them), the
+    /// capture's time mostly rising, now and then stepping back or jumping
+    /// past the idle timeout, evictions and ICMP errors between: each
+    /// sweep hands out what reading every slot would.
+    #[test]
+    fn the_sweep_hands_out_what_reading_every_slot_would() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let flags = [
+            TcpFlags::SYN.0,
+            TcpFlags::SYN.0 | TcpFlags::ACK.0,
+            TcpFlags::ACK.0,
+            TcpFlags::FIN.0 | TcpFlags::ACK.0,
+            TcpFlags::RST.0,
+            TcpFlags::RST.0 | TcpFlags::ACK.0,
+            TcpFlags::SYN.0 | TcpFlags::RST.0,
+            TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0,
+        ];
+        let (mut sweeps, mut handed) = (0, 0);
+        for _ in 0..40 {
+            let mut t = Table::<V4>::new();
+            let mut spares = Spares::default();
+            let mut now = 1_000.0;
+            for frame in 0..3_000u64 {
+                let r = rand();
+                now += match r % 64 {
+                    0 => -5.0,
+                    1 => 301.0,
+                    2..=9 => 1.5,
+                    _ => 0.01,
+                };
+                let client = SocketAddr::from(([10, 0, 0, 1], 40_000 + (r >> 8) as u16 % 40));
+                let server = SocketAddr::from(([10, 0, 0, 2], 80));
+                let f = TcpFlags(flags[(r >> 16) as usize % flags.len()]);
+                let from_server = f.ack() && (r >> 24) % 2 == 0;
+                let (src, dst) = if from_server {
+                    (server, client)
+                } else {
+                    (client, server)
+                };
+                let s = Seg {
+                    frame,
+                    ts: now,
+                    ns: (now * 1e9) as i64,
+                    iface: 0,
+                    src,
+                    dst,
+                    flags: f,
+                    seq: SeqNum((r >> 32) as u32 % 3 * 1000),
+                    ack: SeqNum(if f.ack() { 1 } else { 0 }),
+                    window: 1000,
+                    payload_len: 0,
+                    ip_len: 40,
+                    options: None.into(),
+                    bad_checksum: false,
+                    stacked: None,
+                };
+                let Some(key) = V4::of(src, dst) else {
+                    continue;
+                };
+                let tag = t.tag(key);
+                let _ = t.add(key, tag, &s, || None, &mut spares);
+                match (r >> 40) % 16 {
+                    0 => {
+                        let _ = t.attempt_mut(key, &mut spares);
+                    }
+                    1 => {
+                        let _ = t.pop_oldest();
+                    }
+                    2..=5 => {
+                        let want = over_reading_all(&t, now, IDLE, LINGER);
+                        let mut got: Vec<u64> = t
+                            .expired(now, IDLE, LINGER)
+                            .iter()
+                            .map(|(_, s)| s.first_frame())
+                            .collect();
+                        got.sort_unstable();
+                        assert_eq!(got, want, "sweep at {now} after frame {frame}");
+                        sweeps += 1;
+                        handed += got.len();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Enough of both kinds of sweep to mean something.
+        assert!(
+            sweeps > 10_000 && handed > 2_000,
+            "{sweeps} sweeps, {handed} out"
+        );
+    }
+
+    /// Attempts over at once and evicted, the capture's time standing
+    /// still (no sweep ever comes): what is kept of them stays bounded by
+    /// the attempts held.
+    #[test]
+    fn attempts_over_are_remembered_within_bounds_when_no_sweep_comes() {
+        let mut t = Table::<V4>::new();
+        let mut spares = Spares::default();
+        let server = SocketAddr::from(([10, 0, 0, 2], 80));
+        for n in 0..50_000u32 {
+            let client = SocketAddr::from((Ipv4Addr::from_bits(0x0a00_0000 + n), 40_000));
+            let s = Seg {
+                frame: u64::from(n),
+                ts: 1_000.0,
+                ns: 1_000_000_000_000,
+                iface: 0,
+                src: server,
+                dst: client,
+                flags: TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0),
+                seq: SeqNum(0),
+                ack: SeqNum(1),
+                window: 0,
+                payload_len: 0,
+                ip_len: 40,
+                options: None.into(),
+                bad_checksum: false,
+                stacked: None,
+            };
+            let Some(key) = V4::of(server, client) else {
+                continue;
+            };
+            let tag = t.tag(key);
+            let _ = t.add(key, tag, &s, || None, &mut spares);
+            if t.len() > 100 {
+                let _ = t.pop_oldest();
+            }
+            // An eviction may follow the push that did not compact.
+            assert!(
+                t.done.len() <= 2 * (t.len() + 1) + 1025,
+                "{} kept",
+                t.done.len()
+            );
+        }
+        assert!(t.done.len() >= t.len(), "every attempt here is over");
+    }
+
+    const IDLE: f64 = crate::track::IDLE_S;
+    const LINGER: f64 = crate::track::LINGER_S;
 }

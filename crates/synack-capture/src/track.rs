@@ -346,6 +346,10 @@ impl Tracker {
         }
     }
 
+    // Once a second of capture time: kept out of `advance`, which every
+    // segment calls.
+    #[cold]
+    #[inline(never)]
     fn sweep(&mut self) {
         self.last_sweep = self.clock;
         let now = self.clock;
