@@ -596,6 +596,42 @@ mod tests {
     use super::*;
     use synack_wire::{SeqNum, TcpFlags};
 
+    /// A segment without payload or options; its ack field 1 when the
+    /// ACK flag is on.
+    fn seg(
+        frame: u64,
+        ts: f64,
+        (src, dst): (SocketAddr, SocketAddr),
+        flags: TcpFlags,
+        seq: u32,
+    ) -> Seg {
+        Seg {
+            frame,
+            ts,
+            ns: (ts * 1e9) as i64,
+            iface: 0,
+            src,
+            dst,
+            flags,
+            seq: SeqNum(seq),
+            ack: SeqNum(u32::from(flags.ack())),
+            window: 1000,
+            payload_len: 0,
+            ip_len: 40,
+            options: None.into(),
+            bad_checksum: false,
+            stacked: None,
+        }
+    }
+
+    /// `s` added to `t`; its key.
+    fn add(t: &mut Table<V4>, spares: &mut Spares, s: &Seg) -> Option<V4> {
+        let key = V4::of(s.src, s.dst)?;
+        let tag = t.tag(key);
+        let _ = t.add(key, tag, s, || None, spares);
+        Some(key)
+    }
+
     /// What the sweep hands out, found by reading every slot: the first
     /// frames of the attempts idle for `idle_s`, or over and idle for
     /// `linger_s`.
@@ -660,28 +696,10 @@ mod tests {
                 } else {
                     (client, server)
                 };
-                let s = Seg {
-                    frame,
-                    ts: now,
-                    ns: (now * 1e9) as i64,
-                    iface: 0,
-                    src,
-                    dst,
-                    flags: f,
-                    seq: SeqNum((r >> 32) as u32 % 3 * 1000),
-                    ack: SeqNum(if f.ack() { 1 } else { 0 }),
-                    window: 1000,
-                    payload_len: 0,
-                    ip_len: 40,
-                    options: None.into(),
-                    bad_checksum: false,
-                    stacked: None,
-                };
-                let Some(key) = V4::of(src, dst) else {
+                let s = seg(frame, now, (src, dst), f, (r >> 32) as u32 % 3 * 1000);
+                let Some(key) = add(&mut t, &mut spares, &s) else {
                     continue;
                 };
-                let tag = t.tag(key);
-                let _ = t.add(key, tag, &s, || None, &mut spares);
                 match (r >> 40) % 16 {
                     0 => {
                         let _ = t.attempt_mut(key, &mut spares);
@@ -722,28 +740,9 @@ mod tests {
         let server = SocketAddr::from(([10, 0, 0, 2], 80));
         for n in 0..50_000u32 {
             let client = SocketAddr::from((Ipv4Addr::from_bits(0x0a00_0000 + n), 40_000));
-            let s = Seg {
-                frame: u64::from(n),
-                ts: 1_000.0,
-                ns: 1_000_000_000_000,
-                iface: 0,
-                src: server,
-                dst: client,
-                flags: TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0),
-                seq: SeqNum(0),
-                ack: SeqNum(1),
-                window: 0,
-                payload_len: 0,
-                ip_len: 40,
-                options: None.into(),
-                bad_checksum: false,
-                stacked: None,
-            };
-            let Some(key) = V4::of(server, client) else {
-                continue;
-            };
-            let tag = t.tag(key);
-            let _ = t.add(key, tag, &s, || None, &mut spares);
+            let flags = TcpFlags(TcpFlags::SYN.0 | TcpFlags::ACK.0 | TcpFlags::RST.0);
+            let s = seg(u64::from(n), 1_000.0, (server, client), flags, 0);
+            add(&mut t, &mut spares, &s);
             if t.len() > 100 {
                 let _ = t.pop_oldest();
             }
