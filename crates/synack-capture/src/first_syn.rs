@@ -194,18 +194,92 @@ impl FirstSyn {
 /// ends, and whether it was evicted. Two attempts of one SYN of the same
 /// kind add the same to a summary (`lone_syns_of_a_kind_add_the_same`
 /// checks it over SYNs that differ in everything else), so a summary works
-/// an attempt of each kind out once.
+/// an attempt of each kind out once. Its parts are packed in one number,
+/// compared at every SYN of a scan: flags, bits but the client's end, MSS,
+/// window, payload and IP lengths (16 bits each), the shift, the family and
+/// whether it was evicted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Kind {
-    flags: u16,
-    bits: u16,
-    mss: u16,
-    window: u16,
-    payload_len: u16,
-    ip_len: u16,
-    wscale: u8,
-    v6: bool,
-    evicted: bool,
+pub(crate) struct Kind(u128);
+
+impl Kind {
+    const EVICTED: u128 = 1 << 113;
+
+    fn of(s: &FirstSyn, ends: (SocketAddr, SocketAddr), evicted: bool) -> Kind {
+        let parts = [
+            s.flags,
+            s.bits & !CLIENT_LO,
+            s.mss,
+            s.window,
+            s.payload_len,
+            s.ip_len,
+        ];
+        let sixteen = parts.iter().fold(0u128, |k, &p| (k << 16) | u128::from(p));
+        let rest =
+            u128::from(s.wscale) | u128::from(ends.0.is_ipv6()) << 8 | u128::from(evicted) << 9;
+        Kind(sixteen | rest << 104)
+    }
+
+    fn evicted(self) -> bool {
+        self.0 & Kind::EVICTED != 0
+    }
+}
+
+/// Attempts of one SYN counted by kind as they leave the tracker, for a
+/// hand that sums them up in any order (a summary without a filter): no
+/// [`LoneSyn`] is made and handed over for each (in a scan of distinct
+/// SYNs that was a third of the pass). Each kind keeps its SYN with the
+/// earliest first frame, which a summary names as the example of a
+/// failed check. Past [`LoneCounts::MAX`] kinds a SYN is not counted.
+#[derive(Default)]
+pub(crate) struct LoneCounts(Vec<Counted>);
+
+struct Counted {
+    kind: Kind,
+    n: u64,
+    earliest: FirstSyn,
+    ends: (SocketAddr, SocketAddr),
+    now: f64,
+}
+
+impl LoneCounts {
+    const MAX: usize = 64;
+
+    /// Count `syn`, handed out at `now` (evicted or not); `false` when its
+    /// kind is past those counted.
+    pub(crate) fn count(
+        &mut self,
+        syn: &FirstSyn,
+        ends: (SocketAddr, SocketAddr),
+        (evicted, now): (bool, f64),
+    ) -> bool {
+        let kind = Kind::of(syn, ends, evicted);
+        if let Some(c) = self.0.iter_mut().find(|c| c.kind == kind) {
+            c.n += 1;
+            if syn.frame < c.earliest.frame {
+                (c.earliest, c.ends, c.now) = (*syn, ends, now);
+            }
+            return true;
+        }
+        if self.0.len() >= LoneCounts::MAX {
+            return false;
+        }
+        self.0.push(Counted {
+            kind,
+            n: 1,
+            earliest: *syn,
+            ends,
+            now,
+        });
+        true
+    }
+
+    /// Each kind's count, with its earliest SYN as a [`LoneSyn`].
+    pub(crate) fn each(self, spares: &mut Spares, mut f: impl FnMut(&mut LoneSyn<'_>, u64)) {
+        for c in self.0 {
+            let when = (c.kind.evicted(), c.now);
+            f(&mut LoneSyn::new(&c.earliest, c.ends, when, spares), c.n);
+        }
+    }
 }
 
 /// An attempt that was one SYN when it was handed out, not yet made into
@@ -237,18 +311,7 @@ impl<'a> LoneSyn<'a> {
     }
 
     pub(crate) fn kind(&self) -> Kind {
-        let s = self.syn;
-        Kind {
-            flags: s.flags,
-            bits: s.bits & !CLIENT_LO,
-            mss: s.mss,
-            window: s.window,
-            payload_len: s.payload_len,
-            ip_len: s.ip_len,
-            wscale: s.wscale,
-            v6: self.ends.0.is_ipv6(),
-            evicted: self.evicted,
-        }
+        Kind::of(self.syn, self.ends, self.evicted)
     }
 
     /// The attempt's first frame (its SYN's).

@@ -12,9 +12,17 @@ use crate::{Live, Pass, Totals};
 pub trait Fold<S>: Sync {
     fn attempt(&self, state: &mut S, a: &Attempt);
 
-    /// An attempt of one SYN, taken as it is if the fold can (`true`);
-    /// otherwise it is made and given to [`Fold::attempt`].
-    fn lone_syn(&self, _state: &mut S, _syn: &mut LoneSyn<'_>) -> bool {
+    /// `n` attempts of one SYN of `syn`'s kind (`n` is 1 unless the fold
+    /// [`counts_lone`](Fold::counts_lone)), taken as they are if the fold
+    /// can (`true`; one that counts them must); otherwise it is made and
+    /// given to [`Fold::attempt`].
+    fn lone_syn(&self, _state: &mut S, _syn: &mut LoneSyn<'_>, _n: u64) -> bool {
+        false
+    }
+
+    /// Whether attempts of one SYN may come counted by kind, many at once
+    /// (what each adds does not depend on its ends or order).
+    fn counts_lone(&self) -> bool {
         false
     }
 
@@ -55,8 +63,12 @@ impl<S, F: Fold<S>> Hand for Folding<'_, S, F> {
         Some(a)
     }
 
-    fn lone(&mut self, syn: &mut LoneSyn<'_>) -> bool {
-        self.fold.lone_syn(&mut self.state, syn)
+    fn lone(&mut self, syn: &mut LoneSyn<'_>, n: u64) -> bool {
+        self.fold.lone_syn(&mut self.state, syn, n)
+    }
+
+    fn counts_lone(&self) -> bool {
+        self.fold.counts_lone()
     }
 }
 
@@ -79,6 +91,7 @@ pub fn fold<'a, S: Default + Send>(
     let mut live = Live::new(pass.max_live).unnumbered();
     live.checksums = pass.checksums;
     let mut hand = Folding::new(fold);
+    live.count_lone_syns(&hand);
     let summary = reader::read(input, name, |f| {
         if f.number.is_multiple_of(4096) {
             progress(f.end);

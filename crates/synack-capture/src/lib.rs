@@ -353,6 +353,12 @@ impl Live {
         self
     }
 
+    /// Count attempts of one SYN by kind for a `hand` that sums them up
+    /// ([`track::Hand::counts_lone`]).
+    pub(crate) fn count_lone_syns(&mut self, hand: &impl track::Hand) {
+        self.tracker.count_lone_syns(hand);
+    }
+
     /// An attempt silent for `secs` is over (300 s by default, zeek's).
     pub fn idle_after(mut self, secs: f64) -> Live {
         self.tracker.idle_s = secs;

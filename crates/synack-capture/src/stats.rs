@@ -146,9 +146,15 @@ impl Fold<Stats> for Summing<'_> {
         }
     }
 
-    fn lone_syn(&self, s: &mut Stats, syn: &mut LoneSyn<'_>) -> bool {
-        s.add_lone(syn, self.filter);
+    fn lone_syn(&self, s: &mut Stats, syn: &mut LoneSyn<'_>, n: u64) -> bool {
+        s.add_lone(syn, n, self.filter);
         true
+    }
+
+    /// A filter reads each attempt's ends; without one, attempts of one SYN
+    /// of a kind add the same wherever they were.
+    fn counts_lone(&self) -> bool {
+        self.filter.is_none()
     }
 
     fn end(&self, s: &mut Stats) {
@@ -224,17 +230,19 @@ impl Stats {
         self.take(&Share::of(a), 1, (a.first_frame, (a.client, a.server)));
     }
 
-    /// An attempt of one SYN, counted by its kind as [`Stats::add`] would
-    /// add it made, if `filter` keeps it (counted as left out otherwise).
-    /// The totals have it only after [`Stats::settle`].
-    pub(crate) fn add_lone(&mut self, syn: &mut LoneSyn<'_>, filter: Option<&Filter>) {
+    /// `n` attempts of one SYN of `syn`'s kind (`syn` the earliest of
+    /// them), counted by their kind as [`Stats::add`] would add each made,
+    /// if `filter` keeps them (counted as left out otherwise; a filter
+    /// comes with `n` = 1, it reads the ends). The totals have them only
+    /// after [`Stats::settle`].
+    pub(crate) fn add_lone(&mut self, syn: &mut LoneSyn<'_>, n: u64, filter: Option<&Filter>) {
         let kind = syn.kind();
         let i = match self.lone.0.iter().position(|k| k.kind == kind) {
             Some(i) => i,
             None => {
                 let share = syn.with_attempt(Share::of);
                 if self.lone.0.len() >= Kinds::MAX {
-                    return self.take_one(&share, syn, filter);
+                    return self.take_now(&share, syn, n, filter);
                 }
                 self.lone.0.push(OfKind {
                     kind,
@@ -252,22 +260,22 @@ impl Stats {
         if let Some(f) = filter
             && !f.keeps_one(k.share.outcome, <[SocketAddr; 2]>::from(syn.ends()))
         {
-            self.left_out += 1;
+            self.left_out += n;
             return;
         }
-        k.n += 1;
+        k.n += n;
         if !k.share.failed.is_empty() && k.first.is_none_or(|(f, _)| frame < f) {
             k.first = Some((frame, syn.ends()));
         }
     }
 
-    /// A lone SYN of a kind past those counted, added now.
-    fn take_one(&mut self, share: &Share, syn: &LoneSyn<'_>, filter: Option<&Filter>) {
+    /// Lone SYNs of a kind past those counted, added now.
+    fn take_now(&mut self, share: &Share, syn: &LoneSyn<'_>, n: u64, filter: Option<&Filter>) {
         let ends = syn.ends();
         if filter.is_none_or(|f| f.keeps_one(share.outcome, ends.into())) {
-            self.take(share, 1, (syn.first_frame(), ends));
+            self.take(share, n, (syn.first_frame(), ends));
         } else {
-            self.left_out += 1;
+            self.left_out += n;
         }
     }
 
@@ -554,7 +562,7 @@ mod tests {
                         };
                         let now = seg.ts + [0.0, 0.5, 3.0, 400.0][i];
                         let mut lone = LoneSyn::new(&syn, key, (evicted, now), &mut spares);
-                        by_kind.add_lone(&mut lone, filter);
+                        by_kind.add_lone(&mut lone, 1, filter);
                         let mut a = syn.attempt(key);
                         a.evicted = evicted;
                         a.finish(now);

@@ -539,6 +539,14 @@ impl<K: Tuple> Table<K> {
         None
     }
 
+    /// Every attempt held, in no order (for a hand that sums them up).
+    pub(crate) fn into_slots(self) -> impl Iterator<Item = ((SocketAddr, SocketAddr), Slot)> {
+        self.slots
+            .into_iter()
+            .flatten()
+            .map(|(key, slot)| (key.ends(), slot))
+    }
+
     /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken
     /// out (the caller sorts them). Every slot is read only when one may
     /// have been idle for `idle_s` (see `low`); otherwise only those over.

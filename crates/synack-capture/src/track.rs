@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
-use crate::first_syn::LoneSyn;
+use crate::first_syn::{LoneCounts, LoneSyn};
 use crate::table::{Added, Slot, Spares, Table, Tuple, V4, V6};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
@@ -48,7 +48,7 @@ impl Out {
     fn give(self, spares: &mut Spares, hand: &mut impl Hand) {
         if let Slot::Syn(syn) = &self.slot {
             let mut lone = LoneSyn::new(syn, self.ends, (self.evicted, self.now), spares);
-            if hand.lone(&mut lone) {
+            if hand.lone(&mut lone, 1) {
                 return;
             }
         }
@@ -65,9 +65,19 @@ impl Out {
 pub(crate) trait Hand {
     fn hand(&mut self, a: Box<Attempt>) -> Option<Box<Attempt>>;
 
-    /// An attempt of one SYN, taken as it is if the hand can (`true`);
-    /// otherwise it is made and given to [`Hand::hand`].
-    fn lone(&mut self, _syn: &mut LoneSyn<'_>) -> bool {
+    /// `n` attempts of one SYN of `syn`'s kind (`n` is 1 unless the hand
+    /// [`counts_lone`](Hand::counts_lone)), taken as they are if the hand
+    /// can (`true`; a hand that counts them must); otherwise it is made and
+    /// given to [`Hand::hand`].
+    fn lone(&mut self, _syn: &mut LoneSyn<'_>, _n: u64) -> bool {
+        false
+    }
+
+    /// Whether the hand sums attempts up in any order and takes those of
+    /// one SYN many of a kind at once: the tracker then counts them by kind
+    /// itself ([`Tracker::count_lone_syns`]) and gives the counts at the
+    /// end.
+    fn counts_lone(&self) -> bool {
         false
     }
 
@@ -178,6 +188,9 @@ pub struct Tracker {
     streams: Streams,
     /// Attempts lent out and given back, whose buffers the next ones reuse.
     spares: Spares,
+    /// Attempts of one SYN handed out so far, counted by kind, when the
+    /// hand sums them up ([`Tracker::count_lone_syns`]).
+    lone: Option<LoneCounts>,
 }
 
 impl Default for Tracker {
@@ -209,19 +222,42 @@ impl Tracker {
                 lost: false,
             },
             spares: Spares::default(),
+            lone: None,
         }
+    }
+
+    /// Count attempts of one SYN by kind as they leave, instead of handing
+    /// each out, for a hand that [`counts_lone`](Hand::counts_lone) (one
+    /// that does not is not changed): they reach it at
+    /// [`Tracker::finish_hand`], a count of each kind.
+    pub(crate) fn count_lone_syns(&mut self, hand: &impl Hand) {
+        if hand.counts_lone() {
+            self.lone.get_or_insert_default();
+        }
+    }
+
+    /// An attempt on its way out now: counted when it is one SYN and the
+    /// hand sums them by kind, ready otherwise.
+    fn send(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
+        let now = self.clock;
+        if let (Some(counts), Slot::Syn(syn)) = (&mut self.lone, &slot)
+            && counts.count(syn, ends, (evicted, now))
+        {
+            return;
+        }
+        self.ready.push(Out {
+            ends,
+            slot,
+            evicted,
+            now,
+        });
     }
 
     /// Hand an attempt out; remember its stream for later segments of its
     /// conversation.
     fn hand_out(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
         self.streams.remember(ends, slot.stream());
-        self.ready.push(Out {
-            ends,
-            slot,
-            evicted,
-            now: self.clock,
-        });
+        self.send(ends, slot, evicted);
     }
 
     /// Hand out the oldest attempt still held, of either family, marked
@@ -316,12 +352,7 @@ impl Tracker {
                 // A reused port: the attempt before is over. Its stream is
                 // not remembered, the new attempt holds the key.
                 if let Some((ends, old)) = replaced {
-                    self.ready.push(Out {
-                        ends,
-                        slot: old,
-                        evicted: false,
-                        now: self.clock,
-                    });
+                    self.send(ends, old, false);
                 }
             }
         }
@@ -419,12 +450,35 @@ impl Tracker {
         self.finish_hand(&mut Lend(each));
     }
 
-    /// The same, given to `hand`.
+    /// The same, given to `hand`; when attempts of one SYN are counted by
+    /// kind, in any order (the hand sums them up), those still held counted
+    /// too and the counts given last.
     pub(crate) fn finish_hand(mut self, hand: &mut impl Hand) {
         let mut spares = std::mem::take(&mut self.spares);
-        for o in self.outs() {
+        let Some(mut counts) = self.lone.take() else {
+            for o in self.outs() {
+                o.give(&mut spares, hand);
+            }
+            return;
+        };
+        let now = self.clock;
+        let held = (self.v4.into_slots().chain(self.v6.into_slots())).map(|(ends, slot)| Out {
+            ends,
+            slot,
+            evicted: false,
+            now,
+        });
+        for o in self.ready.into_iter().chain(held) {
+            if let Slot::Syn(syn) = &o.slot
+                && counts.count(syn, o.ends, (o.evicted, o.now))
+            {
+                continue;
+            }
             o.give(&mut spares, hand);
         }
+        counts.each(&mut spares, |syn, n| {
+            hand.lone(syn, n);
+        });
     }
 }
 

@@ -254,3 +254,103 @@ fn only_segments_move_the_clock_on_every_thread() {
         }
     }
 }
+
+/// A summary counts attempts of one SYN by kind in the tracker, as they
+/// leave (evicted, idle, replaced by a reused port, or still held at the
+/// end), and adds each kind's count once: the summary is the one that adds
+/// every attempt made, on one thread and on several, however few
+/// attempts may be held.
+#[test]
+fn one_syn_attempts_counted_in_the_tracker_add_as_each_would() {
+    use synack_wire::{TcpFlags, TcpOptions};
+    let mss = TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        ..TcpOptions::default()
+    };
+    let mut frames = Vec::new();
+    let mut t = 0.0;
+    for i in 0..400u32 {
+        let port = 30_000 + u16::try_from(i % 37).unwrap();
+        let (c, s): (std::net::SocketAddr, std::net::SocketAddr) = if i % 5 == 0 {
+            (
+                format!("[2001:db8::{}]:{port}", i % 3 + 1).parse().unwrap(),
+                "[2001:db8::ff]:443".parse().unwrap(),
+            )
+        } else {
+            (
+                format!("10.0.{}.1:{port}", i % 3).parse().unwrap(),
+                "10.9.9.9:80".parse().unwrap(),
+            )
+        };
+        // Some kinds fail a check, whose example is the earliest of its kind.
+        let flags = match (i % 7, i % 13) {
+            (_, 0) => TcpFlags::SYN | TcpFlags::FIN,
+            (0, _) => TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR,
+            _ => TcpFlags::SYN,
+        };
+        let opts = if i % 3 == 0 {
+            TcpOptions::default()
+        } else {
+            mss
+        };
+        // Ports repeat with a new ISN (a reused port); now and then an
+        // answer, and a silence past the idle timeout.
+        t += if i == 250 { 400.0 } else { 0.01 };
+        // Data on some SYNs, of many lengths: more kinds than are counted.
+        let data = usize::try_from(i % 2 * (i % 80)).unwrap();
+        let syn = synth::ip_segment(c, s, flags, i * 7919, 0, data, opts).unwrap();
+        frames.push((t, syn));
+        if i % 11 == 5 {
+            let synack = TcpFlags::SYN | TcpFlags::ACK;
+            let ack = (i * 7919).wrapping_add(1);
+            let p = synth::ip_segment(s, c, synack, 5000, ack, 0, mss).unwrap();
+            frames.push((t + 0.001, p));
+        }
+    }
+    let crafted = synth::raw_pcap(&frames);
+    let mut scan = Vec::new();
+    let cfg = SynthConfig {
+        target_bytes: 90 * 3000,
+        scan: true,
+        ipv6_per_mille: 200,
+        ..SynthConfig::default()
+    };
+    synth::write(&mut scan, &cfg).unwrap();
+    for (name, bytes) in [("crafted", crafted.as_slice()), ("scan", scan.as_slice())] {
+        for max in [synack_capture::track::MAX_LIVE, 5] {
+            let pass = Pass::new(max);
+            let every = |s: &mut Stats, a: &synack_capture::Attempt| s.add(a);
+            for (threads, streamed) in [(1, false), (2, false), (3, true)] {
+                let input = || {
+                    if streamed {
+                        synack_capture::reader::Source::stream(bytes)
+                    } else {
+                        synack_capture::reader::Source::Bytes(bytes)
+                    }
+                };
+                let merged = |(t, parts): (synack_capture::Totals, Vec<Stats>)| {
+                    let mut m = Stats::default();
+                    for p in parts {
+                        m.merge(p);
+                    }
+                    (m, t.evicted)
+                };
+                let (want, evicted) =
+                    merged(fold(input(), name, pass, threads, |_| {}, &every).unwrap());
+                let by_kind = Summing::default();
+                let (got, _) =
+                    merged(fold(input(), name, pass, threads, |_| {}, &by_kind).unwrap());
+                let at = format!("{name}, at most {max} held, {threads} threads");
+                assert!(want.attempts > 200, "{at}");
+                assert!(evicted > 0 || max > 5, "{at}: nothing evicted");
+                assert_eq!(got.to_json(), want.to_json(), "{at}");
+                if name == "crafted" && max > 5 {
+                    let json = want.to_json().to_string();
+                    assert!(json.contains("\"example\""), "{at}: no failed check");
+                    assert!(want.port_reuse > 0, "{at}: no reused port");
+                }
+            }
+        }
+    }
+}

@@ -51,16 +51,22 @@ impl Counts {
     }
 }
 
+/// A tracking thread's tracker: it sees some conversations only, so it
+/// does not number them.
+fn tracker(max_live: usize) -> Tracker {
+    let mut t = Tracker::with_max_live(max_live);
+    t.number_streams(false);
+    t
+}
+
 /// A tracking thread's loop: the segments of each batch added, then
 /// `ended` is given the tracker (to take the attempts that are over);
 /// the tracker when the batches stop.
 fn track(
     rx: mpsc::Receiver<Batch>,
-    max_live: usize,
+    mut t: Tracker,
     mut ended: impl FnMut(&mut Tracker),
 ) -> Tracker {
-    let mut t = Tracker::with_max_live(max_live);
-    t.number_streams(false);
     for b in rx {
         for item in b.items {
             match item {
@@ -76,7 +82,7 @@ fn track(
 
 /// A tracking thread whose attempts go back to the reading thread.
 fn sending(rx: mpsc::Receiver<Batch>, tx: mpsc::Sender<Vec<Attempt>>, max_live: usize) -> Counts {
-    let t = track(rx, max_live, |t| {
+    let t = track(rx, tracker(max_live), |t| {
         let out: Vec<Attempt> = t.take_ready().collect();
         if !out.is_empty() {
             let _ = tx.send(out);
@@ -101,7 +107,9 @@ fn folding<S: Default>(
     fold: &impl Fold<S>,
 ) -> (Counts, S) {
     let mut hand = Folding::new(fold);
-    let t = track(rx, max_live, |t| t.hand_ready(&mut hand));
+    let mut t = tracker(max_live);
+    t.count_lone_syns(&hand);
+    let t = track(rx, t, |t| t.hand_ready(&mut hand));
     let counts = Counts::of(&t);
     t.finish_hand(&mut hand);
     (counts, hand.into_state())

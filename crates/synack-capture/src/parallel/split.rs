@@ -115,6 +115,7 @@ fn walk(
     if !pass.checksums {
         live = live.without_checksums();
     }
+    live.count_lone_syns(hand);
     let summary = reader::read(Source::Bytes(bytes), name, |f| {
         if f.number.is_multiple_of(EVERY) {
             tick(f.end);
