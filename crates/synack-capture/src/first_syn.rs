@@ -63,8 +63,10 @@ impl FirstSyn {
                 bits |= b;
             }
         };
-        let options = s.options.get();
-        if let Some(o) = &options {
+        let (mut mss, mut wscale) = (0, 0);
+        if let Some(o) = &s.options.get() {
+            mss = o.mss.unwrap_or(0);
+            wscale = o.window_scale.unwrap_or(0);
             set(OPTIONS, true);
             set(MSS, o.mss.is_some());
             set(WSCALE, o.window_scale.is_some());
@@ -89,9 +91,9 @@ impl FirstSyn {
             ip_len: u16::try_from(s.ip_len).ok()?,
             window: s.window,
             flags: s.flags.0,
-            mss: options.and_then(|o| o.mss).unwrap_or(0),
+            mss,
             bits,
-            wscale: options.and_then(|o| o.window_scale).unwrap_or(0),
+            wscale,
         })
     }
 
