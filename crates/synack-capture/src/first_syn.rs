@@ -206,7 +206,7 @@ pub(crate) struct Kind(u128);
 impl Kind {
     const EVICTED: u128 = 1 << 113;
 
-    fn of(s: &FirstSyn, ends: (SocketAddr, SocketAddr), evicted: bool) -> Kind {
+    fn of(s: &FirstSyn, ends: &(SocketAddr, SocketAddr), evicted: bool) -> Kind {
         let parts = [
             s.flags,
             s.bits & !CLIENT_LO,
@@ -248,17 +248,18 @@ impl LoneCounts {
 
     /// Count `syn`, handed out at `now` (evicted or not); `false` when its
     /// kind is past those counted.
+    #[inline]
     pub(crate) fn count(
         &mut self,
         syn: &FirstSyn,
-        ends: (SocketAddr, SocketAddr),
+        ends: &(SocketAddr, SocketAddr),
         (evicted, now): (bool, f64),
     ) -> bool {
         let kind = Kind::of(syn, ends, evicted);
         if let Some(c) = self.0.iter_mut().find(|c| c.kind == kind) {
             c.n += 1;
             if syn.frame < c.earliest.frame {
-                (c.earliest, c.ends, c.now) = (*syn, ends, now);
+                (c.earliest, c.ends, c.now) = (*syn, *ends, now);
             }
             return true;
         }
@@ -269,7 +270,7 @@ impl LoneCounts {
             kind,
             n: 1,
             earliest: *syn,
-            ends,
+            ends: *ends,
             now,
         });
         true
@@ -313,7 +314,7 @@ impl<'a> LoneSyn<'a> {
     }
 
     pub(crate) fn kind(&self) -> Kind {
-        Kind::of(self.syn, self.ends, self.evicted)
+        Kind::of(self.syn, &self.ends, self.evicted)
     }
 
     /// The attempt's first frame (its SYN's).

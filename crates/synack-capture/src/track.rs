@@ -241,7 +241,7 @@ impl Tracker {
     fn send(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
         let now = self.clock;
         if let (Some(counts), Slot::Syn(syn)) = (&mut self.lone, &slot)
-            && counts.count(syn, ends, (evicted, now))
+            && counts.count(syn, &ends, (evicted, now))
         {
             return;
         }
@@ -470,7 +470,7 @@ impl Tracker {
         });
         for o in self.ready.into_iter().chain(held) {
             if let Slot::Syn(syn) = &o.slot
-                && counts.count(syn, o.ends, (o.evicted, o.now))
+                && counts.count(syn, &o.ends, (o.evicted, o.now))
             {
                 continue;
             }
