@@ -26,8 +26,8 @@ use crate::{Pass, Totals};
 /// added, so that either direction gives the same thread.
 fn part(a: SocketAddr, b: SocketAddr, n: usize) -> usize {
     let end = |e: SocketAddr| match e.ip() {
-        IpAddr::V4(x) => end_hash(&x.octets(), e.port()),
-        IpAddr::V6(x) => end_hash(&x.octets(), e.port()),
+        IpAddr::V4(x) => end_hash_v4(x.octets(), e.port()),
+        IpAddr::V6(x) => end_hash_v6(x.octets(), e.port()),
     };
     share(end(a).wrapping_add(end(b)), n)
 }
@@ -35,22 +35,25 @@ fn part(a: SocketAddr, b: SocketAddr, n: usize) -> usize {
 /// One end of a conversation (its address bytes and port), hashed: the
 /// same from a parsed address as from the bytes of a header, so that
 /// `split.rs` can find a frame's thread without parsing it.
-fn end_hash(ip: &[u8], port: u16) -> u64 {
-    let mix = |x: u64, w: u64| {
-        let x = (x ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        x ^ (x >> 29)
-    };
-    let x = u64::from(port);
-    // An IPv4 address in one word, an IPv6 one in two.
-    if let Ok(v4) = <[u8; 4]>::try_from(ip) {
-        return mix(x, u64::from(u32::from_le_bytes(v4)));
-    }
-    let word = |i: usize| {
-        ip.get(i..i + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    mix(mix(x, word(0)), word(8))
+#[inline]
+fn end_hash_v4(ip: [u8; 4], port: u16) -> u64 {
+    mix(u64::from(port), u64::from(u32::from_le_bytes(ip)))
+}
+
+/// [`end_hash_v4`] of an IPv6 end: the address in two words.
+#[inline]
+fn end_hash_v6(ip: [u8; 16], port: u16) -> u64 {
+    let (w0, w1) = (
+        u128::from_le_bytes(ip) as u64,
+        (u128::from_le_bytes(ip) >> 64) as u64,
+    );
+    mix(mix(u64::from(port), w0), w1)
+}
+
+#[inline]
+fn mix(x: u64, w: u64) -> u64 {
+    let x = (x ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x ^ (x >> 29)
 }
 
 /// The thread of `n` for a conversation's hash: its place in `0..n` by

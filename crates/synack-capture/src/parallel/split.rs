@@ -75,29 +75,36 @@ fn owner(f: &Frame<'_>, n: usize) -> Owner {
 /// (which then takes the parsing way).
 #[inline]
 fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
-    let be16 = |i: usize| Some(u16::from_be_bytes([*ip.get(i)?, *ip.get(i + 1)?]));
     // The packet's end by its own length: within what was captured, or
     // cut at it when the frame was cut.
     let end = |claimed: usize| (claimed <= ip.len() || truncated).then(|| claimed.min(ip.len()));
-    let (a, b, tcp) = match *ip.first()? {
-        0x45 => {
-            let whole = end(usize::from(be16(2)?))? >= 40;
-            let unfragmented = be16(6)? & 0x3fff == 0;
-            if !whole || !unfragmented || *ip.get(9)? != 6 {
-                return None;
-            }
-            (ip.get(12..16)?, ip.get(16..20)?, 20)
+    let be16 = |b: [u8; 2]| usize::from(u16::from_be_bytes(b));
+    // Fixed-size headers up to the ports, read without a check per byte.
+    if let Some(h) = ip.first_chunk::<24>()
+        && let [0x45, _, l0, l1, _, _, f0, f1, _, 6, ..] = *h
+    {
+        let whole = end(be16([l0, l1]))? >= 40;
+        let unfragmented = be16([f0, f1]) & 0x3fff == 0;
+        if !whole || !unfragmented {
+            return None;
         }
-        v if v >> 4 == 6 => {
-            if end(40 + usize::from(be16(4)?))? < 60 || *ip.get(6)? != 6 {
-                return None;
-            }
-            (ip.get(8..24)?, ip.get(24..40)?, 40)
-        }
-        _ => return None,
-    };
-    let (sport, dport) = (be16(tcp)?, be16(tcp + 2)?);
-    Some(super::end_hash(a, sport).wrapping_add(super::end_hash(b, dport)))
+        let (a, rest) = h.split_at(12).1.split_first_chunk::<4>()?;
+        let (b, ports) = rest.split_first_chunk::<4>()?;
+        let [s0, s1, d0, d1] = *ports.first_chunk::<4>()?;
+        let (sport, dport) = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+        return Some(super::end_hash_v4(*a, sport).wrapping_add(super::end_hash_v4(*b, dport)));
+    }
+    let h = ip.first_chunk::<44>()?;
+    let (fixed, rest) = h.split_first_chunk::<8>()?;
+    let [v, _, _, _, p0, p1, next, _] = *fixed;
+    if v >> 4 != 6 || next != 6 || end(40 + be16([p0, p1]))? < 60 {
+        return None;
+    }
+    let (a, rest) = rest.split_first_chunk::<16>()?;
+    let (b, ports) = rest.split_first_chunk::<16>()?;
+    let [s0, s1, d0, d1] = *ports.first_chunk::<4>()?;
+    let (sport, dport) = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+    Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
 }
 
 /// One thread's pass: its own frames into its tracker, the others' as the
