@@ -84,7 +84,7 @@ pub struct Args {
     /// Threads, each taking the conversations of its share of 4-tuples: on
     /// a file, every thread walks all frames; on standard input, a
     /// compressed file or with -F, one reads and deals the segments out.
-    /// On two cores here a summary runs 1.3-1.8x as fast on a file
+    /// On two cores here a summary runs 1.3-1.9x as fast on a file
     /// (data-heavy or attempt-heavy) and 1.3x as fast on a zstd-compressed
     /// SYN scan (one thread decompresses, the other tracks; the
     /// decompressing takes longer). With more than 1,
