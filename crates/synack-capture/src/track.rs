@@ -477,7 +477,8 @@ impl Tracker {
             o.give(&mut spares, hand);
         }
         counts.each(&mut spares, |syn, n| {
-            hand.lone(syn, n);
+            let taken = hand.lone(syn, n);
+            debug_assert!(taken, "a hand that counts attempts of one SYN takes them");
         });
     }
 }
