@@ -67,7 +67,7 @@ impl SegOptions {
     }
 
     /// The options; `None` when malformed (or cut off).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self) -> Option<TcpOptions> {
         match self {
             SegOptions::Raw { len, bytes } => {
