@@ -204,7 +204,10 @@ impl FirstSyn {
 pub(crate) struct Kind(u128);
 
 impl Kind {
-    const EVICTED: u128 = 1 << 113;
+    /// Where the shift, the family and the eviction bit go: after the six
+    /// 16-bit parts.
+    const REST: u32 = 6 * 16;
+    const EVICTED: u128 = 1 << (Kind::REST + 9);
 
     fn of(s: &FirstSyn, ends: &(SocketAddr, SocketAddr), evicted: bool) -> Kind {
         let parts = [
@@ -218,7 +221,7 @@ impl Kind {
         let sixteen = parts.iter().fold(0u128, |k, &p| (k << 16) | u128::from(p));
         let rest =
             u128::from(s.wscale) | u128::from(ends.0.is_ipv6()) << 8 | u128::from(evicted) << 9;
-        Kind(sixteen | rest << 104)
+        Kind(sixteen | rest << Kind::REST)
     }
 
     fn evicted(self) -> bool {
