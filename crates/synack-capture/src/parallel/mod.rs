@@ -43,11 +43,8 @@ fn end_hash_v4(ip: [u8; 4], port: u16) -> u64 {
 /// [`end_hash_v4`] of an IPv6 end: the address in two words.
 #[inline]
 fn end_hash_v6(ip: [u8; 16], port: u16) -> u64 {
-    let (w0, w1) = (
-        u128::from_le_bytes(ip) as u64,
-        (u128::from_le_bytes(ip) >> 64) as u64,
-    );
-    mix(mix(u64::from(port), w0), w1)
+    let w = u128::from_le_bytes(ip);
+    mix(mix(u64::from(port), w as u64), (w >> 64) as u64)
 }
 
 #[inline]

@@ -89,9 +89,8 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
             return None;
         }
         let (a, rest) = h.split_at(12).1.split_first_chunk::<4>()?;
-        let (b, ports) = rest.split_first_chunk::<4>()?;
-        let [s0, s1, d0, d1] = *ports.first_chunk::<4>()?;
-        let (sport, dport) = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+        let (b, tcp) = rest.split_first_chunk::<4>()?;
+        let (sport, dport) = ports(tcp)?;
         return Some(super::end_hash_v4(*a, sport).wrapping_add(super::end_hash_v4(*b, dport)));
     }
     let h = ip.first_chunk::<44>()?;
@@ -101,10 +100,16 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
         return None;
     }
     let (a, rest) = rest.split_first_chunk::<16>()?;
-    let (b, ports) = rest.split_first_chunk::<16>()?;
-    let [s0, s1, d0, d1] = *ports.first_chunk::<4>()?;
-    let (sport, dport) = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+    let (b, tcp) = rest.split_first_chunk::<16>()?;
+    let (sport, dport) = ports(tcp)?;
     Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
+}
+
+/// A TCP header's source and destination ports.
+#[inline]
+fn ports(tcp: &[u8]) -> Option<(u16, u16)> {
+    let [s0, s1, d0, d1] = *tcp.first_chunk::<4>()?;
+    Some((u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1])))
 }
 
 /// One thread's pass: its own frames into its tracker, the others' as the
