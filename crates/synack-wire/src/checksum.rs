@@ -8,6 +8,15 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// in native order 8 bytes at a time and the folded result is swapped once.
 #[inline]
 pub fn sum(acc: u64, data: &[u8]) -> u64 {
+    acc + from_native(native_words(data))
+}
+
+/// The plain sum of `data`'s 16-bit words in native byte order (an odd
+/// last byte padded with zero), before folding: sums of consecutive
+/// pieces of a packet add, as long as every piece but the last has an
+/// even length.
+#[inline]
+pub fn native_words(data: &[u8]) -> u64 {
     let mut s = 0u64;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
@@ -27,7 +36,13 @@ pub fn sum(acc: u64, data: &[u8]) -> u64 {
         // An odd last byte is the high byte of a zero-padded word.
         s += u64::from(u16::from_ne_bytes([*last, 0]));
     }
-    acc + u64::from(u16::from_be(fold(s)))
+    s
+}
+
+/// A native-order sum ([`native_words`]) as a term of a big-endian one.
+#[inline]
+pub fn from_native(s: u64) -> u64 {
+    u64::from(u16::from_be(fold(s)))
 }
 
 /// Fold a 64-bit accumulator to the 16-bit one's-complement sum.
@@ -50,8 +65,15 @@ pub fn finish(acc: u64) -> u16 {
 /// inlined, so that a caller built for wider vectors sums with them.
 #[inline(always)]
 pub fn verifies(src: IpAddr, dst: IpAddr, protocol: u8, data: &[u8]) -> bool {
-    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-    fold(sum(pseudo_header(src, dst, protocol, len), data)) == 0xffff
+    verifies_words(src, dst, protocol, data.len(), native_words(data))
+}
+
+/// The same for `len` bytes of data whose [`native_words`] are `words`
+/// (summed elsewhere, with wider instructions).
+#[inline(always)]
+pub fn verifies_words(src: IpAddr, dst: IpAddr, protocol: u8, len: usize, words: u64) -> bool {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    fold(pseudo_header(src, dst, protocol, len) + from_native(words)) == 0xffff
 }
 
 /// Checksum of a plain header (IPv4), field included or zeroed.
