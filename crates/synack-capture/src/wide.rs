@@ -35,12 +35,20 @@ fn avx2() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn checksum_ok_avx2(tcp: &[u8], src: IpAddr, dst: IpAddr) -> bool {
-    let (wide, rest) = tcp.split_at(tcp.len() / PIECE * PIECE);
+    verifies_words(src, dst, PROTOCOL, tcp.len(), words(tcp))
+}
+
+/// A sum of `data` that folds as its [`native_words`] do: whole pieces in
+/// the wide loop, the tail in the plain one.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn words(data: &[u8]) -> u64 {
+    let (wide, rest) = data.split_at(data.len() / PIECE * PIECE);
     let mut words = native_words(rest);
     for run in wide.chunks(PIECE * RUN) {
         words += run_words(run);
     }
-    verifies_words(src, dst, PROTOCOL, tcp.len(), words)
+    words
 }
 
 /// Bytes summed by one turn of the wide loop.
@@ -51,7 +59,8 @@ const PIECE: usize = 64;
 /// and 16,384 of them stay above −2^31.
 const RUN: usize = 16_384;
 
-/// The [`native_words`] of at most [`RUN`] whole pieces. `vpmaddwd` adds
+/// A sum that folds as the [`native_words`] of at most [`RUN`] whole
+/// pieces do. `vpmaddwd` adds
 /// pairs of signed 16-bit words into 32-bit lanes: three instructions for
 /// 32 bytes, where the 64-bit sum of 32-bit halves takes five. A word `w`
 /// with its top bit flipped reads as the signed `w − 32,768`, so the lanes
@@ -114,18 +123,19 @@ mod tests {
                 Some(b) => vec![b; noise.len()],
                 None => noise.clone(),
             };
-            for len in (0..=4 * PIECE)
-                .chain([run - PIECE, run, run + PIECE, 2 * run + PIECE])
-                .chain([2 * run + 3 * PIECE])
-            {
+            for len in (0..=4 * PIECE).chain([
+                run - PIECE,
+                run,
+                run + PIECE,
+                2 * run + PIECE,
+                2 * run + 3 * PIECE,
+            ]) {
                 let Some(d) = data.get(..len) else {
                     panic!("{len}: past the data");
                 };
-                let (wide, _) = d.split_at(len / PIECE * PIECE);
                 // SAFETY: the CPU has AVX2 (asked above).
-                let got: u64 = wide.chunks(run).map(|r| unsafe { run_words(r) }).sum();
-                let want = native_words(wide);
-                assert_eq!(fold(got), fold(want), "{len} bytes of {fill:?}");
+                let got = unsafe { words(d) };
+                assert_eq!(fold(got), fold(native_words(d)), "{len} bytes of {fill:?}");
                 // SAFETY: as above.
                 let ok = unsafe { checksum_ok_avx2(d, SRC, DST) };
                 assert_eq!(

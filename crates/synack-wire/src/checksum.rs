@@ -11,10 +11,11 @@ pub fn sum(acc: u64, data: &[u8]) -> u64 {
     acc + from_native(native_words(data))
 }
 
-/// The plain sum of `data`'s 16-bit words in native byte order (an odd
-/// last byte padded with zero), before folding: sums of consecutive
-/// pieces of a packet add, as long as every piece but the last has an
-/// even length.
+/// A sum of `data` in native byte order, before folding, that folds to the
+/// one's-complement sum of its 16-bit words (an odd last byte padded with
+/// zero). Any sum congruent to it modulo 65,535 folds the same (its 32-bit
+/// halves are added here), and the sums of consecutive pieces of a packet
+/// add, as long as every piece but the last has an even length.
 #[inline]
 pub fn native_words(data: &[u8]) -> u64 {
     let mut s = 0u64;
@@ -41,7 +42,7 @@ pub fn native_words(data: &[u8]) -> u64 {
 
 /// A native-order sum ([`native_words`]) as a term of a big-endian one.
 #[inline]
-pub fn from_native(s: u64) -> u64 {
+fn from_native(s: u64) -> u64 {
     u64::from(u16::from_be(fold(s)))
 }
 
@@ -69,7 +70,8 @@ pub fn verifies(src: IpAddr, dst: IpAddr, protocol: u8, data: &[u8]) -> bool {
 }
 
 /// The same for `len` bytes of data whose [`native_words`] are `words`
-/// (summed elsewhere, with wider instructions).
+/// (or any sum that folds as they do: summed elsewhere, with wider
+/// instructions).
 #[inline(always)]
 pub fn verifies_words(src: IpAddr, dst: IpAddr, protocol: u8, len: usize, words: u64) -> bool {
     let len = u32::try_from(len).unwrap_or(u32::MAX);
