@@ -60,9 +60,9 @@ const PIECE: usize = 64;
 const RUN: usize = 16_384;
 
 /// A sum that folds as the [`native_words`] of at most [`RUN`] whole
-/// pieces do. `vpmaddwd` adds
-/// pairs of signed 16-bit words into 32-bit lanes: three instructions for
-/// 32 bytes, where the 64-bit sum of 32-bit halves takes five. A word `w`
+/// pieces do. `vpmaddwd` adds pairs of signed 16-bit words into 32-bit
+/// lanes: three instructions for 32 bytes, where the 64-bit sum of 32-bit
+/// halves takes five. A word `w`
 /// with its top bit flipped reads as the signed `w − 32,768`, so the lanes
 /// add up to the words' sum less 32,768 for each word.
 #[cfg(target_arch = "x86_64")]
@@ -110,14 +110,8 @@ mod tests {
             return;
         }
         let run = PIECE * RUN;
-        let mut x = 0x2545_f491_u32;
         let mut noise = vec![0u8; 2 * run + 3 * PIECE];
-        for v in noise.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            *v = x as u8;
-        }
+        fill_noise(&mut 0x2545_f491, &mut noise);
         for fill in [None, Some(0x00), Some(0xff), Some(0x80)] {
             let data: Vec<u8> = match fill {
                 Some(b) => vec![b; noise.len()],
@@ -150,23 +144,28 @@ mod tests {
     const SRC: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const DST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
 
+    /// Bytes from a xorshift generator whose state is `x`, carried on.
+    fn fill_noise(x: &mut u32, b: &mut [u8]) {
+        for v in b.iter_mut() {
+            *x ^= *x << 13;
+            *x ^= *x >> 17;
+            *x ^= *x << 5;
+            *v = *x as u8;
+        }
+    }
+
     /// Both builds of the sum give the same verdict, on right and wrong
     /// checksums of every length up to a full segment, odd ones included.
     #[test]
     fn the_wide_sum_is_the_sum() {
-        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let (src, dst) = (SRC, DST);
         let mut x = 0x9e37_79b9_u32;
         for len in (0..=1480usize)
             .step_by(7)
             .chain([1, 2, 3, 31, 32, 33, 63, 64, 65])
         {
             let mut b = vec![0u8; 20 + len];
-            for v in b.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                *v = x as u8;
-            }
+            fill_noise(&mut x, &mut b);
             if let Some(h) = b.get_mut(12) {
                 *h = 5 << 4;
             }
