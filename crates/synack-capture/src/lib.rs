@@ -93,6 +93,11 @@ fn tcp_part<'a>(
     }
     .ok()?;
     let (hdr, _) = p.tcp.split_first_chunk::<20>()?;
+    // A data offset under 5 words puts the header's end inside its fixed
+    // part: no segment (`parallel/split.rs` tells it apart the same way).
+    if hdr[12] >> 4 < 5 {
+        return None;
+    }
     Some((ip, p, hdr))
 }
 
@@ -121,7 +126,8 @@ fn segment_with<R>(
 ) -> Option<(Seg, R)> {
     let (ip, p, hdr) = tcp_part(frame)?;
     let t = p.tcp;
-    // A header cut short still has its 20 fixed bytes; options may be partial.
+    // A header cut short still has its 20 fixed bytes (its data offset
+    // says at least that many: `tcp_part`); options may be partial.
     let hl = usize::from(hdr[12] >> 4) * 4;
     let h = Fixed::of(hdr);
     let src = std::net::SocketAddr::new(p.ip.src, h.src_port);

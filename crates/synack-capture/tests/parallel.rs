@@ -194,7 +194,8 @@ fn summaries_are_one_threads(name: &str, bytes: &[u8]) {
 }
 
 /// Only a TCP segment moves the capture's clock, as on one thread: a
-/// frame of another protocol, or one whose TCP header is cut, stamped
+/// frame of another protocol, or one whose TCP header is cut or claims
+/// fewer than its 20 fixed bytes, stamped
 /// late (a capture's timestamps need not rise) must not end, on another
 /// thread or at a tracking thread's batch, an attempt whose next SYN
 /// comes after it, nor stretch how long an unanswered SYN was watched.
@@ -229,6 +230,12 @@ fn only_segments_move_the_clock_on_every_thread() {
     }
     frames.push((1000.0, other(17, 28)));
     frames.push((2000.0, other(6, 30)));
+    // A whole TCP header whose data offset is below 5 words: no segment.
+    for (t, words) in [(3000.0, 0u8), (4000.0, 4)] {
+        let mut bogus = seg(40_100, true, TcpFlags::ACK, 1, 1);
+        bogus[20 + 12] = words << 4;
+        frames.push((t, bogus));
+    }
     for port in 40_000..40_008 {
         let t = 0.5 + f64::from(port - 40_000) * 0.001;
         frames.push((t, seg(port, true, TcpFlags::SYN, 1000, 0)));

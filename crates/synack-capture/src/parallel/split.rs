@@ -69,7 +69,8 @@ fn owner(f: &Frame<'_>, n: usize) -> Owner {
 /// The conversation hash of an IPv4 packet without options or an IPv6 one
 /// without extension headers, unfragmented, carrying a whole fixed TCP
 /// header within its length (and, but for a frame cut by the snap
-/// length, within the bytes captured), read from the bytes where they are:
+/// length, within the bytes captured) whose data offset is at least 5
+/// words, read from the bytes where they are:
 /// what [`super::part`] gives for the ends `crate::segment_ends` finds in
 /// it, which finds a segment wherever this does. `None` for anything else
 /// (which then takes the parsing way).
@@ -85,7 +86,7 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
     {
         let whole = end(be16([l0, l1]))? >= 40;
         let unfragmented = be16([f0, f1]) & 0x3fff == 0;
-        if !whole || !unfragmented {
+        if !whole || !unfragmented || !fixed_header_whole(ip, 20) {
             return None;
         }
         let (a, rest) = h.split_at(12).1.split_first_chunk::<4>()?;
@@ -96,13 +97,20 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
     let h = ip.first_chunk::<44>()?;
     let (fixed, rest) = h.split_first_chunk::<8>()?;
     let [v, _, _, _, p0, p1, next, _] = *fixed;
-    if v >> 4 != 6 || next != 6 || end(40 + be16([p0, p1]))? < 60 {
+    if v >> 4 != 6 || next != 6 || end(40 + be16([p0, p1]))? < 60 || !fixed_header_whole(ip, 40) {
         return None;
     }
     let (a, rest) = rest.split_first_chunk::<16>()?;
     let (b, tcp) = rest.split_first_chunk::<16>()?;
     let (sport, dport) = ports(tcp)?;
     Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
+}
+
+/// Whether the TCP header at `at` claims at least its 20 fixed bytes (a
+/// data offset of 5 words or more), as `tcp_part` requires of a segment.
+#[inline]
+fn fixed_header_whole(ip: &[u8], at: usize) -> bool {
+    ip.get(at + 12).is_some_and(|b| b >> 4 >= 5)
 }
 
 /// A TCP header's source and destination ports.
