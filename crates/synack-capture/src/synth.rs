@@ -484,6 +484,24 @@ pub fn raw_pcap(frames: &[(f64, Vec<u8>)]) -> Vec<u8> {
     v
 }
 
+/// Where each whole record of a classic little-endian pcap (as [`write`]
+/// and [`raw_pcap`] make them) ends, walked apart from the reader: what
+/// tests of a cut file compare the reader's frames and offsets with.
+pub fn record_ends(b: &[u8]) -> Vec<usize> {
+    let (mut at, mut ends) = (24usize, Vec::new());
+    while let Some(len) = b.get(at + 8..at + 12).and_then(|w| w.try_into().ok()) {
+        let end = at
+            .saturating_add(16)
+            .saturating_add(u32::from_le_bytes(len) as usize);
+        if end > b.len() {
+            break;
+        }
+        ends.push(end);
+        at = end;
+    }
+    ends
+}
+
 /// pcapng blocks, written by hand for tests of the reader (several
 /// interfaces, resolutions, offsets).
 pub mod pcapng {

@@ -103,7 +103,12 @@ fn a_length_no_sound_file_has_is_damage_not_memory() {
     f.extend_from_slice(&[0x45; 64]);
     let s = synack_capture::reader::read(&f[..], "t", |_| {}).unwrap();
     let (at, why) = s.damaged_at.unwrap();
-    assert_eq!(at, 24, "{why}");
+    assert_eq!(
+        (at, &why),
+        (24, &synack_capture::reader::Damage::RecordTooLong)
+    );
+    let words = synack_capture::narrate::damage(&why, synack_explain::Lang::En);
+    assert!(words.contains("more than 16 MiB"), "{words}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use common::files;
 /// interface, link type, bytes, lengths, where its record ends.
 type Seen = (u64, u64, i64, u32, i32, Vec<u8>, bool, u32, u64);
 
-type Damage = Option<(u64, String)>;
+type Damage = Option<(u64, synack_capture::reader::Damage)>;
 
 /// A read's frames and summary, or its error in words.
 type Found = Result<(Vec<Seen>, u64, &'static str, Damage), String>;

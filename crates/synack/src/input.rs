@@ -3,8 +3,10 @@
 //! with gzip, zstd or xz (pure-Rust decoders, streaming); a clear reason for
 //! a directory or an empty file.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use synack_capture::reader::{Mapped, Source};
 
@@ -79,28 +81,94 @@ fn sniff(mut r: Box<dyn BufRead + Send>, size: u64) -> Result<Opened, String> {
     if head.is_empty() {
         return Err("is empty (0 bytes): no capture was written to it".into());
     }
-    let (kind, decoder): (&str, Box<dyn Read + Send>) = match compression(head) {
-        Some(k @ "gzip") => (k, Box::new(flate2::bufread::MultiGzDecoder::new(r))),
-        Some(k @ "zstd") => {
-            let d = ruzstd::decoding::StreamingDecoder::new(r)
-                .map_err(|e| format!("is a damaged zstd file: {e}"))?;
-            (k, Box::new(d))
-        }
-        Some(k) => (k, Box::new(lzma_rust2::XzReader::new(r, true))),
-        None => {
-            return Ok(Opened {
-                input: Input::Stream(r),
-                size,
-            });
-        }
+    let Some(kind) = compression(head) else {
+        return Ok(Opened {
+            input: Input::Stream(r),
+            size,
+        });
     };
-    let mut input = BufReader::with_capacity(1 << 16, decoder);
+    let ended = Arc::new(AtomicBool::new(false));
+    let r = Watched {
+        inner: r,
+        ended: Arc::clone(&ended),
+    };
+    let decoder: Box<dyn Read + Send> = match kind {
+        "gzip" => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        "zstd" => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(r)
+                .map_err(|e| unreadable(kind, &e, ended.load(Ordering::Relaxed)))?,
+        ),
+        _ => Box::new(lzma_rust2::XzReader::new(r, true)),
+    };
+    let mut input = BufReader::with_capacity(1 << 16, Decoded { decoder, ended });
     match input.fill_buf() {
         Ok([]) => Err(format!("is {kind} compressed, and holds nothing")),
         Ok(_) => Ok(Opened {
             input: Input::Stream(Box::new(input)),
             size: 0,
         }),
-        Err(e) => Err(format!("is a damaged {kind} file: {e}")),
+        Err(e) => Err(unreadable(kind, &e, e.kind() == ErrorKind::UnexpectedEof)),
+    }
+}
+
+/// Why a compressed file gave nothing at all: cut off (`cut`: its bytes
+/// ran out before its first block was whole), or what its decoder said.
+fn unreadable(kind: &str, e: &dyn std::fmt::Display, cut: bool) -> String {
+    if cut {
+        format!(
+            "is a damaged {kind} file: it ends before its first block does (cut off), so nothing in it could be read"
+        )
+    } else {
+        format!("is a damaged {kind} file: {e}")
+    }
+}
+
+/// A compressed file's bytes, noting when they run out.
+struct Watched {
+    inner: Box<dyn BufRead + Send>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
+impl BufRead for Watched {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let b = self.inner.fill_buf()?;
+        if b.is_empty() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        Ok(b)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+    }
+}
+
+/// What a decoder gives. An error once its file's bytes ran out means the
+/// file was cut off, whatever words the decoder has for it: it is told as
+/// such (`UnexpectedEof`, which the reader reports as a file ending early).
+struct Decoded {
+    decoder: Box<dyn Read + Send>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.decoder.read(buf).map_err(|e| {
+            if self.ended.load(Ordering::Relaxed) && e.kind() != ErrorKind::Interrupted {
+                std::io::Error::new(ErrorKind::UnexpectedEof, e.to_string())
+            } else {
+                e
+            }
+        })
     }
 }

@@ -41,7 +41,11 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
         o,
         "{name}: {} {}, {} {}{} ({}, {:.1} MB {} {:.2} s{})",
         t.summary.frames,
-        tr("frames", "帧"),
+        match (zh, t.summary.frames) {
+            (true, _) => "帧",
+            (false, 1) => "frame",
+            (false, _) => "frames",
+        },
         s.attempts,
         match (zh, s.attempts) {
             (true, _) => "次连接尝试",
@@ -76,12 +80,18 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
         );
     }
     if let Some((at, why)) = &t.summary.damaged_at {
-        let _ = writeln!(
-            o,
-            "  {} {at}: {why}; {}",
-            tr("damaged at byte", "文件在字节偏移处损坏："),
-            tr("everything before it is analysed", "之前的内容已分析")
-        );
+        let _ = writeln!(o, "  {}", damaged(*at, why, lang));
+    }
+}
+
+/// Where and why a capture stopped making sense, and that what came before
+/// it was analysed.
+pub fn damaged(at: u64, why: &synack_capture::reader::Damage, lang: Lang) -> String {
+    let why = narrate::damage(why, lang);
+    if lang == Lang::Zh {
+        format!("文件在字节偏移 {at} 处损坏：{why}；之前的内容已分析")
+    } else {
+        format!("damaged at byte {at}: {why}; everything before it is analysed")
     }
 }
 

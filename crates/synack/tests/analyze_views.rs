@@ -6,15 +6,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .env("LANG", "C")
-        .output()
-        .unwrap()
-}
+use common::synack;
+use std::process::{Command, Output};
 
 fn public(name: &str) -> Option<PathBuf> {
     Some(common::public_captures()?.join(name))
@@ -92,13 +86,13 @@ fn a_tcpdump_filter_means_what_it_means_to_tcpdump() {
             .output()
             .unwrap();
         assert!(st.status.success(), "tcpdump {expr}: {st:?}");
-        let theirs = jsonl(&synack(&[
+        let theirs = jsonl(&synack([
             "analyze",
             "--format",
             "jsonl",
             cut.to_str().unwrap(),
         ]));
-        let ours = jsonl(&synack(&[
+        let ours = jsonl(&synack([
             "analyze",
             "--format",
             "jsonl",
@@ -114,7 +108,7 @@ fn a_tcpdump_filter_means_what_it_means_to_tcpdump() {
     let Some(path) = public("chrissanders-synscan.pcapng") else {
         return;
     };
-    let out = synack(&["analyze", "-F", "port 22 and", path.to_str().unwrap()]);
+    let out = synack(["analyze", "-F", "port 22 and", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("syntax error"));
 }
@@ -152,7 +146,7 @@ fn the_port_table_agrees_with_tsharks_view_of_the_scan() {
             *e = state;
         }
     }
-    let rows = jsonl(&synack(&[
+    let rows = jsonl(&synack([
         "analyze",
         "--ports",
         "--format",
@@ -178,7 +172,7 @@ fn the_port_table_agrees_with_tsharks_view_of_the_scan() {
         ["no-response", "reset", "syn-ack"].into_iter().collect()
     );
     // The text table says the same, one row per port, under its header.
-    let out = synack(&["analyze", "--ports", scan.to_str().unwrap()]);
+    let out = synack(["analyze", "--ports", scan.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HOST          PORT"), "{text}");
     let open = text.lines().filter(|l| l.contains(" open ")).count();
@@ -190,7 +184,7 @@ fn the_zeek_log_reads_as_zeek_cut_reads_it() {
     let Some(http) = public("chrissanders-http_ip4and6.pcapng") else {
         return;
     };
-    let out = synack(&["analyze", "--format", "zeek", http.to_str().unwrap()]);
+    let out = synack(["analyze", "--format", "zeek", http.to_str().unwrap()]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();
@@ -214,7 +208,7 @@ fn the_zeek_log_reads_as_zeek_cut_reads_it() {
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split('\t').collect())
         .collect();
-    let json = jsonl(&synack(&[
+    let json = jsonl(&synack([
         "analyze",
         "--format",
         "jsonl",
@@ -250,7 +244,7 @@ fn the_zeek_log_reads_as_zeek_cut_reads_it() {
         }
     }
     // The same uid for the same attempt, run after run.
-    let again = synack(&["analyze", "--format", "zeek", http.to_str().unwrap()]);
+    let again = synack(["analyze", "--format", "zeek", http.to_str().unwrap()]);
     let uids = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| !l.starts_with('#'))
@@ -281,9 +275,9 @@ fn a_jsonl_summary_is_a_line_per_file_and_other_formats_refuse_it() {
         "1",
     ];
     let lines = jsonl(&synack(
-        &[&common[..], &["--format", "jsonl", &a, &b]].concat(),
+        [&common[..], &["--format", "jsonl", &a, &b]].concat(),
     ));
-    let doc = synack(&[&common[..], &["--format", "json", &a, &b]].concat());
+    let doc = synack([&common[..], &["--format", "json", &a, &b]].concat());
     let doc: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
     let objects = doc["files"].as_array().unwrap();
     assert_eq!(lines.len(), 2);
@@ -294,7 +288,7 @@ fn a_jsonl_summary_is_a_line_per_file_and_other_formats_refuse_it() {
         assert!(line["summary"]["attempts"].as_u64() > Some(0));
     }
     for format in ["zeek", "html", "packetdrill"] {
-        let out = synack(&[&common[..], &["--format", format, &a]].concat());
+        let out = synack([&common[..], &["--format", format, &a]].concat());
         assert_eq!(out.status.code(), Some(2), "{format}");
         assert!(out.stdout.is_empty(), "{format}");
         assert!(
@@ -335,7 +329,7 @@ fn a_filtered_summary_says_what_it_left_out() {
         assert_eq!(k, kept["outcomes"]["refused"].as_u64());
         assert!(k > Some(0) && l > Some(0), "{kept}");
         assert_eq!(k.zip(l).map(|(k, l)| k + l), all["attempts"].as_u64());
-        let text = synack(&[
+        let text = synack([
             "analyze",
             "--summary",
             "--filter",
@@ -356,6 +350,6 @@ fn a_filtered_summary_says_what_it_left_out() {
         );
         assert!(head.contains(&said), "{head}");
     }
-    let text = synack(&["analyze", "--summary", &scan]);
+    let text = synack(["analyze", "--summary", &scan]);
     assert!(!String::from_utf8_lossy(&text.stdout).contains("--filter"));
 }

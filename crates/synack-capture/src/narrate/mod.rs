@@ -9,6 +9,7 @@ pub use diagnosis::{diagnosis, id_title};
 
 use crate::attempt::{Outcome, Step};
 use crate::check::{Check, What};
+use crate::reader::Damage;
 
 /// One check as a sentence, with its rule.
 pub fn check(c: &Check, lang: Lang) -> String {
@@ -356,6 +357,39 @@ pub fn outcome(o: Outcome, lang: Lang) -> &'static str {
         Outcome::OneSided => ("one direction captured", "只抓到一个方向"),
     };
     if lang == Lang::Zh { zh } else { en }
+}
+
+/// Why a capture's reading stopped early.
+pub fn damage(d: &Damage, lang: Lang) -> String {
+    let (en, zh) = match d {
+        Damage::EndsInsideFrame => (
+            "the file ends inside a frame (cut off)",
+            "文件在一帧的中间结束（被截断）",
+        ),
+        Damage::RecordTooLong => {
+            let mib = crate::reader::MAX_RECORD >> 20;
+            return if lang == Lang::Zh {
+                format!("一条记录声称超过 {mib} MiB，这些字节不是记录")
+            } else {
+                format!("a record claims more than {mib} MiB, so these bytes are no record")
+            };
+        }
+        Damage::BadBlock => (
+            "a pcapng block that does not parse",
+            "一个无法解析的 pcapng 块",
+        ),
+        Damage::EndsEarly => (
+            "the data ends before its own end marker (a compressed file cut off)",
+            "数据在其结束标记之前就结束了（压缩文件被截断）",
+        ),
+        Damage::Unreadable(why) => {
+            return format!(
+                "{}{why}",
+                t(lang == Lang::Zh, "reading failed: ", "读取失败：")
+            );
+        }
+    };
+    (if lang == Lang::Zh { zh } else { en }).to_string()
 }
 
 /// One step as a line: frame, time, direction, tcpdump flags, numbers.

@@ -65,7 +65,7 @@ pub(super) enum Stop {
     /// (more than the buffer held).
     Need(usize),
     /// The record where the walk stopped cannot be sound.
-    Damaged(String),
+    Damaged(super::Damage),
 }
 
 /// How far ahead of the frame in hand its successors' bytes are asked for.
@@ -96,10 +96,7 @@ pub(super) fn walk(
         };
         let len = usize::try_from(caplen).unwrap_or(usize::MAX);
         if len > MAX_RECORD {
-            return (
-                at,
-                Stop::Damaged(format!("a record longer than {} MiB", MAX_RECORD >> 20)),
-            );
+            return (at, Stop::Damaged(super::Damage::RecordTooLong));
         }
         let end = h.record_header + len;
         let Some(data) = rest.get(h.record_header..end) else {
@@ -208,7 +205,7 @@ mod tests {
         }
         let (_, used, stop) = frames(&huge);
         assert_eq!(used, 0);
-        assert!(matches!(stop, Stop::Damaged(why) if why.contains("16 MiB")));
+        assert_eq!(stop, Stop::Damaged(super::super::Damage::RecordTooLong));
         assert!(Header::parse(b"\x0a\x0d\x0d\x0a and more than 24 bytes").is_none());
     }
 }

@@ -3,11 +3,14 @@
 //! with pcap-parser), in one pass over a stream or over a file mapped into
 //! memory (`mapped.rs`).
 
+mod damage;
 mod legacy;
 mod mapped;
 
 use std::io::Read;
+use std::sync::OnceLock;
 
+pub use damage::Damage;
 pub use mapped::Mapped;
 
 use pcap_parser::pcapng::Block;
@@ -49,8 +52,9 @@ pub struct Frame<'a> {
 pub struct ReadSummary {
     pub frames: u64,
     pub format: &'static str,
-    /// Where the file stopped making sense, if it did (byte offset, reason).
-    pub damaged_at: Option<(u64, String)>,
+    /// Where the file stopped making sense, if it did: the byte offset in
+    /// the capture as read (after decompression) and why.
+    pub damaged_at: Option<(u64, Damage)>,
 }
 
 struct Iface {
@@ -157,16 +161,19 @@ impl<'a> Source<'a> {
 /// Bytes of a stream read before its format is decided.
 const HEAD: usize = 64 << 10;
 
-/// Call `f` for every frame; stops cleanly at a truncated or corrupt tail.
+/// Call `f` for every frame; stops cleanly at a truncated or corrupt tail,
+/// and at a stream's read error once some of it was read (the error is the
+/// damage; with nothing read it is the error).
 pub fn read<'a>(
     input: impl Into<Source<'a>>,
     name: &str,
     mut f: impl FnMut(Frame<'_>),
 ) -> Result<ReadSummary, CaptureError> {
+    let none = OnceLock::new();
     match input.into() {
         Source::Bytes(b) => match legacy::Header::parse(b) {
             Some(h) => Ok(legacy_bytes(&h, b, &mut f, |_, _| {})),
-            None => pcapng(b, name, f),
+            None => pcapng(b, name, &none, f),
         },
         Source::Mapped(m) => match legacy::Header::parse(m.bytes()) {
             Some(h) => {
@@ -181,20 +188,31 @@ pub fn read<'a>(
                     released: 0,
                 },
                 name,
+                &none,
                 f,
             ),
         },
-        Source::Stream(mut r) => {
+        Source::Stream(r) => {
+            let stopped = OnceLock::new();
+            let mut r = damage::Noting {
+                inner: r,
+                err: &stopped,
+            };
             // However little each read gives, the format is told from a
             // whole head (pcap-parser reads its first block in one read).
             let mut head = Vec::with_capacity(HEAD);
             (&mut r).take(HEAD as u64).read_to_end(&mut head)?;
-            match legacy::Header::parse(&head) {
+            let read = match legacy::Header::parse(&head) {
                 Some(h) => {
                     let rest = head.get(legacy::FILE_HEADER..).unwrap_or(&[]);
-                    legacy_stream(&h, rest.chain(r), &mut f)
+                    Ok(legacy_stream(&h, rest.chain(r), &stopped, &mut f))
                 }
-                None => pcapng(std::io::Cursor::new(head).chain(r), name, f),
+                None => pcapng(std::io::Cursor::new(&head).chain(r), name, &stopped, f),
+            };
+            match (read, stopped.into_inner()) {
+                // Nothing that could be told a capture came before the error.
+                (Err(CaptureError::NotACapture(_)), Some(e)) => Err(e.into()),
+                (read, _) => read,
             }
         }
     }
@@ -229,7 +247,7 @@ fn legacy_bytes(
             // (at most MAX_RECORD and its header).
             legacy::Stop::Need(n) if end < b.len() => span = mapped::WINDOW.max(n),
             legacy::Stop::Need(_) => {
-                sum.damaged_at = Some((at as u64, "the file ends inside a frame".into()));
+                sum.damaged_at = Some((at as u64, Damage::EndsInsideFrame));
                 return sum;
             }
             legacy::Stop::Damaged(why) => {
@@ -245,8 +263,9 @@ fn legacy_bytes(
 fn legacy_stream(
     h: &legacy::Header,
     mut input: impl Read,
+    stopped: &OnceLock<std::io::Error>,
     f: &mut impl FnMut(Frame<'_>),
-) -> Result<ReadSummary, CaptureError> {
+) -> ReadSummary {
     let mut sum = summary();
     let mut buf = vec![0u8; 4 << 20];
     let (mut len, mut offset) = (0usize, legacy::FILE_HEADER as u64);
@@ -258,7 +277,7 @@ fn legacy_stream(
             legacy::Stop::Need(n) => n,
             legacy::Stop::Damaged(why) => {
                 sum.damaged_at = Some((offset, why));
-                return Ok(sum);
+                return sum;
             }
         };
         buf.copy_within(used..len, 0);
@@ -266,18 +285,14 @@ fn legacy_stream(
         if need > buf.len() {
             buf.resize(need, 0);
         }
-        let n = loop {
-            match input.read(buf.get_mut(len..).unwrap_or(&mut [])) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        };
+        // A read error ends the stream (`Noting`): `stopped` holds it.
+        let n = input
+            .read(buf.get_mut(len..).unwrap_or(&mut []))
+            .unwrap_or(0);
         if n == 0 {
-            if len > 0 {
-                sum.damaged_at = Some((offset, "the file ends inside a frame".into()));
-            }
-            return Ok(sum);
+            let cut = (len > 0).then_some(Damage::EndsInsideFrame);
+            sum.damaged_at = damage::ended(offset, stopped, cut);
+            return sum;
         }
         len += n;
     }
@@ -287,6 +302,7 @@ fn legacy_stream(
 fn pcapng(
     mut input: impl Read + Send,
     name: &str,
+    stopped: &OnceLock<std::io::Error>,
     mut f: impl FnMut(Frame<'_>),
 ) -> Result<ReadSummary, CaptureError> {
     let mut size = 1 << 20;
@@ -350,33 +366,36 @@ fn pcapng(
                 consumed += offset as u64;
                 reader.consume(offset);
             }
-            Err(PcapError::Eof) => break,
+            Err(PcapError::Eof) => {
+                sum.damaged_at = damage::ended(consumed, stopped, None);
+                break;
+            }
             Err(PcapError::BufferTooSmall) if size < MAX_RECORD => {
                 size = (size * 2).min(MAX_RECORD);
                 if !reader.grow(size) || reader.refill().is_err() {
-                    sum.damaged_at = Some((consumed, "cannot read further".into()));
+                    sum.damaged_at = damage::ended(consumed, stopped, Some(Damage::BadBlock));
                     break;
                 }
             }
             Err(PcapError::BufferTooSmall) => {
-                sum.damaged_at = Some((
-                    consumed,
-                    format!("a record longer than {} MiB", MAX_RECORD >> 20),
-                ));
+                sum.damaged_at = Some((consumed, Damage::RecordTooLong));
                 break;
             }
             Err(PcapError::Incomplete(_)) => {
                 if reader.refill().is_err() {
-                    sum.damaged_at = Some((consumed, "cannot read further".into()));
+                    let cut = Some(Damage::EndsInsideFrame);
+                    sum.damaged_at = damage::ended(consumed, stopped, cut);
                     break;
                 }
             }
-            Err(PcapError::UnexpectedEof) => {
-                sum.damaged_at = Some((consumed, "the file ends inside a frame".into()));
+            Err(PcapError::UnexpectedEof | PcapError::ReadError) => {
+                let cut = Some(Damage::EndsInsideFrame);
+                sum.damaged_at = damage::ended(consumed, stopped, cut);
                 break;
             }
-            Err(e) => {
-                sum.damaged_at = Some((consumed, format!("{e:?}")));
+            // HeaderNotRecognized, a nom error: the bytes are no block.
+            Err(_) => {
+                sum.damaged_at = Some((consumed, Damage::BadBlock));
                 break;
             }
         }

@@ -313,13 +313,20 @@ fn one_file(
     let totals = match result {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("synack: {e}");
+            // A capture error names its file; a read error does not.
+            match e {
+                synack_capture::CaptureError::Io(_) => eprintln!("synack: {name}: {e}"),
+                synack_capture::CaptureError::NotACapture(_) => eprintln!("synack: {e}"),
+            }
             sink.failed(out, &e.to_string())?;
             return Ok(None);
         }
     };
     if let Some((at, why)) = &totals.summary.damaged_at {
-        eprintln!("synack: {name}: damaged at byte {at}: {why}; everything before it is analysed");
+        eprintln!(
+            "synack: {name}: {}",
+            crate::report::damaged(*at, why, Lang::En)
+        );
     }
     let secs = started.elapsed().as_secs_f64();
     // What was read: the file's size, or what standard input or a

@@ -232,7 +232,11 @@ fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
     serde_json::json!({
         "format": t.summary.format,
         "frames": t.summary.frames,
-        "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({"byte": at, "reason": why})),
+        "damaged_at": t.summary.damaged_at.as_ref().map(|(at, why)| serde_json::json!({
+            "byte": at,
+            "kind": why.id(),
+            "reason": synack_capture::narrate::damage(why, Lang::En),
+        })),
         "unreadable_frames": t.unreadable,
         "segments_outside_attempts": t.unmatched,
         "frames_filtered_out": t.filtered_out,

@@ -131,17 +131,24 @@ pub fn shell_words(s: &str) -> Vec<String> {
     words
 }
 
-/// `synack ARGS` run to its end, which must be a success (its stderr
-/// says why not).
+/// `synack ARGS` run to its end, in the C locale.
+#[allow(dead_code)]
+pub fn synack<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_synack"))
+        .args(args)
+        .env("LANG", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("synack: {e}"))
+}
+
+/// The same, which must be a success (its stderr says why not).
 #[allow(dead_code)]
 pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
     args: impl IntoIterator<Item = S>,
 ) -> std::process::Output {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .env("LANG", "C")
-        .output()
-        .unwrap_or_else(|e| panic!("synack: {e}"));
+    let out = synack(args);
     assert!(
         out.status.success(),
         "{}",
