@@ -34,6 +34,9 @@ pub struct Seg {
     /// The TCP checksum is wrong (often checksum offload on the capturing
     /// host, so counted, not fatal). False when it could not be checked.
     pub bad_checksum: bool,
+    /// It is wrong the way checksum offload leaves it: the pseudo-header's
+    /// sum alone, for the network card to finish after the capture.
+    pub checksum_offloaded: bool,
     /// The payload is itself an IP + TCP packet (two packets stacked into
     /// one by a crafting tool).
     pub stacked: Option<Stacked>,
@@ -299,6 +302,9 @@ pub struct Attempt {
     pub port_reuse: bool,
     /// Segments with a wrong TCP checksum.
     pub bad_checksums: u64,
+    /// Of those, the ones whose checksum is the pseudo-header's sum alone:
+    /// checksum offload on the capturing host, not damage on the wire.
+    pub offloaded_checksums: u64,
     /// Segments seen twice within a millisecond on the same interface.
     pub duplicates: u64,
     /// Segments seen again on another interface within a millisecond (a
@@ -466,6 +472,7 @@ impl Attempt {
             simultaneous_open: false,
             port_reuse: false,
             bad_checksums: 0,
+            offloaded_checksums: 0,
             duplicates: 0,
             copies: 0,
             packets: [0, 0],
@@ -534,6 +541,7 @@ impl Attempt {
             simultaneous_open,
             port_reuse,
             bad_checksums,
+            offloaded_checksums,
             duplicates,
             copies,
             packets,
@@ -591,6 +599,7 @@ impl Attempt {
         *simultaneous_open = false;
         *port_reuse = false;
         *bad_checksums = 0;
+        *offloaded_checksums = 0;
         *duplicates = 0;
         *copies = 0;
         *packets = [0, 0];
@@ -738,6 +747,7 @@ impl Attempt {
         let seq = s.seq.get();
         if s.bad_checksum {
             self.bad_checksums += 1;
+            self.offloaded_checksums += u64::from(s.checksum_offloaded);
             self.letter_once(from_client, 'c');
         }
         if f.syn() && !f.ack() {

@@ -21,6 +21,8 @@ const TFO_REQUEST: u16 = 1 << 5;
 const TFO_COOKIE: u16 = 1 << 6;
 const BAD_CHECKSUM: u16 = 1 << 7;
 const PORT_REUSE: u16 = 1 << 8;
+/// The wrong checksum is the pseudo-header's sum alone (offload).
+const OFFLOADED: u16 = 1 << 10;
 /// The client is the lower end of the table's key.
 const CLIENT_LO: u16 = 1 << 9;
 
@@ -76,6 +78,7 @@ impl FirstSyn {
             set(TFO_COOKIE, o.fast_open.is_some_and(|c| !c.is_request()));
         }
         set(BAD_CHECKSUM, s.bad_checksum);
+        set(OFFLOADED, s.checksum_offloaded);
         set(PORT_REUSE, port_reuse);
         set(CLIENT_LO, s.src == ends.0);
         Some(FirstSyn {
@@ -156,6 +159,7 @@ impl FirstSyn {
             ip_len: usize::from(self.ip_len),
             options: options.into(),
             bad_checksum: has(BAD_CHECKSUM),
+            checksum_offloaded: has(OFFLOADED),
             stacked: None,
         }
     }
@@ -372,6 +376,7 @@ mod tests {
             ip_len: 80 + payload,
             options: opts.into(),
             bad_checksum: bad,
+            checksum_offloaded: false,
             stacked: None,
         }
     }

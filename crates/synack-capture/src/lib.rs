@@ -146,6 +146,7 @@ fn segment_with<R>(
         ),
         Err(_) => (SegOptions::raw(t.get(20..hl.min(t.len()))?), 0, false, None),
     };
+    let checksum_offloaded = bad_checksum && offloaded(t, p.ip.src, p.ip.dst);
     // Cut by the snap length: the IP length still tells how much data there was.
     let payload_len = if frame.truncated {
         wire_len(ip)
@@ -170,9 +171,23 @@ fn segment_with<R>(
         ip_len,
         options,
         bad_checksum,
+        checksum_offloaded,
         stacked,
     };
     Some((seg, told))
+}
+
+/// Whether a TCP segment whose checksum is wrong holds the pseudo-header's
+/// sum there: left for the network card (checksum offload), captured on
+/// the sending host before the card finished it. Off the path of every
+/// segment whose checksum is right.
+#[cold]
+fn offloaded(tcp: &[u8], src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
+    let Some(&[hi, lo]) = tcp.get(16..18) else {
+        return false;
+    };
+    let field = u16::from_be_bytes([hi, lo]);
+    synack_wire::checksum::pseudo_only(src, dst, synack_wire::tcp::PROTOCOL, tcp.len(), field)
 }
 
 /// A payload that is itself an IP packet carrying TCP, as when a crafting

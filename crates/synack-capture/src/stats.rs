@@ -117,6 +117,8 @@ pub struct Stats {
     pub syn_retransmissions: u64,
     pub synack_retransmissions: u64,
     pub bad_checksums: u64,
+    /// Of those, checksums offload left unfinished (the pseudo-header's sum).
+    pub offloaded_checksums: u64,
     pub duplicates: u64,
     /// Segments seen again on another interface.
     pub copies: u64,
@@ -180,6 +182,7 @@ struct Share {
     syn_retransmissions: u64,
     synack_retransmissions: u64,
     bad_checksums: u64,
+    offloaded_checksums: u64,
     duplicates: u64,
     copies: u64,
     port_reuse: bool,
@@ -195,6 +198,7 @@ impl Share {
             syn_retransmissions: a.syn_retransmissions as u64,
             synack_retransmissions: a.synack_retransmissions as u64,
             bad_checksums: a.bad_checksums,
+            offloaded_checksums: a.offloaded_checksums,
             duplicates: a.duplicates,
             copies: a.copies,
             port_reuse: a.port_reuse,
@@ -322,6 +326,7 @@ impl Stats {
         self.syn_retransmissions += a.syn_retransmissions * n;
         self.synack_retransmissions += a.synack_retransmissions * n;
         self.bad_checksums += a.bad_checksums * n;
+        self.offloaded_checksums += a.offloaded_checksums * n;
         self.duplicates += a.duplicates * n;
         self.copies += a.copies * n;
         self.port_reuse += u64::from(a.port_reuse) * n;
@@ -364,6 +369,7 @@ impl Stats {
         self.syn_retransmissions += other.syn_retransmissions;
         self.synack_retransmissions += other.synack_retransmissions;
         self.bad_checksums += other.bad_checksums;
+        self.offloaded_checksums += other.offloaded_checksums;
         self.duplicates += other.duplicates;
         self.copies += other.copies;
         self.port_reuse += other.port_reuse;
@@ -450,6 +456,7 @@ impl Stats {
             "syn_retransmissions": self.syn_retransmissions,
             "synack_retransmissions": self.synack_retransmissions,
             "bad_checksums": self.bad_checksums,
+            "offloaded_checksums": self.offloaded_checksums,
             "duplicates": self.duplicates,
             "copies": self.copies,
             "port_reuse": self.port_reuse,
@@ -554,6 +561,7 @@ mod tests {
                             ip_len: 60 + payload,
                             options: (*options).into(),
                             bad_checksum: *bad,
+                            checksum_offloaded: *bad && frame % 2 == 0,
                             stacked: None,
                         };
                         let key = if i % 2 == 0 { (c, s) } else { (s, c) };

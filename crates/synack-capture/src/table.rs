@@ -628,6 +628,7 @@ mod tests {
             ip_len: 40,
             options: None.into(),
             bad_checksum: false,
+            checksum_offloaded: false,
             stacked: None,
         }
     }

@@ -29,6 +29,7 @@ fn seg(from_client: bool, flags: TcpFlags, seq: u32, ack: u32) -> Seg {
         ip_len: 40,
         options: Some(TcpOptions::default()).into(),
         bad_checksum: false,
+        checksum_offloaded: false,
         stacked: None,
     }
 }

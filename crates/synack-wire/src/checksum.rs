@@ -78,6 +78,15 @@ pub fn verifies_words(src: IpAddr, dst: IpAddr, protocol: u8, len: usize, words:
     fold(pseudo_header(src, dst, protocol, len) + from_native(words)) == 0xffff
 }
 
+/// Whether a checksum `field` of an upper-layer packet of `len` bytes holds
+/// the pseudo-header's sum alone: what a stack that leaves the checksum to
+/// the network card writes there (Linux's CHECKSUM_PARTIAL), so a capture
+/// taken on the sending host before the card filled it in shows it.
+pub fn pseudo_only(src: IpAddr, dst: IpAddr, protocol: u8, len: usize, field: u16) -> bool {
+    let len = u32::try_from(len).unwrap_or(u32::MAX);
+    fold(pseudo_header(src, dst, protocol, len)) == field
+}
+
 /// Checksum of a plain header (IPv4), field included or zeroed.
 #[inline]
 pub fn checksum(data: &[u8]) -> u16 {
@@ -133,6 +142,24 @@ mod tests {
         let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
         assert_eq!(fold(sum(0, &data)), 0xddf2);
         assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    /// The field Linux leaves for offload, worked by hand for
+    /// 10.0.0.1 → 10.0.0.2, 20 bytes of TCP: 0x0a00 + 0x0001 + 0x0a00 +
+    /// 0x0002 + 6 + 20 = 0x141d. The right checksum of those bytes is not
+    /// it, nor is a field one bit off.
+    #[test]
+    fn the_pseudo_headers_sum_alone_is_offload() {
+        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        assert!(pseudo_only(src, dst, 6, 20, 0x141d));
+        assert!(!pseudo_only(src, dst, 6, 20, 0x141d ^ 0x4000));
+        assert!(!pseudo_only(src, dst, 6, 21, 0x141d));
+        let mut tcp = [0u8; 20];
+        tcp[12] = 0x50;
+        let right = finish(pseudo_header(src, dst, 6, 20) + sum(0, &tcp));
+        tcp[16..18].copy_from_slice(&right.to_be_bytes());
+        assert!(verifies(src, dst, 6, &tcp));
+        assert!(!pseudo_only(src, dst, 6, 20, right));
     }
 
     #[test]

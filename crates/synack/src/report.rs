@@ -156,6 +156,20 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
         tr("port reuse", "端口复用"),
         s.port_reuse
     );
+    if s.offloaded_checksums > 0 {
+        let n = s.offloaded_checksums;
+        let _ = if zh {
+            writeln!(
+                o,
+                "  其中 {n} 个错误的校验和只是伪首部之和：校验和卸载，发送主机把校验和留给网卡完成，抓包发生在完成之前（回环接口上从不补全），并非线路上的损坏；--no-checksums 不检查校验和"
+            )
+        } else {
+            writeln!(
+                o,
+                "  {n} of the bad checksums are the pseudo-header's sum alone: checksum offload, the sending host left them for its network card to finish and the capture saw them before (on loopback nothing ever finishes them), not damage on the wire; --no-checksums leaves checksums unchecked"
+            )
+        };
+    }
     if s.copies > 0 {
         let _ = writeln!(
             o,
@@ -314,6 +328,14 @@ fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
             tr("bad checksums", "校验和错误"),
             a.bad_checksums
         );
+        if a.offloaded_checksums > 0 {
+            let n = a.offloaded_checksums;
+            let _ = if zh {
+                write!(l, "（{n} 个为校验和卸载）")
+            } else {
+                write!(l, " ({n} by checksum offload)")
+            };
+        }
     }
     if a.duplicates > 0 {
         let _ = write!(l, "  {} {}", tr("duplicates", "重复帧"), a.duplicates);
