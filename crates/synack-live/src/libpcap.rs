@@ -154,7 +154,9 @@ impl Filter {
             expr: c_string(expr, "filter")?,
             compiled: HashMap::new(),
         };
-        f.program(1).map_err(LiveError::Libpcap)?;
+        // Its own error, not the cached words (which name libpcap already).
+        let ethernet = f.compile(1)?;
+        f.compiled.insert(1, Ok(ethernet));
         Ok(f)
     }
 

@@ -110,7 +110,12 @@ fn a_tcpdump_filter_means_what_it_means_to_tcpdump() {
     };
     let out = synack(["analyze", "-F", "port 22 and", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("syntax error"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-F 'port 22 and': libpcap: can't parse filter expression: syntax error"),
+        "{err}"
+    );
+    assert_eq!(err.matches("libpcap").count(), 1, "{err}");
 }
 
 #[test]
