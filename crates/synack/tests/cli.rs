@@ -511,6 +511,10 @@ fn analyze_reports_attempts_and_exit_codes() {
         Some(1)
     );
     assert_eq!(synack(&["analyze"], "C").status.code(), Some(2));
+    // Holding no attempt is refused, not taken as one.
+    let none = synack(&["analyze", "--max-attempts", "0", "x.pcap"], "C");
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("at least 1"));
 }
 
 /// Whether `tool` runs (asked for its version with `flag`); when it does

@@ -79,7 +79,7 @@ pub struct Args {
     /// the oldest still open is reported early, marked evicted. Per file:
     /// several files summed up at once hold as many each (threads on one
     /// file share them).
-    #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE)]
+    #[arg(long, value_name = "N", default_value_t = synack_capture::track::MAX_LIVE, value_parser = at_least_one)]
     max_attempts: usize,
     /// Threads, each taking the conversations of its share of 4-tuples: on
     /// a file, every thread walks all frames; on standard input, a
@@ -124,6 +124,18 @@ enum When {
     Auto,
     Always,
     Never,
+}
+
+/// A count of attempts to hold: none held would report every attempt at
+/// its first segment.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => {
+            Err("at least 1: holding none would end every attempt at its first segment".into())
+        }
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_filter(s: &str) -> Result<Filter, String> {
