@@ -443,7 +443,7 @@ fn options(
             yes(n.sack),
             yes(n.timestamps),
             yes(n.ecn),
-            n.fast_open.replace('_', " ")
+            narrate::fast_open(n.fast_open, lang)
         )
     });
     let (cl, sv, ng) = if lang == Lang::Zh {

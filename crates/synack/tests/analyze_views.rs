@@ -358,3 +358,74 @@ fn a_filtered_summary_says_what_it_left_out() {
     let text = synack(["analyze", "--summary", &scan]);
     assert!(!String::from_utf8_lossy(&text.stdout).contains("--filter"));
 }
+
+/// The Chinese report of every public capture, attempts and all, leaves
+/// none of the English report's words behind (option names, rule ids and
+/// flags stay as they are).
+#[test]
+fn the_chinese_report_has_no_english_words_left() {
+    let Some(dir) = common::public_captures() else {
+        return;
+    };
+    let english = [
+        "none",
+        "yes",
+        "true",
+        "false",
+        "offered",
+        "negotiated",
+        "scaling",
+        "accepted",
+        "requested",
+        "issued",
+        "frames",
+        "frame",
+        "attempts",
+        "damaged",
+        "checksums",
+        "established",
+        "refused",
+        "answer",
+        "client",
+        "server",
+        "retransmissions",
+    ];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.to_string_lossy().to_string();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        seen += 1;
+        let out = synack(["analyze", "-v", "--lang", "zh", &name]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let text = text.replace(&name, "");
+        // Brackets hold ids (`[half-open: client-silent, 确定]`, `[S.]`),
+        // the same in every language.
+        let mut plain = String::new();
+        let mut depth = 0;
+        for c in text.chars() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ if depth == 0 => plain.push(c),
+                _ => {}
+            }
+        }
+        let text = plain;
+        // Flags (`--no-checksums`) are the command's own words.
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphabetic() || c == '-'))
+            .filter(|w| !w.starts_with("--"))
+            .flat_map(|w| w.split('-'))
+            .collect();
+        for word in words {
+            assert!(
+                !english.contains(&word),
+                "{name}: {word:?} in the Chinese report:\n{text}"
+            );
+        }
+    }
+    assert!(seen >= 10, "{seen} public captures");
+}

@@ -495,6 +495,7 @@ fn no_response(d: &Diagnosis, zh: bool) -> String {
     };
     let n = s.syns;
     let head = match (zh, n) {
+        (true, 1) => "1 个 SYN，没有任何回应（没有 SYN-ACK、RST 或 ICMP）：防火墙丢弃了它，或主机不在线（nmap：filtered）".to_string(),
         (true, _) => format!(
             "{n} 个 SYN，没有任何回应（没有 SYN-ACK、RST 或 ICMP）：防火墙丢弃了它们，或主机不在线（nmap：filtered）"
         ),

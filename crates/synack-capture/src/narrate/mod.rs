@@ -359,6 +359,19 @@ pub fn outcome(o: Outcome, lang: Lang) -> &'static str {
     if lang == Lang::Zh { zh } else { en }
 }
 
+/// What came of TCP Fast Open in a handshake (`Negotiated::fast_open`).
+pub fn fast_open(id: &'static str, lang: Lang) -> &'static str {
+    let (en, zh) = match id {
+        "none" => ("none", "未使用"),
+        "cookie_requested" => ("cookie requested", "请求了 cookie"),
+        "cookie_issued" => ("cookie issued", "已发放 cookie"),
+        "data_accepted" => ("SYN data accepted", "SYN 携带的数据被接受"),
+        "data_not_accepted" => ("SYN data not accepted", "SYN 携带的数据未被接受"),
+        other => (other, other),
+    };
+    if lang == Lang::Zh { zh } else { en }
+}
+
 /// Why a capture's reading stopped early.
 pub fn damage(d: &Damage, lang: Lang) -> String {
     let (en, zh) = match d {
