@@ -133,8 +133,15 @@ var p=document.getElementById('selftest');p.hidden=false;p.textContent=JSON.stri
 })();"#;
 
 /// `synack analyze --format html`: one self-contained page for a capture,
-/// a diagram per attempt, failures first (in capture order within each).
-pub fn capture_page(file: &str, lang: Lang, mut sections: Vec<CaptureSection>) -> String {
+/// a diagram per attempt, failures first (in capture order within each);
+/// `notes` (what the reading found: damage, attempts not drawn) under the
+/// heading, a paragraph each.
+pub fn capture_page(
+    file: &str,
+    lang: Lang,
+    notes: &[String],
+    mut sections: Vec<CaptureSection>,
+) -> String {
     sections.sort_by_key(|s| !s.failed);
     let failed = sections.iter().filter(|s| s.failed).count();
     let mut out = String::new();
@@ -161,6 +168,9 @@ section.attempt{{border-top:1px solid #ccc;margin-top:1em}}section.failed h2{{co
             ),
         })
     );
+    for n in notes {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", esc(n));
+    }
     for s in &sections {
         let _ = writeln!(
             out,

@@ -141,6 +141,16 @@ fn a_capture_cut_inside_a_frame_says_where() {
         )),
         "{text}"
     );
+    // The HTML page says it too, under its heading.
+    let page = synack(["analyze", "--format", "html", cut.to_str().unwrap()]);
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains(&format!(
+            "<p class=\"note\">damaged at byte {}: the file ends inside a frame (cut off); everything before it is analysed</p>",
+            ends[0]
+        )),
+        "{page}"
+    );
     let piped = sh(&format!(
         "{} analyze --summary --format json - < {}",
         env!("CARGO_BIN_EXE_synack"),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use synack_capture::reader::Damage;
 use synack_capture::{Attempt, Outcome, Packet};
 use synack_engine::sim::{Fate, LinkRecord, Side};
 use synack_engine::{Instant, State};
@@ -102,7 +103,7 @@ pub fn page(
     lang: Lang,
     attempts: &[(u64, Attempt)],
     packets: &[Packet],
-    more: usize,
+    (more, damaged): (usize, Option<&(u64, Damage)>),
     verbose: bool,
 ) -> String {
     let mut by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<&Packet>> = HashMap::new();
@@ -129,22 +130,29 @@ pub fn page(
                 .and_then(|v| v.iter().copied().filter(|f| *f > a.first_frame).min())
                 .unwrap_or(u64::MAX);
             Some(CaptureSection {
-                title: format!("#{n} {} → {}: {}", a.client, a.server, a.outcome.name()),
+                title: format!(
+                    "#{n} {} → {}: {}",
+                    a.client,
+                    a.server,
+                    synack_capture::narrate::outcome(a.outcome, lang)
+                ),
                 failed: failed(a.outcome),
                 text: crate::report::attempt(*n, a, verbose, lang),
                 trace: trace_of(file, a, frames, until)?,
             })
         })
         .collect();
-    let mut html = synack_explain::capture_page(file, lang, sections);
+    let mut notes: Vec<String> = damaged
+        .map(|(at, why)| crate::report::damaged(*at, why, lang))
+        .into_iter()
+        .collect();
     if more > 0 {
-        let note = match lang {
-            Lang::En => format!("<p>{more} more attempts are not drawn.</p></body>"),
-            Lang::Zh => format!("<p>另有 {more} 次尝试未画出。</p></body>"),
-        };
-        html = html.replacen("</body>", &note, 1);
+        notes.push(match lang {
+            Lang::En => format!("{more} more attempts are not drawn."),
+            Lang::Zh => format!("另有 {more} 次尝试未画出。"),
+        });
     }
-    html
+    synack_explain::capture_page(file, lang, &notes, sections)
 }
 
 /// The page for a file whose attempts were `drawn` (and `left_out`): a
@@ -156,6 +164,7 @@ pub fn of_file(
     lang: Lang,
     drawn: &mut [(u64, Attempt)],
     left_out: usize,
+    damaged: Option<&(u64, Damage)>,
     verbose: bool,
 ) -> Option<String> {
     let packets = if path.as_os_str() == "-" {
@@ -168,7 +177,14 @@ pub fn of_file(
     match packets {
         Ok((packets, _)) => {
             drawn.sort_by_key(|(_, a)| a.first_frame);
-            Some(page(name, lang, drawn, &packets, left_out, verbose))
+            Some(page(
+                name,
+                lang,
+                drawn,
+                &packets,
+                (left_out, damaged),
+                verbose,
+            ))
         }
         Err(e) => {
             eprintln!("synack: {name}: {e}");

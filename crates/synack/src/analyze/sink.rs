@@ -204,7 +204,9 @@ impl Sink {
                 mut drawn,
                 left_out,
             } => {
-                let Some(page) = html::of_file(path, name, lang, &mut drawn, left_out, verbose)
+                let damaged = totals.summary.damaged_at.as_ref();
+                let Some(page) =
+                    html::of_file(path, name, lang, &mut drawn, left_out, damaged, verbose)
                 else {
                     return Ok(None);
                 };
