@@ -3,7 +3,7 @@
 //! pseudo-header's sum there, and so does its loopback, which never
 //! finishes it: a capture of the kernel's own loopback (in a namespace
 //! this test makes) and a public capture of one have every bad checksum
-//! named offload, each bad by tshark's check too; checksums corrupted on
+//! named offload (IPv4 and IPv6), each bad by tshark's check too; checksums corrupted on
 //! purpose are bad and not offload.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
@@ -53,23 +53,18 @@ fn analysed(file: &Path) -> (Value, Vec<Value>) {
     )
 }
 
-#[test]
-fn the_kernels_loopback_checksums_are_offload() {
-    if !common::can_make_namespaces() {
-        return;
-    }
-    let scratch = common::Scratch::new("offload");
-    let file = scratch.join("lo.pcap");
+/// The handshake of a connection to `at` on the loopback of a namespace of
+/// its own, captured by tcpdump into `file`: it takes the three segments and
+/// exits, so the capture is whole when it has, whatever the timing.
+fn loopback_handshake(file: &Path, at: std::net::SocketAddr) {
     let ns = common::Ns::new();
     ns.ok("ip", &["link", "set", "lo", "up"]);
-    let path = file.clone();
-    // tcpdump takes the handshake's three segments and exits: the capture
-    // is whole when it has, whatever the timing.
+    let path = file.to_path_buf();
     let status = ns.run(move || {
         let mut dump = Command::new("tcpdump")
             .args(["-i", "lo", "-U", "-n", "-c", "3", "-w"])
             .arg(&path)
-            .arg("tcp port 4242")
+            .arg(format!("tcp port {}", at.port()))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -83,35 +78,51 @@ fn the_kernels_loopback_checksums_are_offload() {
                 "tcpdump ended: {line}"
             );
         }
-        let listener = std::net::TcpListener::bind("127.0.0.1:4242").unwrap();
-        let client = std::net::TcpStream::connect("127.0.0.1:4242").unwrap();
+        let listener = std::net::TcpListener::bind(at).unwrap();
+        let client = std::net::TcpStream::connect(at).unwrap();
         let (server, _) = listener.accept().unwrap();
         let status = dump.wait().unwrap();
         drop((client, server));
         status
     });
     assert!(status.success(), "tcpdump: {status}");
-    let (summary, attempts) = analysed(&file);
-    assert_eq!(attempts.len(), 1);
-    let a = &attempts[0];
-    assert_eq!(a["outcome"], "established", "{a}");
-    assert_eq!(
-        (
-            a["bad_checksums"].as_u64(),
-            a["offloaded_checksums"].as_u64()
-        ),
-        (Some(3), Some(3))
-    );
-    assert_eq!(summary["offloaded_checksums"], 3);
-    if let Some(bad) = tshark_bad(&file) {
-        assert_eq!(bad, 3, "tshark finds each checksum bad too");
+}
+
+/// Over IPv4 and IPv6 (whose pseudo-headers differ).
+#[test]
+fn the_kernels_loopback_checksums_are_offload() {
+    if !common::can_make_namespaces() {
+        return;
     }
-    let text = common::synack_ok(["analyze", file.to_str().unwrap()]);
-    let text = String::from_utf8(text.stdout).unwrap();
-    assert!(
-        text.contains("3 of the bad checksums are the pseudo-header's sum alone: checksum offload"),
-        "{text}"
-    );
+    let scratch = common::Scratch::new("offload");
+    for (name, at) in [("lo4.pcap", "127.0.0.1:4242"), ("lo6.pcap", "[::1]:4242")] {
+        let file = scratch.join(name);
+        loopback_handshake(&file, at.parse().unwrap());
+        let (summary, attempts) = analysed(&file);
+        assert_eq!(attempts.len(), 1, "{name}");
+        let a = &attempts[0];
+        assert_eq!(a["outcome"], "established", "{a}");
+        assert_eq!(
+            (
+                a["bad_checksums"].as_u64(),
+                a["offloaded_checksums"].as_u64()
+            ),
+            (Some(3), Some(3)),
+            "{name}"
+        );
+        assert_eq!(summary["offloaded_checksums"], 3);
+        if let Some(bad) = tshark_bad(&file) {
+            assert_eq!(bad, 3, "{name}: tshark finds each checksum bad too");
+        }
+        let text = common::synack_ok(["analyze", file.to_str().unwrap()]);
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(
+            text.contains(
+                "3 of the bad checksums are the pseudo-header's sum alone: checksum offload"
+            ),
+            "{text}"
+        );
+    }
 }
 
 /// A public capture of Linux's loopback: every bad checksum offload, as
