@@ -2,9 +2,9 @@
 //! leaves a segment's checksum to its network card writes the
 //! pseudo-header's sum there, and so does its loopback, which never
 //! finishes it: a capture of the kernel's own loopback (in a namespace
-//! this test makes) and a public capture of one have every bad checksum
-//! named offload (IPv4 and IPv6), each bad by tshark's check too; checksums corrupted on
-//! purpose are bad and not offload.
+//! this test makes, IPv4 and IPv6) and a public capture of one have every
+//! bad checksum named offload, each bad by tshark's check too; checksums
+//! corrupted on purpose are bad and not offload.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 mod common;
