@@ -57,7 +57,8 @@ pub fn open(path: &Path) -> Result<Opened, String> {
     if meta.is_dir() {
         return Err("is a directory; give the capture files in it".into());
     }
-    if meta.len() == 0 {
+    // A pipe or a device has no length: it is read as a stream.
+    if meta.is_file() && meta.len() == 0 {
         return Err("is empty (0 bytes): no capture was written to it".into());
     }
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;

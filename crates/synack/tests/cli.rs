@@ -1303,6 +1303,29 @@ fn analyze_reads_stdin_and_gzip_and_says_why_it_cannot_read_the_rest() {
             "{ext}"
         );
     }
+    // A named pipe has no length: it is read as a stream, not called empty.
+    let fifo = tmp.join("fifo.pcap");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let (to, capture) = (fifo.clone(), bytes.clone());
+    let writer = std::thread::spawn(move || std::fs::write(to, capture));
+    let out = synack(&["analyze", fifo.to_str().unwrap()], "C");
+    // Had synack not opened it, the writer would wait for a reader: be one
+    // (O_NONBLOCK, so the open itself does not wait), so the test fails
+    // rather than hangs.
+    let _unblock = (!writer.is_finished()).then(|| {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(0o4000)
+            .open(&fifo)
+    });
+    writer.join().unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout(&out).contains("3 frames, 1 connection attempt"),
+        "{out:?}"
+    );
     let empty = tmp.join("empty.pcap");
     std::fs::write(&empty, b"").unwrap();
     let zst = tmp.join("x.pcap.zst");
