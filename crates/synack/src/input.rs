@@ -1,7 +1,8 @@
 //! Opening what `synack analyze` is given: a capture file (mapped into
 //! memory and read in place), `-` for standard input, a capture compressed
-//! with gzip, zstd or xz (pure-Rust decoders, streaming); a clear reason for
-//! a directory or an empty file.
+//! with gzip, zstd or xz (pure-Rust decoders, streaming; one cut off is told
+//! from one damaged), a named pipe; a clear reason for a directory or an
+//! empty file.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::path::Path;
