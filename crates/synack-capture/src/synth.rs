@@ -484,7 +484,7 @@ pub fn raw_pcap(frames: &[(f64, Vec<u8>)]) -> Vec<u8> {
     v
 }
 
-/// Where each whole record of a classic little-endian pcap (as [`write`]
+/// Where each whole record of a classic little-endian pcap (as [`write()`]
 /// and [`raw_pcap`] make them) ends, walked apart from the reader: what
 /// tests of a cut file compare the reader's frames and offsets with.
 pub fn record_ends(b: &[u8]) -> Vec<usize> {
