@@ -271,8 +271,6 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
 /// An attempt's line: ends, outcome, zeek's state and history, the frames
 /// of each step, the RTT, repeats and what else was counted.
 fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
-    let zh = lang == Lang::Zh;
-    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let mut l = format!(
         "#{n} {} → {}  {}  {} {}",
         a.client,
@@ -292,6 +290,19 @@ fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
     if let Some(r) = a.handshake_rtt_s {
         let _ = write!(l, "  RTT {}", ms(r));
     }
+    retransmitted(&mut l, a, lang);
+    counted(&mut l, a, lang);
+    l.push('\n');
+    l
+}
+
+/// The SYNs and SYN-ACKs sent again, with the intervals between them.
+fn retransmitted(l: &mut String, a: &Attempt, lang: Lang) {
+    let word = if lang == Lang::Zh {
+        "重传"
+    } else {
+        "retransmitted"
+    };
     let intervals = |v: &[f64]| {
         let s: Vec<String> = v.iter().map(|x| signed(*x)).collect();
         if s.is_empty() {
@@ -313,14 +324,16 @@ fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
         ),
     ] {
         if n > 0 {
-            let _ = write!(
-                l,
-                "  {} {what} ×{n}{}",
-                tr("retransmitted", "重传"),
-                intervals(gaps)
-            );
+            let _ = write!(l, "  {word} {what} ×{n}{}", intervals(gaps));
         }
     }
+}
+
+/// The segments counted apart: bad checksums (and how many of them are
+/// offload), duplicates, copies from another interface; a reused port.
+fn counted(l: &mut String, a: &Attempt, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     if a.bad_checksums > 0 {
         let _ = write!(
             l,
@@ -351,8 +364,6 @@ fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
     if a.port_reuse {
         let _ = write!(l, "  {}", tr("port reuse", "端口复用"));
     }
-    l.push('\n');
-    l
 }
 
 /// Under the line: with `verbose` the steps, options and RTT halves; the
