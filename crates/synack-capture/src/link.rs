@@ -1,5 +1,6 @@
 //! From a link-layer frame to its IP packet: Ethernet (802.1Q, QinQ, MPLS),
-//! Linux cooked v1 and v2, raw IP, BSD null/loopback.
+//! Linux cooked v1 and v2, raw IP, BSD null/loopback; which link types
+//! those are, and the names of others.
 
 fn by_version(data: &[u8]) -> Option<&[u8]> {
     match data.first()? >> 4 {
@@ -38,23 +39,55 @@ fn ethernet(mut data: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// The link layers frames are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Ethernet,
+    /// ETHERNET_MPACKET: preamble and SFD before the frame.
+    EthernetMpacket,
+    LinuxSll,
+    LinuxSll2,
+    Raw,
+    /// NULL and LOOP: a 4-byte address family before the packet.
+    Null,
+}
+
+fn link(linktype: i32) -> Option<Link> {
+    Some(match linktype {
+        1 => Link::Ethernet,
+        274 => Link::EthernetMpacket,
+        113 => Link::LinuxSll,
+        276 => Link::LinuxSll2,
+        101 | 12 | 14 | 228 | 229 => Link::Raw,
+        0 | 108 => Link::Null,
+        _ => return None,
+    })
+}
+
+/// Whether frames of `linktype` are read at all (`ip_packet` finds the IP
+/// packet in those that carry one); frames of any other are counted
+/// apart, so that a capture nothing was read from does not look empty.
+pub fn reads(linktype: i32) -> bool {
+    link(linktype).is_some()
+}
+
 /// The IP packet inside a frame of `linktype`, if it carries one.
+#[inline]
 pub fn ip_packet(linktype: i32, data: &[u8]) -> Option<&[u8]> {
-    match linktype {
-        1 => ethernet(data),
-        // ETHERNET_MPACKET: preamble and SFD before the frame.
-        274 => ethernet(data.get(8..)?),
-        113 => ethertype(
+    match link(linktype)? {
+        Link::Ethernet => ethernet(data),
+        Link::EthernetMpacket => ethernet(data.get(8..)?),
+        Link::LinuxSll => ethertype(
             u16::from_be_bytes([*data.get(14)?, *data.get(15)?]),
             data.get(16..)?,
         ),
-        276 => ethertype(
+        Link::LinuxSll2 => ethertype(
             u16::from_be_bytes([*data.first()?, *data.get(1)?]),
             data.get(20..)?,
         ),
-        101 | 12 | 14 | 228 | 229 => by_version(data),
-        // NULL: a 4-byte address family in the capturing host's byte order.
-        0 | 108 => {
+        Link::Raw => by_version(data),
+        // In the capturing host's byte order.
+        Link::Null => {
             let fam = [*data.first()?, *data.get(1)?, *data.get(2)?, *data.get(3)?];
             let (le, be) = (u32::from_le_bytes(fam), u32::from_be_bytes(fam));
             let ok = |v: u32| matches!(v, 2 | 24 | 28 | 30);
@@ -64,6 +97,43 @@ pub fn ip_packet(linktype: i32, data: &[u8]) -> Option<&[u8]> {
                 None
             }
         }
-        _ => None,
     }
+}
+
+/// libpcap's name for a link type (what `tcpdump -r` prints after
+/// "link-type"), for the ones captures are commonly taken with; `None` for
+/// the rest.
+pub fn name(linktype: i32) -> Option<&'static str> {
+    Some(match linktype {
+        0 => "NULL",
+        1 => "EN10MB",
+        6 => "IEEE802",
+        9 => "PPP",
+        10 => "FDDI",
+        12 | 101 => "RAW",
+        50 => "PPP_SERIAL",
+        51 => "PPP_ETHER",
+        104 => "C_HDLC",
+        105 => "IEEE802_11",
+        107 => "FRELAY",
+        108 => "LOOP",
+        113 => "LINUX_SLL",
+        119 => "PRISM_HEADER",
+        127 => "IEEE802_11_RADIO",
+        163 => "IEEE802_11_RADIO_AVS",
+        187 => "BLUETOOTH_HCI_H4",
+        189 => "USB_LINUX",
+        192 => "PPI",
+        195 => "IEEE802_15_4",
+        201 => "BLUETOOTH_HCI_H4_WITH_PHDR",
+        220 => "USB_LINUX_MMAPPED",
+        228 => "IPV4",
+        229 => "IPV6",
+        239 => "NFLOG",
+        249 => "USBPCAP",
+        256 => "BLUETOOTH_LE_LL_WITH_PHDR",
+        274 => "ETHERNET_MPACKET",
+        276 => "LINUX_SLL2",
+        _ => return None,
+    })
 }

@@ -529,8 +529,13 @@ pub mod pcapng {
 
     /// An interface of raw IP (LINKTYPE_RAW) with `if_tsresol` and `if_tsoffset`.
     pub fn idb(tsresol: u8, tsoffset: i64) -> Vec<u8> {
+        idb_of(101, tsresol, tsoffset)
+    }
+
+    /// The same with another link type.
+    pub fn idb_of(linktype: u16, tsresol: u8, tsoffset: i64) -> Vec<u8> {
         let mut body = Vec::new();
-        body.extend_from_slice(&101u16.to_le_bytes());
+        body.extend_from_slice(&linktype.to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
         body.extend_from_slice(&262_144u32.to_le_bytes());
         body.extend_from_slice(&9u16.to_le_bytes());

@@ -79,9 +79,23 @@ fn head(o: &mut String, name: &str, t: &Totals, s: &Stats, bytes: u64, secs: f64
             tr("marked evicted", "标记为 evicted")
         );
     }
-    if let Some((at, why)) = &t.summary.damaged_at {
-        let _ = writeln!(o, "  {}", damaged(*at, why, lang));
+    for note in read_notes(&t.summary, lang) {
+        let _ = writeln!(o, "  {note}");
     }
+}
+
+/// What reading a file could not take in: where it was damaged, and the
+/// frames of link layers that are not read.
+pub fn read_notes(r: &synack_capture::ReadSummary, lang: Lang) -> Vec<String> {
+    let mut notes: Vec<String> = r
+        .damaged_at
+        .iter()
+        .map(|(at, why)| damaged(*at, why, lang))
+        .collect();
+    if !r.unread_links.is_empty() {
+        notes.push(narrate::unread_links(&r.unread_links, lang));
+    }
+    notes
 }
 
 /// Where and why a capture stopped making sense, and that what came before

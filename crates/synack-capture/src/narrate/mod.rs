@@ -405,6 +405,43 @@ pub fn damage(d: &Damage, lang: Lang) -> String {
     (if lang == Lang::Zh { zh } else { en }).to_string()
 }
 
+/// Frames of link types that are not read (`ReadSummary::unread_links`):
+/// how many, of which link type, and that nothing in them was looked at.
+pub fn unread_links(links: &[(i32, u64)], lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let each: Vec<String> = links
+        .iter()
+        .map(|&(lt, n)| {
+            let kind = match (lt, crate::link::name(lt), zh) {
+                (-1, _, false) => "an interface the file never described".to_string(),
+                (-1, _, true) => "文件从未描述过的接口".to_string(),
+                (_, Some(name), false) => format!("{lt} ({name})"),
+                (_, Some(name), true) => format!("{lt}（{name}）"),
+                (_, None, _) => lt.to_string(),
+            };
+            match (zh, n, lt) {
+                (true, _, -1) => format!("{n} 帧来自{kind}"),
+                (true, _, _) => format!("{n} 帧的链路类型为 {kind}"),
+                (false, 1, -1) => format!("1 frame is on {kind}"),
+                (false, _, -1) => format!("{n} frames are on {kind}"),
+                (false, 1, _) => format!("1 frame is of link type {kind}"),
+                (false, _, _) => format!("{n} frames are of link type {kind}"),
+            }
+        })
+        .collect();
+    if zh {
+        format!(
+            "{}：不是 analyze 读取的链路层，其中的内容均未分析",
+            each.join("；")
+        )
+    } else {
+        format!(
+            "{}: not a link layer analyze reads, so nothing in them was looked at",
+            each.join("; ")
+        )
+    }
+}
+
 /// One step as a line: frame, time, direction, tcpdump flags, numbers.
 pub fn step(s: &Step, lang: Lang) -> String {
     let zh = lang == Lang::Zh;

@@ -48,6 +48,10 @@ impl Header {
         })
     }
 
+    pub(super) fn linktype(&self) -> i32 {
+        self.linktype
+    }
+
     fn u32_at(&self, b: &[u8], i: usize) -> Option<u32> {
         let w: [u8; 4] = b.get(i..i + 4)?.try_into().ok()?;
         Some(if self.big_endian {

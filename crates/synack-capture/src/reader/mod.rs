@@ -55,10 +55,34 @@ pub struct ReadSummary {
     /// Where the file stopped making sense, if it did: the byte offset in
     /// the capture as read (after decompression) and why.
     pub damaged_at: Option<(u64, Damage)>,
+    /// Frames of link types [`crate::link`] does not read, none of them
+    /// looked into: each link type (-1: an interface the file never
+    /// described) and how many.
+    pub unread_links: Vec<(i32, u64)>,
+}
+
+impl ReadSummary {
+    /// One more frame of a link type that is not read.
+    fn unread(&mut self, linktype: i32) {
+        match self.unread_links.iter_mut().find(|(l, _)| *l == linktype) {
+            Some((_, n)) => *n += 1,
+            None => self.unread_links.push((linktype, 1)),
+        }
+    }
+
+    /// A pcap file has one link type: its frames are all read or none.
+    fn of_legacy(mut self, h: &legacy::Header) -> ReadSummary {
+        if !crate::link::reads(h.linktype()) && self.frames > 0 {
+            self.unread_links = vec![(h.linktype(), self.frames)];
+        }
+        self
+    }
 }
 
 struct Iface {
     linktype: i32,
+    /// [`crate::link::reads`] it.
+    read: bool,
     /// Timestamp units per second: 10^n, or 2^n when `if_tsresol` has its
     /// high bit set (pcapng §4.2).
     units_per_sec: f64,
@@ -74,6 +98,7 @@ impl Iface {
         let e = i32::from(r & 0x7f);
         Iface {
             linktype: idb.linktype.0,
+            read: crate::link::reads(idb.linktype.0),
             units_per_sec: if r & 0x80 != 0 {
                 2f64.powi(e)
             } else {
@@ -172,14 +197,14 @@ pub fn read<'a>(
     let none = OnceLock::new();
     match input.into() {
         Source::Bytes(b) => match legacy::Header::parse(b) {
-            Some(h) => Ok(legacy_bytes(&h, b, &mut f, |_, _| {})),
+            Some(h) => Ok(legacy_bytes(&h, b, &mut f, |_, _| {}).of_legacy(&h)),
             None => pcapng(b, name, &none, f),
         },
         Source::Mapped(m) => match legacy::Header::parse(m.bytes()) {
             Some(h) => {
                 let mut released = 0;
                 let release = |_: usize, at: usize| released = m.release(released, at);
-                Ok(legacy_bytes(&h, m.bytes(), &mut f, release))
+                Ok(legacy_bytes(&h, m.bytes(), &mut f, release).of_legacy(&h))
             }
             None => pcapng(
                 mapped::Reading {
@@ -205,7 +230,7 @@ pub fn read<'a>(
             let read = match legacy::Header::parse(&head) {
                 Some(h) => {
                     let rest = head.get(legacy::FILE_HEADER..).unwrap_or(&[]);
-                    Ok(legacy_stream(&h, rest.chain(r), &stopped, &mut f))
+                    Ok(legacy_stream(&h, rest.chain(r), &stopped, &mut f).of_legacy(&h))
                 }
                 None => pcapng(std::io::Cursor::new(&head).chain(r), name, &stopped, f),
             };
@@ -327,14 +352,18 @@ fn pcapng(
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         sum.frames += 1;
-                        let (linktype, ts, ts_ns) = match ifaces.get(epb.if_id as usize) {
+                        let (linktype, read, ts, ts_ns) = match ifaces.get(epb.if_id as usize) {
                             Some(i) => (
                                 i.linktype,
+                                i.read,
                                 i.seconds(epb.ts_high, epb.ts_low),
                                 i.nanos(epb.ts_high, epb.ts_low),
                             ),
-                            None => (-1, 0.0, 0),
+                            None => (-1, false, 0.0, 0),
                         };
+                        if !read {
+                            sum.unread(linktype);
+                        }
                         f(Frame {
                             number: sum.frames,
                             ts,
@@ -349,6 +378,10 @@ fn pcapng(
                     }
                     PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                         sum.frames += 1;
+                        let first = ifaces.first();
+                        if !first.is_some_and(|i| i.read) {
+                            sum.unread(first.map_or(-1, |i| i.linktype));
+                        }
                         f(Frame {
                             number: sum.frames,
                             ts: 0.0,

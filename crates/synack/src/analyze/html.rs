@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use synack_capture::reader::Damage;
-use synack_capture::{Attempt, Outcome, Packet};
+use synack_capture::{Attempt, Outcome, Packet, ReadSummary};
 use synack_engine::sim::{Fate, LinkRecord, Side};
 use synack_engine::{Instant, State};
 use synack_explain::{CaptureSection, Lang};
@@ -103,7 +102,7 @@ pub fn page(
     lang: Lang,
     attempts: &[(u64, Attempt)],
     packets: &[Packet],
-    (more, damaged): (usize, Option<&(u64, Damage)>),
+    (more, read): (usize, &ReadSummary),
     verbose: bool,
 ) -> String {
     let mut by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<&Packet>> = HashMap::new();
@@ -142,10 +141,7 @@ pub fn page(
             })
         })
         .collect();
-    let mut notes: Vec<String> = damaged
-        .map(|(at, why)| crate::report::damaged(*at, why, lang))
-        .into_iter()
-        .collect();
+    let mut notes = crate::report::read_notes(read, lang);
     if more > 0 {
         notes.push(match lang {
             Lang::En => format!("{more} more attempts are not drawn."),
@@ -164,7 +160,7 @@ pub fn of_file(
     lang: Lang,
     drawn: &mut [(u64, Attempt)],
     left_out: usize,
-    damaged: Option<&(u64, Damage)>,
+    read: &ReadSummary,
     verbose: bool,
 ) -> Option<String> {
     let packets = if path.as_os_str() == "-" {
@@ -177,14 +173,7 @@ pub fn of_file(
     match packets {
         Ok((packets, _)) => {
             drawn.sort_by_key(|(_, a)| a.first_frame);
-            Some(page(
-                name,
-                lang,
-                drawn,
-                &packets,
-                (left_out, damaged),
-                verbose,
-            ))
+            Some(page(name, lang, drawn, &packets, (left_out, read), verbose))
         }
         Err(e) => {
             eprintln!("synack: {name}: {e}");

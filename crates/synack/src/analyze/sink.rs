@@ -204,9 +204,9 @@ impl Sink {
                 mut drawn,
                 left_out,
             } => {
-                let damaged = totals.summary.damaged_at.as_ref();
+                let read = &totals.summary;
                 let Some(page) =
-                    html::of_file(path, name, lang, &mut drawn, left_out, damaged, verbose)
+                    html::of_file(path, name, lang, &mut drawn, left_out, read, verbose)
                 else {
                     return Ok(None);
                 };
@@ -240,6 +240,11 @@ fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
             "reason": synack_capture::narrate::damage(why, Lang::En),
         })),
         "unreadable_frames": t.unreadable,
+        "unread_link_frames": t.summary.unread_links.iter().map(|&(lt, n)| serde_json::json!({
+            "linktype": lt,
+            "name": synack_capture::link::name(lt),
+            "frames": n,
+        })).collect::<Vec<_>>(),
         "segments_outside_attempts": t.unmatched,
         "frames_filtered_out": t.filtered_out,
         "peak_attempts_in_memory": t.peak_live,

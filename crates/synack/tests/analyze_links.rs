@@ -1,0 +1,149 @@
+//! Link layers: frames of one analyze does not read are counted and said
+//! so (a capture nothing was read from must not look like one with no
+//! handshakes in it), with libpcap's name for the link type.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Scratch, synack};
+use serde_json::{Value, json};
+use synack_capture::synth::{self, pcapng};
+use synack_wire::{TcpFlags, TcpOptions};
+
+/// A handshake's three IP packets, 10 ms apart from t = 100 s.
+fn handshake() -> Vec<(f64, Vec<u8>)> {
+    let (c, s): (SocketAddr, SocketAddr) = (
+        "192.0.2.1:40000".parse().unwrap(),
+        "192.0.2.2:80".parse().unwrap(),
+    );
+    let seg = |from, to, flags: TcpFlags, seq, ack| {
+        synth::ip_segment(from, to, flags, seq, ack, 0, TcpOptions::default()).unwrap()
+    };
+    vec![
+        (100.00, seg(c, s, TcpFlags::SYN, 1000, 0)),
+        (100.01, seg(s, c, TcpFlags::SYN_ACK, 5000, 1001)),
+        (100.02, seg(c, s, TcpFlags::ACK, 1001, 5001)),
+    ]
+}
+
+/// A classic pcap of `frames` whose header says `linktype`.
+fn pcap_of(linktype: u32, frames: &[(f64, Vec<u8>)]) -> Vec<u8> {
+    let mut b = synth::raw_pcap(frames);
+    b.splice(20..24, linktype.to_le_bytes());
+    b
+}
+
+fn run(path: &Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["analyze"];
+    all.extend_from_slice(args);
+    all.push(path.to_str().unwrap());
+    let out = synack(all);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+fn json_of(path: &Path) -> Value {
+    let (code, out) = run(path, &["--format", "json"]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str::<Value>(&out).unwrap()["files"][0].clone()
+}
+
+#[test]
+fn a_pcap_of_a_link_layer_not_read_says_so() {
+    let dir = Scratch::new("links");
+    let file = dir.join("bt.pcap");
+    std::fs::write(&file, pcap_of(187, &handshake())).unwrap();
+    let (code, en) = run(&file, &[]);
+    assert_eq!(code, 0, "{en}");
+    assert!(en.contains("3 frames, 0 connection attempts"), "{en}");
+    assert!(
+        en.contains(
+            "3 frames are of link type 187 (BLUETOOTH_HCI_H4): not a link layer analyze reads"
+        ),
+        "{en}"
+    );
+    let (_, zh) = run(&file, &["--lang", "zh"]);
+    assert!(
+        zh.contains("3 帧的链路类型为 187（BLUETOOTH_HCI_H4）"),
+        "{zh}"
+    );
+    let j = json_of(&file);
+    assert_eq!(
+        j["unread_link_frames"],
+        json!([{"linktype": 187, "name": "BLUETOOTH_HCI_H4", "frames": 3}])
+    );
+    // The same packets as raw IP are read: one attempt, nothing unread.
+    std::fs::write(&file, pcap_of(101, &handshake())).unwrap();
+    let j = json_of(&file);
+    assert_eq!(j["unread_link_frames"], json!([]));
+    assert_eq!(j["summary"]["outcomes"]["established"], 1);
+}
+
+/// A pcapng whose interfaces differ: the frames on the one read are
+/// analysed, the others counted by link type, and a frame on an interface
+/// the file never described is counted too. The HTML page says it as well.
+#[test]
+fn a_pcapng_counts_each_interface_not_read() {
+    let dir = Scratch::new("links");
+    let file = dir.join("two.pcapng");
+    let h = handshake();
+    let mut b = pcapng::shb();
+    b.extend(pcapng::idb_of(101, 6, 0));
+    b.extend(pcapng::idb_of(187, 6, 0));
+    let us = |t: f64| (t * 1e6) as u64;
+    for (i, (t, p)) in h.iter().enumerate() {
+        b.extend(pcapng::epb(u32::from(i == 1), us(*t), p));
+    }
+    b.extend(pcapng::epb(7, us(101.0), &h[0].1));
+    std::fs::write(&file, b).unwrap();
+    let j = json_of(&file);
+    assert_eq!(j["frames"], 4);
+    assert_eq!(
+        j["unread_link_frames"],
+        json!([
+            {"linktype": 187, "name": "BLUETOOTH_HCI_H4", "frames": 1},
+            {"linktype": -1, "name": null, "frames": 1},
+        ])
+    );
+    assert_eq!(j["summary"]["attempts"], 1);
+    let (_, en) = run(&file, &[]);
+    let said = "1 frame is of link type 187 (BLUETOOTH_HCI_H4); 1 frame is on an interface the file never described: not a link layer analyze reads";
+    assert!(en.contains(said), "{en}");
+    let (code, html) = run(&file, &["--format", "html"]);
+    assert_eq!(code, 0);
+    assert!(html.contains(said), "the page says it too");
+}
+
+/// Every link type named is named as libpcap names it: `tcpdump -r` prints
+/// `link-type NAME (description)` for a file of it.
+#[test]
+fn link_type_names_are_libpcaps() {
+    let dir = Scratch::new("links");
+    let file = dir.join("lt.pcap");
+    let named: Vec<(i32, &str)> = (0..=300)
+        .filter_map(|lt| synack_capture::link::name(lt).map(|n| (lt, n)))
+        .collect();
+    assert!(named.len() > 20, "{named:?}");
+    for (lt, name) in named {
+        std::fs::write(&file, pcap_of(lt as u32, &[])).unwrap();
+        let out = match Command::new("tcpdump").arg("-r").arg(&file).output() {
+            Ok(o) => o,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "CI is set: tcpdump: {e}");
+                eprintln!("SKIPPED: tcpdump is not installed");
+                return;
+            }
+        };
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains(&format!("link-type {name} (")),
+            "link type {lt}: we say {name}, tcpdump says {said}"
+        );
+    }
+}
