@@ -251,6 +251,20 @@ fn tcpdump_letters<S: serde::Serializer>(f: &TcpFlags, s: S) -> Result<S::Ok, S:
 /// (ns) and interface they were captured at.
 type SegSig = (u32, u32, u16, usize, i64, u32);
 
+/// A segment stamped before one the attempt saw earlier in the file: the
+/// capture's times go backward there (captures merged from hosts whose
+/// clocks differ, a clock stepped while capturing, frames stamped on other
+/// CPUs or interfaces), so a time across it is no duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClockBack {
+    /// The first frame of the attempt stamped early.
+    pub frame: u64,
+    /// The attempt's frame with the latest time before it.
+    pub latest_frame: u64,
+    /// How much earlier than that one it is stamped, in nanoseconds.
+    pub by_ns: i64,
+}
+
 /// Steps kept per attempt; a flood on one 4-tuple must not grow memory.
 const MAX_STEPS: usize = 16;
 
@@ -273,6 +287,12 @@ pub struct Attempt {
     pub start_time_ns: i64,
     /// The last frame's time, in nanoseconds since the Unix epoch.
     pub end_time_ns: i64,
+    /// Where its times first go backward; once they have, no RTT ending
+    /// at or after that frame is given.
+    pub clock_back: Option<ClockBack>,
+    /// The frame stamped `end_time_ns`.
+    #[serde(skip)]
+    latest_frame: u64,
     pub outcome: Outcome,
     pub syn_frames: Vec<u64>,
     pub synack_frames: Vec<u64>,
@@ -451,6 +471,8 @@ impl Attempt {
             start_time: s.ts,
             start_time_ns: s.ns,
             end_time_ns: s.ns,
+            clock_back: None,
+            latest_frame: s.frame,
             outcome: Outcome::NoAnswer,
             syn_frames: Vec::new(),
             synack_frames: Vec::new(),
@@ -520,6 +542,8 @@ impl Attempt {
             start_time,
             start_time_ns,
             end_time_ns,
+            clock_back,
+            latest_frame,
             outcome,
             syn_frames,
             synack_frames,
@@ -578,6 +602,8 @@ impl Attempt {
         *start_time = s.ts;
         *start_time_ns = s.ns;
         *end_time_ns = s.ns;
+        *clock_back = None;
+        *latest_frame = s.frame;
         *outcome = Outcome::NoAnswer;
         syn_frames.clear();
         synack_frames.clear();
@@ -717,19 +743,37 @@ impl Attempt {
         }
     }
 
+    /// Seconds from `from` to `to` (ns), unless the attempt's times went
+    /// backward by then: a difference across that is no duration.
+    fn interval(&self, from: Option<i64>, to: i64) -> Option<f64> {
+        from.filter(|_| self.clock_back.is_none())
+            .map(|t| secs(to.saturating_sub(t)))
+    }
+
     pub(crate) fn add(&mut self, s: &Seg) {
         let from_client = s.src == self.client;
         let dir = usize::from(!from_client);
         self.last_ts = self.last_ts.max(s.ts);
-        self.end_time_ns = self.end_time_ns.max(s.ns);
+        let latest = (self.end_time_ns, self.latest_frame);
+        if s.ns >= latest.0 {
+            (self.end_time_ns, self.latest_frame) = (s.ns, s.frame);
+        }
         match self.repeats(s, dir) {
-            // The same segment seen again elsewhere: nothing new happened.
+            // The same segment seen again elsewhere: nothing new happened
+            // (a copy may be stamped a little before the original).
             Some(true) => {
                 self.copies += 1;
                 return;
             }
             Some(false) => self.duplicates += 1,
             None => {}
+        }
+        if s.ns < latest.0 && self.clock_back.is_none() {
+            self.clock_back = Some(ClockBack {
+                frame: s.frame,
+                latest_frame: latest.1,
+                by_ns: latest.0.saturating_sub(s.ns),
+            });
         }
         if let (Some(p), Some(b), Some(i)) = (
             self.packets.get_mut(dir),
@@ -825,7 +869,7 @@ impl Attempt {
                     self.server_isn = Some(seq);
                     self.server_options = side_options(s);
                     self.first_synack_ts = Some(s.ns);
-                    self.syn_to_synack_s = self.last_syn_ts.map(|t| secs(s.ns.saturating_sub(t)));
+                    self.syn_to_synack_s = self.interval(self.last_syn_ts, s.ns);
                     self.synack_ack = Some(s.ack.get());
                     self.clues.synack_tsval =
                         s.options.get().and_then(|o| o.timestamps).map(|t| t.0);
@@ -867,8 +911,7 @@ impl Attempt {
             match (from_client, self.server_isn, self.syn) {
                 (false, None, Some(syn)) => {
                     if self.syn_to_rst_s.is_none() {
-                        self.syn_to_rst_s =
-                            self.syn_times.last().map(|t| secs(s.ns.saturating_sub(*t)));
+                        self.syn_to_rst_s = self.interval(self.syn_times.last().copied(), s.ns);
                     }
                     check::refused(s.frame, s.flags, s.ack.get(), &syn, &mut self.checks);
                 }
@@ -914,8 +957,8 @@ impl Attempt {
         }
         if self.ack_frame.is_none() && s.ack.get() == isn.wrapping_add(1) {
             self.ack_frame = Some(s.frame);
-            self.synack_to_ack_s = self.first_synack_ts.map(|t| secs(s.ns.saturating_sub(t)));
-            self.handshake_rtt_s = self.mru_syn_ts.map(|t| secs(s.ns.saturating_sub(t)));
+            self.synack_to_ack_s = self.interval(self.first_synack_ts, s.ns);
+            self.handshake_rtt_s = self.interval(self.mru_syn_ts, s.ns);
             self.step(s, true);
         }
     }

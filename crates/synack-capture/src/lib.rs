@@ -25,7 +25,8 @@ pub mod zeek;
 use synack_wire::{TcpFlags, TcpPacket, parse_ip, parse_ip_truncated};
 
 pub use attempt::{
-    Attempt, IcmpSeen, Negotiated, Outcome, Rst, Seg, SegOptions, SideOptions, Stacked, Step,
+    Attempt, ClockBack, IcmpSeen, Negotiated, Outcome, Rst, Seg, SegOptions, SideOptions, Stacked,
+    Step,
 };
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};

@@ -123,6 +123,8 @@ pub struct Stats {
     /// Segments seen again on another interface.
     pub copies: u64,
     pub port_reuse: u64,
+    /// Attempts whose times go backward (no RTT across that).
+    pub clock_back: u64,
     /// Attempts by diagnosis and reason, in the order first seen: a few
     /// dozen at most, found by a short scan rather than a map lookup that
     /// compares reasons as strings.
@@ -186,6 +188,7 @@ struct Share {
     duplicates: u64,
     copies: u64,
     port_reuse: bool,
+    clock_back: bool,
     diagnosis: Option<(Id, &'static str)>,
 }
 
@@ -202,6 +205,7 @@ impl Share {
             duplicates: a.duplicates,
             copies: a.copies,
             port_reuse: a.port_reuse,
+            clock_back: a.clock_back.is_some(),
             diagnosis: a.diagnosis.as_ref().map(|d| (d.id, d.reason)),
         }
     }
@@ -330,6 +334,7 @@ impl Stats {
         self.duplicates += a.duplicates * n;
         self.copies += a.copies * n;
         self.port_reuse += u64::from(a.port_reuse) * n;
+        self.clock_back += u64::from(a.clock_back) * n;
         if let Some((id, reason)) = a.diagnosis {
             self.count_diagnosis(id, reason, n);
         }
@@ -373,6 +378,7 @@ impl Stats {
         self.duplicates += other.duplicates;
         self.copies += other.copies;
         self.port_reuse += other.port_reuse;
+        self.clock_back += other.clock_back;
         for (id, reason, n) in other.diagnoses {
             self.count_diagnosis(id, reason, n);
         }
@@ -460,6 +466,7 @@ impl Stats {
             "duplicates": self.duplicates,
             "copies": self.copies,
             "port_reuse": self.port_reuse,
+            "clock_back": self.clock_back,
         })
     }
 }

@@ -209,6 +209,8 @@ fn copies_on_another_interface_are_copies() {
     assert_eq!(x.syn_frames, vec![1]);
     assert_eq!(x.outcome.name(), "established");
     assert!(x.syn_retransmission_intervals_s.is_empty());
+    // A copy stamped before its original is no step back in time.
+    assert_eq!(x.clock_back, None);
     // Times are exact: nanosecond differences print as the capture wrote them.
     let v = serde_json::to_value(x).unwrap();
     assert_eq!(v["syn_to_synack_s"].to_string(), "0.127609669");
@@ -228,6 +230,67 @@ fn copies_on_another_interface_are_copies() {
     let a = synack_capture::analyze(&g[..], "t").unwrap();
     let x = &a.attempts[0];
     assert_eq!((x.copies, x.duplicates, x.syn_retransmissions), (0, 1, 1));
+}
+
+/// A SYN-ACK stamped before its SYN (captures of two hosts merged, their
+/// clocks apart): the attempt says where its times go backward and gives
+/// no RTT across that; times that went backward only after the handshake
+/// leave its RTT alone.
+#[test]
+fn times_going_backward_give_no_rtt_across_them() {
+    let base: u64 = 1_700_000_000_000_000_000;
+    let hs = [
+        packet(TcpFlags::SYN, 1000, 0, true, &[]),
+        packet(TcpFlags::SYN_ACK, 5000, 1001, false, &[]),
+        packet(TcpFlags::ACK, 1001, 5001, true, &[]),
+        packet(TcpFlags::ACK | TcpFlags::PSH, 1001, 5001, true, b"GET /"),
+    ];
+    let file = |times: [u64; 4]| {
+        let mut f = shb();
+        f.extend(idb(9, 0));
+        for (t, p) in times.iter().zip(&hs) {
+            f.extend(epb(0, base + t, p));
+        }
+        synack_capture::analyze(&f[..], "t").unwrap()
+    };
+    let a = file([0, 10_000_000, 20_000_000, 30_000_000]);
+    let x = &a.attempts[0];
+    assert!(x.clock_back.is_none() && x.handshake_rtt_s.is_some());
+
+    // The SYN-ACK 100 ms before the SYN, the ACK after both.
+    let a = file([100_000_000, 0, 200_000_000, 300_000_000]);
+    let x = &a.attempts[0];
+    assert_eq!(
+        x.clock_back,
+        Some(synack_capture::ClockBack {
+            frame: 2,
+            latest_frame: 1,
+            by_ns: 100_000_000
+        })
+    );
+    assert_eq!(x.outcome.name(), "established");
+    assert_eq!(
+        (x.syn_to_synack_s, x.synack_to_ack_s, x.handshake_rtt_s),
+        (None, None, None)
+    );
+    let mut s = synack_capture::Stats::default();
+    s.add(x);
+    assert_eq!((s.clock_back, s.rtt.len()), (1, 0));
+    assert_eq!(s.to_json()["clock_back"], 1);
+
+    // In order through the third ACK, the data 300 ns before it.
+    let a = file([0, 10_000_000, 20_000_000, 19_999_700]);
+    let x = &a.attempts[0];
+    assert_eq!(
+        x.clock_back,
+        Some(synack_capture::ClockBack {
+            frame: 4,
+            latest_frame: 3,
+            by_ns: 300
+        })
+    );
+    assert_eq!(x.handshake_rtt_s, Some(0.02));
+    assert_eq!(x.syn_to_synack_s, Some(0.01));
 }
 
 /// IPv4 and IPv6 attempts are held in tables of their own, and the cap

@@ -199,6 +199,21 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
             )
         );
     }
+    if s.clock_back > 0 {
+        let n = s.clock_back;
+        let _ = if zh {
+            writeln!(
+                o,
+                "  {n} 次尝试的时间戳倒退：跨越倒退处不给出 RTT（见各次尝试）"
+            )
+        } else {
+            writeln!(
+                o,
+                "  {n} {} whose times go backward: no RTT is given across that (see each)",
+                if n == 1 { "attempt" } else { "attempts" }
+            )
+        };
+    }
     if t.filtered_out > 0 {
         let _ = writeln!(
             o,
@@ -410,6 +425,9 @@ fn details(l: &mut String, a: &Attempt, verbose: bool, lang: Lang) {
             tr("why: ", "原因："),
             narrate::diagnosis(d, lang)
         );
+    }
+    if let Some(c) = &a.clock_back {
+        let _ = writeln!(l, "    ⚠ {}", narrate::clock_back(c, lang));
     }
     for c in a.checks.iter().filter(|c| verbose || !c.ok) {
         let mark = if c.ok { "✓" } else { "✗" };

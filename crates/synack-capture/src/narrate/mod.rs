@@ -442,6 +442,31 @@ pub fn unread_links(links: &[(i32, u64)], lang: Lang) -> String {
     }
 }
 
+/// Exact seconds from nanoseconds: at least six decimals, more only when
+/// the nanoseconds need them (`0.100000`, `0.000000300`).
+fn exact_secs(ns: i64) -> String {
+    let (s, frac) = (ns / 1_000_000_000, (ns % 1_000_000_000).unsigned_abs());
+    let mut digits = format!("{frac:09}");
+    while digits.len() > 6 && digits.ends_with('0') {
+        digits.pop();
+    }
+    format!("{}{s}.{digits}", if ns < 0 && s == 0 { "-" } else { "" })
+}
+
+/// Where an attempt's times go backward, and what that means for its RTT.
+pub fn clock_back(c: &crate::ClockBack, lang: Lang) -> String {
+    let (f, l, by) = (c.frame, c.latest_frame, exact_secs(c.by_ns));
+    if lang == Lang::Zh {
+        format!(
+            "时间倒退：帧 {f} 的时间戳比在它之前抓到的帧 {l} 早 {by} s（合并了时钟不一致的主机的抓包、抓包时时钟被调整，或帧在不同的 CPU 或接口上打时间戳）；跨越这一点的时间差不是时长，所以从这里起不给出 RTT"
+        )
+    } else {
+        format!(
+            "times go backward: frame {f} is stamped {by} s before frame {l}, which came before it in the capture (captures merged from hosts whose clocks differ, a clock stepped while capturing, or frames stamped on other CPUs or interfaces); a time across it is no duration, so no RTT is given from there on"
+        )
+    }
+}
+
 /// One step as a line: frame, time, direction, tcpdump flags, numbers.
 pub fn step(s: &Step, lang: Lang) -> String {
     let zh = lang == Lang::Zh;
@@ -451,7 +476,7 @@ pub fn step(s: &Step, lang: Lang) -> String {
         t(zh, "server → client", "服务器 → 客户端")
     };
     format!(
-        "{} {:>6}  +{:.6} s  {arrow}  [{}] seq {} ack {} win {} len {}",
+        "{} {:>6}  {:+.6} s  {arrow}  [{}] seq {} ack {} win {} len {}",
         t(zh, "frame", "帧"),
         s.frame,
         s.t,
