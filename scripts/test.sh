@@ -29,6 +29,9 @@ command -v gzip >/dev/null 2>&1 || need_apt+=(gzip)
 # analyze -F is checked against tcpdump's own reading of the same filter,
 # and the analyze benchmark runs tcpdump beside synack.
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+# analyze puts fragments back together: checked on nmap -f's SYNs, which
+# the kernel answers.
+command -v nmap >/dev/null 2>&1 || need_apt+=(nmap)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "installing: ${need_apt[*]}"

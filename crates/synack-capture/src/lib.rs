@@ -4,6 +4,7 @@
 
 pub mod attempt;
 pub mod check;
+mod defrag;
 pub mod diagnose;
 pub mod filter;
 mod first_syn;
@@ -52,6 +53,11 @@ pub struct Totals {
     pub evicted: u64,
     /// Frames a frame filter (`analyze -F`) left out.
     pub filtered_out: u64,
+    /// IP packets put back together from fragments.
+    pub reassembled: u64,
+    /// Fragments of packets that never became whole (pieces missing or
+    /// overlapping with different bytes).
+    pub fragments_lost: u64,
     /// Threads the pass ran on (see [`analyze_parallel`]).
     pub threads: usize,
 }
@@ -348,6 +354,7 @@ pub struct Live {
     tracker: Tracker,
     unreadable: u64,
     checksums: bool,
+    defrag: defrag::Defrag,
 }
 
 impl Live {
@@ -357,6 +364,7 @@ impl Live {
             tracker: Tracker::with_max_live(max_live),
             unreadable: 0,
             checksums: true,
+            defrag: defrag::Defrag::default(),
         }
     }
 
@@ -397,7 +405,7 @@ impl Live {
         frame(
             f,
             &mut self.tracker,
-            &mut self.unreadable,
+            (&mut self.unreadable, &mut self.defrag),
             self.checksums,
             hand,
         );
@@ -426,10 +434,13 @@ impl Live {
     }
 
     /// The same, the attempts given to `hand`.
-    pub(crate) fn finish_to(self, hand: &mut impl track::Hand) -> Totals {
+    pub(crate) fn finish_to(mut self, hand: &mut impl track::Hand) -> Totals {
+        self.defrag.finish();
         let t = &self.tracker;
         let totals = Totals {
             unreadable: self.unreadable,
+            reassembled: self.defrag.reassembled,
+            fragments_lost: self.defrag.lost,
             unmatched: t.unmatched,
             peak_live: t.peak_live,
             evicted: t.evicted,
@@ -441,14 +452,55 @@ impl Live {
     }
 }
 
-/// One frame into the tracker; attempts it ended given to `hand`.
+/// One frame into the tracker; attempts it ended given to `hand`. A
+/// fragment goes to `defrag`, and the packet it completes in its place.
 fn frame(
     f: &reader::Frame<'_>,
     tracker: &mut Tracker,
-    unreadable: &mut u64,
+    (unreadable, defrag): (&mut u64, &mut defrag::Defrag),
     checksums: bool,
     hand: &mut impl track::Hand,
 ) {
+    if tcp_frame(f, tracker, checksums, hand) {
+        return;
+    }
+    if let Some(e) = icmp(f) {
+        tracker.add_icmp(&e);
+        return;
+    }
+    match defrag.offer(f) {
+        defrag::Offer::Whole(whole) => whole_frame(&whole, tracker, checksums, hand),
+        defrag::Offer::Held => {}
+        defrag::Offer::NotFragment if f.truncated => *unreadable += 1,
+        defrag::Offer::NotFragment => {}
+    }
+}
+
+/// A packet made whole from fragments, into the tracker as any frame
+/// (the way of few frames: `tcp_frame`'s inlined once).
+#[inline(never)]
+fn whole_frame(
+    f: &reader::Frame<'_>,
+    tracker: &mut Tracker,
+    checksums: bool,
+    hand: &mut impl track::Hand,
+) {
+    if let Some(s) = segment(f, checksums) {
+        tracker.add(&s);
+        tracker.hand_ready(hand);
+    } else if let Some(e) = icmp(f) {
+        tracker.add_icmp(&e);
+    }
+}
+
+/// A frame holding a TCP segment into the tracker: whether it held one.
+#[inline(always)]
+fn tcp_frame(
+    f: &reader::Frame<'_>,
+    tracker: &mut Tracker,
+    checksums: bool,
+    hand: &mut impl track::Hand,
+) -> bool {
     // A SYN usually begins an attempt, whose bucket in the table nothing
     // has read for long (in a scan, waiting for it was a sixth of the
     // pass): ask for it while the checksum is computed. Its key is kept
@@ -460,23 +512,15 @@ fn frame(
             key
         })
     };
-    match segment_with(f, checksums, early) {
-        Some((s, key)) => {
-            match key {
-                Some(key) => tracker.add_keyed(&s, key),
-                None => tracker.add(&s),
-            }
-            tracker.hand_ready(hand);
-        }
-        None => match icmp(f) {
-            Some(e) => tracker.add_icmp(&e),
-            None => {
-                if f.truncated {
-                    *unreadable += 1;
-                }
-            }
-        },
+    let Some((s, key)) = segment_with(f, checksums, early) else {
+        return false;
+    };
+    match key {
+        Some(key) => tracker.add_keyed(&s, key),
+        None => tracker.add(&s),
     }
+    tracker.hand_ready(hand);
+    true
 }
 
 /// Analyse one capture and collect every attempt, in order of first frame.
@@ -515,23 +559,32 @@ pub fn packets<'a>(
 ) -> Result<(Vec<Packet>, bool), CaptureError> {
     let mut out = Vec::new();
     let mut left_out = false;
-    reader::read(input, name, |f| {
+    let mut defrag = defrag::Defrag::default();
+    let mut add = |f: &reader::Frame<'_>| {
         let Some(ip) = link::ip_packet(f.linktype, f.data) else {
-            return;
+            return false;
         };
         let tcp = parse_ip_truncated(ip).is_ok();
         if !tcp && synack_wire::parse_icmp(ip, false).is_err() {
-            return;
+            return false;
         }
         if out.len() >= keep {
             left_out = true;
-            return;
+        } else {
+            out.push(Packet {
+                frame: f.number,
+                ts: f.ts,
+                bytes: ip.to_vec(),
+            });
         }
-        out.push(Packet {
-            frame: f.number,
-            ts: f.ts,
-            bytes: ip.to_vec(),
-        });
+        true
+    };
+    reader::read(input, name, |f| {
+        if !add(&f)
+            && let defrag::Offer::Whole(whole) = defrag.offer(&f)
+        {
+            add(&whole);
+        }
     })?;
     Ok((out, left_out))
 }

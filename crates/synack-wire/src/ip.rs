@@ -1,6 +1,6 @@
 //! IPv4 and IPv6 as far as TCP needs them: find the TCP bytes of a packet
 //! (IPv4 options skipped, IPv6 extension headers walked) and emit a header.
-//! Fragments are reported, not reassembled.
+//! Fragments are reported, not reassembled (`fragment.rs` puts them together).
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -41,6 +41,7 @@
 
 pub mod checksum;
 pub mod error;
+pub mod fragment;
 pub mod icmp;
 pub mod ip;
 pub mod options;

@@ -178,9 +178,14 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
                 "  其中 {n} 个错误的校验和只是伪首部之和：校验和卸载，发送主机把校验和留给网卡完成，抓包发生在完成之前（回环接口上从不补全），并非线路上的损坏；--no-checksums 不检查校验和"
             )
         } else {
+            let (are, them) = if n == 1 {
+                ("is", "it")
+            } else {
+                ("are", "them")
+            };
             writeln!(
                 o,
-                "  {n} of the bad checksums are the pseudo-header's sum alone: checksum offload, the sending host left them for its network card to finish and the capture saw them before (on loopback nothing ever finishes them), not damage on the wire; --no-checksums leaves checksums unchecked"
+                "  {n} of the bad checksums {are} the pseudo-header's sum alone: checksum offload, the sending host left {them} for its network card to finish and the capture saw {them} before (on loopback nothing ever finishes them), not damage on the wire; --no-checksums leaves checksums unchecked"
             )
         };
     }
@@ -211,6 +216,36 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
                 o,
                 "  {n} {} whose times go backward: no RTT is given across that (see each)",
                 if n == 1 { "attempt" } else { "attempts" }
+            )
+        };
+    }
+    if t.reassembled > 0 {
+        let n = t.reassembled;
+        let _ = if zh {
+            writeln!(
+                o,
+                "  {n} 个 IP 包由分片重组（与接收方一样）：每个包在补全它的那一帧处分析"
+            )
+        } else {
+            writeln!(
+                o,
+                "  {n} IP {} put back together from fragments, as the receiver does: each is analysed at the frame that completed it",
+                if n == 1 { "packet" } else { "packets" }
+            )
+        };
+    }
+    if t.fragments_lost > 0 {
+        let n = t.fragments_lost;
+        let _ = if zh {
+            writeln!(
+                o,
+                "  {n} 个 IP 分片没有组成完整的包（缺少分片、分片重叠且内容不同，或被抓包长度截断）：未分析"
+            )
+        } else {
+            writeln!(
+                o,
+                "  {n} IP {} never made a whole packet (pieces missing, overlapping with other bytes, or cut by the snap length): not analysed",
+                if n == 1 { "fragment" } else { "fragments" }
             )
         };
     }
@@ -309,7 +344,19 @@ fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
         a.history
     );
     let frames = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-    let _ = write!(l, "  SYN {}", frames(&a.syn_frames));
+    if a.syn_frames.is_empty() {
+        let _ = write!(
+            l,
+            "  {}",
+            if lang == Lang::Zh {
+                "SYN 未被抓到"
+            } else {
+                "SYN not captured"
+            }
+        );
+    } else {
+        let _ = write!(l, "  SYN {}", frames(&a.syn_frames));
+    }
     if !a.synack_frames.is_empty() {
         let _ = write!(l, " SYN-ACK {}", frames(&a.synack_frames));
     }

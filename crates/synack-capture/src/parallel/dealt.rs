@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
+use crate::defrag::{Defrag, Offer};
 use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame};
 use crate::track::Tracker;
@@ -129,32 +130,39 @@ fn deal<'a>(
     let part = |a: SocketAddr, b: SocketAddr| super::part(a, b, n);
     let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
     let (mut unreadable, mut filtered_out, mut clock) = (0u64, 0u64, 0f64);
+    let mut defrag = Defrag::default();
     let send = |i: usize, items: Vec<Item>, clock: f64| {
         if let Some(tx) = senders.get(i) {
             let _ = tx.send(Batch { items, clock });
         }
+    };
+    // A segment (which moves the clock, as on one thread) or an ICMP error.
+    let item_of = |f: &Frame<'_>| match segment(f, checksums) {
+        Some(s) => Some((part(s.src, s.dst), Item::Seg(s), true)),
+        None => icmp(f).map(|e| (part(e.quoted_src, e.quoted_dst), Item::Icmp(e), false)),
     };
     let summary = reader::read(input, name, |f| {
         if !keep(&f) {
             filtered_out += 1;
             return;
         }
-        // Only a segment moves the clock, as on one thread.
-        let (i, item) = match segment(&f, checksums) {
-            Some(s) => {
-                clock = clock.max(f.ts);
-                (part(s.src, s.dst), Item::Seg(s))
-            }
-            None => match icmp(&f) {
-                Some(e) => (part(e.quoted_src, e.quoted_dst), Item::Icmp(e)),
-                None => {
-                    if f.truncated {
-                        unreadable += 1;
-                    }
-                    return;
+        let found = match item_of(&f) {
+            Some(x) => Some(x),
+            None => match defrag.offer(&f) {
+                Offer::Whole(whole) => item_of(&whole),
+                Offer::Held => None,
+                Offer::NotFragment => {
+                    unreadable += u64::from(f.truncated);
+                    None
                 }
             },
         };
+        let Some((i, item, clocked)) = found else {
+            return;
+        };
+        if clocked {
+            clock = clock.max(f.ts);
+        }
         if let Some(b) = batches.get_mut(i) {
             b.push(item);
             if b.len() >= BATCH {
@@ -167,10 +175,13 @@ fn deal<'a>(
     for (i, b) in batches.into_iter().enumerate() {
         send(i, b, clock);
     }
+    defrag.finish();
     Ok(Totals {
         summary: summary?,
         unreadable,
         filtered_out,
+        reassembled: defrag.reassembled,
+        fragments_lost: defrag.lost,
         ..Totals::default()
     })
 }

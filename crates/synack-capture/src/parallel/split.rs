@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use synack_wire::parse_icmp;
 
 use crate::attempt::Attempt;
+use crate::defrag::{Defrag, Offer};
 use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame, Mapped, Source};
 use crate::track::Hand;
@@ -136,19 +137,34 @@ fn walk(
         live = live.without_checksums();
     }
     live.count_lone_syns(hand);
+    let mut defrag = Defrag::default();
+    let take = |live: &mut Live, f: &Frame<'_>, o: Owner, hand: &mut _| {
+        if o.thread == me {
+            live.frame_to(f, hand);
+        } else if o.clock {
+            live.tick_to(f.ts, hand);
+        }
+    };
     let summary = reader::read(Source::Bytes(bytes), name, |f| {
         if f.number.is_multiple_of(EVERY) {
             tick(f.end);
         }
         let o = owner(&f, n);
-        if o.thread == me {
-            live.frame_to(&f, hand);
-        } else if o.clock {
-            live.tick_to(f.ts, hand);
+        // Neither a segment nor an ICMP error: perhaps a fragment, which
+        // every thread puts together, to take the packet if it is its own.
+        if o.thread == 0 && !o.clock {
+            match defrag.offer(&f) {
+                Offer::Whole(whole) => return take(&mut live, &whole, owner(&whole, n), hand),
+                Offer::Held => return,
+                Offer::NotFragment => {}
+            }
         }
+        take(&mut live, &f, o, hand);
     })?;
     let mut t = live.finish_to(hand);
+    defrag.finish();
     t.summary = summary;
+    (t.reassembled, t.fragments_lost) = (defrag.reassembled, defrag.lost);
     Ok(t)
 }
 

@@ -245,6 +245,8 @@ fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
             "name": synack_capture::link::name(lt),
             "frames": n,
         })).collect::<Vec<_>>(),
+        "reassembled_packets": t.reassembled,
+        "fragments_not_reassembled": t.fragments_lost,
         "segments_outside_attempts": t.unmatched,
         "frames_filtered_out": t.filtered_out,
         "peak_attempts_in_memory": t.peak_live,
