@@ -22,6 +22,9 @@ fuzz_target!(|data: &[u8]| {
             a.diagnosis
                 .iter()
                 .for_each(|d| drop(narrate::diagnosis(d, lang)));
+            a.clock_back
+                .iter()
+                .for_each(|c| drop(narrate::clock_back(c, lang)));
         }
         stats.add(a);
     });

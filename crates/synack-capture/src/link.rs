@@ -1,6 +1,7 @@
 //! From a link-layer frame to its IP packet: Ethernet (802.1Q, QinQ, MPLS),
-//! Linux cooked v1 and v2, raw IP, BSD null/loopback; which link types
-//! those are, and the names of others.
+//! Linux cooked v1 and v2, raw IP, BSD null/loopback, 802.11 data frames
+//! (alone or after radiotap; an encrypted one holds nothing readable);
+//! which link types those are, and the names of others.
 
 fn by_version(data: &[u8]) -> Option<&[u8]> {
     match data.first()? >> 4 {
@@ -39,6 +40,51 @@ fn ethernet(mut data: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// An 802.11 data frame's payload, when it is IP in LLC/SNAP: not a
+/// management or control frame, not a frame without data, not an
+/// encrypted one (nothing in it can be read), not an A-MSDU.
+fn ieee802_11(data: &[u8]) -> Option<&[u8]> {
+    let (fc, flags) = (*data.first()?, *data.get(1)?);
+    let (kind, subtype) = ((fc >> 2) & 3, fc >> 4);
+    const DATA: u8 = 2;
+    const TO_DS_FROM_DS: u8 = 0x03;
+    const PROTECTED: u8 = 0x40;
+    const ORDER: u8 = 0x80;
+    if kind != DATA || subtype & 0x4 != 0 || flags & PROTECTED != 0 {
+        return None;
+    }
+    let qos = subtype & 0x8 != 0;
+    let mut len = 24;
+    if flags & TO_DS_FROM_DS == TO_DS_FROM_DS {
+        len += 6;
+    }
+    if qos {
+        // The QoS control field; bit 7 of its first byte: an A-MSDU.
+        if data.get(len)? & 0x80 != 0 {
+            return None;
+        }
+        len += 2;
+        if flags & ORDER != 0 {
+            len += 4; // HT control
+        }
+    }
+    match data.get(len..len + 8)? {
+        [0xaa, 0xaa, 0x03, 0, 0, 0 | 0xf8, t0, t1] => {
+            ethertype(u16::from_be_bytes([*t0, *t1]), data.get(len + 8..)?)
+        }
+        _ => None,
+    }
+}
+
+/// A radiotap header's length, then the 802.11 frame.
+fn radiotap(data: &[u8]) -> Option<&[u8]> {
+    if *data.first()? != 0 {
+        return None;
+    }
+    let len = usize::from(u16::from_le_bytes([*data.get(2)?, *data.get(3)?]));
+    ieee802_11(data.get(len..)?)
+}
+
 /// The link layers frames are read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
@@ -50,6 +96,9 @@ enum Link {
     Raw,
     /// NULL and LOOP: a 4-byte address family before the packet.
     Null,
+    Ieee80211,
+    /// 802.11 after a radiotap header (a capture in monitor mode).
+    Radiotap,
 }
 
 fn link(linktype: i32) -> Option<Link> {
@@ -60,6 +109,8 @@ fn link(linktype: i32) -> Option<Link> {
         276 => Link::LinuxSll2,
         101 | 12 | 14 | 228 | 229 => Link::Raw,
         0 | 108 => Link::Null,
+        105 => Link::Ieee80211,
+        127 => Link::Radiotap,
         _ => return None,
     })
 }
@@ -86,6 +137,8 @@ pub fn ip_packet(linktype: i32, data: &[u8]) -> Option<&[u8]> {
             data.get(20..)?,
         ),
         Link::Raw => by_version(data),
+        Link::Ieee80211 => ieee802_11(data),
+        Link::Radiotap => radiotap(data),
         // In the capturing host's byte order.
         Link::Null => {
             let fam = [*data.first()?, *data.get(1)?, *data.get(2)?, *data.get(3)?];

@@ -293,7 +293,17 @@ fn findings(o: &mut String, s: &Stats, lang: Lang) {
         );
     }
     let top = s.top_anomalies();
-    if top.is_empty() {
+    if s.attempts == 0 {
+        // Nothing was checked: "every check passed" would say it was.
+        let _ = writeln!(
+            o,
+            "  {}",
+            tr(
+                "anomalies: none found, no attempt to check",
+                "异常：没有可检查的连接尝试"
+            )
+        );
+    } else if top.is_empty() {
         let _ = writeln!(
             o,
             "  {}",

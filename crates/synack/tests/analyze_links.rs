@@ -63,6 +63,11 @@ fn a_pcap_of_a_link_layer_not_read_says_so() {
     assert_eq!(code, 0, "{en}");
     assert!(en.contains("3 frames, 0 connection attempts"), "{en}");
     assert!(
+        en.contains("anomalies: none found, no attempt to check")
+            && !en.contains("every check passed"),
+        "nothing was checked: {en}"
+    );
+    assert!(
         en.contains(
             "3 frames are of link type 187 (BLUETOOTH_HCI_H4): not a link layer analyze reads"
         ),
@@ -145,5 +150,92 @@ fn link_type_names_are_libpcaps() {
             said.contains(&format!("link-type {name} (")),
             "link type {lt}: we say {name}, tcpdump says {said}"
         );
+    }
+}
+
+/// `ip` in an 802.11 data frame: QoS or not, to or from the access point,
+/// in LLC/SNAP; `radiotap` puts a radiotap header before it.
+fn wifi(ip: &[u8], qos: bool, to_ap: bool, radiotap: bool) -> Vec<u8> {
+    let mut f = if radiotap {
+        vec![0, 0, 8, 0, 0, 0, 0, 0]
+    } else {
+        vec![]
+    };
+    f.push(if qos { 0x88 } else { 0x08 });
+    f.push(if to_ap { 0x01 } else { 0x02 });
+    f.extend([0, 0]); // duration
+    for a in [0x0a, 0x0b, 0x0c] {
+        f.extend([2, 0, 0, 0, 0, a]);
+    }
+    f.extend([0x10, 0]); // sequence control
+    if qos {
+        f.extend([0, 0]);
+    }
+    let ethertype: u8 = if ip.first() == Some(&0x45) {
+        0x00
+    } else {
+        0xdd
+    };
+    let hi = if ethertype == 0 { 0x08 } else { 0x86 };
+    f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, hi, ethertype]);
+    f.extend(ip);
+    f
+}
+
+/// 802.11 alone (link type 105) and after radiotap (127): the handshake's
+/// data frames are read, an encrypted data frame and a beacon are not,
+/// and the frames analyze takes for TCP are the ones tshark decodes as TCP.
+#[test]
+fn wireless_data_frames_are_read() {
+    let dir = Scratch::new("links");
+    for (lt, radiotap) in [(105u32, false), (127, true)] {
+        let h = handshake();
+        let mut frames: Vec<(f64, Vec<u8>)> = vec![
+            (h[0].0, wifi(&h[0].1, true, true, radiotap)),
+            (h[1].0, wifi(&h[1].1, true, false, radiotap)),
+            (h[2].0, wifi(&h[2].1, false, true, radiotap)),
+        ];
+        let mut sealed = wifi(&h[2].1, true, true, radiotap);
+        let at = usize::from(radiotap) * 8 + 1;
+        sealed[at] |= 0x40; // protected: what follows is ciphertext
+        frames.push((100.03, sealed));
+        let mut beacon = if radiotap {
+            vec![0, 0, 8, 0, 0, 0, 0, 0]
+        } else {
+            vec![]
+        };
+        beacon.extend([0x80, 0, 0, 0]);
+        beacon.extend([0xff; 20]);
+        frames.push((100.04, beacon));
+        let file = dir.join(&format!("wifi{lt}.pcap"));
+        std::fs::write(&file, pcap_of(lt, &frames)).unwrap();
+        let j = json_of(&file);
+        assert_eq!(j["unread_link_frames"], json!([]), "link type {lt}");
+        let a = &j["attempts"][0];
+        assert_eq!(a["outcome"], "established", "link type {lt}: {a}");
+        let steps: Vec<u64> = a["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["frame"].as_u64().unwrap())
+            .collect();
+        assert_eq!(steps, [1, 2, 3]);
+        let out = match Command::new("tshark")
+            .args(["-Y", "tcp", "-T", "fields", "-e", "frame.number", "-r"])
+            .arg(&file)
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "CI is set: tshark: {e}");
+                eprintln!("SKIPPED the tshark check: no tshark");
+                continue;
+            }
+        };
+        let tcp: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert_eq!(tcp, steps, "link type {lt}: the frames tshark reads as TCP");
     }
 }
