@@ -115,17 +115,17 @@ fn nmaps_fragmented_syns_are_put_back_together() {
     }
     let scratch = common::Scratch::new("fragments");
     let file = scratch.join("nmap-f.pcap");
+    // What nmap concludes depends on its timing; the kernel's answers are
+    // in the capture whatever nmap made of them, and are checked there.
     let report = fragmented_scan(&file);
-    assert!(
-        report.contains("80/tcp open") && report.contains("81/tcp closed"),
-        "the kernel answered the fragments: {report}"
-    );
     let name = file.to_str().unwrap();
     let one = common::synack_ok(["analyze", "--format", "json", "--threads", "1", name]);
     let (found, counts) = attempts(&one.stdout);
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!((found[0].0, found[1].0), (80, 81));
-    assert_eq!(found[1].1, "refused");
+    assert_eq!(found[1].1, "refused", "the kernel answered: {report}");
+    // The SYN-ACK, then the RST of a host with no socket for it.
+    assert_eq!(found[0].1, "reset_during_handshake", "{report}");
     assert_eq!(counts["reassembled_packets"], 2);
     assert_eq!(counts["fragments_not_reassembled"], 0);
     let syns: Vec<u64> = found.iter().flat_map(|a| a.2.clone()).collect();
