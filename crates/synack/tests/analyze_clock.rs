@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 
 use common::{Scratch, synack};
 use serde_json::{Value, json};
@@ -78,19 +77,11 @@ fn times_going_backward_are_said_and_give_no_rtt() {
     assert_eq!(f["summary"]["handshake_rtt_s"]["count"], 0);
 
     // tshark: the frame whose delta from the one before it is negative.
-    let out = match Command::new("tshark")
-        .args(["-r", path, "-T", "fields", "-e", "frame.number"])
-        .args(["-e", "frame.time_delta"])
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "CI is set: tshark: {e}");
-            eprintln!("SKIPPED: tshark is not installed");
-            return;
-        }
+    let Some(deltas) = common::tshark_fields(&file, &[], &["frame.number", "frame.time_delta"])
+    else {
+        return;
     };
-    let back: Vec<(u64, f64)> = String::from_utf8_lossy(&out.stdout)
+    let back: Vec<(u64, f64)> = deltas
         .lines()
         .filter_map(|l| {
             let (n, d) = l.split_once('\t')?;

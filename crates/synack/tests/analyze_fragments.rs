@@ -68,20 +68,8 @@ fn fragmented_scan(file: &Path) -> String {
 
 /// The frames tshark shows as SYNs (it reassembles by default).
 fn tshark_syns(file: &Path) -> Option<Vec<u64>> {
-    let out = Command::new("tshark")
-        .args(["-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0"])
-        .args(["-T", "fields", "-e", "frame.number", "-r"])
-        .arg(file)
-        .output();
-    let Ok(out) = out else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but tshark is missing"
-        );
-        eprintln!("SKIPPED the tshark check: no tshark");
-        return None;
-    };
-    let text = String::from_utf8(out.stdout).unwrap();
+    let syns = ["-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0"];
+    let text = common::tshark_fields(file, &syns, &["frame.number"])?;
     Some(text.lines().map(|l| l.trim().parse().unwrap()).collect())
 }
 

@@ -220,22 +220,10 @@ fn wireless_data_frames_are_read() {
             .map(|s| s["frame"].as_u64().unwrap())
             .collect();
         assert_eq!(steps, [1, 2, 3]);
-        let out = match Command::new("tshark")
-            .args(["-Y", "tcp", "-T", "fields", "-e", "frame.number", "-r"])
-            .arg(&file)
-            .output()
-        {
-            Ok(o) => o,
-            Err(e) => {
-                assert!(std::env::var_os("CI").is_none(), "CI is set: tshark: {e}");
-                eprintln!("SKIPPED the tshark check: no tshark");
-                continue;
-            }
+        let Some(tcp) = common::tshark_fields(&file, &["-Y", "tcp"], &["frame.number"]) else {
+            continue;
         };
-        let tcp: Vec<u64> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.trim().parse().unwrap())
-            .collect();
+        let tcp: Vec<u64> = tcp.lines().map(|l| l.trim().parse().unwrap()).collect();
         assert_eq!(tcp, steps, "link type {lt}: the frames tshark reads as TCP");
     }
 }

@@ -18,27 +18,11 @@ use serde_json::Value;
 /// tshark's checksum verdict of each frame (`tcp.checksum.status`: 0 bad,
 /// 1 good); `None` without tshark and CI unset.
 fn tshark_bad(file: &Path) -> Option<usize> {
-    let out = Command::new("tshark")
-        .args([
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.checksum.status",
-            "-r",
-        ])
-        .arg(file)
-        .output();
-    let Ok(out) = out else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but tshark is missing"
-        );
-        eprintln!("SKIPPED the tshark check: no tshark");
-        return None;
-    };
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = common::tshark_fields(
+        file,
+        &["-o", "tcp.check_checksum:TRUE"],
+        &["tcp.checksum.status"],
+    )?;
     Some(text.lines().filter(|l| l.trim() == "0").count())
 }
 

@@ -157,6 +157,26 @@ pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
     out
 }
 
+/// tshark's fields of `file`'s frames (`-T fields`), one line per frame
+/// shown, with `args` before them (a display filter, preferences); `None`
+/// when tshark is missing and CI unset (a failure under CI).
+#[allow(dead_code)]
+pub fn tshark_fields(file: &std::path::Path, args: &[&str], fields: &[&str]) -> Option<String> {
+    let mut cmd = std::process::Command::new("tshark");
+    cmd.args(args).args(["-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    match cmd.arg("-r").arg(file).output() {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "CI is set: tshark: {e}");
+            eprintln!("SKIPPED the tshark check: {e}");
+            None
+        }
+    }
+}
+
 /// A directory of one test's own for the files it writes, removed when
 /// the test ends, passed or failed (the guard is dropped as a panic
 /// unwinds): the harness runs no teardown, and a directory shared by a
