@@ -86,8 +86,11 @@ impl Device {
             .take(threads)
             .map(|&port| bench_listener(IpAddr::V4(KERNEL), port))
             .collect::<Result<Vec<_>, _>>()?;
-        let start = Barrier::new(threads + 1);
-        let (elapsed, results) = std::thread::scope(|scope| {
+        let start = Barrier::new(threads);
+        // Each worker times itself from the barrier: a clock read by this
+        // thread after the barrier could come after the workers finished,
+        // if it is not run meanwhile (a busy machine: rates of millions).
+        let results: Vec<_> = std::thread::scope(|scope| {
             let workers: Vec<_> = self
                 .queues
                 .iter()
@@ -96,7 +99,8 @@ impl Device {
                     let start = &start;
                     scope.spawn(move || {
                         start.wait();
-                        match peer {
+                        let began = Instant::now();
+                        let done = match peer {
                             Peer::Synack => {
                                 over_tun(tun, listener, IpAddr::V4(SYNACK), count, None)
                             }
@@ -110,18 +114,21 @@ impl Device {
                                 ),
                                 count,
                             ),
-                        }
+                        };
+                        (began, done, Instant::now())
                     })
                 })
                 .collect();
-            start.wait();
-            let clock = Instant::now();
-            let results: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
-            (clock.elapsed(), results)
+            workers.into_iter().map(|w| w.join()).collect()
         });
+        let mut span: Option<(Instant, Instant)> = None;
         for r in results {
-            r.map_err(|_| NetError::Command("benchmark thread panicked".into()))??;
+            let (began, done, ended) =
+                r.map_err(|_| NetError::Command("benchmark thread panicked".into()))?;
+            done?;
+            span = Some(span.map_or((began, ended), |(b, e)| (b.min(began), e.max(ended))));
         }
+        let elapsed = span.map_or(std::time::Duration::ZERO, |(b, e)| e - b);
         Ok((threads * count) as f64 / elapsed.as_secs_f64())
     }
 }
