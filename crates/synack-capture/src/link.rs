@@ -1,5 +1,5 @@
-//! From a link-layer frame to its IP packet: Ethernet (802.1Q, QinQ, MPLS),
-//! Linux cooked v1 and v2, raw IP, BSD null/loopback, 802.11 data frames
+//! From a link-layer frame to its IP packet: Ethernet (802.1Q, QinQ, MPLS,
+//! PPPoE), PPP, Linux cooked v1 and v2, raw IP, BSD null/loopback, 802.11 data frames
 //! (alone or after radiotap; an encrypted one holds nothing readable);
 //! which link types those are, and the names of others.
 
@@ -17,16 +17,30 @@ fn ethertype(t: u16, rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn ethernet(mut data: &[u8]) -> Option<&[u8]> {
-    let mut t = u16::from_be_bytes([*data.get(12)?, *data.get(13)?]);
-    data = data.get(14..)?;
+fn ethernet(data: &[u8]) -> Option<&[u8]> {
+    let t = u16::from_be_bytes([*data.get(12)?, *data.get(13)?]);
+    let rest = data.get(14..)?;
+    match t {
+        0x0800 | 0x86DD => Some(rest),
+        _ => tagged(t, rest),
+    }
+}
+
+/// What follows an Ethernet header of type `t` that is not IP itself:
+/// tags, labels or PPPoE before it. Out of line: plain frames, nearly all
+/// of them, pay for none of it.
+#[inline(never)]
+fn tagged(mut t: u16, mut data: &[u8]) -> Option<&[u8]> {
     loop {
         match t {
+            0x0800 | 0x86DD => return Some(data),
             // 802.1Q, 802.1ad (QinQ) and the older QinQ type: 4-byte tag.
             0x8100 | 0x88A8 | 0x9100 => {
                 t = u16::from_be_bytes([*data.get(2)?, *data.get(3)?]);
                 data = data.get(4..)?;
             }
+            // A PPPoE session (DSL): its header, then PPP.
+            0x8864 => return pppoe(data),
             // MPLS: labels until bottom of stack, then IP by its version.
             0x8847 | 0x8848 => loop {
                 let bottom = data.get(2)? & 1 == 1;
@@ -35,8 +49,36 @@ fn ethernet(mut data: &[u8]) -> Option<&[u8]> {
                     return by_version(data);
                 }
             },
-            _ => return ethertype(t, data),
+            _ => return None,
         }
+    }
+}
+
+/// A PPP frame's IP packet: HDLC-like framing (address 0xff, control
+/// 0x03) when it is there, then the protocol, in one byte when compressed
+/// (an odd first byte, RFC 1661 §6.5).
+fn ppp(data: &[u8]) -> Option<&[u8]> {
+    let data = match data {
+        [0xff, 0x03, rest @ ..] => rest,
+        _ => data,
+    };
+    let (protocol, rest) = match data {
+        [p, rest @ ..] if p & 1 == 1 => (u16::from(*p), rest),
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]), rest),
+        _ => return None,
+    };
+    match protocol {
+        0x21 | 0x57 => by_version(rest),
+        _ => None,
+    }
+}
+
+/// A PPPoE session frame (version and type 1, code 0): its 6-byte header,
+/// then PPP.
+fn pppoe(data: &[u8]) -> Option<&[u8]> {
+    match data {
+        [0x11, 0x00, _, _, _, _, rest @ ..] => ppp(rest),
+        _ => None,
     }
 }
 
@@ -99,6 +141,10 @@ enum Link {
     Ieee80211,
     /// 802.11 after a radiotap header (a capture in monitor mode).
     Radiotap,
+    /// PPP, with or without HDLC-like framing.
+    Ppp,
+    /// PPPoE without the Ethernet header (PPP_ETHER).
+    Pppoe,
 }
 
 fn link(linktype: i32) -> Option<Link> {
@@ -109,6 +155,8 @@ fn link(linktype: i32) -> Option<Link> {
         276 => Link::LinuxSll2,
         101 | 12 | 14 | 228 | 229 => Link::Raw,
         0 | 108 => Link::Null,
+        9 | 50 => Link::Ppp,
+        51 => Link::Pppoe,
         105 => Link::Ieee80211,
         127 => Link::Radiotap,
         _ => return None,
@@ -150,6 +198,8 @@ fn other(linktype: i32, data: &[u8]) -> Option<&[u8]> {
         Link::Raw => by_version(data),
         Link::Ieee80211 => ieee802_11(data),
         Link::Radiotap => radiotap(data),
+        Link::Ppp => ppp(data),
+        Link::Pppoe => pppoe(data),
         // In the capturing host's byte order.
         Link::Null => {
             let fam = [*data.first()?, *data.get(1)?, *data.get(2)?, *data.get(3)?];

@@ -227,3 +227,60 @@ fn wireless_data_frames_are_read() {
         assert_eq!(tcp, steps, "link type {lt}: the frames tshark reads as TCP");
     }
 }
+
+/// PPP as ISP links carry it: PPPoE on Ethernet (DSL), PPPoE alone
+/// (PPP_ETHER), and PPP with and without HDLC-like framing, its protocol
+/// in two bytes or compressed to one. The frames analyze takes for TCP
+/// are the ones tshark decodes as TCP.
+#[test]
+fn ppp_and_pppoe_frames_are_read() {
+    let dir = Scratch::new("links");
+    for lt in [1u32, 51, 9] {
+        let frames: Vec<(f64, Vec<u8>)> = handshake()
+            .iter()
+            .enumerate()
+            .map(|(i, (t, ip))| (*t, ppp_framed(lt, ip, i)))
+            .collect();
+        let file = dir.join(&format!("ppp{lt}.pcap"));
+        std::fs::write(&file, pcap_of(lt, &frames)).unwrap();
+        let j = json_of(&file);
+        assert_eq!(j["unread_link_frames"], json!([]), "link type {lt}");
+        let a = &j["attempts"][0];
+        assert_eq!(a["outcome"], "established", "link type {lt}: {j}");
+        let Some(tcp) = common::tshark_fields(&file, &["-Y", "tcp"], &["frame.number"]) else {
+            continue;
+        };
+        let tcp: Vec<u64> = tcp.lines().map(|l| l.trim().parse().unwrap()).collect();
+        assert_eq!(
+            tcp,
+            [1, 2, 3],
+            "link type {lt}: tshark reads the same frames as TCP"
+        );
+    }
+}
+
+/// `ip` as the `i`th frame of link type `lt`: PPPoE in Ethernet (1),
+/// PPPoE alone (51), or PPP (9) framed three ways in turn.
+fn ppp_framed(lt: u32, ip: &[u8], i: usize) -> Vec<u8> {
+    let mut pppoe = vec![0x11, 0x00, 0x12, 0x34];
+    pppoe.extend(((ip.len() + 2) as u16).to_be_bytes());
+    pppoe.extend([0x00, 0x21]);
+    pppoe.extend(ip);
+    match lt {
+        1 => {
+            let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x64];
+            f.extend(pppoe);
+            f
+        }
+        51 => pppoe,
+        _ => {
+            let mut f = match i {
+                0 => vec![0xff, 0x03, 0x00, 0x21],
+                1 => vec![0x21],
+                _ => vec![0x00, 0x21],
+            };
+            f.extend(ip);
+            f
+        }
+    }
+}
