@@ -165,7 +165,11 @@ impl Defrag {
             return None;
         }
         let p = self.pending.remove(&key)?;
-        self.packet = fragment::whole(&p.head, p.next_at, piece.protocol, &p.payload)?;
+        let Some(packet) = fragment::whole(&p.head, p.next_at, piece.protocol, &p.payload) else {
+            self.lost += p.pieces;
+            return None;
+        };
+        self.packet = packet;
         self.reassembled += 1;
         Some(Frame {
             number: f.number,
