@@ -153,7 +153,7 @@ fn outcomes_and_rtt(o: &mut String, s: &Stats, lang: Lang) {
     }
 }
 
-/// Retransmissions and the frames counted apart (copies, filtered out, outside attempts).
+/// Retransmissions, checksums and copies; then what was set apart.
 fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
@@ -204,6 +204,14 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
             )
         );
     }
+    set_apart(o, t, s, lang);
+}
+
+/// What the pass counted apart from the attempts' steps: times going back,
+/// fragments, frames filtered out or outside any attempt.
+fn set_apart(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     if s.clock_back > 0 {
         let n = s.clock_back;
         let _ = if zh {

@@ -9,9 +9,8 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -27,19 +26,7 @@ fn fragmented_scan(file: &Path) -> String {
     let path = file.to_path_buf();
     ns.run(move || {
         let listener = std::net::TcpListener::bind("127.0.0.1:80").unwrap();
-        let mut dump = Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-n", "-w"])
-            .arg(&path)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tcpdump (scripts/test.sh installs it)");
-        let mut said = std::io::BufReader::new(dump.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("listening on") {
-            line.clear();
-            assert!(said.read_line(&mut line).unwrap() > 0, "tcpdump: {line}");
-        }
+        let mut dump = common::tcpdump_on_lo(&path, &[]);
         let scan = Command::new("nmap")
             .args(["-n", "-Pn", "-sS", "-f", "--max-retries", "0"])
             .args(["-p", "80,81", "127.0.0.1"])

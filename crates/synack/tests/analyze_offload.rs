@@ -9,9 +9,7 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -45,23 +43,12 @@ fn loopback_handshake(file: &Path, at: std::net::SocketAddr) {
     ns.ok("ip", &["link", "set", "lo", "up"]);
     let path = file.to_path_buf();
     let status = ns.run(move || {
-        let mut dump = Command::new("tcpdump")
-            .args(["-i", "lo", "-U", "-n", "-c", "3", "-w"])
-            .arg(&path)
-            .arg(format!("tcp port {}", at.port()))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tcpdump (scripts/test.sh installs it)");
-        let mut said = std::io::BufReader::new(dump.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("listening on") {
-            line.clear();
-            assert!(
-                said.read_line(&mut line).unwrap() > 0,
-                "tcpdump ended: {line}"
-            );
-        }
+        let extra = [
+            "-c".to_string(),
+            "3".into(),
+            format!("tcp port {}", at.port()),
+        ];
+        let mut dump = common::tcpdump_on_lo(&path, &extra);
         let listener = std::net::TcpListener::bind(at).unwrap();
         let client = std::net::TcpStream::connect(at).unwrap();
         let (server, _) = listener.accept().unwrap();

@@ -157,6 +157,32 @@ pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
     out
 }
 
+/// tcpdump capturing on `lo` into `file` (`extra`: a count, a filter),
+/// returned once it says it is listening, so nothing sent after is missed.
+/// Run it in the namespace whose loopback it is to capture.
+#[allow(dead_code)]
+pub fn tcpdump_on_lo(file: &std::path::Path, extra: &[String]) -> std::process::Child {
+    use std::io::BufRead;
+    let mut dump = std::process::Command::new("tcpdump")
+        .args(["-i", "lo", "-U", "-n", "-w"])
+        .arg(file)
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("tcpdump (scripts/test.sh installs it)");
+    let mut said = std::io::BufReader::new(dump.stderr.take().expect("piped"));
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        assert!(
+            said.read_line(&mut line).unwrap_or(0) > 0,
+            "tcpdump ended: {line}"
+        );
+    }
+    dump
+}
+
 /// tshark's fields of `file`'s frames (`-T fields`), one line per frame
 /// shown, with `args` before them (a display filter, preferences); `None`
 /// when tshark is missing and CI unset (a failure under CI).
