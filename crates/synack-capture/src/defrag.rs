@@ -14,14 +14,14 @@ use std::net::IpAddr;
 
 use synack_wire::fragment::{self, Fragment, MAX_PACKET};
 
+// A whole packet is handed on as raw IP.
+use crate::link::RAW;
 use crate::reader::Frame;
 
 /// Packets being put together at once (each at most 64 KB: 16 MB in all).
 pub const MAX_PENDING: usize = 256;
 /// How long a packet's pieces are waited for (Linux's `ipfrag_time`).
 const TIMEOUT_NS: i64 = 30_000_000_000;
-/// LINKTYPE_RAW: what a whole packet is handed on as.
-const RAW: i32 = 101;
 
 type Key = (IpAddr, IpAddr, u32, u8);
 
@@ -105,13 +105,40 @@ impl Pending {
 }
 
 /// What became of a frame offered.
-pub enum Offer<'s> {
+pub enum Offer {
     /// It is no fragment.
     NotFragment,
     /// A fragment, held (or a piece of a packet that cannot be whole).
     Held,
     /// The fragment completed this packet.
-    Whole(Frame<'s>),
+    Whole(Whole),
+}
+
+/// A packet made whole, numbered and timed as the piece that completed it.
+pub struct Whole {
+    packet: Vec<u8>,
+    number: u64,
+    ts: f64,
+    ts_ns: i64,
+    interface: u32,
+    end: u64,
+}
+
+impl Whole {
+    /// The packet as a frame of raw IP.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            number: self.number,
+            ts: self.ts,
+            ts_ns: self.ts_ns,
+            interface: self.interface,
+            linktype: RAW,
+            data: &self.packet,
+            truncated: false,
+            wire_len: u32::try_from(self.packet.len()).unwrap_or(u32::MAX),
+            end: self.end,
+        }
+    }
 }
 
 /// The packets being put together, and what became of the pieces.
@@ -120,8 +147,6 @@ pub struct Defrag {
     pending: HashMap<Key, Pending>,
     /// Keys in the order their first piece came, with that time.
     order: VecDeque<(Key, i64)>,
-    /// The last whole packet, lent out as a frame.
-    packet: Vec<u8>,
     /// Packets made whole.
     pub reassembled: u64,
     /// Pieces of packets given up (spoiled, timed out, crowded out, or
@@ -132,7 +157,7 @@ pub struct Defrag {
 impl Defrag {
     /// `f`, if it is a fragment, taken in; the whole packet as a frame (of
     /// raw IP, numbered and timed as `f`) when `f` completed one.
-    pub fn offer<'s>(&'s mut self, f: &Frame<'_>) -> Offer<'s> {
+    pub fn offer(&mut self, f: &Frame<'_>) -> Offer {
         let Some(piece) = crate::link::ip_packet(f.linktype, f.data).and_then(fragment::fragment)
         else {
             return Offer::NotFragment;
@@ -143,7 +168,7 @@ impl Defrag {
         }
     }
 
-    fn take<'s>(&'s mut self, f: &Frame<'_>, piece: &Fragment<'_>) -> Option<Frame<'s>> {
+    fn take(&mut self, f: &Frame<'_>, piece: &Fragment<'_>) -> Option<Whole> {
         self.expire(f.ts_ns);
         let key = (piece.src, piece.dst, piece.id, piece.protocol);
         if !self.pending.contains_key(&key) {
@@ -169,17 +194,13 @@ impl Defrag {
             self.lost += p.pieces;
             return None;
         };
-        self.packet = packet;
         self.reassembled += 1;
-        Some(Frame {
+        Some(Whole {
+            packet,
             number: f.number,
             ts: f.ts,
             ts_ns: f.ts_ns,
             interface: f.interface,
-            linktype: RAW,
-            data: &self.packet,
-            truncated: false,
-            wire_len: u32::try_from(self.packet.len()).unwrap_or(u32::MAX),
             end: f.end,
         })
     }
@@ -260,6 +281,7 @@ mod tests {
         let mut out = None;
         for (i, p) in pieces.iter().enumerate() {
             if let Offer::Whole(w) = d.offer(&frame(i as u64 + 1, 0, p)) {
+                let w = w.frame();
                 assert_eq!(w.number, i as u64 + 1, "at the piece that completed it");
                 out = Some(w.data.get(20..).unwrap().to_vec());
             }

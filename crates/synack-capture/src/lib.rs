@@ -3,6 +3,7 @@
 //! rule ids.
 
 pub mod attempt;
+mod beneath;
 pub mod check;
 mod defrag;
 pub mod diagnose;
@@ -58,6 +59,9 @@ pub struct Totals {
     /// Fragments of packets that never became whole (pieces missing or
     /// overlapping with different bytes).
     pub fragments_lost: u64,
+    /// Packets taken out of tunnels (holding a TCP segment, an ICMP error
+    /// or a fragment), by `synack_wire::tunnel::Tunnel::ALL`'s order.
+    pub tunnelled: [u64; synack_wire::tunnel::Tunnel::ALL.len()],
     /// Threads the pass ran on (see [`analyze_parallel`]).
     pub threads: usize,
 }
@@ -354,7 +358,7 @@ pub struct Live {
     tracker: Tracker,
     unreadable: u64,
     checksums: bool,
-    defrag: defrag::Defrag,
+    beneath: beneath::Beneath,
 }
 
 impl Live {
@@ -364,7 +368,7 @@ impl Live {
             tracker: Tracker::with_max_live(max_live),
             unreadable: 0,
             checksums: true,
-            defrag: defrag::Defrag::default(),
+            beneath: beneath::Beneath::default(),
         }
     }
 
@@ -405,7 +409,7 @@ impl Live {
         frame(
             f,
             &mut self.tracker,
-            (&mut self.unreadable, &mut self.defrag),
+            (&mut self.unreadable, &mut self.beneath),
             self.checksums,
             hand,
         );
@@ -435,12 +439,13 @@ impl Live {
 
     /// The same, the attempts given to `hand`.
     pub(crate) fn finish_to(mut self, hand: &mut impl track::Hand) -> Totals {
-        self.defrag.finish();
+        self.beneath.finish();
         let t = &self.tracker;
         let totals = Totals {
             unreadable: self.unreadable,
-            reassembled: self.defrag.reassembled,
-            fragments_lost: self.defrag.lost,
+            reassembled: self.beneath.defrag.reassembled,
+            fragments_lost: self.beneath.defrag.lost,
+            tunnelled: self.beneath.tunnelled,
             unmatched: t.unmatched,
             peak_live: t.peak_live,
             evicted: t.evicted,
@@ -452,44 +457,49 @@ impl Live {
     }
 }
 
-/// One frame into the tracker; attempts it ended given to `hand`. A
-/// fragment goes to `defrag`, and the packet it completes in its place.
+/// One frame into the tracker; attempts it ended given to `hand`.
 fn frame(
     f: &reader::Frame<'_>,
     tracker: &mut Tracker,
-    (unreadable, defrag): (&mut u64, &mut defrag::Defrag),
+    rest: (&mut u64, &mut beneath::Beneath),
     checksums: bool,
     hand: &mut impl track::Hand,
 ) {
-    if tcp_frame(f, tracker, checksums, hand) {
-        return;
+    if !tcp_frame(f, tracker, checksums, hand) {
+        not_segment(f, tracker, rest, checksums, hand);
     }
+}
+
+/// A frame that holds no TCP segment: an ICMP error, or a segment or an
+/// error beneath it (fragments, tunnels). Out of line, the way of few
+/// frames: `tcp_frame` is inlined once.
+#[inline(never)]
+fn not_segment(
+    f: &reader::Frame<'_>,
+    tracker: &mut Tracker,
+    (unreadable, beneath): (&mut u64, &mut beneath::Beneath),
+    checksums: bool,
+    hand: &mut impl track::Hand,
+) {
     if let Some(e) = icmp(f) {
         tracker.add_icmp(&e);
         return;
     }
-    match defrag.offer(f) {
-        defrag::Offer::Whole(whole) => whole_frame(&whole, tracker, checksums, hand),
-        defrag::Offer::Held => {}
-        defrag::Offer::NotFragment if f.truncated => *unreadable += 1,
-        defrag::Offer::NotFragment => {}
-    }
-}
-
-/// A packet made whole from fragments, into the tracker as any frame
-/// (the way of few frames: `tcp_frame`'s inlined once).
-#[inline(never)]
-fn whole_frame(
-    f: &reader::Frame<'_>,
-    tracker: &mut Tracker,
-    checksums: bool,
-    hand: &mut impl track::Hand,
-) {
-    if let Some(s) = segment(f, checksums) {
-        tracker.add(&s);
-        tracker.hand_ready(hand);
-    } else if let Some(e) = icmp(f) {
-        tracker.add_icmp(&e);
+    let mut take = |g: &reader::Frame<'_>| {
+        if let Some(s) = segment(g, checksums) {
+            tracker.add(&s);
+            tracker.hand_ready(hand);
+        } else if let Some(e) = icmp(g) {
+            tracker.add_icmp(&e);
+        } else {
+            return false;
+        }
+        true
+    };
+    if let beneath::Found::Nothing = beneath.open(f, &mut take)
+        && f.truncated
+    {
+        *unreadable += 1;
     }
 }
 
@@ -549,7 +559,8 @@ pub struct Packet {
     pub bytes: Vec<u8>,
 }
 
-/// The IP packets of a capture's TCP segments and ICMP errors about TCP,
+/// The IP packets of a capture's TCP segments and ICMP errors about TCP
+/// (those in fragments and tunnels too, as the analysis finds them),
 /// in order, for drawing (`analyze --format html`): at most `keep` of
 /// them; the flag says whether some were left out.
 pub fn packets<'a>(
@@ -559,7 +570,7 @@ pub fn packets<'a>(
 ) -> Result<(Vec<Packet>, bool), CaptureError> {
     let mut out = Vec::new();
     let mut left_out = false;
-    let mut defrag = defrag::Defrag::default();
+    let mut beneath = beneath::Beneath::default();
     let mut add = |f: &reader::Frame<'_>| {
         let Some(ip) = link::ip_packet(f.linktype, f.data) else {
             return false;
@@ -580,10 +591,8 @@ pub fn packets<'a>(
         true
     };
     reader::read(input, name, |f| {
-        if !add(&f)
-            && let defrag::Offer::Whole(whole) = defrag.offer(&f)
-        {
-            add(&whole);
+        if !add(&f) {
+            beneath.open(&f, &mut add);
         }
     })?;
     Ok((out, left_out))

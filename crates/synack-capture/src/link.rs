@@ -3,6 +3,13 @@
 //! (alone or after radiotap; an encrypted one holds nothing readable);
 //! which link types those are, and the names of others.
 
+/// LINKTYPE_ETHERNET.
+pub const ETHERNET: i32 = 1;
+/// LINKTYPE_PPP.
+pub const PPP: i32 = 9;
+/// LINKTYPE_RAW: an IP packet, no link header.
+pub const RAW: i32 = 101;
+
 fn by_version(data: &[u8]) -> Option<&[u8]> {
     match data.first()? >> 4 {
         4 | 6 => Some(data),

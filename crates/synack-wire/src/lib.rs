@@ -7,6 +7,8 @@
 //! - [`options`]: every option kind, unknown ones kept, configurable layout.
 //! - [`ip`]: find TCP inside IPv4/IPv6 (extension headers walked), emit headers.
 //! - [`icmp`]: destination-unreachable errors about TCP segments.
+//! - [`fragment`]: IP fragments put back together; [`tunnel`]: what IP
+//!   in IP, GRE, ERSPAN, VXLAN and Geneve carry.
 //! - [`checksum`]: Internet checksum with pseudo-headers.
 //!
 //! Nothing here panics on malformed input: every rejection is a
@@ -47,6 +49,7 @@ pub mod ip;
 pub mod options;
 pub mod seq;
 pub mod tcp;
+pub mod tunnel;
 
 pub use error::{Layer, WireError};
 pub use icmp::{IcmpError, Unreachable, emit_unreachable, parse_icmp};

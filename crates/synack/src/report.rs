@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use synack_capture::narrate;
 use synack_capture::{Attempt, Stats, Totals};
 use synack_explain::Lang;
+use synack_wire::tunnel::Tunnel;
 
 pub const SCHEMA: &str = "synack.analyze/1";
 
@@ -208,7 +209,7 @@ fn counts(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
 }
 
 /// What the pass counted apart from the attempts' steps: times going back,
-/// fragments, frames filtered out or outside any attempt.
+/// what was beneath frames, frames filtered out or outside any attempt.
 fn set_apart(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
     let zh = lang == Lang::Zh;
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
@@ -227,6 +228,37 @@ fn set_apart(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
             )
         };
     }
+    beneath(o, t, lang);
+    if t.filtered_out > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {}",
+            t.filtered_out,
+            tr("frames left out by the -F filter", "帧被 -F 过滤条件排除")
+        );
+    }
+    if t.unmatched > 0 || t.unreadable > 0 {
+        let _ = writeln!(
+            o,
+            "  {} {}; {} {}",
+            t.unmatched,
+            tr(
+                "segments of connections opened before the capture",
+                "个报文属于抓包前已建立的连接"
+            ),
+            t.unreadable,
+            tr(
+                "frames with an unreadable TCP header",
+                "帧的 TCP 首部无法读取"
+            )
+        );
+    }
+}
+
+/// Packets found beneath frames: put together from fragments, or taken
+/// out of tunnels.
+fn beneath(o: &mut String, t: &Totals, lang: Lang) {
+    let zh = lang == Lang::Zh;
     if t.reassembled > 0 {
         let n = t.reassembled;
         let _ = if zh {
@@ -257,29 +289,28 @@ fn set_apart(o: &mut String, t: &Totals, s: &Stats, lang: Lang) {
             )
         };
     }
-    if t.filtered_out > 0 {
-        let _ = writeln!(
-            o,
-            "  {} {}",
-            t.filtered_out,
-            tr("frames left out by the -F filter", "帧被 -F 过滤条件排除")
-        );
-    }
-    if t.unmatched > 0 || t.unreadable > 0 {
-        let _ = writeln!(
-            o,
-            "  {} {}; {} {}",
-            t.unmatched,
-            tr(
-                "segments of connections opened before the capture",
-                "个报文属于抓包前已建立的连接"
-            ),
-            t.unreadable,
-            tr(
-                "frames with an unreadable TCP header",
-                "帧的 TCP 首部无法读取"
+    let tunnels: Vec<String> = Tunnel::ALL
+        .iter()
+        .zip(t.tunnelled)
+        .filter(|&(_, n)| n > 0)
+        .map(|(k, n)| format!("{} {n}", k.name()))
+        .collect();
+    let n: u64 = t.tunnelled.iter().sum();
+    if n > 0 {
+        let _ = if zh {
+            writeln!(
+                o,
+                "  {n} 个包取自隧道（{}）：连接尝试按隧道内的地址和端口计",
+                tunnels.join("、")
             )
-        );
+        } else {
+            writeln!(
+                o,
+                "  {n} {} taken out of tunnels ({}): the attempts are between the addresses inside",
+                if n == 1 { "packet" } else { "packets" },
+                tunnels.join(", ")
+            )
+        };
     }
 }
 

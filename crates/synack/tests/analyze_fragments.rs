@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -26,7 +26,7 @@ fn fragmented_scan(file: &Path) -> String {
     let path = file.to_path_buf();
     ns.run(move || {
         let listener = std::net::TcpListener::bind("127.0.0.1:80").unwrap();
-        let mut dump = common::tcpdump_on_lo(&path, &[]);
+        let dump = common::tcpdump_on_lo(&path, &[]);
         let scan = Command::new("nmap")
             .args(["-n", "-Pn", "-sS", "-f", "--max-retries", "0"])
             .args(["-p", "80,81", "127.0.0.1"])
@@ -34,20 +34,7 @@ fn fragmented_scan(file: &Path) -> String {
             .expect("nmap (scripts/test.sh installs it)");
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         udp.send_to(SENTINEL, "127.0.0.1:9").unwrap();
-        let seen = |p: &PathBuf| {
-            std::fs::read(p).is_ok_and(|b| b.windows(SENTINEL.len()).any(|w| w == SENTINEL))
-        };
-        // A bound on a failure, not a wait for the result.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !seen(&path) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "tcpdump never wrote the datagram"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let _ = dump.kill();
-        let _ = dump.wait();
+        common::stop_once_written(dump, &path, SENTINEL);
         drop(listener);
         String::from_utf8_lossy(&scan.stdout).into_owned()
     })

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
-use crate::defrag::{Defrag, Offer};
+use crate::beneath::{Beneath, Found};
 use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame};
 use crate::track::Tracker;
@@ -130,7 +130,7 @@ fn deal<'a>(
     let part = |a: SocketAddr, b: SocketAddr| super::part(a, b, n);
     let mut batches: Vec<Vec<Item>> = (0..n).map(|_| Vec::with_capacity(BATCH)).collect();
     let (mut unreadable, mut filtered_out, mut clock) = (0u64, 0u64, 0f64);
-    let mut defrag = Defrag::default();
+    let mut beneath = Beneath::default();
     let send = |i: usize, items: Vec<Item>, clock: f64| {
         if let Some(tx) = senders.get(i) {
             let _ = tx.send(Batch { items, clock });
@@ -146,17 +146,17 @@ fn deal<'a>(
             filtered_out += 1;
             return;
         }
-        let found = match item_of(&f) {
-            Some(x) => Some(x),
-            None => match defrag.offer(&f) {
-                Offer::Whole(whole) => item_of(&whole),
-                Offer::Held => None,
-                Offer::NotFragment => {
-                    unreadable += u64::from(f.truncated);
-                    None
-                }
-            },
-        };
+        let found = item_of(&f).or_else(|| {
+            let mut got = None;
+            let mut take = |g: &Frame<'_>| {
+                got = item_of(g);
+                got.is_some()
+            };
+            if let Found::Nothing = beneath.open(&f, &mut take) {
+                unreadable += u64::from(f.truncated);
+            }
+            got
+        });
         let Some((i, item, clocked)) = found else {
             return;
         };
@@ -175,13 +175,14 @@ fn deal<'a>(
     for (i, b) in batches.into_iter().enumerate() {
         send(i, b, clock);
     }
-    defrag.finish();
+    beneath.finish();
     Ok(Totals {
         summary: summary?,
         unreadable,
         filtered_out,
-        reassembled: defrag.reassembled,
-        fragments_lost: defrag.lost,
+        reassembled: beneath.defrag.reassembled,
+        fragments_lost: beneath.defrag.lost,
+        tunnelled: beneath.tunnelled,
         ..Totals::default()
     })
 }

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use synack_wire::parse_icmp;
 
 use crate::attempt::Attempt;
-use crate::defrag::{Defrag, Offer};
+use crate::beneath::{Beneath, Found};
 use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame, Mapped, Source};
 use crate::track::Hand;
@@ -36,35 +36,26 @@ struct Owner {
 }
 
 /// A frame's [`Owner`]: by its TCP 4-tuple, or by the one an ICMP error
-/// quotes; thread 0 for anything else (so thread 0 counts it, as one
-/// thread would).
-fn owner(f: &Frame<'_>, n: usize) -> Owner {
-    let Some(ip) = link::ip_packet(f.linktype, f.data) else {
-        return Owner {
-            thread: 0,
-            clock: false,
-        };
-    };
+/// quotes; `None` for anything else (what is beneath it may have one).
+fn owner(f: &Frame<'_>, n: usize) -> Option<Owner> {
+    let ip = link::ip_packet(f.linktype, f.data)?;
     if let Some(h) = plain_tcp(ip, f.truncated) {
-        return Owner {
+        return Some(Owner {
             thread: super::share(h, n),
             clock: true,
-        };
+        });
     }
     if let Some((src, dst)) = crate::segment_ends(f) {
-        return Owner {
+        return Some(Owner {
             thread: super::part(src, dst, n),
             clock: true,
-        };
+        });
     }
-    let thread = match parse_icmp(ip, false) {
-        Ok(e) => super::part(e.quoted_src, e.quoted_dst, n),
-        Err(_) => 0,
-    };
-    Owner {
-        thread,
+    let e = parse_icmp(ip, false).ok()?;
+    Some(Owner {
+        thread: super::part(e.quoted_src, e.quoted_dst, n),
         clock: false,
-    }
+    })
 }
 
 /// The conversation hash of an IPv4 packet without options or an IPv6 one
@@ -137,7 +128,7 @@ fn walk(
         live = live.without_checksums();
     }
     live.count_lone_syns(hand);
-    let mut defrag = Defrag::default();
+    let mut beneath = Beneath::default();
     let take = |live: &mut Live, f: &Frame<'_>, o: Owner, hand: &mut _| {
         if o.thread == me {
             live.frame_to(f, hand);
@@ -149,22 +140,31 @@ fn walk(
         if f.number.is_multiple_of(EVERY) {
             tick(f.end);
         }
-        let o = owner(&f, n);
-        // Neither a segment nor an ICMP error: perhaps a fragment, which
-        // every thread puts together, to take the packet if it is its own.
-        if o.thread == 0 && !o.clock {
-            match defrag.offer(&f) {
-                Offer::Whole(whole) => return take(&mut live, &whole, owner(&whole, n), hand),
-                Offer::Held => return,
-                Offer::NotFragment => {}
+        // Neither a segment nor an ICMP error: what is beneath it (a
+        // fragment, a tunnel) every thread looks at, to take a segment in
+        // it if it is its own; failing that, thread 0 counts the frame, as
+        // one thread would.
+        let o = match owner(&f, n) {
+            Some(o) => o,
+            None => {
+                let mut take_beneath =
+                    |g: &Frame<'_>| owner(g, n).map(|o| take(&mut live, g, o, hand)).is_some();
+                match beneath.open(&f, &mut take_beneath) {
+                    Found::Nothing => Owner {
+                        thread: 0,
+                        clock: false,
+                    },
+                    Found::Taken | Found::Held => return,
+                }
             }
-        }
+        };
         take(&mut live, &f, o, hand);
     })?;
     let mut t = live.finish_to(hand);
-    defrag.finish();
+    beneath.finish();
     t.summary = summary;
-    (t.reassembled, t.fragments_lost) = (defrag.reassembled, defrag.lost);
+    (t.reassembled, t.fragments_lost) = (beneath.defrag.reassembled, beneath.defrag.lost);
+    t.tunnelled = beneath.tunnelled;
     Ok(t)
 }
 
@@ -485,7 +485,10 @@ mod tests {
                             assert_eq!(found, Some((src, dst)), "{src} variant {i}");
                         }
                         for n in 2..6 {
-                            let o = owner(&f, n);
+                            let o = owner(&f, n).unwrap_or(Owner {
+                                thread: 0,
+                                clock: false,
+                            });
                             assert_eq!(o.clock, found.is_some(), "{src} variant {i}");
                             if let Some((s, d)) = found {
                                 assert_eq!(o.thread, super::super::part(s, d, n));

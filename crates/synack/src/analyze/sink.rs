@@ -247,6 +247,10 @@ fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "reassembled_packets": t.reassembled,
         "fragments_not_reassembled": t.fragments_lost,
+        "tunnelled_packets": synack_wire::tunnel::Tunnel::ALL.iter().zip(t.tunnelled)
+            .filter(|&(_, n)| n > 0)
+            .map(|(k, n)| (k.key().to_string(), serde_json::json!(n)))
+            .collect::<serde_json::Map<_, _>>(),
         "segments_outside_attempts": t.unmatched,
         "frames_filtered_out": t.filtered_out,
         "peak_attempts_in_memory": t.peak_live,

@@ -162,9 +162,15 @@ pub fn synack_ok<S: AsRef<std::ffi::OsStr>>(
 /// Run it in the namespace whose loopback it is to capture.
 #[allow(dead_code)]
 pub fn tcpdump_on_lo(file: &std::path::Path, extra: &[String]) -> std::process::Child {
+    tcpdump_on("lo", file, extra)
+}
+
+/// The same on interface `dev`.
+#[allow(dead_code)]
+pub fn tcpdump_on(dev: &str, file: &std::path::Path, extra: &[String]) -> std::process::Child {
     use std::io::BufRead;
     let mut dump = std::process::Command::new("tcpdump")
-        .args(["-i", "lo", "-U", "-n", "-w"])
+        .args(["-i", dev, "-U", "-n", "-w"])
         .arg(file)
         .args(extra)
         .stderr(std::process::Stdio::piped())
@@ -181,6 +187,26 @@ pub fn tcpdump_on_lo(file: &std::path::Path, extra: &[String]) -> std::process::
         );
     }
     dump
+}
+
+/// tcpdump `dump` stopped once `file` holds `sentinel` (a datagram sent
+/// after everything the test captures): everything before it is in the
+/// file too, whatever the timing.
+#[allow(dead_code)]
+pub fn stop_once_written(mut dump: std::process::Child, file: &std::path::Path, sentinel: &[u8]) {
+    let seen =
+        || std::fs::read(file).is_ok_and(|b| b.windows(sentinel.len()).any(|w| w == sentinel));
+    // A bound on a failure, not a wait for the result.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tcpdump never wrote the datagram"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = dump.kill();
+    let _ = dump.wait();
 }
 
 /// tshark's fields of `file`'s frames (`-T fields`), one line per frame

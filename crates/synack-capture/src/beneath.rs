@@ -1,0 +1,107 @@
+//! What a frame that is neither a TCP segment nor an ICMP error may still
+//! hold: a packet put together from fragments ([`crate::defrag`]), or one
+//! inside a tunnel (`synack_wire::tunnel`), which may in turn be a
+//! fragment or another tunnel. Every way of reading a capture (one thread,
+//! dealt, split) looks beneath frames here, so all find the same.
+
+use synack_wire::tunnel::{self, Carried, Tunnel};
+
+use crate::defrag::{Defrag, Offer};
+use crate::link;
+use crate::reader::Frame;
+
+/// Levels opened at most (a tunnel in a tunnel in a tunnel...): each one
+/// costs a call, and crafted input could nest thousands.
+pub const MAX_DEPTH: usize = 8;
+
+/// What looking beneath a frame came to.
+pub enum Found {
+    /// A frame beneath it was taken.
+    Taken,
+    /// A fragment beneath it is held until its packet is whole.
+    Held,
+    /// Nothing beneath it.
+    Nothing,
+}
+
+/// Fragments being put together, and the tunnel packets opened.
+#[derive(Default)]
+pub struct Beneath {
+    pub defrag: Defrag,
+    /// Tunnel packets that held a TCP segment, an ICMP error or a fragment,
+    /// by [`Tunnel::ALL`]'s order, each counted once, as its outermost
+    /// tunnel.
+    pub tunnelled: [u64; Tunnel::ALL.len()],
+    /// The outermost tunnel of the frame being opened.
+    outermost: Option<Tunnel>,
+}
+
+impl Beneath {
+    /// The frames beneath `f`, each offered to `take`, which says whether
+    /// it took it; one it did not is looked beneath in turn.
+    pub fn open(&mut self, f: &Frame<'_>, take: &mut impl FnMut(&Frame<'_>) -> bool) -> Found {
+        self.outermost = None;
+        let found = self.open_at(f, take, 0);
+        if let (Found::Taken | Found::Held, Some(t)) = (&found, self.outermost) {
+            let i = Tunnel::ALL.iter().position(|&k| k == t);
+            if let Some(n) = i.and_then(|i| self.tunnelled.get_mut(i)) {
+                *n += 1;
+            }
+        }
+        found
+    }
+
+    fn open_at(
+        &mut self,
+        f: &Frame<'_>,
+        take: &mut impl FnMut(&Frame<'_>) -> bool,
+        depth: usize,
+    ) -> Found {
+        if depth >= MAX_DEPTH {
+            return Found::Nothing;
+        }
+        match self.defrag.offer(f) {
+            Offer::Whole(whole) => return self.inner(&whole.frame(), take, depth),
+            Offer::Held => return Found::Held,
+            Offer::NotFragment => {}
+        }
+        let Some(t) =
+            link::ip_packet(f.linktype, f.data).and_then(|ip| tunnel::open(ip, f.truncated))
+        else {
+            return Found::Nothing;
+        };
+        // The frame's length on the wire, less what came before the inside.
+        let before = (t.inner.as_ptr() as usize).saturating_sub(f.data.as_ptr() as usize);
+        let inner = Frame {
+            linktype: match t.carries {
+                Carried::Ip => link::RAW,
+                Carried::Ethernet => link::ETHERNET,
+                Carried::Ppp => link::PPP,
+            },
+            data: t.inner,
+            wire_len: f
+                .wire_len
+                .saturating_sub(u32::try_from(before).unwrap_or(u32::MAX)),
+            ..*f
+        };
+        self.outermost = self.outermost.or(Some(t.tunnel));
+        self.inner(&inner, take, depth)
+    }
+
+    fn inner(
+        &mut self,
+        g: &Frame<'_>,
+        take: &mut impl FnMut(&Frame<'_>) -> bool,
+        depth: usize,
+    ) -> Found {
+        if take(g) {
+            return Found::Taken;
+        }
+        self.open_at(g, take, depth + 1)
+    }
+
+    /// No more frames come.
+    pub fn finish(&mut self) {
+        self.defrag.finish();
+    }
+}
