@@ -2,6 +2,7 @@
 //! emitted and parsed again, and must come back the same. The same bytes
 //! as an ICMP error, and as the packet an ICMP error would quote: the
 //! error synack would write about them parses back to the same quote.
+//! The same bytes as a tunnel packet: what is inside lies within them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_segment(data, true);
     let _ = parse_icmp(data, true);
     let _ = parse_icmp(data, false);
+    for truncated in [false, true] {
+        if let Some(t) = synack_wire::tunnel::open(data, truncated) {
+            let (at, end) = (data.as_ptr() as usize, data.as_ptr() as usize + data.len());
+            let inner = t.inner.as_ptr() as usize;
+            assert!(inner >= at && inner + t.inner.len() <= end, "inside the packet");
+        }
+    }
     if let Ok(seg) = parse_segment(data, false) {
         let mut b = vec![0u8; 1400];
         if let Ok(n) = emit_unreachable(&mut b, seg.ip.dst, Unreachable::AdminProhibited, data) {
