@@ -32,9 +32,15 @@ pub struct Beneath {
     /// by [`Tunnel::ALL`]'s order, each counted once, as its outermost
     /// tunnel.
     pub tunnelled: [u64; Tunnel::ALL.len()],
+    /// The networks the tunnels carry (VXLAN's and Geneve's ids), the
+    /// first [`MAX_NETWORKS`] seen, in that order.
+    pub networks: Vec<(Tunnel, u32)>,
     /// The outermost tunnel of the frame being opened.
     outermost: Option<Tunnel>,
 }
+
+/// Networks remembered at most: enough to say there are several.
+pub const MAX_NETWORKS: usize = 64;
 
 impl Beneath {
     /// The frames beneath `f`, each offered to `take`, which says whether
@@ -85,6 +91,12 @@ impl Beneath {
             ..*f
         };
         self.outermost = self.outermost.or(Some(t.tunnel));
+        if let Some(id) = t.id
+            && self.networks.len() < MAX_NETWORKS
+            && !self.networks.contains(&(t.tunnel, id))
+        {
+            self.networks.push((t.tunnel, id));
+        }
         self.inner(&inner, take, depth)
     }
 

@@ -30,6 +30,7 @@ pub use attempt::{
     Attempt, ClockBack, IcmpSeen, Negotiated, Outcome, Rst, Seg, SegOptions, SideOptions, Stacked,
     Step,
 };
+pub use beneath::MAX_NETWORKS as MAX_TUNNEL_NETWORKS;
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
@@ -62,6 +63,10 @@ pub struct Totals {
     /// Packets taken out of tunnels (holding a TCP segment, an ICMP error
     /// or a fragment), by `synack_wire::tunnel::Tunnel::ALL`'s order.
     pub tunnelled: [u64; synack_wire::tunnel::Tunnel::ALL.len()],
+    /// The networks tunnels carried (VXLAN's and Geneve's ids), the first
+    /// 64 seen: conversations are told apart by their 4-tuple alone, so
+    /// one reused in two of them is taken as one (as tshark does).
+    pub tunnel_networks: Vec<(synack_wire::tunnel::Tunnel, u32)>,
     /// Threads the pass ran on (see [`analyze_parallel`]).
     pub threads: usize,
 }
@@ -446,6 +451,7 @@ impl Live {
             reassembled: self.beneath.defrag.reassembled,
             fragments_lost: self.beneath.defrag.lost,
             tunnelled: self.beneath.tunnelled,
+            tunnel_networks: std::mem::take(&mut self.beneath.networks),
             unmatched: t.unmatched,
             peak_live: t.peak_live,
             evicted: t.evicted,

@@ -417,3 +417,39 @@ fn tunnels_nested_past_the_limit_are_left() {
     assert!(a.is_empty(), "deeper than opened: {a:?}");
     assert_eq!(t.tunnelled, [0; Tunnel::ALL.len()]);
 }
+
+/// A VXLAN packet of network `vni` around `p`.
+fn vxlan_of(vni: u8, p: &[u8]) -> Vec<u8> {
+    let v = cat(&[&[0x08, 0, 0, 0, 0, 0, vni, 0], &ether(p)]);
+    ip("10.0.0.1", "10.0.0.2", 17, &udp(4789, &v))
+}
+
+#[test]
+fn the_networks_the_tunnels_carry_are_listed_once_each() {
+    let hs = handshakes(false);
+    let packets: Vec<Vec<u8>> = hs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| vxlan_of(if i < 3 { 1 } else { 2 }, p))
+        .collect();
+    let (_, t) = analyze(&pcap(&packets));
+    assert_eq!(
+        t.tunnel_networks,
+        vec![(Tunnel::Vxlan, 1), (Tunnel::Vxlan, 2)]
+    );
+    let one: Vec<Vec<u8>> = hs.iter().map(|p| vxlan_of(7, p)).collect();
+    assert_eq!(
+        analyze(&pcap(&one)).1.tunnel_networks,
+        vec![(Tunnel::Vxlan, 7)]
+    );
+    // GRE and IP in IP name no network.
+    let gre: Vec<Vec<u8>> = hs
+        .iter()
+        .map(|p| ip("10.0.0.1", "10.0.0.2", 4, p))
+        .collect();
+    assert!(analyze(&pcap(&gre)).1.tunnel_networks.is_empty());
+    // As many as there are, up to the limit.
+    let many: Vec<Vec<u8>> = (0..100u8).map(|i| vxlan_of(i, &hs[0])).collect();
+    let n = analyze(&pcap(&many)).1.tunnel_networks.len();
+    assert_eq!(n, synack_capture::MAX_TUNNEL_NETWORKS);
+}

@@ -79,6 +79,9 @@ pub struct Opened<'a> {
     pub carries: Carried,
     /// The tunnel's ends: the outer packet's source and destination.
     pub outer: (IpAddr, IpAddr),
+    /// The network it carries, where the tunnel names one: VXLAN's and
+    /// Geneve's network identifier.
+    pub id: Option<u32>,
     /// The packet or frame inside, within the outer packet's length.
     pub inner: &'a [u8],
 }
@@ -104,10 +107,15 @@ pub fn open(ip: &[u8], truncated: bool) -> Option<Opened<'_>> {
         17 => udp(p.payload)?,
         _ => return None,
     };
+    let id = match tunnel {
+        Tunnel::Vxlan | Tunnel::Geneve => vni(p.payload.get(8..)?),
+        _ => None,
+    };
     Some(Opened {
         tunnel,
         carries,
         outer,
+        id,
         inner,
     })
 }
@@ -182,6 +190,13 @@ fn erspan3(e: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
         _ => return None,
     };
     Some((Tunnel::Erspan, carries, e.get(len..)?))
+}
+
+/// The 24-bit network identifier in bytes 4..7 of VXLAN's and Geneve's
+/// header.
+fn vni(h: &[u8]) -> Option<u32> {
+    let [a, b, c] = *h.get(4..7)?.first_chunk::<3>()?;
+    Some(u32::from_be_bytes([0, a, b, c]))
 }
 
 fn udp(u: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
@@ -287,6 +302,16 @@ mod tests {
                 "{tunnel:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_network_carried_is_read() {
+        let vxlan = [&[0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0][..], INNER].concat();
+        let geneve = [&[0, 0, 0x08, 0x00, 0, 0, 42, 0][..], INNER].concat();
+        let id = |p: Vec<u8>| open(&p, false).and_then(|o| o.id);
+        assert_eq!(id(ipv4(17, &udp(1, 4789, &vxlan))), Some(0x12_3456));
+        assert_eq!(id(ipv4(17, &udp(1, 6081, &geneve))), Some(42));
+        assert_eq!(id(ipv4(4, INNER)), None);
     }
 
     #[test]

@@ -312,6 +312,40 @@ fn beneath(o: &mut String, t: &Totals, lang: Lang) {
             )
         };
     }
+    networks(o, &t.tunnel_networks, lang);
+}
+
+/// Several networks in the tunnels: a 4-tuple reused in two of them is
+/// taken as one conversation, which the report must not leave unsaid.
+fn networks(o: &mut String, nets: &[(Tunnel, u32)], lang: Lang) {
+    if nets.len() < 2 {
+        return;
+    }
+    let mut ids: Vec<String> = nets
+        .iter()
+        .map(|(k, id)| format!("{} {id}", k.name()))
+        .collect();
+    // Past the first few dozen only "more" is known.
+    let full = nets.len() >= synack_capture::MAX_TUNNEL_NETWORKS;
+    let n = if full {
+        ids.push("…".to_string());
+        format!("{}+", nets.len())
+    } else {
+        nets.len().to_string()
+    };
+    let _ = if lang == Lang::Zh {
+        writeln!(
+            o,
+            "  隧道承载了 {n} 个网络（{}）：连接按四元组区分，同一四元组若在两个网络中都出现，会被当作同一个连接（tshark 也如此）",
+            ids.join("、")
+        )
+    } else {
+        writeln!(
+            o,
+            "  the tunnels carry {n} networks ({}): conversations are told apart by 4-tuple alone, so one reused in two of them is taken as one conversation (tshark does the same)",
+            ids.join(", ")
+        )
+    };
 }
 
 /// Diagnoses, then the failed checks, most frequent first.

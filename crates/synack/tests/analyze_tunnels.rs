@@ -205,6 +205,16 @@ fn connections_in_the_kernels_vxlan_are_found_inside() {
     let (dealt, counts3) = attempts(&out.stdout);
     assert_eq!(without_streams(dealt), without_streams(found));
     assert_eq!(counts3["tunnelled_packets"], tunnelled);
+    // Each network once; and said, since a 4-tuple reused in both would
+    // be taken as one conversation.
+    let nets = serde_json::json!([{"kind": "vxlan", "id": 42}, {"kind": "vxlan", "id": 43}]);
+    assert_eq!(counts["tunnel_networks"], nets);
+    assert_eq!(counts2["tunnel_networks"], nets);
+    let text = String::from_utf8(common::synack_ok(["analyze", name]).stdout).unwrap();
+    assert!(
+        text.contains("the tunnels carry 2 networks (VXLAN 42, VXLAN 43)"),
+        "{text}"
+    );
     for (lang, says) in [
         (
             "en",

@@ -183,6 +183,7 @@ fn deal<'a>(
         reassembled: beneath.defrag.reassembled,
         fragments_lost: beneath.defrag.lost,
         tunnelled: beneath.tunnelled,
+        tunnel_networks: beneath.networks,
         ..Totals::default()
     })
 }

@@ -165,6 +165,7 @@ fn walk(
     t.summary = summary;
     (t.reassembled, t.fragments_lost) = (beneath.defrag.reassembled, beneath.defrag.lost);
     t.tunnelled = beneath.tunnelled;
+    t.tunnel_networks = beneath.networks;
     Ok(t)
 }
 

@@ -251,6 +251,9 @@ fn counts(t: &Totals, s: &Stats) -> serde_json::Value {
             .filter(|&(_, n)| n > 0)
             .map(|(k, n)| (k.key().to_string(), serde_json::json!(n)))
             .collect::<serde_json::Map<_, _>>(),
+        "tunnel_networks": t.tunnel_networks.iter()
+            .map(|(k, id)| serde_json::json!({"kind": k.key(), "id": id}))
+            .collect::<Vec<_>>(),
         "segments_outside_attempts": t.unmatched,
         "frames_filtered_out": t.filtered_out,
         "peak_attempts_in_memory": t.peak_live,
