@@ -66,14 +66,15 @@ impl Beneath {
         if depth >= MAX_DEPTH {
             return Found::Nothing;
         }
-        match self.defrag.offer(f) {
+        let Some(ip) = link::ip_packet(f.linktype, f.data) else {
+            return Found::Nothing;
+        };
+        match self.defrag.offer(f, ip) {
             Offer::Whole(whole) => return self.inner(&whole.frame(), take, depth),
             Offer::Held => return Found::Held,
             Offer::NotFragment => {}
         }
-        let Some(t) =
-            link::ip_packet(f.linktype, f.data).and_then(|ip| tunnel::open(ip, f.truncated))
-        else {
+        let Some(t) = tunnel::open(ip, f.truncated) else {
             return Found::Nothing;
         };
         // The frame's length on the wire, less what came before the inside.

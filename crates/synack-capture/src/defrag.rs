@@ -155,11 +155,11 @@ pub struct Defrag {
 }
 
 impl Defrag {
-    /// `f`, if it is a fragment, taken in; the whole packet as a frame (of
-    /// raw IP, numbered and timed as `f`) when `f` completed one.
-    pub fn offer(&mut self, f: &Frame<'_>) -> Offer {
-        let Some(piece) = crate::link::ip_packet(f.linktype, f.data).and_then(fragment::fragment)
-        else {
+    /// `f`, whose IP packet is `ip`, taken in if it is a fragment; the
+    /// whole packet as a frame (of raw IP, numbered and timed as `f`) when
+    /// `f` completed one.
+    pub fn offer(&mut self, f: &Frame<'_>, ip: &[u8]) -> Offer {
+        let Some(piece) = fragment::fragment(ip) else {
             return Offer::NotFragment;
         };
         match self.take(f, &piece) {
@@ -276,11 +276,16 @@ mod tests {
         }
     }
 
+    /// `f`, a frame of raw IP, offered.
+    fn offer(d: &mut Defrag, f: &Frame<'_>) -> Offer {
+        d.offer(f, f.data)
+    }
+
     /// The payload of the packet `pieces` (at time 0) make, if they make one.
     fn offer_all(d: &mut Defrag, pieces: &[Vec<u8>]) -> Option<Vec<u8>> {
         let mut out = None;
         for (i, p) in pieces.iter().enumerate() {
-            if let Offer::Whole(w) = d.offer(&frame(i as u64 + 1, 0, p)) {
+            if let Offer::Whole(w) = offer(d, &frame(i as u64 + 1, 0, p)) {
                 let w = w.frame();
                 assert_eq!(w.number, i as u64 + 1, "at the piece that completed it");
                 out = Some(w.data.get(20..).unwrap().to_vec());
@@ -306,7 +311,7 @@ mod tests {
         }
         let mut d = Defrag::default();
         assert!(matches!(
-            d.offer(&frame(1, 0, &piece(1, 0, false, &data))),
+            offer(&mut d, &frame(1, 0, &piece(1, 0, false, &data))),
             Offer::NotFragment
         ));
     }
@@ -335,18 +340,18 @@ mod tests {
     fn a_packet_missing_pieces_is_given_up_after_30_s_or_when_crowded() {
         let mut d = Defrag::default();
         let first = piece(4, 0, true, &[1; 8]);
-        assert!(matches!(d.offer(&frame(1, 0, &first)), Offer::Held));
+        assert!(matches!(offer(&mut d, &frame(1, 0, &first)), Offer::Held));
         // 31 s later its last piece finds nothing to complete.
         let last = piece(4, 8, false, &[1; 8]);
-        assert!(matches!(d.offer(&frame(2, 31, &last)), Offer::Held));
+        assert!(matches!(offer(&mut d, &frame(2, 31, &last)), Offer::Held));
         assert_eq!(d.lost, 1);
         // Past MAX_PENDING packets the oldest goes.
         let mut d = Defrag::default();
         for id in 0..=MAX_PENDING as u16 {
-            let _ = d.offer(&frame(1, 0, &piece(id, 0, true, &[0; 8])));
+            let _ = offer(&mut d, &frame(1, 0, &piece(id, 0, true, &[0; 8])));
         }
         assert_eq!((d.pending.len(), d.lost), (MAX_PENDING, 1));
-        let done = d.offer(&frame(2, 0, &piece(0, 8, false, &[0; 8])));
+        let done = offer(&mut d, &frame(2, 0, &piece(0, 8, false, &[0; 8])));
         assert!(matches!(done, Offer::Held), "packet 0 was given up");
     }
 
@@ -356,9 +361,9 @@ mod tests {
         let p = piece(5, 0, true, &[0; 8]);
         let mut f = frame(1, 0, &p);
         f.truncated = true;
-        assert!(matches!(d.offer(&f), Offer::Held));
+        assert!(matches!(offer(&mut d, &f), Offer::Held));
         let last = piece(5, 8, false, &[0; 8]);
-        assert!(matches!(d.offer(&frame(2, 0, &last)), Offer::Held));
+        assert!(matches!(offer(&mut d, &frame(2, 0, &last)), Offer::Held));
         d.finish();
         assert_eq!((d.reassembled, d.lost), (0, 2));
     }

@@ -101,15 +101,11 @@ fn be16(b: &[u8], i: usize) -> Option<u16> {
 pub fn open(ip: &[u8], truncated: bool) -> Option<Opened<'_>> {
     let p = parse_ip_any(ip, false, truncated).ok()?;
     let outer = (p.ip.src, p.ip.dst);
-    let (tunnel, carries, inner) = match p.protocol {
-        4 | 41 => (Tunnel::IpInIp, Carried::Ip, p.payload),
-        47 => gre(p.payload)?,
+    let ((tunnel, carries, inner), id) = match p.protocol {
+        4 | 41 => ((Tunnel::IpInIp, Carried::Ip, p.payload), None),
+        47 => (gre(p.payload)?, None),
         17 => udp(p.payload)?,
         _ => return None,
-    };
-    let id = match tunnel {
-        Tunnel::Vxlan | Tunnel::Geneve => vni(p.payload.get(8..)?),
-        _ => None,
     };
     Some(Opened {
         tunnel,
@@ -120,6 +116,9 @@ pub fn open(ip: &[u8], truncated: bool) -> Option<Opened<'_>> {
     })
 }
 
+/// A tunnel's kind, what it carries, and the inside.
+type Inside<'a> = (Tunnel, Carried, &'a [u8]);
+
 /// An Ethernet type's payload kind.
 fn by_ethertype(t: u16) -> Option<Carried> {
     match t {
@@ -129,7 +128,7 @@ fn by_ethertype(t: u16) -> Option<Carried> {
     }
 }
 
-fn gre(g: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
+fn gre(g: &[u8]) -> Option<Inside<'_>> {
     let flags = be16(g, 0)?;
     let protocol = be16(g, 2)?;
     let (checksum, routing, key, seq) = (
@@ -169,7 +168,7 @@ fn gre(g: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
 }
 
 /// ERSPAN of `version` with a header of `len` bytes, Ethernet after it.
-fn erspan(e: &[u8], version: u8, len: usize) -> Option<(Tunnel, Carried, &[u8])> {
+fn erspan(e: &[u8], version: u8, len: usize) -> Option<Inside<'_>> {
     if e.first()? >> 4 != version {
         return None;
     }
@@ -178,7 +177,7 @@ fn erspan(e: &[u8], version: u8, len: usize) -> Option<(Tunnel, Carried, &[u8])>
 
 /// ERSPAN type III: 12 bytes, 8 more when the O bit says a platform
 /// header follows; the frame type says Ethernet (0) or IP (2).
-fn erspan3(e: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
+fn erspan3(e: &[u8]) -> Option<Inside<'_>> {
     if e.first()? >> 4 != 2 {
         return None;
     }
@@ -199,7 +198,8 @@ fn vni(h: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes([0, a, b, c]))
 }
 
-fn udp(u: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
+/// A VXLAN or Geneve datagram's inside, and the network it names.
+fn udp(u: &[u8]) -> Option<(Inside<'_>, Option<u32>)> {
     let (src, dst) = (be16(u, 0)?, be16(u, 2)?);
     let body = u.get(8..)?;
     let either = |port: u16| src == port || dst == port;
@@ -209,7 +209,8 @@ fn udp(u: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
         if body.first()? & 0x08 == 0 {
             return None;
         }
-        return Some((Tunnel::Vxlan, Carried::Ethernet, body.get(8..)?));
+        let inside = (Tunnel::Vxlan, Carried::Ethernet, body.get(8..)?);
+        return Some((inside, vni(body)));
     }
     if either(GENEVE_PORT) {
         let [first, _, t0, t1] = *body.first_chunk::<4>()?;
@@ -218,7 +219,7 @@ fn udp(u: &[u8]) -> Option<(Tunnel, Carried, &[u8])> {
         }
         let len = 8 + usize::from(first & 0x3f) * 4;
         let carries = by_ethertype(u16::from_be_bytes([t0, t1]))?;
-        return Some((Tunnel::Geneve, carries, body.get(len..)?));
+        return Some(((Tunnel::Geneve, carries, body.get(len..)?), vni(body)));
     }
     None
 }
