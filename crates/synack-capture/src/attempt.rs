@@ -281,6 +281,10 @@ pub struct Attempt {
     /// capture had more conversations than synack remembers; see
     /// docs/analyze-json.md).
     pub tcp_stream: Option<u64>,
+    /// The overlay network its segments were carried in (the innermost
+    /// VXLAN or Geneve tunnel around them, with its id); `None` for
+    /// segments in no such tunnel.
+    pub network: Option<crate::beneath::Network>,
     /// Seconds since the Unix epoch of the first frame.
     pub start_time: f64,
     /// The same, exact: nanoseconds since the Unix epoch.
@@ -468,6 +472,7 @@ impl Attempt {
             ip_version: if client.is_ipv4() { 4 } else { 6 },
             first_frame: s.frame,
             tcp_stream: None,
+            network: None,
             start_time: s.ts,
             start_time_ns: s.ns,
             end_time_ns: s.ns,
@@ -539,6 +544,7 @@ impl Attempt {
             ip_version,
             first_frame,
             tcp_stream,
+            network,
             start_time,
             start_time_ns,
             end_time_ns,
@@ -599,6 +605,7 @@ impl Attempt {
         *ip_version = if client.is_ipv4() { 4 } else { 6 };
         *first_frame = s.frame;
         *tcp_stream = None;
+        *network = None;
         *start_time = s.ts;
         *start_time_ns = s.ns;
         *end_time_ns = s.ns;

@@ -3,7 +3,15 @@
 //! inside a tunnel (`synack_wire::tunnel`), which may in turn be a
 //! fragment or another tunnel. Every way of reading a capture (one thread,
 //! dealt, split) looks beneath frames here, so all find the same.
+//!
+//! A packet taken out of a VXLAN or Geneve tunnel is in the overlay network
+//! the tunnel names ([`Network`]): tenants reuse private addresses, so a
+//! 4-tuple names a conversation only within its network. A tunnel without
+//! an id (IP in IP, GRE) leaves the network as it was: with direct server
+//! return a balancer sends the SYN in IP in IP and the server answers
+//! plain, and that is one conversation.
 
+use serde::Serialize;
 use synack_wire::tunnel::{self, Carried, Tunnel};
 
 use crate::defrag::{Defrag, Offer};
@@ -42,12 +50,51 @@ pub struct Beneath {
 /// Networks remembered at most: enough to say there are several.
 pub const MAX_NETWORKS: usize = 64;
 
+/// The overlay network a packet was carried in: the innermost tunnel
+/// around it that names one, with its id (VXLAN's and Geneve's 24-bit
+/// network identifier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Network {
+    #[serde(rename = "kind", serialize_with = "tunnel_key")]
+    pub tunnel: Tunnel,
+    pub id: u32,
+}
+
+fn tunnel_key<S: serde::Serializer>(t: &Tunnel, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.key())
+}
+
+/// A [`Network`] as the tracker keys it: 0 for none, else the tunnel's
+/// place in [`Tunnel::ALL`] (plus one) above the 24-bit id.
+pub(crate) type Zone = u32;
+
+impl Network {
+    pub(crate) fn zone(self) -> Zone {
+        let kind = Tunnel::ALL.iter().position(|&t| t == self.tunnel);
+        let kind = kind.and_then(|k| u32::try_from(k + 1).ok()).unwrap_or(0);
+        (kind << 24) | (self.id & 0x00ff_ffff)
+    }
+
+    pub(crate) fn of_zone(zone: Zone) -> Option<Network> {
+        let kind = usize::try_from(zone >> 24).ok()?.checked_sub(1)?;
+        Some(Network {
+            tunnel: *Tunnel::ALL.get(kind)?,
+            id: zone & 0x00ff_ffff,
+        })
+    }
+}
+
 impl Beneath {
-    /// The frames beneath `f`, each offered to `take`, which says whether
-    /// it took it; one it did not is looked beneath in turn.
-    pub fn open(&mut self, f: &Frame<'_>, take: &mut impl FnMut(&Frame<'_>) -> bool) -> Found {
+    /// The frames beneath `f`, each offered to `take` with the network it
+    /// is in (0: none), which says whether it took it; one it did not is
+    /// looked beneath in turn.
+    pub fn open(
+        &mut self,
+        f: &Frame<'_>,
+        take: &mut impl FnMut(&Frame<'_>, Zone) -> bool,
+    ) -> Found {
         self.outermost = None;
-        let found = self.open_at(f, take, 0);
+        let found = self.open_at(f, take, (0, 0));
         if let (Found::Taken | Found::Held, Some(t)) = (&found, self.outermost) {
             let i = Tunnel::ALL.iter().position(|&k| k == t);
             if let Some(n) = i.and_then(|i| self.tunnelled.get_mut(i)) {
@@ -57,11 +104,12 @@ impl Beneath {
         found
     }
 
+    /// `f`, `depth` levels in, in network `zone`.
     fn open_at(
         &mut self,
         f: &Frame<'_>,
-        take: &mut impl FnMut(&Frame<'_>) -> bool,
-        depth: usize,
+        take: &mut impl FnMut(&Frame<'_>, Zone) -> bool,
+        (depth, zone): (usize, Zone),
     ) -> Found {
         if depth >= MAX_DEPTH {
             return Found::Nothing;
@@ -70,7 +118,7 @@ impl Beneath {
             return Found::Nothing;
         };
         match self.defrag.offer(f, ip) {
-            Offer::Whole(whole) => return self.inner(&whole.frame(), take, depth),
+            Offer::Whole(whole) => return self.inner(&whole.frame(), take, (depth, zone)),
             Offer::Held => return Found::Held,
             Offer::NotFragment => {}
         }
@@ -92,25 +140,32 @@ impl Beneath {
             ..*f
         };
         self.outermost = self.outermost.or(Some(t.tunnel));
-        if let Some(id) = t.id
-            && self.networks.len() < MAX_NETWORKS
-            && !self.networks.contains(&(t.tunnel, id))
-        {
-            self.networks.push((t.tunnel, id));
-        }
-        self.inner(&inner, take, depth)
+        let zone = match t.id {
+            Some(id) => {
+                if self.networks.len() < MAX_NETWORKS && !self.networks.contains(&(t.tunnel, id)) {
+                    self.networks.push((t.tunnel, id));
+                }
+                Network {
+                    tunnel: t.tunnel,
+                    id,
+                }
+                .zone()
+            }
+            None => zone,
+        };
+        self.inner(&inner, take, (depth, zone))
     }
 
     fn inner(
         &mut self,
         g: &Frame<'_>,
-        take: &mut impl FnMut(&Frame<'_>) -> bool,
-        depth: usize,
+        take: &mut impl FnMut(&Frame<'_>, Zone) -> bool,
+        (depth, zone): (usize, Zone),
     ) -> Found {
-        if take(g) {
+        if take(g, zone) {
             return Found::Taken;
         }
-        self.open_at(g, take, depth + 1)
+        self.open_at(g, take, (depth + 1, zone))
     }
 
     /// No more frames come.

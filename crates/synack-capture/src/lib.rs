@@ -13,6 +13,7 @@ mod fold;
 pub mod link;
 pub mod narrate;
 mod outcome;
+mod overlay;
 mod parallel;
 pub mod ports;
 mod prefetch;
@@ -31,6 +32,7 @@ pub use attempt::{
     Step,
 };
 pub use beneath::MAX_NETWORKS as MAX_TUNNEL_NETWORKS;
+pub use beneath::Network;
 pub use check::{Check, What};
 pub use diagnose::{Confidence, Diagnosis, Id};
 pub use filter::Filter;
@@ -420,6 +422,17 @@ impl Live {
         );
     }
 
+    /// A frame found beneath another, in overlay network `zone`: its
+    /// segment or ICMP error in; whether it held one.
+    pub(crate) fn beneath_to(
+        &mut self,
+        g: &reader::Frame<'_>,
+        zone: beneath::Zone,
+        hand: &mut impl track::Hand,
+    ) -> bool {
+        take_beneath(g, zone, &mut self.tracker, self.checksums, hand)
+    }
+
     /// Time passed with no frame (`now`: seconds since the epoch): the
     /// attempts over by then are handed to `each`.
     pub fn tick(&mut self, now: f64, each: &mut impl FnMut(&Attempt)) {
@@ -491,22 +504,32 @@ fn not_segment(
         tracker.add_icmp(&e);
         return;
     }
-    let mut take = |g: &reader::Frame<'_>| {
-        if let Some(s) = segment(g, checksums) {
-            tracker.add(&s);
-            tracker.hand_ready(hand);
-        } else if let Some(e) = icmp(g) {
-            tracker.add_icmp(&e);
-        } else {
-            return false;
-        }
-        true
-    };
+    let mut take = |g: &reader::Frame<'_>, zone| take_beneath(g, zone, tracker, checksums, hand);
     if let beneath::Found::Nothing = beneath.open(f, &mut take)
         && f.truncated
     {
         *unreadable += 1;
     }
+}
+
+/// A frame found beneath another, in overlay network `zone` (0: none):
+/// its segment or ICMP error into the tracker; whether it held one.
+fn take_beneath(
+    g: &reader::Frame<'_>,
+    zone: beneath::Zone,
+    tracker: &mut Tracker,
+    checksums: bool,
+    hand: &mut impl track::Hand,
+) -> bool {
+    if let Some(s) = segment(g, checksums) {
+        tracker.add_in(&s, zone);
+        tracker.hand_ready(hand);
+    } else if let Some(e) = icmp(g) {
+        tracker.add_icmp_in(&e, zone);
+    } else {
+        return false;
+    }
+    true
 }
 
 /// A frame holding a TCP segment into the tracker: whether it held one.
@@ -563,6 +586,8 @@ pub struct Packet {
     pub ts: f64,
     /// The IP packet (link-layer header removed).
     pub bytes: Vec<u8>,
+    /// The overlay network it was carried in, as [`Attempt::network`].
+    pub network: Option<Network>,
 }
 
 /// The IP packets of a capture's TCP segments and ICMP errors about TCP
@@ -577,7 +602,7 @@ pub fn packets<'a>(
     let mut out = Vec::new();
     let mut left_out = false;
     let mut beneath = beneath::Beneath::default();
-    let mut add = |f: &reader::Frame<'_>| {
+    let mut add = |f: &reader::Frame<'_>, zone| {
         let Some(ip) = link::ip_packet(f.linktype, f.data) else {
             return false;
         };
@@ -592,12 +617,13 @@ pub fn packets<'a>(
                 frame: f.number,
                 ts: f.ts,
                 bytes: ip.to_vec(),
+                network: Network::of_zone(zone),
             });
         }
         true
     };
     reader::read(input, name, |f| {
-        if !add(&f) {
+        if !add(&f, 0) {
             beneath.open(&f, &mut add);
         }
     })?;

@@ -13,14 +13,40 @@ use synack_index::SlotIndex;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::attempt::{Attempt, Seg};
+use crate::beneath::Zone;
 use crate::first_syn::FirstSyn;
 
-/// A 4-tuple of one family, either direction.
+/// A 4-tuple of one family, either direction (in an overlay network or
+/// not).
 pub(crate) trait Tuple: Copy + Eq + Hash {
-    /// The key of a segment between `a` and `b`; `None` for another family.
-    fn of(a: SocketAddr, b: SocketAddr) -> Option<Self>;
     /// The two ends, the lower first.
     fn ends(&self) -> (SocketAddr, SocketAddr);
+    /// Its overlay network (0: none).
+    fn zone(&self) -> Zone {
+        0
+    }
+}
+
+/// An attempt out of a table: its ends, its overlay network, its slot.
+pub(crate) type Held = ((SocketAddr, SocketAddr), Zone, Slot);
+
+/// A 4-tuple in an overlay network (`crate::beneath::Network`): only
+/// segments taken out of a tunnel that names one are keyed so, in tables
+/// of their own, so the plain ones' keys and their lookups stay as small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Zoned<K> {
+    pub(crate) zone: Zone,
+    pub(crate) key: K,
+}
+
+impl<K: Tuple> Tuple for Zoned<K> {
+    fn ends(&self) -> (SocketAddr, SocketAddr) {
+        self.key.ends()
+    }
+
+    fn zone(&self) -> Zone {
+        self.zone
+    }
 }
 
 /// An IPv4 4-tuple: the addresses as numbers (their byte order's), so
@@ -69,9 +95,10 @@ pub(crate) fn flow_hash(hasher: &impl BuildHasher, a: SocketAddr, b: SocketAddr)
     }
 }
 
-impl Tuple for V4 {
+impl V4 {
+    /// The key of a segment between `a` and `b`; `None` for another family.
     #[inline]
-    fn of(a: SocketAddr, b: SocketAddr) -> Option<V4> {
+    pub(crate) fn of(a: SocketAddr, b: SocketAddr) -> Option<V4> {
         let (IpAddr::V4(x), IpAddr::V4(y)) = (a.ip(), b.ip()) else {
             return None;
         };
@@ -87,7 +114,9 @@ impl Tuple for V4 {
             hi_port: hi as u16,
         })
     }
+}
 
+impl Tuple for V4 {
     fn ends(&self) -> (SocketAddr, SocketAddr) {
         (
             SocketAddr::new(Ipv4Addr::from_bits(self.lo).into(), self.lo_port),
@@ -96,9 +125,10 @@ impl Tuple for V4 {
     }
 }
 
-impl Tuple for V6 {
+impl V6 {
+    /// The key of a segment between `a` and `b`; `None` for another family.
     #[inline]
-    fn of(a: SocketAddr, b: SocketAddr) -> Option<V6> {
+    pub(crate) fn of(a: SocketAddr, b: SocketAddr) -> Option<V6> {
         let (IpAddr::V6(x), IpAddr::V6(y)) = (a.ip(), b.ip()) else {
             return None;
         };
@@ -111,7 +141,9 @@ impl Tuple for V6 {
             hi_port,
         })
     }
+}
 
+impl Tuple for V6 {
     fn ends(&self) -> (SocketAddr, SocketAddr) {
         (
             SocketAddr::new(Ipv6Addr::from(self.lo).into(), self.lo_port),
@@ -373,12 +405,12 @@ impl<K: Tuple> Table<K> {
 
     /// Empty slot `i` and drop it from the index (under `tag`, its key's,
     /// when the caller knows it: a hash less).
-    fn take(&mut self, i: u32, tag: Option<u32>) -> Option<((SocketAddr, SocketAddr), Slot)> {
+    fn take(&mut self, i: u32, tag: Option<u32>) -> Option<Held> {
         let (key, s) = at_mut(&mut self.slots, i)?.take()?;
         let tag = tag.unwrap_or_else(|| self.tag(key));
         self.index.remove(tag, i);
         self.free.push(i);
-        Some((key.ends(), s))
+        Some((key.ends(), key.zone(), s))
     }
 
     /// The slot number of `key`'s attempt, under `tag`.
@@ -520,7 +552,7 @@ impl<K: Tuple> Table<K> {
 
     /// Take the oldest attempt out, skipping stale queue entries (their
     /// attempt gone, or its slot taken by a later one).
-    pub(crate) fn pop_oldest(&mut self) -> Option<((SocketAddr, SocketAddr), Slot)> {
+    pub(crate) fn pop_oldest(&mut self) -> Option<Held> {
         while let Some(b) = self.order.pop_front() {
             if holds(&self.slots, b.slot, b.first) {
                 // The next one out is cold by now, its slot and its bucket:
@@ -540,22 +572,14 @@ impl<K: Tuple> Table<K> {
     }
 
     /// Every attempt held, in no order (for a hand that sums them up).
-    pub(crate) fn into_slots(self) -> impl Iterator<Item = ((SocketAddr, SocketAddr), Slot)> {
-        self.slots
-            .into_iter()
-            .flatten()
-            .map(|(key, slot)| (key.ends(), slot))
+    pub(crate) fn into_slots(self) -> impl Iterator<Item = Held> {
+        (self.slots.into_iter().flatten()).map(|(key, slot)| (key.ends(), key.zone(), slot))
     }
 
     /// Attempts idle for `idle_s`, or over and idle for `linger_s`, taken
     /// out (the caller sorts them). Every slot is read only when one may
     /// have been idle for `idle_s` (see `low`); otherwise only those over.
-    pub(crate) fn expired(
-        &mut self,
-        now: f64,
-        idle_s: f64,
-        linger_s: f64,
-    ) -> Vec<((SocketAddr, SocketAddr), Slot)> {
+    pub(crate) fn expired(&mut self, now: f64, idle_s: f64, linger_s: f64) -> Vec<Held> {
         let over = |s: &Slot| {
             let idle = now - s.last_ts();
             idle > idle_s || (idle > linger_s && s.is_done())
@@ -600,13 +624,13 @@ impl<K: Tuple> Table<K> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use synack_wire::{SeqNum, TcpFlags};
 
     /// A segment without payload or options; its ack field 1 when the
     /// ACK flag is on.
-    fn seg(
+    pub(crate) fn seg(
         frame: u64,
         ts: f64,
         (src, dst): (SocketAddr, SocketAddr),
@@ -721,7 +745,7 @@ mod tests {
                         let mut got: Vec<u64> = t
                             .expired(now, IDLE, LINGER)
                             .iter()
-                            .map(|(_, s)| s.first_frame())
+                            .map(|(_, _, s)| s.first_frame())
                             .collect();
                         got.sort_unstable();
                         assert_eq!(got, want, "sweep at {now} after frame {frame}");

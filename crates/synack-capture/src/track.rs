@@ -6,14 +6,17 @@
 //! past [`Tracker::max_live`] attempts at once the oldest is handed out
 //! early, marked `evicted` (zeek does the same), so memory is bounded
 //! whatever the capture. The table itself (compact keys per family, an
-//! attempt of one SYN in 48 bytes) is in `table.rs`.
+//! attempt of one SYN in 48 bytes) is in `table.rs`; the tables of
+//! attempts in overlay networks in `overlay.rs`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
+use crate::beneath::{Network, Zone};
 use crate::first_syn::{LoneCounts, LoneSyn};
-use crate::table::{Added, Slot, Spares, Table, Tuple, V4, V6};
+use crate::overlay::Overlays;
+use crate::table::{Added, Held, Slot, Spares, Table, V4, V6};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
 /// ACK costs at least one RTO, 200 ms on Linux) still belong to the attempt
@@ -29,6 +32,8 @@ pub const MAX_LIVE: usize = 100_000;
 /// its slots, not their full attempts.
 struct Out {
     ends: (SocketAddr, SocketAddr),
+    /// Its overlay network (0: none).
+    zone: Zone,
     slot: Slot,
     evicted: bool,
     /// The capture's time when it was handed out.
@@ -36,9 +41,20 @@ struct Out {
 }
 
 impl Out {
+    fn held((ends, zone, slot): Held, now: f64) -> Out {
+        Out {
+            ends,
+            zone,
+            slot,
+            evicted: false,
+            now,
+        }
+    }
+
     fn attempt(self) -> Attempt {
         let mut a = self.slot.into_attempt(self.ends);
         a.evicted = self.evicted;
+        a.network = Network::of_zone(self.zone);
         a.finish(self.now);
         a
     }
@@ -54,6 +70,7 @@ impl Out {
         }
         let mut a = self.slot.into_boxed(self.ends, spares);
         a.evicted = self.evicted;
+        a.network = Network::of_zone(self.zone);
         a.finish(self.now);
         spares.put(hand.hand(a));
     }
@@ -169,6 +186,8 @@ pub(crate) enum Keyed {
 pub struct Tracker {
     v4: Table<V4>,
     v6: Table<V6>,
+    /// Attempts in overlay networks, once a segment in one is seen.
+    overlays: Option<Box<Overlays>>,
     /// The most attempts held at once; more evict the oldest.
     pub max_live: usize,
     /// Attempts handed out early because of `max_live`.
@@ -205,6 +224,7 @@ impl Tracker {
         Tracker {
             v4: Table::new(),
             v6: Table::new(),
+            overlays: None,
             max_live: max.max(1),
             evicted: 0,
             idle_s: IDLE_S,
@@ -241,7 +261,7 @@ impl Tracker {
     /// in `add_keyed`, it cost every segment of a data-heavy capture
     /// instructions (0.8 %) even though few segments hand anything out.
     #[inline(never)]
-    fn send(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
+    fn send(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool, zone: Zone) {
         let now = self.clock;
         if let (Some(counts), Slot::Syn(syn)) = (&mut self.lone, &slot)
             && counts.count(syn, &ends, (evicted, now))
@@ -250,6 +270,7 @@ impl Tracker {
         }
         self.ready.push(Out {
             ends,
+            zone,
             slot,
             evicted,
             now,
@@ -257,29 +278,40 @@ impl Tracker {
     }
 
     /// Hand an attempt out; remember its stream for later segments of its
-    /// conversation.
-    fn hand_out(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool) {
+    /// conversation (by 4-tuple alone, as tshark numbers them).
+    fn hand_out(&mut self, ends: (SocketAddr, SocketAddr), slot: Slot, evicted: bool, zone: Zone) {
         self.streams.remember(ends, slot.stream());
-        self.send(ends, slot, evicted);
+        self.send(ends, slot, evicted, zone);
     }
 
     /// Hand out the oldest attempt still held, of either family, marked
     /// evicted.
+    #[inline(always)]
     fn evict_oldest(&mut self) {
+        if self.overlays.is_some() {
+            return self.evict_oldest_overlaid();
+        }
         // With one family only (the usual case) there is nothing to compare.
         let out = if self.v6.len() == 0 {
             self.v4.pop_oldest()
         } else if self.v4.len() == 0 {
             self.v6.pop_oldest()
         } else {
-            match (self.v4.oldest(), self.v6.oldest()) {
-                (Some(a), Some(b)) if b < a => self.v6.pop_oldest(),
-                (Some(_), _) => self.v4.pop_oldest(),
-                (None, _) => self.v6.pop_oldest(),
-            }
+            pop_older(&mut self.v4, &mut self.v6)
         };
-        if let Some((ends, slot)) = out {
-            self.hand_out(ends, slot, true);
+        if let Some((ends, _, slot)) = out {
+            self.hand_out(ends, slot, true, 0);
+            self.evicted += 1;
+        }
+    }
+
+    /// The same when some attempts are in overlays.
+    #[cold]
+    #[inline(never)]
+    fn evict_oldest_overlaid(&mut self) {
+        let out = pop_oldest_of(&mut self.v4, &mut self.v6, self.overlays.as_deref_mut());
+        if let Some((ends, zone, slot)) = out {
+            self.hand_out(ends, slot, true, zone);
             self.evicted += 1;
         }
     }
@@ -337,6 +369,21 @@ impl Tracker {
         self.add_keyed(s, key);
     }
 
+    /// A segment taken out of a tunnel, in overlay network `zone` (0:
+    /// none, the same as [`Tracker::add`]).
+    #[inline(never)]
+    pub(crate) fn add_in(&mut self, s: &Seg, zone: Zone) {
+        if zone == 0 {
+            return self.add(s);
+        }
+        self.advance(s.ts);
+        let streams = &mut self.streams;
+        let ends = (s.src, s.dst);
+        let overlays = self.overlays.get_or_insert_default();
+        let added = overlays.add(s, zone, || streams.new_stream(ends), &mut self.spares);
+        self.settle(added, ends, zone);
+    }
+
     /// [`Tracker::add`], the segment's key (from [`Tracker::key`]) already
     /// worked out.
     pub(crate) fn add_keyed(&mut self, s: &Seg, key: Keyed) {
@@ -354,6 +401,17 @@ impl Tracker {
             }
             Keyed::Neither => Added::Unmatched,
         };
+        // Most segments continue an attempt: nothing more to do, and
+        // nothing of the lookup's answer to move.
+        if let Added::Continued = added {
+            return;
+        }
+        self.settle(added, ends, 0);
+    }
+
+    /// What follows a segment's lookup (`zone` its network's, 0: none).
+    #[inline(always)]
+    fn settle(&mut self, added: Added, ends: (SocketAddr, SocketAddr), zone: Zone) {
         match added {
             Added::Continued => return,
             Added::Unmatched => {
@@ -365,24 +423,38 @@ impl Tracker {
                 // A reused port: the attempt before is over. Its stream is
                 // not remembered, the new attempt holds the key.
                 if let Some((ends, old)) = replaced {
-                    self.send(ends, old, false);
+                    self.send(ends, old, false, zone);
                 }
             }
         }
-        if self.live() > self.max_live {
+        // Counted once: an eviction takes one out (there is one to take).
+        let mut live = self.live();
+        if live > self.max_live {
             self.evict_oldest();
+            live -= 1;
         }
-        self.peak_live = self.peak_live.max(self.live());
+        self.peak_live = self.peak_live.max(live);
     }
 
     /// An ICMP error about a TCP segment: it belongs to the attempt whose
     /// 4-tuple it quotes.
     pub fn add_icmp(&mut self, e: &IcmpSeen) {
+        self.add_icmp_in(e, 0);
+    }
+
+    /// The same, for an error taken out of a tunnel in overlay network
+    /// `zone` (0: none): it is about a segment in that network.
+    pub(crate) fn add_icmp_in(&mut self, e: &IcmpSeen, zone: Zone) {
         let (a, b) = (e.quoted_src, e.quoted_dst);
-        let attempt = match (V4::of(a, b), V6::of(a, b)) {
-            (Some(k), _) => self.v4.attempt_mut(k, &mut self.spares),
-            (_, Some(k)) => self.v6.attempt_mut(k, &mut self.spares),
-            _ => None,
+        let spares = &mut self.spares;
+        let attempt = if zone != 0 {
+            (self.overlays.as_deref_mut()).and_then(|o| o.attempt_mut((a, b), zone, spares))
+        } else {
+            match (V4::of(a, b), V6::of(a, b)) {
+                (Some(k), _) => self.v4.attempt_mut(k, spares),
+                (_, Some(k)) => self.v6.attempt_mut(k, spares),
+                _ => None,
+            }
         };
         match attempt {
             Some(x) => x.on_icmp(e),
@@ -400,8 +472,11 @@ impl Tracker {
         let start = self.ready.len();
         let mut over = self.v4.expired(now, self.idle_s, LINGER_S);
         over.extend(self.v6.expired(now, self.idle_s, LINGER_S));
-        for (ends, slot) in over {
-            self.hand_out(ends, slot, false);
+        if let Some(o) = &mut self.overlays {
+            over.extend(o.expired(now, self.idle_s, LINGER_S));
+        }
+        for (ends, zone, slot) in over {
+            self.hand_out(ends, slot, false, zone);
         }
         if let Some(batch) = self.ready.get_mut(start..) {
             batch.sort_by_key(|o| o.slot.first_frame());
@@ -428,26 +503,16 @@ impl Tracker {
 
     /// Attempts in the table now.
     pub fn live(&self) -> usize {
-        self.v4.len() + self.v6.len()
+        self.v4.len() + self.v6.len() + self.overlays.as_ref().map_or(0, |o| o.len())
     }
 
     /// Everything still held, ready ones first, then the oldest first.
     fn outs(mut self) -> impl Iterator<Item = Out> {
         let now = self.clock;
         let ready: Vec<Out> = self.ready.drain(..).collect();
-        let (mut v4, mut v6) = (self.v4, self.v6);
+        let (mut v4, mut v6, mut overlays) = (self.v4, self.v6, self.overlays);
         let rest = std::iter::from_fn(move || {
-            let (ends, slot) = match (v4.oldest(), v6.oldest()) {
-                (Some(a), Some(b)) if b < a => v6.pop_oldest(),
-                (Some(_), _) => v4.pop_oldest(),
-                (None, _) => v6.pop_oldest(),
-            }?;
-            Some(Out {
-                ends,
-                slot,
-                evicted: false,
-                now,
-            })
+            pop_oldest_of(&mut v4, &mut v6, overlays.as_deref_mut()).map(|h| Out::held(h, now))
         });
         ready.into_iter().chain(rest)
     }
@@ -475,24 +540,61 @@ impl Tracker {
             return;
         };
         let now = self.clock;
-        let held = (self.v4.into_slots().chain(self.v6.into_slots())).map(|(ends, slot)| Out {
-            ends,
-            slot,
-            evicted: false,
-            now,
-        });
+        let held = (self.v4.into_slots().chain(self.v6.into_slots())).map(|h| Out::held(h, now));
         for o in self.ready.into_iter().chain(held) {
-            if let Slot::Syn(syn) = &o.slot
-                && counts.count(syn, &o.ends, (o.evicted, o.now))
-            {
-                continue;
+            count_or_give(o, &mut counts, &mut spares, hand);
+        }
+        if let Some(o) = self.overlays {
+            for h in o.into_slots() {
+                count_or_give(Out::held(h, now), &mut counts, &mut spares, hand);
             }
-            o.give(&mut spares, hand);
         }
         counts.each(&mut spares, |syn, n| {
             let taken = hand.lone(syn, n);
             debug_assert!(taken, "a hand that counts attempts of one SYN takes them");
         });
+    }
+}
+
+/// `o` counted by kind when it is one SYN and `counts` takes it, else
+/// given to `hand`.
+#[inline(always)]
+fn count_or_give(o: Out, counts: &mut LoneCounts, spares: &mut Spares, hand: &mut impl Hand) {
+    if let Slot::Syn(syn) = &o.slot
+        && counts.count(syn, &o.ends, (o.evicted, o.now))
+    {
+        return;
+    }
+    o.give(spares, hand);
+}
+
+/// The older of the two families' oldest attempts, taken out.
+#[inline(always)]
+fn pop_older(v4: &mut Table<V4>, v6: &mut Table<V6>) -> Option<Held> {
+    match (v4.oldest(), v6.oldest()) {
+        (Some(a), Some(b)) if b < a => v6.pop_oldest(),
+        (Some(_), _) => v4.pop_oldest(),
+        (None, _) => v6.pop_oldest(),
+    }
+}
+
+/// The oldest attempt of all the tables, taken out.
+fn pop_oldest_of(
+    v4: &mut Table<V4>,
+    v6: &mut Table<V6>,
+    overlays: Option<&mut Overlays>,
+) -> Option<Held> {
+    let Some(o) = overlays else {
+        return pop_older(v4, v6);
+    };
+    let plain_first = match (v4.oldest(), v6.oldest()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match (plain_first, o.oldest()) {
+        (Some(p), Some(z)) if z < p => o.pop_oldest(),
+        (Some(_), _) => pop_older(v4, v6),
+        (None, _) => o.pop_oldest(),
     }
 }
 
@@ -505,6 +607,66 @@ fn hash_of(x: impl std::hash::Hash) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Tuple;
+
+    /// A SYN of frame `frame` from port `port` to 10.0.0.2:80.
+    fn syn(frame: u64, port: u16) -> Seg {
+        let ends = (
+            SocketAddr::from(([10, 0, 0, 1], port)),
+            SocketAddr::from(([10, 0, 0, 2], 80)),
+        );
+        let at = 1.0 + frame as f64 * 0.001;
+        let flags = synack_wire::TcpFlags::SYN;
+        crate::table::tests::seg(frame, at, ends, flags, frame as u32 * 1000)
+    }
+
+    /// Attempts plain and in an overlay (the same 4-tuples in both) are
+    /// held under one limit, evicted oldest first whichever table holds
+    /// them, and come out with their network.
+    #[test]
+    fn attempts_in_overlays_share_the_limit_and_leave_oldest_first() {
+        let vxlan = Network {
+            tunnel: synack_wire::tunnel::Tunnel::Vxlan,
+            id: 7,
+        };
+        let mut t = Tracker::with_max_live(3);
+        for frame in 1..=8u64 {
+            let s = syn(frame, 40_000 + (frame / 2) as u16);
+            match frame % 2 {
+                0 => t.add(&s),
+                _ => t.add_in(&s, vxlan.zone()),
+            }
+            assert_eq!(t.live(), frame.min(3) as usize);
+        }
+        let evicted: Vec<(u64, Option<Network>)> =
+            t.take_ready().map(|a| (a.first_frame, a.network)).collect();
+        let net = |f: u64| (f % 2 == 1).then_some(vxlan);
+        assert_eq!(evicted, (1..=5).map(|f| (f, net(f))).collect::<Vec<_>>());
+        assert_eq!((t.evicted, t.peak_live), (5, 3));
+        let rest: Vec<(u64, Option<Network>, bool)> = t
+            .finish()
+            .map(|a| (a.first_frame, a.network, a.port_reuse))
+            .collect();
+        assert_eq!(
+            rest,
+            (6..=8).map(|f| (f, net(f), false)).collect::<Vec<_>>()
+        );
+        // Idle past the timeout, both tables' attempts go at one sweep, in
+        // order of first frame.
+        let mut t = Tracker::default();
+        for frame in 1..=4u64 {
+            let s = syn(frame, 40_000 + (frame / 2) as u16);
+            match frame % 2 {
+                0 => t.add(&s),
+                _ => t.add_in(&s, vxlan.zone()),
+            }
+        }
+        t.advance(1.0 + IDLE_S + 2.0);
+        let swept: Vec<(u64, Option<Network>)> =
+            t.take_ready().map(|a| (a.first_frame, a.network)).collect();
+        assert_eq!(swept, (1..=4).map(|f| (f, net(f))).collect::<Vec<_>>());
+        assert_eq!(t.live(), 0);
+    }
 
     #[test]
     fn a_key_is_the_same_both_ways_and_gives_its_ends_back() {

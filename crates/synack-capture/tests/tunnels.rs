@@ -14,7 +14,7 @@ use std::process::Command;
 
 use synack_capture::synth;
 use synack_wire::tunnel::Tunnel;
-use synack_wire::{IpHeader, TcpFlags, TcpOptions};
+use synack_wire::{IpHeader, TcpFlags, TcpOptions, Unreachable, emit_unreachable};
 
 const C4: &str = "192.168.50.1";
 const S4: &str = "192.168.50.2";
@@ -452,4 +452,134 @@ fn the_networks_the_tunnels_carry_are_listed_once_each() {
     let many: Vec<Vec<u8>> = (0..100u8).map(|i| vxlan_of(i, &hs[0])).collect();
     let n = analyze(&pcap(&many)).1.tunnel_networks.len();
     assert_eq!(n, synack_capture::MAX_TUNNEL_NETWORKS);
+}
+
+/// A Geneve packet of network `vni` around the IP packet `p`.
+fn geneve_of(vni: u8, p: &[u8]) -> Vec<u8> {
+    let g = cat(&[&[0, 0, 0x08, 0x00, 0, 0, vni, 0], p]);
+    ip("10.0.0.3", "10.0.0.4", 17, &udp(6081, &g))
+}
+
+/// An attempt's first frame, outcome, network and diagnosis.
+type Row = (u64, String, Option<(Tunnel, u32)>, Option<String>);
+
+/// The [`Row`]s of `file`'s attempts on one thread, split and dealt, the
+/// three the same.
+fn overlaid(name: &str, file: &[u8]) -> Vec<Row> {
+    let row = |x: &synack_capture::Attempt| {
+        (
+            x.first_frame,
+            x.outcome.name().to_string(),
+            x.network.map(|n| (n.tunnel, n.id)),
+            x.diagnosis
+                .as_ref()
+                .map(|d| format!("{:?} {}", d.id, d.reason)),
+        )
+    };
+    let one: Vec<_> = analyze(file).0.iter().map(row).collect();
+    for dealt in [false, true] {
+        let mut two = Vec::new();
+        let mut all = |_: &synack_capture::reader::Frame<'_>| true;
+        let keep: Option<&mut dyn FnMut(&synack_capture::reader::Frame<'_>) -> bool> =
+            if dealt { Some(&mut all) } else { None };
+        let pass = synack_capture::Pass::new(1000);
+        synack_capture::analyze_parallel(file, "t", pass, 2, keep, |_| {}, |x| two.push(row(x)))
+            .unwrap();
+        two.sort_by_key(|r| r.0);
+        assert_eq!(two, one, "{name}: two threads, dealt {dealt}");
+    }
+    one
+}
+
+/// Two tenants' overlays (VXLAN 1, Geneve 1) and the plain network all
+/// carrying 192.168.50.1:40001 -> 192.168.50.2:80 (or the IPv6 pair) at
+/// once, their segments interleaved: established in VXLAN 1, an ICMP error
+/// inside Geneve 1 quoting that network's SYN, refused in the plain one.
+fn three_networks(v6: bool) -> Vec<u8> {
+    let (c, s, router) = if v6 {
+        (C6, S6, "2001:db8:50::fe")
+    } else {
+        (C4, S4, "192.168.50.254")
+    };
+    let at = |ip: &str, port: u16| SocketAddr::new(ip.parse().unwrap(), port);
+    let (cl, sv) = (at(c, 40001), at(s, 80));
+    let none = TcpOptions::default();
+    let seg = |a, b, flags, seq, ack| synth::ip_segment(a, b, flags, seq, ack, 0, none).unwrap();
+    let syn2 = seg(cl, sv, TcpFlags::SYN, 3000, 0);
+    let mut icmp = vec![0u8; 1500];
+    let why = Unreachable::AdminProhibited;
+    let n = emit_unreachable(&mut icmp, router.parse().unwrap(), why, &syn2).unwrap();
+    icmp.truncate(n);
+    let rst_ack = TcpFlags(TcpFlags::RST.0 | TcpFlags::ACK.0);
+    pcap(&[
+        vxlan_of(1, &seg(cl, sv, TcpFlags::SYN, 1000, 0)),
+        geneve_of(1, &syn2),
+        seg(cl, sv, TcpFlags::SYN, 9000, 0),
+        vxlan_of(1, &seg(sv, cl, TcpFlags::SYN_ACK, 5000, 1001)),
+        geneve_of(1, &icmp),
+        seg(sv, cl, rst_ack, 0, 9001),
+        vxlan_of(1, &seg(cl, sv, TcpFlags::ACK, 1001, 5001)),
+    ])
+}
+
+/// [`three_networks`] is three conversations, each answered in its own
+/// network. Taken as one, the second SYN was a reused port and the first
+/// SYN-ACK's ack a crafted mistake.
+#[test]
+fn one_4_tuple_in_two_overlay_networks_is_two_conversations() {
+    for v6 in [false, true] {
+        let file = three_networks(v6);
+        let got = overlaid("two overlays", &file);
+        let row = |frame, outcome: &str, net, diagnosis: &str| {
+            (frame, outcome.to_string(), net, Some(diagnosis.to_string()))
+        };
+        let want = vec![
+            (1, "established".to_string(), Some((Tunnel::Vxlan, 1)), None),
+            row(
+                2,
+                "unreachable",
+                Some((Tunnel::Geneve, 1)),
+                "Icmp admin-prohibited",
+            ),
+            row(3, "refused", None, "Reset reset"),
+        ];
+        assert_eq!(got, want, "v6 {v6}");
+        let (a, _) = analyze(&file);
+        let json = |i: usize| serde_json::to_value(&a[i]).unwrap()["network"].clone();
+        assert_eq!(json(0), serde_json::json!({"kind": "vxlan", "id": 1}));
+        assert_eq!(json(2), serde_json::Value::Null);
+    }
+}
+
+/// Direct server return: the balancer sends the client's segments to the
+/// server in IP in IP, the server answers the client plain. A tunnel
+/// without a network id keeps the segments in the network they were in:
+/// one conversation, established.
+#[test]
+fn a_tunnel_without_a_network_id_keeps_one_conversation() {
+    let at = |ip: &str, port: u16| SocketAddr::new(ip.parse().unwrap(), port);
+    let (cl, sv) = (at(C4, 40001), at(S4, 80));
+    let none = TcpOptions::default();
+    let seg = |a, b, flags, seq, ack| synth::ip_segment(a, b, flags, seq, ack, 0, none).unwrap();
+    let balanced = |p: &[u8]| ip("10.0.0.9", "10.0.0.2", 4, p);
+    let packets = vec![
+        balanced(&seg(cl, sv, TcpFlags::SYN, 1000, 0)),
+        seg(sv, cl, TcpFlags::SYN_ACK, 5000, 1001),
+        balanced(&seg(cl, sv, TcpFlags::ACK, 1001, 5001)),
+    ];
+    let got = overlaid("dsr", &pcap(&packets));
+    assert_eq!(got, vec![(1, "established".to_string(), None, None)]);
+}
+
+/// An overlay inside another (a tenant's VXLAN carried in a Geneve
+/// mirror): the segments are in the innermost network.
+#[test]
+fn the_innermost_overlay_is_the_network() {
+    let packets: Vec<Vec<u8>> = handshakes(false)
+        .iter()
+        .map(|p| geneve_of(9, &vxlan_of(5, p)))
+        .collect();
+    let got = overlaid("nested", &pcap(&packets));
+    let nets: Vec<_> = got.iter().map(|r| r.2).collect();
+    assert_eq!(nets, vec![Some((Tunnel::Vxlan, 5)); 2], "{got:?}");
 }

@@ -315,8 +315,9 @@ fn beneath(o: &mut String, t: &Totals, lang: Lang) {
     networks(o, &t.tunnel_networks, lang);
 }
 
-/// Several networks in the tunnels: a 4-tuple reused in two of them is
-/// taken as one conversation, which the report must not leave unsaid.
+/// Several networks in the tunnels: attempts are told apart by network as
+/// well as 4-tuple, where tshark joins a 4-tuple reused in two of them
+/// into one conversation; the reader comparing the two must know.
 fn networks(o: &mut String, nets: &[(Tunnel, u32)], lang: Lang) {
     if nets.len() < 2 {
         return;
@@ -336,13 +337,13 @@ fn networks(o: &mut String, nets: &[(Tunnel, u32)], lang: Lang) {
     let _ = if lang == Lang::Zh {
         writeln!(
             o,
-            "  隧道承载了 {n} 个网络（{}）：连接按四元组区分，同一四元组若在两个网络中都出现，会被当作同一个连接（tshark 也如此）",
+            "  隧道承载了 {n} 个网络（{}）：连接按所在网络和四元组区分（tshark 只按四元组，会把两个网络中的同一四元组当作同一个连接）",
             ids.join("、")
         )
     } else {
         writeln!(
             o,
-            "  the tunnels carry {n} networks ({}): conversations are told apart by 4-tuple alone, so one reused in two of them is taken as one conversation (tshark does the same)",
+            "  the tunnels carry {n} networks ({}): conversations are told apart by network and 4-tuple (tshark by 4-tuple alone, so it takes one reused in two networks as one conversation)",
             ids.join(", ")
         )
     };
@@ -415,13 +416,24 @@ pub fn attempt(n: u64, a: &Attempt, verbose: bool, lang: Lang) -> String {
     l
 }
 
+/// What follows an attempt's ends when it was in an overlay network: " in
+/// VXLAN 42"; nothing otherwise.
+pub fn in_network(network: Option<synack_capture::Network>, lang: Lang) -> String {
+    match (network, lang) {
+        (None, _) => String::new(),
+        (Some(w), Lang::Zh) => format!("（在 {} {} 中）", w.tunnel.name(), w.id),
+        (Some(w), _) => format!(" in {} {}", w.tunnel.name(), w.id),
+    }
+}
+
 /// An attempt's line: ends, outcome, zeek's state and history, the frames
 /// of each step, the RTT, repeats and what else was counted.
 fn attempt_line(n: u64, a: &Attempt, lang: Lang) -> String {
     let mut l = format!(
-        "#{n} {} → {}  {}  {} {}",
+        "#{n} {} → {}{}  {}  {} {}",
         a.client,
         a.server,
+        in_network(a.network, lang),
         narrate::outcome(a.outcome, lang),
         a.conn_state,
         a.history

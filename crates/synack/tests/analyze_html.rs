@@ -9,22 +9,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn chromium() -> Option<&'static str> {
-    if Command::new("chromium")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        return Some("chromium");
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but Chromium is missing"
-    );
-    eprintln!("SKIPPED (set CI to make this a failure): Chromium is not installed");
-    None
-}
-
 fn synack(args: &[&str]) -> Vec<u8> {
     let out = Command::new(env!("CARGO_BIN_EXE_synack"))
         .args(args)
@@ -37,7 +21,7 @@ fn synack(args: &[&str]) -> Vec<u8> {
 
 #[test]
 fn every_public_capture_is_drawn_attempt_by_attempt_failures_first() {
-    let (Some(dir), Some(bin)) = (common::public_captures(), chromium()) else {
+    let (Some(dir), Some(bin)) = (common::public_captures(), common::chromium()) else {
         return;
     };
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
@@ -60,21 +44,7 @@ fn every_public_capture_is_drawn_attempt_by_attempt_failures_first() {
         std::fs::write(&page, synack(&["analyze", "--format", "html", fs])).unwrap();
         let profile =
             std::env::temp_dir().join(format!("synack-chromium-a-{}-{name}", std::process::id()));
-        let dom = Command::new(bin)
-            .args(["--headless", "--no-sandbox", "--disable-gpu"])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("--dump-dom")
-            .arg(format!("file://{}#selftest", page.display()))
-            .output()
-            .unwrap();
-        let dom = String::from_utf8_lossy(&dom.stdout);
-        let at = dom
-            .find("<pre id=\"selftest\">")
-            .expect("the self-test ran")
-            + 19;
-        let end = at + dom[at..].find("</pre>").unwrap();
-        let st: serde_json::Value =
-            serde_json::from_str(&dom[at..end].replace("&quot;", "\"")).unwrap();
+        let st = common::page_selftest(bin, &page, &profile);
         let drawn = st["attempts"].as_array().unwrap();
         assert_eq!(drawn.len(), attempts.len().min(1000), "{name}");
         assert!(

@@ -28,9 +28,9 @@ const S: &str = "10.201.0.2";
 /// subnet.
 const TUNNELS: [(&str, &str, &str); 2] = [("42", "4789", "192.168.78"), ("43", "0", "192.168.79")];
 
-/// The pair of namespaces joined by a veth (eth0 in each) and the VXLAN
-/// devices over it.
-fn tunnels() -> (Ns, Ns) {
+/// The underlay: a pair of namespaces joined by a veth, eth0 in each, with
+/// the addresses `C` and `S`.
+fn underlay() -> (Ns, Ns) {
     let (c, s) = (Ns::new(), Ns::new());
     let peer = s.tid.to_string();
     c.ok(
@@ -39,9 +39,17 @@ fn tunnels() -> (Ns, Ns) {
             "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", &peer,
         ],
     );
-    for (ns, me, other, host) in [(&c, C, S, "1"), (&s, S, C, "2")] {
+    for (ns, me) in [(&c, C), (&s, S)] {
         ns.ok("ip", &["addr", "add", &format!("{me}/24"), "dev", "eth0"]);
         ns.ok("ip", &["link", "set", "eth0", "up"]);
+    }
+    (c, s)
+}
+
+/// The underlay and the VXLAN devices over it.
+fn tunnels() -> (Ns, Ns) {
+    let (c, s) = underlay();
+    for (ns, me, other, host) in [(&c, C, S, "1"), (&s, S, C, "2")] {
         for (i, (id, port, net)) in TUNNELS.iter().enumerate() {
             let dev = format!("vx{i}");
             ns.ok(
@@ -225,5 +233,167 @@ fn connections_in_the_kernels_vxlan_are_found_inside() {
         let text = common::synack_ok(["analyze", "--lang", lang, name]);
         let text = String::from_utf8(text.stdout).unwrap();
         assert!(text.contains(&says), "{text}");
+    }
+}
+
+/// Two tenants, each a pair of namespaces on VXLAN 42 or 43 over the one
+/// underlay veth (the VXLAN devices are made there and moved into the
+/// tenants', as container overlays do), with the same inner addresses and
+/// the client's one ephemeral port: the same 4-tuple in both networks, both
+/// connections open at once. Captured on the underlay.
+fn two_tenants(file: &Path) {
+    let (c, s) = underlay();
+    let tenants = tenants_over(&c, &s);
+    tenants_connect(file, (c, s), tenants);
+}
+
+/// A client and a server namespace per tenant, each with its VXLAN device
+/// (42, 43) made in `c` or `s` over the underlay and moved in, and the
+/// tenant's address on it.
+fn tenants_over(c: &Ns, s: &Ns) -> Vec<(Ns, Ns)> {
+    let tenants: Vec<(Ns, Ns)> = ["42", "43"]
+        .iter()
+        .map(|_| (Ns::new(), Ns::new()))
+        .collect();
+    for (side, ns, me, other, host) in [(0, c, C, S, "1"), (1, s, S, C, "2")] {
+        for (id, t) in ["42", "43"].iter().zip(&tenants) {
+            let dev = format!("vx{id}");
+            let tenant = if side == 0 { &t.0 } else { &t.1 };
+            ns.ok(
+                "ip",
+                &[
+                    "link", "add", &dev, "type", "vxlan", "id", id, "remote", other, "local", me,
+                    "dstport", "4789", "dev", "eth0",
+                ],
+            );
+            ns.ok(
+                "ip",
+                &["link", "set", &dev, "netns", &tenant.tid.to_string()],
+            );
+            tenant.ok(
+                "ip",
+                &["addr", "add", &format!("192.168.77.{host}/24"), "dev", &dev],
+            );
+            tenant.ok("ip", &["link", "set", &dev, "up"]);
+        }
+    }
+    tenants
+}
+
+/// The rest of [`two_tenants`]: the connections, captured into `file` (the
+/// underlay kept until they are in it).
+fn tenants_connect(file: &Path, (c, _s): (Ns, Ns), tenants: Vec<(Ns, Ns)>) {
+    let listeners: Vec<TcpListener> = tenants
+        .iter()
+        .map(|(_, srv)| srv.run(|| TcpListener::bind("192.168.77.2:80").unwrap()))
+        .collect();
+    for (cl, _) in &tenants {
+        cl.ok(
+            "sysctl",
+            &["-qw", "net.ipv4.ip_local_port_range=40000 40000"],
+        );
+    }
+    let path = file.to_path_buf();
+    let dump = c.run(move || common::tcpdump_on("eth0", &path, &[]));
+    let open: Vec<TcpStream> = tenants
+        .iter()
+        .map(|(cl, _)| cl.run(|| TcpStream::connect("192.168.77.2:80").unwrap()))
+        .collect();
+    let ports: Vec<u16> = open
+        .iter()
+        .map(|t| t.local_addr().unwrap().port())
+        .collect();
+    assert_eq!(ports, [40000, 40000], "one 4-tuple in both networks");
+    // Accepted, so that both close with FINs (a listener closed on
+    // connections it has not accepted resets them).
+    let accepted: Vec<TcpStream> = listeners.iter().map(|l| l.accept().unwrap().0).collect();
+    drop(open);
+    drop(accepted);
+    drop(listeners);
+    let path = file.to_path_buf();
+    c.run(move || {
+        let udp = UdpSocket::bind(format!("{C}:0")).unwrap();
+        udp.send_to(SENTINEL, format!("{S}:9")).unwrap();
+        common::stop_once_written(dump, &path, SENTINEL);
+    });
+}
+
+/// The same 4-tuple in two VXLAN networks is two connections, each in its
+/// network, neither a reused port. Taken as one conversation (as by 4-tuple
+/// alone, tshark's way), the second SYN ended the first connection as a
+/// port reuse and the two closes were one attempt's.
+#[test]
+fn two_tenants_on_one_4_tuple_are_two_connections() {
+    if !common::can_make_namespaces() {
+        return;
+    }
+    let scratch = common::Scratch::new("tenants");
+    let file = scratch.join("tenants.pcap");
+    two_tenants(&file);
+    let name = file.to_str().unwrap();
+    for threads in ["1", "2"] {
+        two_connections_in_json(&file, threads);
+    }
+    // The page draws each connection with its own network's frames: six
+    // each (SYN, SYN-ACK, ACK, two FINs, the last ACK), not one tenant's
+    // cut short at the other's SYN and the other's with both closes.
+    if let Some(bin) = common::chromium() {
+        let page = scratch.join("tenants.html");
+        let html = common::synack_ok(["analyze", "--format", "html", name]).stdout;
+        std::fs::write(&page, html).unwrap();
+        let st = common::page_selftest(bin, &page, &scratch.join("chromium"));
+        let frames: Vec<u64> = (st["attempts"].as_array().unwrap().iter())
+            .map(|a| a["frames"].as_u64().unwrap())
+            .collect();
+        assert_eq!(frames, [6, 6], "{st}");
+        assert!(st["errors"].as_array().unwrap().is_empty(), "{st}");
+    }
+    for (lang, says) in [
+        ("en", "192.168.77.1:40000 → 192.168.77.2:80 in VXLAN 43"),
+        (
+            "zh",
+            "192.168.77.1:40000 → 192.168.77.2:80（在 VXLAN 43 中）",
+        ),
+    ] {
+        let text = common::synack_ok(["analyze", "--verbose", "--lang", lang, name]);
+        let text = String::from_utf8(text.stdout).unwrap();
+        assert!(text.contains(says), "{text}");
+    }
+}
+
+/// analyze's JSON of the tenants' capture on `threads`: two connections,
+/// one in each network, closed, neither a reused port nor diagnosed; their
+/// SYNs and SYN-ACKs (and, on one thread, their streams) as tshark has them.
+fn two_connections_in_json(file: &Path, threads: &str) {
+    let name = file.to_str().unwrap();
+    let out = common::synack_ok(["analyze", "--format", "json", "--threads", threads, name]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut a: Vec<Value> = v["files"][0]["attempts"].as_array().unwrap().clone();
+    a.sort_by_key(|x| x["first_frame"].as_u64());
+    assert_eq!(a.len(), 2, "{a:?}");
+    for (x, id) in a.iter().zip([42, 43]) {
+        assert_eq!(x["network"], serde_json::json!({"kind": "vxlan", "id": id}));
+        assert_eq!(x["client"], "192.168.77.1:40000");
+        assert_eq!(x["server"], "192.168.77.2:80");
+        assert_eq!(x["port_reuse"], false, "{x}");
+        assert_eq!(x["outcome"], "closed", "{x}");
+        assert_eq!(x["diagnosis"], Value::Null, "{x}");
+    }
+    // Each SYN as tshark finds it, with its tcp.stream (tshark too
+    // starts a conversation at a SYN with a new ISN, though by 4-tuple
+    // alone it then puts the first network's FINs in the second's).
+    if let Some((syns, synacks, streams)) = tshark_handshakes(file) {
+        let frames = |k: &str| -> Vec<u64> {
+            a.iter()
+                .flat_map(|x| x[k].as_array().unwrap().clone())
+                .map(|n| n.as_u64().unwrap())
+                .collect()
+        };
+        let ours = (frames("syn_frames"), frames("synack_frames"));
+        assert_eq!(ours, (syns, synacks));
+        if threads == "1" {
+            let ours: Vec<Option<u64>> = a.iter().map(|x| x["tcp_stream"].as_u64()).collect();
+            assert_eq!(ours, streams);
+        }
     }
 }

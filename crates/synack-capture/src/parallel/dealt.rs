@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use crate::attempt::{Attempt, IcmpSeen, Seg};
-use crate::beneath::{Beneath, Found};
+use crate::beneath::{Beneath, Found, Zone};
 use crate::fold::{Fold, Folding};
 use crate::reader::{self, CaptureError, Frame};
 use crate::track::Tracker;
@@ -23,10 +23,11 @@ use crate::{Totals, icmp, segment};
 /// Segments per batch sent to a thread.
 const BATCH: usize = 512;
 
+/// A segment or an ICMP error, with its overlay network (0: none).
 #[allow(clippy::large_enum_variant)] // moved in batches, never one by one
 enum Item {
-    Seg(Seg),
-    Icmp(IcmpSeen),
+    Seg(Seg, Zone),
+    Icmp(IcmpSeen, Zone),
 }
 
 /// A batch, with the capture's time at its end.
@@ -71,8 +72,9 @@ fn track(
     for b in rx {
         for item in b.items {
             match item {
-                Item::Seg(s) => t.add(&s),
-                Item::Icmp(e) => t.add_icmp(&e),
+                Item::Seg(s, 0) => t.add(&s),
+                Item::Seg(s, zone) => t.add_in(&s, zone),
+                Item::Icmp(e, zone) => t.add_icmp_in(&e, zone),
             }
         }
         t.advance(b.clock);
@@ -137,19 +139,19 @@ fn deal<'a>(
         }
     };
     // A segment (which moves the clock, as on one thread) or an ICMP error.
-    let item_of = |f: &Frame<'_>| match segment(f, checksums) {
-        Some(s) => Some((part(s.src, s.dst), Item::Seg(s), true)),
-        None => icmp(f).map(|e| (part(e.quoted_src, e.quoted_dst), Item::Icmp(e), false)),
+    let item_of = |f: &Frame<'_>, zone: Zone| match segment(f, checksums) {
+        Some(s) => Some((part(s.src, s.dst), Item::Seg(s, zone), true)),
+        None => icmp(f).map(|e| (part(e.quoted_src, e.quoted_dst), Item::Icmp(e, zone), false)),
     };
     let summary = reader::read(input, name, |f| {
         if !keep(&f) {
             filtered_out += 1;
             return;
         }
-        let found = item_of(&f).or_else(|| {
+        let found = item_of(&f, 0).or_else(|| {
             let mut got = None;
-            let mut take = |g: &Frame<'_>| {
-                got = item_of(g);
+            let mut take = |g: &Frame<'_>, zone| {
+                got = item_of(g, zone);
                 got.is_some()
             };
             if let Found::Nothing = beneath.open(&f, &mut take) {

@@ -147,8 +147,15 @@ fn walk(
         let o = match owner(&f, n) {
             Some(o) => o,
             None => {
-                let mut take_beneath =
-                    |g: &Frame<'_>| owner(g, n).map(|o| take(&mut live, g, o, hand)).is_some();
+                let mut take_beneath = |g: &Frame<'_>, zone| {
+                    let o = owner(g, n);
+                    match o {
+                        Some(o) if o.thread == me => _ = live.beneath_to(g, zone, hand),
+                        Some(o) if o.clock => live.tick_to(g.ts, hand),
+                        _ => {}
+                    }
+                    o.is_some()
+                };
                 match beneath.open(&f, &mut take_beneath) {
                     Found::Nothing => Owner {
                         thread: 0,

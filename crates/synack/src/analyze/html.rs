@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use synack_capture::{Attempt, Outcome, Packet, ReadSummary};
+use synack_capture::{Attempt, Network, Outcome, Packet, ReadSummary};
 use synack_engine::sim::{Fate, LinkRecord, Side};
 use synack_engine::{Instant, State};
 use synack_explain::{CaptureSection, Lang};
@@ -30,8 +30,15 @@ fn ends(bytes: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
     Some((e.quoted_dst, e.quoted_src))
 }
 
-fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
-    if a <= b { (a, b) } else { (b, a) }
+/// A conversation: its overlay network and its ends, the lower first.
+type Conversation = (Option<Network>, SocketAddr, SocketAddr);
+
+fn key(network: Option<Network>, a: SocketAddr, b: SocketAddr) -> Conversation {
+    if a <= b {
+        (network, a, b)
+    } else {
+        (network, b, a)
+    }
 }
 
 /// A failure is an attempt that never became a connection.
@@ -47,7 +54,7 @@ fn failed(o: Outcome) -> bool {
 }
 
 /// The trace of one attempt: its frames from its first one up to the next
-/// attempt on the same 4-tuple.
+/// attempt on the same 4-tuple in the same network.
 fn trace_of(file: &str, a: &Attempt, frames: &[&Packet], until: u64) -> Option<Trace> {
     let (client, server) = (a.client, a.server);
     let at = |ts: f64| Instant::from_micros(((ts - a.start_time).max(0.0) * 1e6) as u64);
@@ -105,34 +112,35 @@ pub fn page(
     (more, read): (usize, &ReadSummary),
     verbose: bool,
 ) -> String {
-    let mut by_tuple: HashMap<(SocketAddr, SocketAddr), Vec<&Packet>> = HashMap::new();
+    let mut by_tuple: HashMap<Conversation, Vec<&Packet>> = HashMap::new();
     for p in packets {
         if let Some((s, d)) = ends(&p.bytes) {
-            by_tuple.entry(key(s, d)).or_default().push(p);
+            by_tuple.entry(key(p.network, s, d)).or_default().push(p);
         }
     }
     // The next attempt on the same tuple ends this one's frames.
-    let mut starts: HashMap<(SocketAddr, SocketAddr), Vec<u64>> = HashMap::new();
+    let mut starts: HashMap<Conversation, Vec<u64>> = HashMap::new();
     for (_, a) in attempts {
         starts
-            .entry((a.client, a.server))
+            .entry(key(a.network, a.client, a.server))
             .or_default()
             .push(a.first_frame);
     }
     let sections = attempts
         .iter()
         .filter_map(|(n, a)| {
-            let (c, s) = (a.client, a.server);
-            let frames = by_tuple.get(&key(c, s)).map_or(&[][..], Vec::as_slice);
+            let conversation = key(a.network, a.client, a.server);
+            let frames = by_tuple.get(&conversation).map_or(&[][..], Vec::as_slice);
             let until = starts
-                .get(&(a.client, a.server))
+                .get(&conversation)
                 .and_then(|v| v.iter().copied().filter(|f| *f > a.first_frame).min())
                 .unwrap_or(u64::MAX);
             Some(CaptureSection {
                 title: format!(
-                    "#{n} {} → {}: {}",
+                    "#{n} {} → {}{}: {}",
                     a.client,
                     a.server,
+                    crate::report::in_network(a.network, lang),
                     synack_capture::narrate::outcome(a.outcome, lang)
                 ),
                 failed: failed(a.outcome),

@@ -279,3 +279,47 @@ pub fn public_captures() -> Option<std::path::PathBuf> {
     eprintln!("SKIPPED: no public captures");
     None
 }
+
+#[allow(dead_code)]
+/// Headless Chromium's command, or `None` (a failure under `CI`) when it
+/// is not installed.
+pub fn chromium() -> Option<&'static str> {
+    if std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some("chromium");
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but Chromium is missing"
+    );
+    eprintln!("SKIPPED (set CI to make this a failure): Chromium is not installed");
+    None
+}
+
+#[allow(dead_code)]
+/// What an analyze page's self-test found when `chromium` loaded it
+/// (`profile`: a directory of its own for the browser): each attempt
+/// drawn, with its frames, and any script error.
+pub fn page_selftest(
+    chromium: &str,
+    page: &std::path::Path,
+    profile: &std::path::Path,
+) -> serde_json::Value {
+    let dom = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}#selftest", page.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let at = dom
+        .find("<pre id=\"selftest\">")
+        .expect("the self-test ran")
+        + 19;
+    let end = at + dom[at..].find("</pre>").unwrap();
+    serde_json::from_str(&dom[at..end].replace("&quot;", "\"")).unwrap()
+}
