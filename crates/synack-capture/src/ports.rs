@@ -1,7 +1,9 @@
 //! nmap's view of a capture: per host and port, the state (`open`,
 //! `closed`, `filtered`) and its reason (`syn-ack`, `reset`,
 //! `no-response`, an ICMP reason such as `admin-prohibited`), from every
-//! attempt to it. Memory follows the ports seen, not the attempts.
+//! attempt to it; a host in an overlay network (VXLAN, Geneve) is one of
+//! that network's, apart from a host of the same address in another. Memory
+//! follows the ports seen, not the attempts.
 //!
 //! nmap's fourth state, `unfiltered`, answers an ACK probe (a RST to an ACK
 //! means the port is reachable, open or closed); SYN attempts never give it,
@@ -13,6 +15,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::attempt::{Attempt, Outcome};
+use crate::beneath::{Network, Zone};
 use crate::diagnose::Id;
 
 /// What one attempt says about its port, strongest first.
@@ -39,6 +42,8 @@ impl State {
 pub struct Row {
     pub host: String,
     pub port: u16,
+    /// The overlay network the host is in (`Attempt::network`).
+    pub network: Option<Network>,
     pub state: State,
     /// nmap's reason for the state.
     pub reason: &'static str,
@@ -54,7 +59,7 @@ pub struct Row {
 /// The table, filled one attempt at a time.
 #[derive(Debug, Clone, Default)]
 pub struct Ports {
-    rows: BTreeMap<SocketAddr, Row>,
+    rows: BTreeMap<(Zone, SocketAddr), Row>,
 }
 
 /// The state an attempt shows, its reason and its SYN → answer time;
@@ -77,9 +82,11 @@ impl Ports {
     pub fn add(&mut self, a: &Attempt) {
         let server = a.server;
         let v = verdict(a);
-        let row = self.rows.entry(server).or_insert_with(|| Row {
+        let zone = a.network.map_or(0, Network::zone);
+        let row = self.rows.entry((zone, server)).or_insert_with(|| Row {
             host: server.ip().to_string(),
             port: server.port(),
+            network: a.network,
             state: State::Filtered,
             reason: "no-response",
             attempts: 0,
@@ -107,7 +114,8 @@ impl Ports {
         }
     }
 
-    /// Rows with at least one attempt that said something, by host and port.
+    /// Rows with at least one attempt that said something, by network,
+    /// host and port.
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.rows.values().filter(|r| r.agreeing > 0)
     }

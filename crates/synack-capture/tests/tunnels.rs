@@ -548,6 +548,34 @@ fn one_4_tuple_in_two_overlay_networks_is_two_conversations() {
         let json = |i: usize| serde_json::to_value(&a[i]).unwrap()["network"].clone();
         assert_eq!(json(0), serde_json::json!({"kind": "vxlan", "id": 1}));
         assert_eq!(json(2), serde_json::Value::Null);
+        // nmap's table: the port in each network, with its own state (as
+        // one host, the open answer outweighed the other two).
+        let mut ports = synack_capture::ports::Ports::default();
+        a.iter().for_each(|x| ports.add(x));
+        let rows: Vec<_> = ports
+            .rows()
+            .map(|r| {
+                (
+                    r.network.map(|n| (n.tunnel, n.id)),
+                    r.port,
+                    r.state.name(),
+                    r.reason,
+                    r.attempts,
+                )
+            })
+            .collect();
+        let want = vec![
+            (None, 80, "closed", "reset", 1),
+            (Some((Tunnel::Vxlan, 1)), 80, "open", "syn-ack", 1),
+            (
+                Some((Tunnel::Geneve, 1)),
+                80,
+                "filtered",
+                "admin-prohibited",
+                1,
+            ),
+        ];
+        assert_eq!(rows, want, "v6 {v6}");
     }
 }
 

@@ -337,13 +337,13 @@ fn networks(o: &mut String, nets: &[(Tunnel, u32)], lang: Lang) {
     let _ = if lang == Lang::Zh {
         writeln!(
             o,
-            "  隧道承载了 {n} 个网络（{}）：连接按所在网络和四元组区分（tshark 只按四元组，会把两个网络中的同一四元组当作同一个连接）",
+            "  隧道承载了 {n} 个网络（{}）：连接按所在网络和四元组区分（tshark 只按四元组：同一四元组在两个网络中出现时，它的 tcp.stream 会把两边的包混在一起）",
             ids.join("、")
         )
     } else {
         writeln!(
             o,
-            "  the tunnels carry {n} networks ({}): conversations are told apart by network and 4-tuple (tshark by 4-tuple alone, so it takes one reused in two networks as one conversation)",
+            "  the tunnels carry {n} networks ({}): conversations are told apart by network and 4-tuple (tshark by 4-tuple alone: its tcp.stream mixes the segments of a 4-tuple used in two networks)",
             ids.join(", ")
         )
     };
@@ -651,7 +651,7 @@ pub fn ports(p: &synack_capture::ports::Ports, lang: Lang) -> String {
         .rows()
         .map(|r| {
             [
-                r.host.clone(),
+                format!("{}{}", r.host, in_network(r.network, lang)),
                 format!("{}/tcp", r.port),
                 r.state.name().to_string(),
                 r.reason.to_string(),

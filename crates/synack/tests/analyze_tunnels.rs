@@ -348,16 +348,38 @@ fn two_tenants_on_one_4_tuple_are_two_connections() {
         assert_eq!(frames, [6, 6], "{st}");
         assert!(st["errors"].as_array().unwrap().is_empty(), "{st}");
     }
+    // nmap's table: the server of each tenant, a row each.
+    let table = String::from_utf8(common::synack_ok(["analyze", "--ports", name]).stdout).unwrap();
+    for id in [42, 43] {
+        let row = table
+            .lines()
+            .find(|l| l.contains(&format!("in VXLAN {id}")));
+        assert!(
+            row.is_some_and(|r| r.contains("80/tcp") && r.contains("open")),
+            "{table}"
+        );
+    }
     for (lang, says) in [
-        ("en", "192.168.77.1:40000 → 192.168.77.2:80 in VXLAN 43"),
+        (
+            "en",
+            [
+                "192.168.77.1:40000 → 192.168.77.2:80 in VXLAN 43",
+                "conversations are told apart by network and 4-tuple (tshark by 4-tuple alone",
+            ],
+        ),
         (
             "zh",
-            "192.168.77.1:40000 → 192.168.77.2:80（在 VXLAN 43 中）",
+            [
+                "192.168.77.1:40000 → 192.168.77.2:80（在 VXLAN 43 中）",
+                "连接按所在网络和四元组区分（tshark 只按四元组",
+            ],
         ),
     ] {
         let text = common::synack_ok(["analyze", "--verbose", "--lang", lang, name]);
         let text = String::from_utf8(text.stdout).unwrap();
-        assert!(text.contains(says), "{text}");
+        for says in says {
+            assert!(text.contains(says), "{text}");
+        }
     }
 }
 
