@@ -66,8 +66,8 @@ pub struct Totals {
     /// or a fragment), by `synack_wire::tunnel::Tunnel::ALL`'s order.
     pub tunnelled: [u64; synack_wire::tunnel::Tunnel::ALL.len()],
     /// The networks tunnels carried (VXLAN's and Geneve's ids), the first
-    /// 64 seen: conversations are told apart by their 4-tuple alone, so
-    /// one reused in two of them is taken as one (as tshark does).
+    /// 64 seen. An attempt in one of them carries it (`Attempt::network`),
+    /// apart from one on the same 4-tuple elsewhere (tshark mixes them).
     pub tunnel_networks: Vec<(synack_wire::tunnel::Tunnel, u32)>,
     /// Threads the pass ran on (see [`analyze_parallel`]).
     pub threads: usize,
