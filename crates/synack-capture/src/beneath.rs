@@ -117,7 +117,7 @@ impl Beneath {
         let Some(ip) = link::ip_packet(f.linktype, f.data) else {
             return Found::Nothing;
         };
-        match self.defrag.offer(f, ip) {
+        match self.defrag.offer(f, ip, zone) {
             Offer::Whole(whole) => return self.inner(&whole.frame(), take, (depth, zone)),
             Offer::Held => return Found::Held,
             Offer::NotFragment => {}

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use synack_wire::fragment::{self, Fragment, MAX_PACKET};
 
 // A whole packet is handed on as raw IP.
+use crate::beneath::Zone;
 use crate::link::RAW;
 use crate::reader::Frame;
 
@@ -23,7 +24,9 @@ pub const MAX_PENDING: usize = 256;
 /// How long a packet's pieces are waited for (Linux's `ipfrag_time`).
 const TIMEOUT_NS: i64 = 30_000_000_000;
 
-type Key = (IpAddr, IpAddr, u32, u8);
+/// A packet's addresses, id and protocol, and the overlay network its
+/// pieces came in (two tenants' packets may share all the rest).
+type Key = (IpAddr, IpAddr, u32, u8, Zone);
 
 /// One packet's pieces so far.
 struct Pending {
@@ -155,22 +158,22 @@ pub struct Defrag {
 }
 
 impl Defrag {
-    /// `f`, whose IP packet is `ip`, taken in if it is a fragment; the
-    /// whole packet as a frame (of raw IP, numbered and timed as `f`) when
-    /// `f` completed one.
-    pub fn offer(&mut self, f: &Frame<'_>, ip: &[u8]) -> Offer {
+    /// `f`, whose IP packet is `ip` (in overlay network `zone`, 0: none),
+    /// taken in if it is a fragment; the whole packet as a frame (of raw
+    /// IP, numbered and timed as `f`) when `f` completed one.
+    pub fn offer(&mut self, f: &Frame<'_>, ip: &[u8], zone: Zone) -> Offer {
         let Some(piece) = fragment::fragment(ip) else {
             return Offer::NotFragment;
         };
-        match self.take(f, &piece) {
+        match self.take(f, &piece, zone) {
             Some(whole) => Offer::Whole(whole),
             None => Offer::Held,
         }
     }
 
-    fn take(&mut self, f: &Frame<'_>, piece: &Fragment<'_>) -> Option<Whole> {
+    fn take(&mut self, f: &Frame<'_>, piece: &Fragment<'_>, zone: Zone) -> Option<Whole> {
         self.expire(f.ts_ns);
-        let key = (piece.src, piece.dst, piece.id, piece.protocol);
+        let key = (piece.src, piece.dst, piece.id, piece.protocol, zone);
         if !self.pending.contains_key(&key) {
             if self.pending.len() >= MAX_PENDING {
                 self.give_up_oldest();
@@ -278,7 +281,7 @@ mod tests {
 
     /// `f`, a frame of raw IP, offered.
     fn offer(d: &mut Defrag, f: &Frame<'_>) -> Offer {
-        d.offer(f, f.data)
+        d.offer(f, f.data, 0)
     }
 
     /// The payload of the packet `pieces` (at time 0) make, if they make one.

@@ -579,6 +579,44 @@ fn one_4_tuple_in_two_overlay_networks_is_two_conversations() {
     }
 }
 
+/// Two tenants' SYNs on one 4-tuple, each in two IP fragments with the
+/// same IP id, in VXLAN 1 and VXLAN 2, their pieces interleaved: each
+/// network's pieces make its own SYN (as one packet's, they overlapped
+/// with different bytes and both were lost).
+#[test]
+fn fragments_are_put_together_within_their_network() {
+    let at = |ip: &str, port: u16| SocketAddr::new(ip.parse().unwrap(), port);
+    let (cl, sv) = (at(C4, 40001), at(S4, 80));
+    let mss = TcpOptions {
+        mss: Some(1400),
+        ..TcpOptions::default()
+    };
+    let seg = |flags, seq, ack| synth::ip_segment(cl, sv, flags, seq, ack, 0, mss).unwrap();
+    let one = fragments(&seg(TcpFlags::SYN, 1000, 0), 16, 9);
+    let two = fragments(&seg(TcpFlags::SYN, 3000, 0), 16, 9);
+    let packets = vec![
+        vxlan_of(1, &one[0]),
+        vxlan_of(2, &two[0]),
+        vxlan_of(1, &one[1]),
+        vxlan_of(2, &two[1]),
+    ];
+    let file = pcap(&packets);
+    let (a, t) = analyze(&file);
+    assert_eq!((t.reassembled, t.fragments_lost), (2, 0));
+    let got: Vec<_> = a
+        .iter()
+        .map(|x| (x.syn_frames.clone(), x.client_isn, x.network.map(|n| n.id)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (vec![3], Some(1000), Some(1)),
+            (vec![4], Some(3000), Some(2))
+        ]
+    );
+    assert_eq!(overlaid("fragments in two networks", &file).len(), 2);
+}
+
 /// Direct server return: the balancer sends the client's segments to the
 /// server in IP in IP, the server answers the client plain. A tunnel
 /// without a network id keeps the segments in the network they were in:
