@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crate::attempt::{Attempt, Seg};
 use crate::beneath::Zone;
-use crate::table::{Added, Held, Spares, Table, V4, V6, Zoned};
+use crate::table::{Added, Held, Spares, Table, V4, V6, Zoned, oldest_of, pop_older};
 
 pub(crate) struct Overlays {
     v4: Table<Zoned<V4>>,
@@ -67,19 +67,12 @@ impl Overlays {
 
     /// The first frame of the oldest attempt held.
     pub(crate) fn oldest(&mut self) -> Option<u64> {
-        match (self.v4.oldest(), self.v6.oldest()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        oldest_of(&mut self.v4, &mut self.v6)
     }
 
     /// Take the oldest attempt out.
     pub(crate) fn pop_oldest(&mut self) -> Option<Held> {
-        match (self.v4.oldest(), self.v6.oldest()) {
-            (Some(a), Some(b)) if b < a => self.v6.pop_oldest(),
-            (Some(_), _) => self.v4.pop_oldest(),
-            (None, _) => self.v6.pop_oldest(),
-        }
+        pop_older(&mut self.v4, &mut self.v6)
     }
 
     /// [`Table::expired`] of both families.

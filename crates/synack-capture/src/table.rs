@@ -30,6 +30,24 @@ pub(crate) trait Tuple: Copy + Eq + Hash {
 /// An attempt out of a table: its ends, its overlay network, its slot.
 pub(crate) type Held = ((SocketAddr, SocketAddr), Zone, Slot);
 
+/// The first frame of the older of two tables' oldest attempts.
+pub(crate) fn oldest_of<A: Tuple, B: Tuple>(a: &mut Table<A>, b: &mut Table<B>) -> Option<u64> {
+    match (a.oldest(), b.oldest()) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// The older of two tables' oldest attempts (the two families'), taken out.
+#[inline(always)]
+pub(crate) fn pop_older<A: Tuple, B: Tuple>(a: &mut Table<A>, b: &mut Table<B>) -> Option<Held> {
+    match (a.oldest(), b.oldest()) {
+        (Some(x), Some(y)) if y < x => b.pop_oldest(),
+        (Some(_), _) => a.pop_oldest(),
+        (None, _) => b.pop_oldest(),
+    }
+}
+
 /// A 4-tuple in an overlay network (`crate::beneath::Network`): only
 /// segments taken out of a tunnel that names one are keyed so, in tables
 /// of their own, so the plain ones' keys and their lookups stay as small.

@@ -16,7 +16,7 @@ use crate::attempt::{Attempt, IcmpSeen, Seg};
 use crate::beneath::{Network, Zone};
 use crate::first_syn::{LoneCounts, LoneSyn};
 use crate::overlay::Overlays;
-use crate::table::{Added, Held, Slot, Spares, Table, V4, V6};
+use crate::table::{Added, Held, Slot, Spares, Table, V4, V6, oldest_of, pop_older};
 
 /// After a close or reset, late RSTs and retransmitted FINs (a lost last
 /// ACK costs at least one RTO, 200 ms on Linux) still belong to the attempt
@@ -568,16 +568,6 @@ fn count_or_give(o: Out, counts: &mut LoneCounts, spares: &mut Spares, hand: &mu
     o.give(spares, hand);
 }
 
-/// The older of the two families' oldest attempts, taken out.
-#[inline(always)]
-fn pop_older(v4: &mut Table<V4>, v6: &mut Table<V6>) -> Option<Held> {
-    match (v4.oldest(), v6.oldest()) {
-        (Some(a), Some(b)) if b < a => v6.pop_oldest(),
-        (Some(_), _) => v4.pop_oldest(),
-        (None, _) => v6.pop_oldest(),
-    }
-}
-
 /// The oldest attempt of all the tables, taken out.
 fn pop_oldest_of(
     v4: &mut Table<V4>,
@@ -587,11 +577,7 @@ fn pop_oldest_of(
     let Some(o) = overlays else {
         return pop_older(v4, v6);
     };
-    let plain_first = match (v4.oldest(), v6.oldest()) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    match (plain_first, o.oldest()) {
+    match (oldest_of(v4, v6), o.oldest()) {
         (Some(p), Some(z)) if z < p => o.pop_oldest(),
         (Some(_), _) => pop_older(v4, v6),
         (None, _) => o.pop_oldest(),
