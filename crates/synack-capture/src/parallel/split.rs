@@ -37,7 +37,32 @@ struct Owner {
 
 /// A frame's [`Owner`]: by its TCP 4-tuple, or by the one an ICMP error
 /// quotes; `None` for anything else (what is beneath it may have one).
+#[inline(always)]
 fn owner(f: &Frame<'_>, n: usize) -> Option<Owner> {
+    match plain_ethernet_v4(f) {
+        Some(h) => Some(Owner {
+            thread: super::share(h, n),
+            clock: true,
+        }),
+        None => any_owner(f, n),
+    }
+}
+
+/// [`plain_tcp`] of an IPv4 packet in an untagged Ethernet frame (most
+/// frames of most captures), read at fixed places with no call; `None`
+/// for anything else, which [`any_owner`] then reads.
+#[inline(always)]
+fn plain_ethernet_v4(f: &Frame<'_>) -> Option<u64> {
+    let (head, ip) = f.data.split_first_chunk::<14>()?;
+    if f.linktype != 1 || head[12..] != [0x08, 0x00] {
+        return None;
+    }
+    plain_v4(ip, f.truncated)
+}
+
+/// [`owner`] of any frame.
+#[inline(never)]
+fn any_owner(f: &Frame<'_>, n: usize) -> Option<Owner> {
     let ip = link::ip_packet(f.linktype, f.data)?;
     if let Some(h) = plain_tcp(ip, f.truncated) {
         return Some(Owner {
@@ -72,20 +97,10 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
     // cut at it when the frame was cut.
     let end = |claimed: usize| (claimed <= ip.len() || truncated).then(|| claimed.min(ip.len()));
     let be16 = |b: [u8; 2]| usize::from(u16::from_be_bytes(b));
-    // Fixed-size headers up to the ports, read without a check per byte.
-    if let Some(h) = ip.first_chunk::<24>()
-        && let [0x45, _, l0, l1, _, _, f0, f1, _, 6, ..] = *h
-    {
-        let whole = end(be16([l0, l1]))? >= 40;
-        let unfragmented = be16([f0, f1]) & 0x3fff == 0;
-        if !whole || !unfragmented || !fixed_header_whole(ip, 20) {
-            return None;
-        }
-        let (a, rest) = h.split_at(12).1.split_first_chunk::<4>()?;
-        let (b, tcp) = rest.split_first_chunk::<4>()?;
-        let (sport, dport) = ports(tcp)?;
-        return Some(super::end_hash_v4(*a, sport).wrapping_add(super::end_hash_v4(*b, dport)));
+    if ip.first() == Some(&0x45) {
+        return plain_v4(ip, truncated);
     }
+    // Fixed-size headers up to the ports, read without a check per byte.
     let h = ip.first_chunk::<44>()?;
     let (fixed, rest) = h.split_first_chunk::<8>()?;
     let [v, _, _, _, p0, p1, next, _] = *fixed;
@@ -96,6 +111,29 @@ fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
     let (b, tcp) = rest.split_first_chunk::<16>()?;
     let (sport, dport) = ports(tcp)?;
     Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
+}
+
+/// [`plain_tcp`] of an IPv4 packet.
+#[inline(always)]
+fn plain_v4(ip: &[u8], truncated: bool) -> Option<u64> {
+    let be16 = |b: [u8; 2]| usize::from(u16::from_be_bytes(b));
+    // Fixed-size headers up to the ports, read without a check per byte.
+    let h = ip.first_chunk::<24>()?;
+    let [0x45, _, l0, l1, _, _, f0, f1, _, 6, ..] = *h else {
+        return None;
+    };
+    let claimed = be16([l0, l1]);
+    // The packet's end by its own length: within what was captured, or
+    // cut at it when the frame was cut.
+    let whole = (claimed <= ip.len() || truncated) && claimed.min(ip.len()) >= 40;
+    let unfragmented = be16([f0, f1]) & 0x3fff == 0;
+    if !whole || !unfragmented || !fixed_header_whole(ip, 20) {
+        return None;
+    }
+    let (a, rest) = h.split_at(12).1.split_first_chunk::<4>()?;
+    let (b, tcp) = rest.split_first_chunk::<4>()?;
+    let (sport, dport) = ports(tcp)?;
+    Some(super::end_hash_v4(*a, sport).wrapping_add(super::end_hash_v4(*b, dport)))
 }
 
 /// Whether the TCP header at `at` claims at least its 20 fixed bytes (a
@@ -248,12 +286,18 @@ impl<F: FnMut(&Attempt)> Hand for Lend<'_, F> {
 struct Walked<'a> {
     at: Vec<AtomicU64>,
     released: AtomicU64,
+    /// Where the pages mapped ahead end, as the last release left them (a
+    /// hint: two releases at once at worst map some pages twice).
+    mapped: AtomicU64,
     map: Option<&'a Mapped>,
 }
 
 /// How far a thread may run ahead of the slowest: what is mapped between
 /// them stays resident, so this bounds the memory a mapped file takes.
 const LEAD: u64 = 32 << 20;
+
+/// Bytes walked by every thread between two releases.
+const RELEASE: u64 = reader::WINDOW as u64;
 
 impl Walked<'_> {
     fn slowest(&self) -> u64 {
@@ -275,16 +319,22 @@ impl Walked<'_> {
         let (Some(m), slowest) = (self.map, self.slowest()) else {
             return;
         };
-        let slowest = slowest.min(m.bytes().len() as u64);
+        let len = m.bytes().len() as u64;
+        let slowest = slowest.min(len);
         let from = self.released.load(Ordering::Relaxed);
-        if slowest > from
+        // A release a window at a time (or at the end): each is two calls
+        // into the kernel, and a scan's threads look every 400 KB.
+        let due = slowest >= from.saturating_add(RELEASE) || (slowest == len && slowest > from);
+        if due
             && self
                 .released
                 .compare_exchange(from, slowest, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
             let cut = |x: u64| usize::try_from(x).unwrap_or(usize::MAX);
-            m.release_here(cut(from), cut(slowest));
+            let mapped = cut(self.mapped.load(Ordering::Relaxed));
+            let (_, mapped) = m.release_here(cut(from), cut(slowest), mapped);
+            self.mapped.store(mapped as u64, Ordering::Relaxed);
         }
     }
 }
@@ -319,6 +369,7 @@ fn on_threads<W: Hand + std::marker::Send, Z: Hand>(
     let walked = Walked {
         at: (0..n).map(|_| AtomicU64::new(0)).collect(),
         released: AtomicU64::new(0),
+        mapped: AtomicU64::new(0),
         map: split.map,
     };
     std::thread::scope(|scope| {
@@ -472,17 +523,30 @@ mod tests {
                     cut.truncate(42);
                     variants.extend([ext, cut]);
                 }
-                for (i, v) in variants.iter().enumerate() {
+                // The same in Ethernet, plain (the quickest way) and tagged.
+                let ethertype: &[u8] = if src.is_ipv4() {
+                    &[8, 0]
+                } else {
+                    &[0x86, 0xdd]
+                };
+                let plain = [&[2; 12][..], ethertype].concat();
+                let tagged = [&[2; 12][..], &[0x81, 0, 0, 7], ethertype].concat();
+                let links = [(101, vec![]), (1, plain), (1, tagged)];
+                let each = variants.iter().enumerate();
+                for ((i, v), (linktype, head)) in
+                    each.flat_map(|v| links.iter().map(move |l| (v, l)))
+                {
+                    let data = [&head[..], v].concat();
                     for truncated in [false, true] {
                         let f = Frame {
                             number: 1,
                             ts: 0.0,
                             ts_ns: 0,
                             interface: 0,
-                            linktype: 101,
-                            data: v,
+                            linktype: *linktype,
+                            data: &data,
                             truncated,
-                            wire_len: u32::try_from(p.len()).unwrap(),
+                            wire_len: u32::try_from(head.len() + p.len()).unwrap(),
                             end: 0,
                         };
                         let fast = plain_tcp(v, truncated);
@@ -510,7 +574,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(quick, 4 * 2 * 3 * 4);
+        assert_eq!(quick, 4 * 2 * 3 * 4 * 3);
     }
 
     /// A scan's conversations (one address, ports counting up) spread

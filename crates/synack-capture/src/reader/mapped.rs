@@ -83,13 +83,21 @@ impl Mapped {
 
     /// The same, done on the calling thread: for passes that keep every
     /// core busy themselves (`--threads`), where a third thread would only
-    /// take turns with them.
-    pub(crate) fn release_here(&self, from: usize, to: usize) -> usize {
+    /// take turns with them. The pages are mapped two windows ahead from
+    /// `mapped` (where the last call left them; what is mapped is not
+    /// walked again). Returns where the release and the mapping end.
+    pub(crate) fn release_here(&self, from: usize, to: usize, mapped: usize) -> (usize, usize) {
         let Some(done) = Done::pages(from, to) else {
-            return from;
+            return (from, mapped);
         };
-        behind_and_ahead(&self.map, done, WINDOW);
-        done.to
+        release(&self.map, done);
+        let (at, want) = (mapped.max(done.to), done.to.saturating_add(2 * WINDOW));
+        let mapped = if want > at {
+            populate(&self.map, at, want - at)
+        } else {
+            mapped
+        };
+        (done.to, mapped)
     }
 }
 
@@ -188,7 +196,7 @@ pub(super) struct Reading<'a> {
 }
 
 /// How much is read between two releases.
-pub(super) const WINDOW: usize = 4 << 20;
+pub(crate) const WINDOW: usize = 4 << 20;
 
 impl std::io::Read for Reading<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -245,10 +253,45 @@ mod tests {
             left = resident_kb(&path);
         }
         assert!(left <= (WINDOW >> 10) as u64, "{left} kB still resident");
-        assert_eq!(m.release_here(size - WINDOW, size), size);
+        assert_eq!(m.release_here(size - WINDOW, size, size).0, size);
         assert_eq!(resident_kb(&path), 0);
         // Less than a page: nothing to release, the start stays.
         assert_eq!(m.release(size - 10, size - 5), size - 10);
+        drop(m);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Released on the reading's own thread, the pages go and two windows
+    /// after them come in, from where the last release left the mapping:
+    /// what is mapped already is not asked for again.
+    #[test]
+    fn a_release_here_maps_only_what_is_not_mapped() {
+        let path = std::env::temp_dir().join(format!("synack-here-{}", std::process::id()));
+        let size = 8 * WINDOW;
+        std::fs::write(&path, vec![7u8; size]).unwrap();
+        let file = File::open(&path).unwrap();
+        let m = Mapped::new(&file).unwrap();
+        let first: u64 = m
+            .bytes()
+            .iter()
+            .take(WINDOW)
+            .step_by(PAGE)
+            .map(|&b| u64::from(b))
+            .sum();
+        assert_eq!(first, 7 * (WINDOW / PAGE) as u64);
+        let kb = |n: usize| (n >> 10) as u64;
+        assert_eq!(resident_kb(&path), kb(WINDOW));
+        // The first window read: it goes, the next two come.
+        assert_eq!(m.release_here(0, WINDOW, 0), (WINDOW, 3 * WINDOW));
+        assert_eq!(resident_kb(&path), kb(2 * WINDOW));
+        // Half a window more: the mapping's end moves on by as much.
+        let half = WINDOW / 2;
+        let (to, mapped) = m.release_here(WINDOW, WINDOW + half, 3 * WINDOW);
+        assert_eq!((to, mapped), (WINDOW + half, 3 * WINDOW + half));
+        assert_eq!(resident_kb(&path), kb(2 * WINDOW));
+        // Past the end of the file: mapped to its end, not beyond.
+        assert_eq!(m.release_here(to, 7 * WINDOW, mapped), (7 * WINDOW, size));
+        assert_eq!(resident_kb(&path), kb(WINDOW));
         drop(m);
         std::fs::remove_file(&path).unwrap();
     }

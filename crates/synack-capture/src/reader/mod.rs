@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 pub use damage::Damage;
 pub use mapped::Mapped;
+pub(crate) use mapped::WINDOW;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
