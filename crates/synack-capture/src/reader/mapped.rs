@@ -228,15 +228,21 @@ mod tests {
         rss.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
+    /// A file of `size` sevens named after `name` and this process, and
+    /// its map.
+    fn sevens(name: &str, size: usize) -> (std::path::PathBuf, Mapped) {
+        let path = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; size]).unwrap();
+        let m = Mapped::new(&File::open(&path).unwrap()).unwrap();
+        (path, m)
+    }
+
     /// Released pages leave the process whether the read-ahead thread or
     /// the reading drops them, and the window after them is mapped.
     #[test]
     fn released_pages_leave_and_the_next_window_is_mapped() {
-        let path = std::env::temp_dir().join(format!("synack-mapped-{}", std::process::id()));
         let size = 8 * WINDOW;
-        std::fs::write(&path, vec![7u8; size]).unwrap();
-        let file = File::open(&path).unwrap();
-        let m = Mapped::new(&file).unwrap();
+        let (path, m) = sevens("synack-mapped", size);
         let touched: u64 = m.bytes().iter().step_by(PAGE).map(|&b| u64::from(b)).sum();
         assert_eq!(touched, 7 * (size / PAGE) as u64);
         let all = resident_kb(&path);
@@ -266,11 +272,8 @@ mod tests {
     /// what is mapped already is not asked for again.
     #[test]
     fn a_release_here_maps_only_what_is_not_mapped() {
-        let path = std::env::temp_dir().join(format!("synack-here-{}", std::process::id()));
         let size = 8 * WINDOW;
-        std::fs::write(&path, vec![7u8; size]).unwrap();
-        let file = File::open(&path).unwrap();
-        let m = Mapped::new(&file).unwrap();
+        let (path, m) = sevens("synack-here", size);
         let first: u64 = m
             .bytes()
             .iter()
