@@ -917,10 +917,16 @@ impl Attempt {
             self.step(s, from_client);
             match (from_client, self.server_isn, self.syn) {
                 (false, None, Some(syn)) => {
-                    if self.syn_to_rst_s.is_none() {
+                    check::refused(s.frame, s.flags, s.ack.get(), &syn, &mut self.checks);
+                    // The first RST the client takes refused the SYN; one
+                    // it ignores stands in until then (and goes if the
+                    // attempt was not refused after all: `finish`).
+                    let taken = |c: &Check| c.what == What::RefusedRst && c.ok;
+                    let first_taken = self.checks.last().is_some_and(taken)
+                        && self.checks.iter().filter(|c| taken(c)).count() == 1;
+                    if first_taken || self.syn_to_rst_s.is_none() {
                         self.syn_to_rst_s = self.interval(self.syn_times.last().copied(), s.ns);
                     }
-                    check::refused(s.frame, s.flags, s.ack.get(), &syn, &mut self.checks);
                 }
                 (true, Some(_), Some(_)) if !self.third_checked => {
                     let bad = self
@@ -990,6 +996,10 @@ impl Attempt {
     pub(crate) fn finish(&mut self, now: f64) {
         self.clues.end_ts = now.max(self.last_ts);
         self.outcome = crate::outcome::outcome(self);
+        if self.outcome != Outcome::Refused {
+            // A RST the client ignored refused nothing: the server went on.
+            self.syn_to_rst_s = None;
+        }
         self.conn_state = crate::outcome::conn_state(self, self.seen[1]);
         self.negotiated = crate::outcome::negotiated(self);
         if self.outcome == Outcome::HalfOpen {

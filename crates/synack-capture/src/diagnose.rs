@@ -392,22 +392,38 @@ fn icmp(a: &Attempt) -> Option<Diagnosis> {
     Some(d)
 }
 
+/// The RST that ended the attempt. Once the handshake completed, only one
+/// after its third ACK can have (one before it was ignored, or the
+/// handshake could not have gone on); before, the first the client takes.
+/// Failing that, a RST the client ignores is all there is (`ignored-reset`:
+/// a closed port's stack that got the number wrong, or a forged RST).
 fn reset(a: &Attempt) -> Option<Diagnosis> {
-    let r = a.rst.first()?;
+    let (r, reason, sure) = match a.ack_frame {
+        Some(ack) => (
+            a.rst.iter().find(|r| r.frame > ack)?,
+            "reset",
+            Confidence::Certain,
+        ),
+        None => match a.rst.iter().find(|r| !ignored(a, r.frame)) {
+            Some(r) => (r, "reset", Confidence::Certain),
+            None => (a.rst.first()?, "ignored-reset", Confidence::Possible),
+        },
+    };
     let state = match (a.ack_frame, a.synack_frames.first()) {
         (Some(ack), _) if r.frame > ack => "established",
         (_, Some(&sa)) if r.frame > sa => "syn-received",
         _ => "syn-sent",
     };
-    let mut d = Diagnosis::new(
-        Id::Reset,
-        "reset",
-        Confidence::Certain,
-        smallvec::smallvec![r.frame],
-    );
+    let mut d = Diagnosis::new(Id::Reset, reason, sure, smallvec::smallvec![r.frame]);
     d.from = Some(r.from);
     d.state = Some(state);
     Some(d)
+}
+
+/// Whether the client ignores the RST of `frame`: one answering its SYN
+/// with the wrong ack or none (rule 28's check failed).
+fn ignored(a: &Attempt, frame: u64) -> bool {
+    (a.checks.iter()).any(|c| c.what == What::RefusedRst && c.frame == Some(frame) && !c.ok)
 }
 
 fn synack_after_ack(a: &Attempt) -> Option<Diagnosis> {

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 
 use synack_capture::synth::raw_pcap;
-use synack_capture::{Attempt, Id, analyze, narrate};
+use synack_capture::{Attempt, Confidence, Id, analyze, narrate};
 use synack_explain::Lang;
 use synack_wire::{TcpFlags, TcpOptions, Unreachable, emit_unreachable};
 
@@ -540,6 +540,86 @@ fn resets_say_who_and_when() {
     handshake(&mut c).seg(0.03, false, TcpFlags::RST, 5001, 0);
     let d = c.attempt().diagnosis.unwrap();
     assert_eq!((d.from, d.state), (Some("server"), Some("established")));
+}
+
+/// A RST the client ignores (rule 28: its ack is not ISN + 1, or it has
+/// no ACK bit) is not the RST that ended the attempt: not a closed port
+/// when a SYN-ACK and the third ACK followed it, and said to be only
+/// possible when nothing else answered.
+#[test]
+fn a_reset_the_client_ignores_did_not_end_the_attempt() {
+    let rst_ack = TcpFlags(TcpFlags::RST.0 | A.0);
+    // Injected before the handshake, as in zeek's rst-inject capture; the
+    // connection is reset later.
+    let mut c = Cap::new();
+    c.seg(0.0, true, SYN, 1000, 0)
+        .seg(0.005, false, rst_ack, 0, 1000)
+        .seg(0.01, false, SA, 5000, 1001)
+        .seg(0.02, true, A, 1001, 5001)
+        .seg(0.03, false, rst_ack, 5001, 1001);
+    let a = c.attempt();
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.id, d.reason, d.from, d.state, d.frames.to_vec()),
+        (
+            Id::Reset,
+            "reset",
+            Some("server"),
+            Some("established"),
+            vec![5]
+        )
+    );
+    assert_eq!(a.syn_to_rst_s, None, "no RST refused the SYN");
+    assert!(!say(&a, Lang::En).contains("nothing listens"));
+    // The same with no RST after the handshake: nothing reset it.
+    let mut c = Cap::new();
+    c.seg(0.0, true, SYN, 1000, 0)
+        .seg(0.005, false, rst_ack, 0, 1000)
+        .seg(0.01, false, SA, 5000, 1001)
+        .seg(0.02, true, A, 1001, 5001);
+    assert_eq!(diag(&c), None);
+    // Before a RST the client takes: that one refused the SYN.
+    let mut c = Cap::new();
+    c.seg(0.0, true, SYN, 1000, 0)
+        .seg(0.005, false, TcpFlags::RST, 0, 0)
+        .seg(0.25, false, rst_ack, 0, 1001);
+    let a = c.attempt();
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.reason, d.state, d.frames.to_vec(), d.confidence),
+        ("reset", Some("syn-sent"), vec![3], Confidence::Certain)
+    );
+    assert_eq!(a.syn_to_rst_s, Some(0.25));
+    // Only RSTs the client ignores: the port may be closed, or the RSTs
+    // forged.
+    for (flags, ack) in [(rst_ack, 1000), (TcpFlags::RST, 0)] {
+        let mut c = Cap::new();
+        c.seg(0.0, true, SYN, 1000, 0)
+            .seg(0.005, false, flags, 0, ack);
+        let a = c.attempt();
+        let d = a.diagnosis.clone().unwrap();
+        assert_eq!(
+            (d.id, d.reason, d.from, d.state, d.confidence),
+            (
+                Id::Reset,
+                "ignored-reset",
+                Some("server"),
+                Some("syn-sent"),
+                Confidence::Possible
+            )
+        );
+        // Refused by it all the same, as far as the capture tells.
+        assert_eq!(a.syn_to_rst_s, Some(0.005));
+        let (en, zh) = (say(&a, Lang::En), say(&a, Lang::Zh));
+        assert!(
+            en.starts_with("frame 2: ") && en.contains("the client ignores"),
+            "{en}"
+        );
+        assert!(
+            zh.starts_with("第 2 帧：") && zh.contains("客户端会忽略"),
+            "{zh}"
+        );
+    }
 }
 
 #[test]

@@ -22,6 +22,60 @@ fn captures() -> Option<PathBuf> {
     None
 }
 
+/// Every RST a diagnosis names, in every public capture, is one the client
+/// takes by tshark's own fields: after the handshake, the first RST
+/// tshark puts after it (zeek's rst-inject capture has an injected RST
+/// before the SYN-ACK, which the client ignored); before, a server's RST
+/// acknowledging the ISN + 1 (a RST the client ignores is only
+/// `ignored-reset`).
+#[test]
+fn the_reset_a_diagnosis_names_is_one_the_client_takes() {
+    let Some(dir) = captures() else { return };
+    let mut named = [0, 0];
+    for path in std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
+        if !path.to_string_lossy().ends_with(".oracle.json") {
+            continue;
+        }
+        let oracle: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = oracle["capture"].as_str().unwrap();
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let a = synack_capture::analyze(&bytes[..], name).unwrap();
+        for st in oracle["streams"].as_array().unwrap() {
+            let first = st["first_frame"].as_u64();
+            let Some(ours) = a.attempts.iter().find(|x| Some(x.first_frame) == first) else {
+                continue;
+            };
+            let Some(d) = ours.diagnosis.as_ref().filter(|d| d.reason == "reset") else {
+                continue;
+            };
+            let rst = st["rst"].as_array().unwrap();
+            let frame = |r: &&Value| r["frame"].as_u64();
+            let want = match d.state {
+                Some("established") => {
+                    named[0] += 1;
+                    let after = rst.iter().find(|r| r["phase"] == "after handshake");
+                    after.and_then(|r| frame(&r))
+                }
+                Some("syn-sent") if d.from == Some("server") => {
+                    named[1] += 1;
+                    let isn = st["handshake"]["client_isn_raw"].as_u64().unwrap();
+                    let taken = rst.iter().find(|r| r["ack_raw"].as_u64() == Some(isn + 1));
+                    taken.and_then(|r| frame(&r))
+                }
+                _ => continue,
+            };
+            assert_eq!(
+                d.frames.first().copied(),
+                want,
+                "{name} stream {}",
+                st["stream"]
+            );
+        }
+    }
+    // Two after the handshake (rst-inject, ldap) and six before it.
+    assert!(named[0] >= 2 && named[1] >= 2, "{named:?}");
+}
+
 fn frames(v: &Value) -> Vec<u64> {
     v.as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())

@@ -244,7 +244,25 @@ fn zh_name(reason: &str) -> &'static str {
 
 fn reset(d: &Diagnosis, zh: bool) -> String {
     let f = first(d);
-    let text = match (d.from, d.state, zh) {
+    let text = match (d.reason, d.from, d.state, zh) {
+        ("ignored-reset", _, _, false) => {
+            "the only answer to the SYN was a RST the client ignores (it does not acknowledge the SYN, or has no ACK bit): a closed port whose stack gets the number wrong, or a RST forged on the way"
+        }
+        ("ignored-reset", _, _, true) => {
+            "SYN 唯一的应答是一个客户端会忽略的 RST（它没有确认这个 SYN，或没有 ACK 位）：可能是端口关闭而对方协议栈算错了确认号，也可能是途中伪造的 RST"
+        }
+        (_, from, state, zh) => reset_by(from, state, zh),
+    };
+    if zh {
+        format!("第 {f} 帧：{text}")
+    } else {
+        format!("frame {f}: {text}")
+    }
+}
+
+/// What a RST the client takes says, by who sent it and when.
+fn reset_by(from: Option<&str>, state: Option<&str>, zh: bool) -> &'static str {
+    match (from, state, zh) {
         (Some("server"), Some("syn-sent"), false) => {
             "the server answered the SYN with a RST: nothing listens on the port, it is closed"
         }
@@ -277,11 +295,6 @@ fn reset(d: &Diagnosis, zh: bool) -> String {
             "the client reset the connection after the handshake (an application's abort)"
         }
         (_, _, true) => "客户端在握手完成后复位了连接（应用程序中止）",
-    };
-    if zh {
-        format!("第 {f} 帧：{text}")
-    } else {
-        format!("frame {f}: {text}")
     }
 }
 
