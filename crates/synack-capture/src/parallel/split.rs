@@ -477,6 +477,40 @@ mod tests {
     use super::*;
     use synack_wire::{TcpFlags, TcpOptions};
 
+    /// A segment `p` whole (variant 0), cut 10 bytes short (1), and in
+    /// the forms the quick way must leave to parsing.
+    fn variants(p: &[u8], v4: bool) -> Vec<Vec<u8>> {
+        let mut variants = vec![p.to_vec(), p[..p.len() - 10].to_vec()];
+        let with = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut v = p.to_vec();
+            f(&mut v);
+            v
+        };
+        if v4 {
+            variants.extend([
+                with(&|v| v[6] |= 0x20),   // a fragment
+                with(&|v| v[9] = 17),      // UDP
+                with(&|v| v.truncate(22)), // cut before the ports
+                with(&|v| v[0] = 0x46),    // a 24-byte header: the ports are elsewhere
+            ]);
+        } else {
+            variants.extend([
+                with(&|v| v[6] = 60),      // an extension header
+                with(&|v| v.truncate(42)), // cut before the ports
+            ]);
+        }
+        variants
+    }
+
+    /// Link types and the headers before the IP packet in them: none,
+    /// plain Ethernet (the quickest way) and 802.1Q-tagged.
+    fn links(v4: bool) -> [(i32, Vec<u8>); 3] {
+        let ethertype: &[u8] = if v4 { &[8, 0] } else { &[0x86, 0xdd] };
+        let plain = [&[2; 12][..], ethertype].concat();
+        let tagged = [&[2; 12][..], &[0x81, 0, 0, 7], ethertype].concat();
+        [(101, vec![]), (1, plain), (1, tagged)]
+    }
+
     /// Every packet the bytes-only way takes is a segment the tracker
     /// takes, and gets the thread parsing gives it; the ones it must leave
     /// (fragments, IP options, not TCP, cut before the header's end, longer
@@ -504,34 +538,8 @@ mod tests {
                     TcpOptions::default(),
                 )
                 .unwrap();
-                let mut variants = vec![p.clone(), p[..p.len() - 10].to_vec()];
-                if src.is_ipv4() {
-                    let mut frag = p.clone();
-                    frag[6] |= 0x20;
-                    let mut udp = p.clone();
-                    udp[9] = 17;
-                    let mut cut = p.clone();
-                    cut.truncate(22);
-                    // A 24-byte header: the ports are elsewhere.
-                    let mut options = p.clone();
-                    options[0] = 0x46;
-                    variants.extend([frag, udp, cut, options]);
-                } else {
-                    let mut ext = p.clone();
-                    ext[6] = 60;
-                    let mut cut = p.clone();
-                    cut.truncate(42);
-                    variants.extend([ext, cut]);
-                }
-                // The same in Ethernet, plain (the quickest way) and tagged.
-                let ethertype: &[u8] = if src.is_ipv4() {
-                    &[8, 0]
-                } else {
-                    &[0x86, 0xdd]
-                };
-                let plain = [&[2; 12][..], ethertype].concat();
-                let tagged = [&[2; 12][..], &[0x81, 0, 0, 7], ethertype].concat();
-                let links = [(101, vec![]), (1, plain), (1, tagged)];
+                let variants = variants(&p, src.is_ipv4());
+                let links = links(src.is_ipv4());
                 let each = variants.iter().enumerate();
                 for ((i, v), (linktype, head)) in
                     each.flat_map(|v| links.iter().map(move |l| (v, l)))
