@@ -921,7 +921,7 @@ impl Attempt {
                     // The first RST the client takes refused the SYN; one
                     // it ignores stands in until then (and goes if the
                     // attempt was not refused after all: `finish`).
-                    let taken = |c: &Check| c.what == What::RefusedRst && c.ok;
+                    let taken = |c: &Check| c.rst_taken() == Some(true);
                     let first_taken = self.checks.last().is_some_and(taken)
                         && self.checks.iter().filter(|c| taken(c)).count() == 1;
                     if first_taken || self.syn_to_rst_s.is_none() {

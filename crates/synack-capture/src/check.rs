@@ -85,6 +85,12 @@ pub struct Check {
 }
 
 impl Check {
+    /// For the check of a server's RST to a SYN (rule 28), whether the
+    /// client takes that RST; `None` for any other check.
+    pub(crate) fn rst_taken(&self) -> Option<bool> {
+        (self.what == What::RefusedRst).then_some(self.ok)
+    }
+
     pub fn new(what: What, frame: Option<u64>, ok: bool) -> Check {
         Check {
             frame,

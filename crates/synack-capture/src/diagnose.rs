@@ -423,7 +423,7 @@ fn reset(a: &Attempt) -> Option<Diagnosis> {
 /// Whether the client ignores the RST of `frame`: one answering its SYN
 /// with the wrong ack or none (rule 28's check failed).
 fn ignored(a: &Attempt, frame: u64) -> bool {
-    (a.checks.iter()).any(|c| c.what == What::RefusedRst && c.frame == Some(frame) && !c.ok)
+    (a.checks.iter()).any(|c| c.frame == Some(frame) && c.rst_taken() == Some(false))
 }
 
 fn synack_after_ack(a: &Attempt) -> Option<Diagnosis> {

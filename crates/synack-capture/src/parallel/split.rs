@@ -93,39 +93,22 @@ fn any_owner(f: &Frame<'_>, n: usize) -> Option<Owner> {
 /// (which then takes the parsing way).
 #[inline]
 fn plain_tcp(ip: &[u8], truncated: bool) -> Option<u64> {
-    // The packet's end by its own length: within what was captured, or
-    // cut at it when the frame was cut.
-    let end = |claimed: usize| (claimed <= ip.len() || truncated).then(|| claimed.min(ip.len()));
-    let be16 = |b: [u8; 2]| usize::from(u16::from_be_bytes(b));
     if ip.first() == Some(&0x45) {
-        return plain_v4(ip, truncated);
+        plain_v4(ip, truncated)
+    } else {
+        plain_v6(ip, truncated)
     }
-    // Fixed-size headers up to the ports, read without a check per byte.
-    let h = ip.first_chunk::<44>()?;
-    let (fixed, rest) = h.split_first_chunk::<8>()?;
-    let [v, _, _, _, p0, p1, next, _] = *fixed;
-    if v >> 4 != 6 || next != 6 || end(40 + be16([p0, p1]))? < 60 || !fixed_header_whole(ip, 40) {
-        return None;
-    }
-    let (a, rest) = rest.split_first_chunk::<16>()?;
-    let (b, tcp) = rest.split_first_chunk::<16>()?;
-    let (sport, dport) = ports(tcp)?;
-    Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
 }
 
 /// [`plain_tcp`] of an IPv4 packet.
 #[inline(always)]
 fn plain_v4(ip: &[u8], truncated: bool) -> Option<u64> {
-    let be16 = |b: [u8; 2]| usize::from(u16::from_be_bytes(b));
     // Fixed-size headers up to the ports, read without a check per byte.
     let h = ip.first_chunk::<24>()?;
     let [0x45, _, l0, l1, _, _, f0, f1, _, 6, ..] = *h else {
         return None;
     };
-    let claimed = be16([l0, l1]);
-    // The packet's end by its own length: within what was captured, or
-    // cut at it when the frame was cut.
-    let whole = (claimed <= ip.len() || truncated) && claimed.min(ip.len()) >= 40;
+    let whole = end(ip, truncated, be16([l0, l1]))? >= 40;
     let unfragmented = be16([f0, f1]) & 0x3fff == 0;
     if !whole || !unfragmented || !fixed_header_whole(ip, 20) {
         return None;
@@ -134,6 +117,34 @@ fn plain_v4(ip: &[u8], truncated: bool) -> Option<u64> {
     let (b, tcp) = rest.split_first_chunk::<4>()?;
     let (sport, dport) = ports(tcp)?;
     Some(super::end_hash_v4(*a, sport).wrapping_add(super::end_hash_v4(*b, dport)))
+}
+
+/// [`plain_tcp`] of an IPv6 packet.
+#[inline(always)]
+fn plain_v6(ip: &[u8], truncated: bool) -> Option<u64> {
+    let h = ip.first_chunk::<44>()?;
+    let (fixed, rest) = h.split_first_chunk::<8>()?;
+    let [v, _, _, _, p0, p1, next, _] = *fixed;
+    let whole = end(ip, truncated, 40 + be16([p0, p1]))? >= 60;
+    if v >> 4 != 6 || next != 6 || !whole || !fixed_header_whole(ip, 40) {
+        return None;
+    }
+    let (a, rest) = rest.split_first_chunk::<16>()?;
+    let (b, tcp) = rest.split_first_chunk::<16>()?;
+    let (sport, dport) = ports(tcp)?;
+    Some(super::end_hash_v6(*a, sport).wrapping_add(super::end_hash_v6(*b, dport)))
+}
+
+/// The packet's end by the length it claims: within what was captured,
+/// or cut at it when the frame was cut.
+#[inline(always)]
+fn end(ip: &[u8], truncated: bool, claimed: usize) -> Option<usize> {
+    (claimed <= ip.len() || truncated).then(|| claimed.min(ip.len()))
+}
+
+#[inline(always)]
+fn be16(b: [u8; 2]) -> usize {
+    usize::from(u16::from_be_bytes(b))
 }
 
 /// Whether the TCP header at `at` claims at least its 20 fixed bytes (a
