@@ -9,6 +9,7 @@ use synack_wire::{SeqNum, TcpFlags, TcpOptions};
 
 use crate::check::{self, Check, SynSeen, What};
 use crate::diagnose::{Clues, Diagnosis};
+use crate::window::{Spaces, Verdict};
 
 /// A TCP segment as captured.
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +176,10 @@ impl Outcome {
 pub struct Rst {
     pub frame: u64,
     pub from: &'static str,
+    /// After the handshake: how its receiver treats it (see
+    /// [`crate::window`]); `None` before, or while the numbers are unknown.
+    #[serde(skip)]
+    pub(crate) verdict: Option<Verdict>,
 }
 
 /// The options of a SYN or SYN-ACK.
@@ -267,6 +272,9 @@ pub struct ClockBack {
 
 /// Steps kept per attempt; a flood on one 4-tuple must not grow memory.
 const MAX_STEPS: usize = 16;
+
+/// Checks of RSTs after the handshake kept per attempt, for the same reason.
+const MAX_RST_CHECKS: usize = 8;
 
 /// One connection attempt (a SYN, or a SYN-ACK whose SYN was not captured).
 #[derive(Debug, Clone, Serialize)]
@@ -372,6 +380,9 @@ pub struct Attempt {
     third_checked: bool,
     #[serde(skip)]
     pub(crate) fin: [bool; 2],
+    /// Each side's sequence space, for judging RSTs after the handshake.
+    #[serde(skip)]
+    pub(crate) spaces: Spaces,
     #[serde(skip)]
     seen: [bool; 2],
     /// Per direction: (seq, ack, flags, len, time) of the last segment.
@@ -522,6 +533,7 @@ impl Attempt {
             mru_syn_ts: None,
             third_checked: false,
             fin: [false, false],
+            spaces: Spaces::default(),
             seen: [false, false],
             last_seg: [[None, None], [None, None]],
             letters: Vec::new(),
@@ -594,6 +606,7 @@ impl Attempt {
             mru_syn_ts,
             third_checked,
             fin,
+            spaces,
             seen,
             last_seg,
             letters,
@@ -657,6 +670,7 @@ impl Attempt {
         *mru_syn_ts = None;
         *third_checked = false;
         *fin = [false, false];
+        *spaces = Spaces::default();
         *seen = [false, false];
         *last_seg = [[None, None], [None, None]];
         letters.clear();
@@ -809,6 +823,7 @@ impl Attempt {
         if f.rst() {
             self.on_rst(s, from_client);
         }
+        self.spaces.note(dir, s);
         if f.fin() {
             self.fin[dir] = true;
             self.letter(from_client, 'f', Some(seq));
@@ -908,10 +923,28 @@ impl Attempt {
         self.letter(from_client, 'h', Some(seq));
     }
 
+    /// How far side `client`'s windows are shifted: scaling holds once both
+    /// SYNs offered it (RFC 7323; never on a SYN, which `Spaces` knows).
+    fn shift(&self, client: bool) -> u8 {
+        let ws = |o: Option<SideOptions>| o.and_then(|o| o.window_scale);
+        match (ws(self.client_options), ws(self.server_options)) {
+            (Some(c), Some(s)) => {
+                if client {
+                    c
+                } else {
+                    s
+                }
+            }
+            _ => 0,
+        }
+    }
+
     fn on_rst(&mut self, s: &Seg, from_client: bool) {
+        let verdict = self.ack_frame.and_then(|_| self.judge_rst(s, from_client));
         self.rst.push(Rst {
             frame: s.frame,
             from: if from_client { "client" } else { "server" },
+            verdict,
         });
         if self.ack_frame.is_none() {
             self.step(s, from_client);
@@ -942,6 +975,39 @@ impl Attempt {
             }
         }
         self.letter(from_client, 'r', Some(s.seq.get()));
+    }
+
+    /// A RST after the handshake, judged as its receiver would (rule 31):
+    /// checked until one is taken, at most `MAX_RST_CHECKS` times.
+    fn judge_rst(&mut self, s: &Seg, from_client: bool) -> Option<Verdict> {
+        let dir = usize::from(!from_client);
+        // The receiver's window is what the seq is judged against.
+        let j = self.spaces.judge(dir, s.seq, self.shift(!from_client))?;
+        if !j.verdict.taken() {
+            self.spaces.not_taken(dir, s.frame);
+        }
+        let checked = || {
+            self.checks
+                .iter()
+                .filter(|c| c.what == What::EstablishedRst)
+        };
+        if checked().count() < MAX_RST_CHECKS && !checked().any(|c| c.ok) {
+            check::established_rst(s.frame, &j, &mut self.checks);
+        }
+        Some(j.verdict)
+    }
+
+    /// Whether a RST after the handshake ended the connection: its receiver
+    /// takes it, or it was in the window and the receiver was not seen to
+    /// go on after it (a challenge ACK, or anything but a RST or SYN), as
+    /// a stack older than RFC 5961 takes it. Unjudged, it counts.
+    pub(crate) fn ends(&self, r: &Rst) -> bool {
+        let receiver = usize::from(r.from == "client");
+        match r.verdict {
+            None | Some(Verdict::Exact | Verdict::FinSeq) => true,
+            Some(Verdict::InWindow) => !self.spaces.went_on_after(receiver, r.frame),
+            Some(Verdict::Outside) => false,
+        }
     }
 
     /// The third step: the client's first ACK after the SYN-ACK is checked;
@@ -977,9 +1043,11 @@ impl Attempt {
     }
 
     /// True once little more is expected: closed both ways, or reset (a
-    /// client may still repeat a refused SYN; the linger covers that).
+    /// client may still repeat a refused SYN; the linger covers that). A
+    /// RST outside the receiver's window changes nothing.
     pub(crate) fn is_done(&self) -> bool {
-        !self.rst.is_empty() || (self.ack_frame.is_some() && self.fin == [true, true])
+        let over = |r: &Rst| r.verdict != Some(Verdict::Outside);
+        self.rst.iter().any(over) || (self.ack_frame.is_some() && self.fin == [true, true])
     }
 
     /// An ICMP error quoting one of this attempt's segments.

@@ -7,6 +7,7 @@ use synack_engine::Rule;
 use synack_wire::TcpFlags;
 
 use crate::attempt::SideOptions;
+use crate::window::Judged;
 
 /// What was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -39,6 +40,9 @@ pub enum What {
     RefusedRst,
     /// The client resets a SYN-ACK with a bad ack: `<SEQ=SEG.ACK><CTL=RST>`.
     BadAckRst,
+    /// A RST after the handshake resets only with seq = its receiver's
+    /// RCV.NXT (RFC 5961 §3.2); `detail` says how it fell otherwise.
+    EstablishedRst,
 }
 
 impl What {
@@ -56,6 +60,7 @@ impl What {
             What::ThirdAckTimestamps => Rule::TimestampsEverySegment,
             What::RefusedRst => Rule::ClosedNoAck,
             What::BadAckRst => Rule::SynSentBadAck,
+            What::EstablishedRst => Rule::RstExact,
         }
     }
 }
@@ -79,16 +84,20 @@ pub struct Check {
     /// A length added on the way (data carried by the SYN).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub len: Option<u32>,
+    /// The receiver's window in bytes (a RST after the handshake).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
     /// An option or flag name the check is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'static str>,
 }
 
 impl Check {
-    /// For the check of a server's RST to a SYN (rule 28), whether the
-    /// client takes that RST; `None` for any other check.
+    /// For the check of a server's RST to a SYN (rule 28) or of a RST
+    /// after the handshake (rule 31), whether its receiver takes it; `None`
+    /// for any other check.
     pub(crate) fn rst_taken(&self) -> Option<bool> {
-        (self.what == What::RefusedRst).then_some(self.ok)
+        matches!(self.what, What::RefusedRst | What::EstablishedRst).then_some(self.ok)
     }
 
     pub fn new(what: What, frame: Option<u64>, ok: bool) -> Check {
@@ -101,6 +110,7 @@ impl Check {
             want: None,
             base: None,
             len: None,
+            window: None,
             detail: None,
         }
     }
@@ -259,4 +269,13 @@ pub(crate) fn bad_ack_rst(frame: u64, seq: u32, synack_ack: u32, out: &mut Vec<C
         Check::new(What::BadAckRst, Some(frame), seq == synack_ack)
             .nums(seq, synack_ack, synack_ack),
     );
+}
+
+/// A RST after the handshake, against its receiver's RCV.NXT and window.
+pub(crate) fn established_rst(frame: u64, j: &Judged, out: &mut Vec<Check>) {
+    let mut c = Check::new(What::EstablishedRst, Some(frame), j.verdict.taken());
+    (c.got, c.want) = (Some(j.seq), Some(j.expected));
+    c.window = Some(j.window);
+    c.detail = Some(j.verdict.name());
+    out.push(c);
 }

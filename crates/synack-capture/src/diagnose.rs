@@ -155,6 +155,13 @@ pub struct Diagnosis {
     /// Seconds: a retransmission's delay, or how long the capture watched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after_s: Option<f64>,
+    /// A RST after the handshake whose seq was not RCV.NXT: the receiver's
+    /// window in bytes, and where the seq fell (in-window, outside-window);
+    /// `expected` is RCV.NXT, `got` the seq.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_test: Option<&'static str>,
 }
 
 impl Diagnosis {
@@ -175,6 +182,8 @@ impl Diagnosis {
             signs: Vec::new(),
             tsval: None,
             after_s: None,
+            window: None,
+            window_test: None,
         }
     }
 
@@ -398,16 +407,12 @@ fn icmp(a: &Attempt) -> Option<Diagnosis> {
 /// Failing that, a RST the client ignores is all there is (`ignored-reset`:
 /// a closed port's stack that got the number wrong, or a forged RST).
 fn reset(a: &Attempt) -> Option<Diagnosis> {
-    let (r, reason, sure) = match a.ack_frame {
-        Some(ack) => (
-            a.rst.iter().find(|r| r.frame > ack)?,
-            "reset",
-            Confidence::Certain,
-        ),
-        None => match a.rst.iter().find(|r| !ignored(a, r.frame)) {
-            Some(r) => (r, "reset", Confidence::Certain),
-            None => (a.rst.first()?, "ignored-reset", Confidence::Possible),
-        },
+    if let Some(ack) = a.ack_frame {
+        return reset_established(a, ack);
+    }
+    let (r, reason, sure) = match a.rst.iter().find(|r| !ignored(a, r.frame)) {
+        Some(r) => (r, "reset", Confidence::Certain),
+        None => (a.rst.first()?, "ignored-reset", Confidence::Possible),
     };
     let state = match (a.ack_frame, a.synack_frames.first()) {
         (Some(ack), _) if r.frame > ack => "established",
@@ -417,6 +422,35 @@ fn reset(a: &Attempt) -> Option<Diagnosis> {
     let mut d = Diagnosis::new(Id::Reset, reason, sure, smallvec::smallvec![r.frame]);
     d.from = Some(r.from);
     d.state = Some(state);
+    Some(d)
+}
+
+/// A RST after the third ACK: the first that ended the connection
+/// (`Attempt::ends`), certain when its seq was RCV.NXT, likely when it was
+/// only in the window; failing that, the first, which its receiver ignored
+/// (`ignored-reset`, with the numbers it was judged by).
+fn reset_established(a: &Attempt, ack: u64) -> Option<Diagnosis> {
+    let mut after = a.rst.iter().filter(|r| r.frame > ack);
+    let (r, reason, sure) = match after.clone().find(|r| a.ends(r)) {
+        Some(r) if r.verdict.is_none_or(|v| v.taken()) => (r, "reset", Confidence::Certain),
+        Some(r) => (r, "reset", Confidence::Likely),
+        None => (after.next()?, "ignored-reset", Confidence::Likely),
+    };
+    let mut frames = smallvec::smallvec![r.frame];
+    frames.extend(a.spaces.went_on(r.frame));
+    let mut d = Diagnosis::new(Id::Reset, reason, sure, frames);
+    d.from = Some(r.from);
+    d.state = Some("established");
+    let judged = a
+        .checks
+        .iter()
+        .find(|c| c.what == What::EstablishedRst && c.frame == Some(r.frame) && !c.ok);
+    if let Some(c) = judged {
+        d.expected = c.want;
+        d.got = c.got;
+        d.window = c.window;
+        d.window_test = c.detail;
+    }
     Some(d)
 }
 

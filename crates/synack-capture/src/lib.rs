@@ -23,6 +23,7 @@ pub mod synth;
 mod table;
 pub mod track;
 mod wide;
+mod window;
 pub mod zeek;
 
 use synack_wire::{TcpFlags, TcpPacket, parse_ip, parse_ip_truncated};

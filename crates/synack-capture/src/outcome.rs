@@ -9,8 +9,9 @@ pub(crate) fn outcome(a: &Attempt) -> Outcome {
         Outcome::SimultaneousOpen
     } else if let Some(ack) = a.ack_frame {
         // Only a RST after the third ACK resets an established connection
-        // (an injected one before it was ignored, or the handshake failed).
-        let rst_after = a.rst.iter().any(|r| r.frame > ack);
+        // (an injected one before it was ignored, or the handshake failed),
+        // and only one its receiver takes (`Attempt::ends`).
+        let rst_after = a.rst.iter().any(|r| r.frame > ack && a.ends(r));
         match (rst_after, a.fin) {
             (true, _) => Outcome::ResetAfterEstablishment,
             (false, [true, true]) => Outcome::Closed,

@@ -680,3 +680,193 @@ fn the_diagnosis_is_in_the_json_record() {
     let v = serde_json::to_value(c.attempt()).unwrap();
     assert!(v["diagnosis"].is_null());
 }
+
+/// The check of the RST at `frame` after the handshake: taken, and how.
+fn rst_check(a: &Attempt, frame: u64) -> Option<(bool, Option<&'static str>, Option<u32>)> {
+    a.checks
+        .iter()
+        .find(|c| c.what == synack_capture::What::EstablishedRst && c.frame == Some(frame))
+        .map(|c| (c.ok, c.detail, c.want))
+}
+
+/// 100 bytes from the client at `t`, acknowledged by the server.
+fn data(c: &mut Cap, t: f64) {
+    c.seg_with(t, true, A, 1001, 5001, TcpOptions::default(), &[7; 100])
+        .seg(t + 0.01, false, A, 5001, 1101);
+}
+
+#[test]
+fn a_reset_outside_the_receivers_window_did_not_end_it() {
+    let rst = TcpFlags::RST;
+    // Outside the server's window (64240 bytes, no scaling), then data
+    // goes on: injected, ignored.
+    let mut c = Cap::new();
+    handshake(&mut c);
+    data(&mut c, 0.03);
+    c.seg(0.05, true, rst, 1101 + 70_000, 0);
+    data(&mut c, 0.06);
+    let a = c.attempt();
+    assert_eq!(a.outcome.name(), "established");
+    assert_eq!(
+        rst_check(&a, 6),
+        Some((false, Some("outside-window"), Some(1101)))
+    );
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.id, d.reason, d.confidence, d.from, d.frames.to_vec()),
+        (
+            Id::Reset,
+            "ignored-reset",
+            Confidence::Likely,
+            Some("client"),
+            vec![6, 8]
+        )
+    );
+    assert_eq!(
+        (d.got, d.expected, d.window),
+        (Some(71_101), Some(1101), Some(64240))
+    );
+    let (en, zh) = (say(&a, Lang::En), say(&a, Lang::Zh));
+    for s in [
+        "frame 6: ",
+        "seq 71101",
+        "RCV.NXT is 1101",
+        "64240 bytes",
+        "outside the window",
+        "frame 8",
+    ] {
+        assert!(en.contains(s), "{s}: {en}");
+    }
+    assert!(
+        zh.starts_with("第 6 帧：") && zh.contains("在窗口之外") && zh.contains("第 8 帧"),
+        "{zh}"
+    );
+    assert_eq!(a.conn_state, "RSTO", "zeek's state counts every RST");
+}
+
+#[test]
+fn a_reset_in_the_window_ends_it_unless_its_receiver_goes_on() {
+    let rst = TcpFlags::RST;
+    // In the window but not RCV.NXT: a challenge ACK, then the client
+    // resets with the number it asks for.
+    let mut c = Cap::new();
+    handshake(&mut c);
+    data(&mut c, 0.03);
+    c.seg(0.05, true, rst, 1500, 0)
+        .seg(0.051, false, A, 5001, 1101)
+        .seg(0.06, true, rst, 1101, 0);
+    let a = c.attempt();
+    assert_eq!(a.outcome.name(), "reset_after_establishment");
+    assert_eq!(
+        rst_check(&a, 6),
+        Some((false, Some("in-window"), Some(1101)))
+    );
+    assert_eq!(rst_check(&a, 8), Some((true, Some("exact"), Some(1101))));
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.reason, d.confidence, d.frames.to_vec(), d.window_test),
+        ("reset", Confidence::Certain, vec![8], None)
+    );
+    // Without that later RST, the challenge ACK shows the server went on.
+    let mut c = Cap::new();
+    handshake(&mut c);
+    data(&mut c, 0.03);
+    c.seg(0.05, true, rst, 1500, 0)
+        .seg(0.051, false, A, 5001, 1101);
+    let a = c.attempt();
+    assert_eq!(a.outcome.name(), "established");
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.reason, d.window_test, d.frames.to_vec()),
+        ("ignored-reset", Some("in-window"), vec![6, 7])
+    );
+    let en = say(&a, Lang::En);
+    assert!(
+        en.contains("seq 1500, in the server's window (64240 bytes) but not its RCV.NXT 1101")
+            && en.contains("the server went on at frame 7"),
+        "{en}"
+    );
+    assert!(say(&a, Lang::Zh).contains("服务器在第 7 帧继续通信"));
+    // The same RST in the window with nothing after it: a stack before
+    // RFC 5961 takes it, and nothing says this one did not.
+    let mut c = Cap::new();
+    handshake(&mut c);
+    data(&mut c, 0.03);
+    c.seg(0.05, true, rst, 1500, 0);
+    let a = c.attempt();
+    assert_eq!(a.outcome.name(), "reset_after_establishment");
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.reason, d.confidence, d.window_test),
+        ("reset", Confidence::Likely, Some("in-window"))
+    );
+    assert!(
+        say(&a, Lang::En).contains("challenge ACK"),
+        "{}",
+        say(&a, Lang::En)
+    );
+    assert!(
+        say(&a, Lang::Zh).contains("挑战 ACK"),
+        "{}",
+        say(&a, Lang::Zh)
+    );
+}
+
+#[test]
+fn what_a_rst_after_the_handshake_is_judged_against() {
+    let rst = TcpFlags::RST;
+    // With window scaling (shift 7 both ways) the server's window after
+    // its SYN-ACK (whose own window is never scaled) is 64240 << 7 bytes:
+    // 1 MB past RCV.NXT is inside it.
+    let mut c = Cap::new();
+    c.seg_with(0.0, true, SYN, 1000, 0, offer(7, None), &[])
+        .seg_with(0.01, false, SA, 5000, 1001, offer(7, None), &[])
+        .seg(0.02, true, A, 1001, 5001)
+        .seg(0.025, false, A, 5001, 1001)
+        .seg(0.03, true, rst, 1001 + 1_000_000, 0);
+    let j = rst_check(&c.attempt(), 5);
+    assert_eq!(j, Some((false, Some("in-window"), Some(1001))));
+    // Without it, or before the server's first scaled window, the same RST
+    // is outside.
+    let mut c = Cap::new();
+    handshake(&mut c)
+        .seg(0.025, false, A, 5001, 1001)
+        .seg(0.03, true, rst, 1001 + 1_000_000, 0);
+    assert_eq!(
+        rst_check(&c.attempt(), 5).map(|j| j.1),
+        Some(Some("outside-window"))
+    );
+    let mut c = Cap::new();
+    c.seg_with(0.0, true, SYN, 1000, 0, offer(7, None), &[])
+        .seg_with(0.01, false, SA, 5000, 1001, offer(7, None), &[])
+        .seg(0.02, true, A, 1001, 5001)
+        .seg(0.03, true, rst, 1001 + 1_000_000, 0);
+    assert_eq!(
+        rst_check(&c.attempt(), 4).map(|j| j.1),
+        Some(Some("outside-window"))
+    );
+    // The server acknowledged client data the capture missed: RCV.NXT is
+    // its ack.
+    let mut c = Cap::new();
+    handshake(&mut c)
+        .seg(0.03, false, A, 5001, 4001)
+        .seg(0.04, true, rst, 4001, 0);
+    let a = c.attempt();
+    assert_eq!(rst_check(&a, 5), Some((true, Some("exact"), Some(4001))));
+    assert_eq!(a.outcome.name(), "reset_after_establishment");
+    // After the server's FIN, a RST with the FIN's seq (Linux takes it),
+    // across the wrap of the sequence space.
+    let fin = TcpFlags(TcpFlags::FIN.0 | A.0);
+    let mut c = Cap::new();
+    c.seg(0.0, true, SYN, 1000, 0)
+        .seg(0.01, false, SA, u32::MAX, 1001)
+        .seg(0.02, true, A, 1001, 0)
+        .seg(0.03, false, fin, 0, 1001)
+        .seg(0.04, false, TcpFlags(rst.0 | A.0), 0, 1001);
+    let a = c.attempt();
+    assert_eq!(rst_check(&a, 5), Some((true, Some("fin-seq"), Some(1))));
+    assert_eq!(
+        a.diagnosis.map(|d| (d.reason, d.confidence)),
+        Some(("reset", Confidence::Certain))
+    );
+}

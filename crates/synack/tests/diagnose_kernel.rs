@@ -6,7 +6,8 @@
 //! tshark, and the repeated SYNs and SYN-ACKs the diagnoses rest on against
 //! tshark's `tcp.analysis.retransmission`; the rest against what the test
 //! made happen. Each diagnosis is also checked not to appear where the
-//! kernel did the ordinary thing.
+//! kernel did the ordinary thing. RSTs injected after a handshake are
+//! judged against what the kernel's socket did with each.
 //!
 //! Needs root (the lab); without it the test says SKIPPED, and under CI it
 //! fails instead.
@@ -412,4 +413,118 @@ fn a_forced_syn_cookie_is_seen_by_its_silence_and_its_tsval() {
     let all = attempts(&file);
     assert_eq!(all[0].synack_frames.len(), 2, "{all:#?}");
     assert_eq!(ids(&all), vec![None, None]);
+}
+
+/// Frames as the driver logged them: time, IP packet.
+type Frames = Vec<(f64, Vec<u8>)>;
+
+/// What each injected RST did: its seq, and whether the kernel's socket
+/// was still there right after the write that carried it (the kernel
+/// handles a packet inside that write, so sock_diag then shows its doing).
+type Injected = Vec<(u32, bool)>;
+
+/// synack connects and the kernel accepts; synack's side then injects
+/// RSTs: one far behind the kernel's RCV.NXT, then (after the kernel's
+/// application has written) one in its window but not RCV.NXT, then one
+/// with RCV.NXT.
+fn injected_rsts() -> Result<(Frames, Injected), NetError> {
+    in_lab(move || {
+        let mut run = KernelRun::start(Config::linux(), false, 40000, 80)?;
+        let l = run.listen()?;
+        let ours = run.ours;
+        let (h, mut s) = run.open(ours, &l)?;
+        run.wait(SEC / 10)?;
+        let nxt = run
+            .d
+            .ep
+            .connection(h)
+            .map(|c| c.vars().snd_nxt.get())
+            .ok_or_else(|| synack_net::harness::cmd("no connection"))?;
+        let mut done = Vec::new();
+        for (i, seq) in [nxt.wrapping_sub(1 << 30), nxt.wrapping_add(100), nxt]
+            .into_iter()
+            .enumerate()
+        {
+            let rst = run.craft(ours, synack_wire::TcpFlags::RST, seq)?;
+            run.d.inject(&rst)?;
+            let theirs = run.theirs;
+            done.push((seq, run.kernel_state(theirs, ours).is_some()));
+            if i == 0 {
+                std::io::Write::write_all(&mut s, b"still here")
+                    .map_err(synack_net::harness::io)?;
+            }
+            run.wait(SEC / 5)?;
+        }
+        let frames = run.d.log.iter();
+        let frames = frames.map(|c| (c.at.as_secs_f64() + 1_000.0, c.bytes.clone()));
+        Ok((frames.collect(), done))
+    })
+}
+
+#[test]
+fn a_rst_after_the_handshake_is_judged_as_the_kernel_judged_it() {
+    if !common::can_make_namespaces() {
+        return;
+    }
+    let scratch = common::Scratch::new("diag");
+    let (frames, done) = injected_rsts().unwrap();
+    let taken: Vec<bool> = done.iter().map(|d| !d.1).collect();
+    assert_eq!(taken, [false, false, true], "the kernel: {done:?}");
+    let file = scratch.join("rst-window.pcap");
+    std::fs::write(&file, raw_pcap(&frames)).unwrap();
+    let all = attempts(&file);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let a = &all[0];
+    let judged: Vec<(u32, bool, Option<&str>)> = (a.checks.iter())
+        .filter(|c| c.what == synack_capture::What::EstablishedRst)
+        .map(|c| (c.got.unwrap(), c.ok, c.detail))
+        .collect();
+    let want: Vec<_> = done.iter().map(|d| d.0).zip(taken).collect();
+    let got: Vec<_> = judged.iter().map(|j| (j.0, j.1)).collect();
+    assert_eq!(got, want, "{:#?}", a.checks);
+    let details: Vec<_> = judged.iter().map(|j| j.2).collect();
+    assert_eq!(
+        details,
+        [Some("outside-window"), Some("in-window"), Some("exact")]
+    );
+    let rsts: Vec<u64> = a.rst.iter().map(|r| r.frame).collect();
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!((d.reason, d.frames.to_vec()), ("reset", vec![rsts[2]]));
+    assert_eq!(a.outcome.name(), "reset_after_establishment");
+    // The frame right after the RST in the kernel's window is its
+    // challenge ACK: from port 80, acknowledging RCV.NXT.
+    let next = &frames[usize::try_from(rsts[1]).unwrap()].1;
+    let v = synack_wire::parse_segment(next, false).unwrap();
+    assert_eq!(
+        (
+            v.tcp.src_port,
+            v.tcp.flags.ack(),
+            v.tcp.ack.get(),
+            v.tcp.payload.len()
+        ),
+        (80, true, done[2].0, 0)
+    );
+
+    // Cut before the RST the kernel took: the connection went on.
+    let cut = scratch.join("rst-ignored.pcap");
+    let upto = usize::try_from(rsts[2] - 1).unwrap();
+    std::fs::write(&cut, raw_pcap(&frames[..upto])).unwrap();
+    let all = attempts(&cut);
+    let a = &all[0];
+    assert_eq!(a.outcome.name(), "established");
+    let d = a.diagnosis.clone().unwrap();
+    assert_eq!(
+        (d.reason, d.window_test, d.expected, d.frames.first()),
+        (
+            "ignored-reset",
+            Some("outside-window"),
+            Some(done[2].0),
+            Some(&rsts[0])
+        )
+    );
+    // It went on: the kernel's data after the first RST.
+    assert!(
+        d.frames.get(1).is_some_and(|&f| f > rsts[0] && f < rsts[1]),
+        "{d:#?}"
+    );
 }

@@ -244,6 +244,9 @@ fn zh_name(reason: &str) -> &'static str {
 
 fn reset(d: &Diagnosis, zh: bool) -> String {
     let f = first(d);
+    if d.state == Some("established") && d.window_test.is_some() {
+        return unexpected_seq_reset(d, zh);
+    }
     let text = match (d.reason, d.from, d.state, zh) {
         ("ignored-reset", _, _, false) => {
             "the only answer to the SYN was a RST the client ignores (it does not acknowledge the SYN, or has no ACK bit): a closed port whose stack gets the number wrong, or a RST forged on the way"
@@ -257,6 +260,46 @@ fn reset(d: &Diagnosis, zh: bool) -> String {
         format!("第 {f} 帧：{text}")
     } else {
         format!("frame {f}: {text}")
+    }
+}
+
+/// A RST after the handshake whose seq was not its receiver's RCV.NXT:
+/// ignored, or (`reset`, likely) in the window with no answer to it seen.
+fn unexpected_seq_reset(d: &Diagnosis, zh: bool) -> String {
+    let (f, got, want, window) = (first(d), num(d.got), num(d.expected), num(d.window));
+    let (from, to) = match (d.from, zh) {
+        (Some("client"), false) => ("client", "server"),
+        (Some("client"), true) => ("客户端", "服务器"),
+        (_, false) => ("server", "client"),
+        (_, true) => ("服务器", "客户端"),
+    };
+    let went = d.frames.get(1);
+    let inside = d.window_test == Some("in-window");
+    match (d.reason, inside, zh) {
+        ("reset", _, false) => format!(
+            "frame {f}: the {from} reset the connection after the handshake with seq {got}, in the {to}'s window ({window} bytes) but not its RCV.NXT {want}: a stack that follows RFC 5961 (Linux does) answers that with a challenge ACK and goes on; nothing from the {to} was captured after it, so it seems to have taken the RST, as stacks before RFC 5961 do"
+        ),
+        ("reset", _, true) => format!(
+            "第 {f} 帧：握手完成后{from}以序列号 {got} 复位了连接；它在{to}的窗口（{window} 字节）内，但不等于{to}的 RCV.NXT {want}：遵循 RFC 5961 的协议栈（Linux 就是）会回复挑战 ACK 并继续；之后没有抓到{to}的任何报文段，所以它看来像 RFC 5961 之前的协议栈那样接受了这个 RST"
+        ),
+        (_, true, false) => format!(
+            "frame {f}: a RST from the {from} with seq {got}, in the {to}'s window ({window} bytes) but not its RCV.NXT {want}: a receiver that follows RFC 5961 §3.2 answers with a challenge ACK and drops it{}; the connection was not reset. A RST forged on the way, or one from a stack that lost count",
+            went.map_or_else(String::new, |w| format!(
+                ", and the {to} went on at frame {w}"
+            ))
+        ),
+        (_, true, true) => format!(
+            "第 {f} 帧：来自{from}的 RST，序列号 {got}，在{to}的窗口（{window} 字节）内，但不等于{to}的 RCV.NXT {want}：遵循 RFC 5961 §3.2 的接收方会回复挑战 ACK 并丢弃它{}；连接没有被复位。可能是途中伪造的 RST，也可能是算错了序列号的协议栈发出的",
+            went.map_or_else(String::new, |w| format!("，而{to}在第 {w} 帧继续通信"))
+        ),
+        (_, false, false) => format!(
+            "frame {f}: a RST from the {from} with seq {got}, where the {to}'s RCV.NXT is {want} and its window {window} bytes: outside the window, so the {to} drops it (RFC 5961 §3.2){}; the connection was not reset. A RST forged on the way, or a stale one",
+            went.map_or_else(String::new, |w| format!("; it went on at frame {w}"))
+        ),
+        (_, false, true) => format!(
+            "第 {f} 帧：来自{from}的 RST，序列号 {got}，而{to}的 RCV.NXT 是 {want}、窗口 {window} 字节：在窗口之外，{to}丢弃它（RFC 5961 §3.2）{}；连接没有被复位。可能是途中伪造的 RST，也可能是过期的 RST",
+            went.map_or_else(String::new, |w| format!("，并在第 {w} 帧继续通信"))
+        ),
     }
 }
 

@@ -23,6 +23,7 @@ pub fn check(c: &Check, lang: Lang) -> String {
             third_ack_text(c, zh)
         }
         What::RefusedRst | What::BadAckRst => rst_text(c, zh),
+        What::EstablishedRst => established_rst_text(c, zh),
     };
     // One dash style per language.
     let text = if zh {
@@ -295,6 +296,38 @@ fn rst_text(c: &Check, zh: bool) -> String {
     }
 }
 
+/// The check of a RST after the handshake, by where its seq fell.
+fn established_rst_text(c: &Check, zh: bool) -> String {
+    let n = |v: Option<u32>| v.map_or_else(|| "?".to_string(), |x| x.to_string());
+    let (got, want, window) = (n(c.got), n(c.want), n(c.window));
+    match (c.detail.unwrap_or(""), zh) {
+        ("exact", false) => {
+            format!(
+                "RST seq {got} = RCV.NXT {want}: its receiver takes it — the connection is reset"
+            )
+        }
+        ("exact", true) => format!("RST 序列号 {got} = RCV.NXT {want}：接收方接受它 —— 连接被复位"),
+        ("fin-seq", false) => format!(
+            "RST seq {got} = RCV.NXT {want} − 1, the sender's FIN: Linux takes it — the connection is reset"
+        ),
+        ("fin-seq", true) => format!(
+            "RST 序列号 {got} = RCV.NXT {want} − 1（发送方 FIN 的序列号）：Linux 接受它 —— 连接被复位"
+        ),
+        ("in-window", false) => format!(
+            "RST seq {got}, but RCV.NXT is {want}: in the window ({window} bytes), not RCV.NXT — a receiver that follows RFC 5961 §3.2 answers with a challenge ACK and drops it"
+        ),
+        ("in-window", true) => format!(
+            "RST 序列号 {got}，而 RCV.NXT 是 {want}：在窗口（{window} 字节）内但不等于 RCV.NXT —— 遵循 RFC 5961 §3.2 的接收方回复挑战 ACK 并丢弃它"
+        ),
+        (_, false) => format!(
+            "RST seq {got}, but RCV.NXT is {want} and the window {window} bytes: outside the window — the receiver drops it"
+        ),
+        (_, true) => format!(
+            "RST 序列号 {got}，而 RCV.NXT 是 {want}、窗口 {window} 字节：在窗口之外 —— 接收方丢弃它"
+        ),
+    }
+}
+
 pub(crate) fn t(zh: bool, en: &str, cn: &str) -> String {
     if zh { cn } else { en }.to_string()
 }
@@ -338,6 +371,10 @@ pub fn what_title(w: What, lang: Lang) -> &'static str {
         What::BadAckRst => (
             "RST to a bad SYN-ACK with the wrong seq",
             "复位错误 SYN-ACK 的 RST 序列号不对",
+        ),
+        What::EstablishedRst => (
+            "RST after the handshake its receiver does not take",
+            "握手后接收方不接受的 RST",
         ),
     };
     if lang == Lang::Zh { zh } else { en }
