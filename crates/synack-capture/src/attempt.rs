@@ -9,7 +9,7 @@ use synack_wire::{SeqNum, TcpFlags, TcpOptions};
 
 use crate::check::{self, Check, SynSeen, What};
 use crate::diagnose::{Clues, Diagnosis};
-use crate::window::{Spaces, Verdict};
+use crate::window::{Judged, Spaces, Verdict};
 
 /// A TCP segment as captured.
 #[derive(Debug, Clone, Copy)]
@@ -276,6 +276,10 @@ const MAX_STEPS: usize = 16;
 /// Checks of RSTs after the handshake kept per attempt, for the same reason.
 const MAX_RST_CHECKS: usize = 8;
 
+/// RSTs listed per attempt, besides the few that could change what the
+/// list says (see `Attempt::lists`).
+const MAX_RSTS: usize = 16;
+
 /// One connection attempt (a SYN, or a SYN-ACK whose SYN was not captured).
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
@@ -325,7 +329,11 @@ pub struct Attempt {
     pub synack_to_ack_s: Option<f64>,
     /// Last SYN → the server's RST refusing it.
     pub syn_to_rst_s: Option<f64>,
+    /// The first `MAX_RSTS` (16) RSTs, and after them any that could
+    /// change what they say (docs/analyze-json.md).
     pub rst: Vec<Rst>,
+    /// Every RST seen, listed or not.
+    pub rst_seen: u64,
     pub client_options: Option<SideOptions>,
     pub server_options: Option<SideOptions>,
     pub negotiated: Option<Negotiated>,
@@ -504,6 +512,7 @@ impl Attempt {
             synack_to_ack_s: None,
             syn_to_rst_s: None,
             rst: Vec::new(),
+            rst_seen: 0,
             client_options: None,
             server_options: None,
             negotiated: None,
@@ -577,6 +586,7 @@ impl Attempt {
             synack_to_ack_s,
             syn_to_rst_s,
             rst,
+            rst_seen,
             client_options,
             server_options,
             negotiated,
@@ -639,6 +649,7 @@ impl Attempt {
         *synack_to_ack_s = None;
         *syn_to_rst_s = None;
         rst.clear();
+        *rst_seen = 0;
         *client_options = None;
         *server_options = None;
         *negotiated = None;
@@ -940,12 +951,28 @@ impl Attempt {
     }
 
     fn on_rst(&mut self, s: &Seg, from_client: bool) {
-        let verdict = self.ack_frame.and_then(|_| self.judge_rst(s, from_client));
-        self.rst.push(Rst {
+        self.rst_seen += 1;
+        self.letter(from_client, 'r', Some(s.seq.get()));
+        let judged = self.ack_frame.and_then(|_| self.judge_rst(s, from_client));
+        let rst = Rst {
             frame: s.frame,
             from: if from_client { "client" } else { "server" },
-            verdict,
-        });
+            verdict: judged.map(|j| j.verdict),
+        };
+        if !self.lists(&rst, s) {
+            return;
+        }
+        self.rst.push(rst);
+        if let Some(j) = judged {
+            let checked = || {
+                self.checks
+                    .iter()
+                    .filter(|c| c.what == What::EstablishedRst)
+            };
+            if checked().count() < MAX_RST_CHECKS && !checked().any(|c| c.ok) {
+                check::established_rst(s.frame, &j, &mut self.checks);
+            }
+        }
         if self.ack_frame.is_none() {
             self.step(s, from_client);
             match (from_client, self.server_isn, self.syn) {
@@ -974,27 +1001,52 @@ impl Attempt {
                 _ => {}
             }
         }
-        self.letter(from_client, 'r', Some(s.seq.get()));
     }
 
-    /// A RST after the handshake, judged as its receiver would (rule 31):
-    /// checked until one is taken, at most `MAX_RST_CHECKS` times.
-    fn judge_rst(&mut self, s: &Seg, from_client: bool) -> Option<Verdict> {
+    /// Whether a RST goes on the list (and is checked): the first
+    /// `MAX_RSTS`, and after them one that could change what the RSTs
+    /// say: the first from its side; before a SYN-ACK, the first the
+    /// client takes; after the handshake, the first, the first its
+    /// receiver takes, and (a few more at most) one in the window while
+    /// no listed one ends it. So a flood on one 4-tuple keeps the list,
+    /// and the work each RST does, short.
+    fn lists(&self, new: &Rst, s: &Seg) -> bool {
+        if self.rst.len() < MAX_RSTS {
+            return true;
+        }
+        let listed = |f: &dyn Fn(&Rst) -> bool| self.rst.iter().any(f);
+        if !listed(&|r| r.from == new.from) {
+            return true;
+        }
+        if let Some(ack) = self.ack_frame {
+            let after = |r: &Rst| r.frame > ack;
+            let taken = |r: &Rst| after(r) && r.verdict.is_some_and(Verdict::taken);
+            return !listed(&after)
+                || (new.verdict.is_some_and(Verdict::taken) && !listed(&taken))
+                || (new.verdict == Some(Verdict::InWindow)
+                    && self.rst.len() < MAX_RSTS + 4
+                    && !listed(&|r| after(r) && self.ends(r)));
+        }
+        let refusal = |r: &Rst| {
+            (self.checks.iter()).any(|c| c.frame == Some(r.frame) && c.rst_taken() == Some(true))
+        };
+        match (new.from, self.server_isn, self.syn) {
+            ("server", None, Some(syn)) => {
+                check::refusal_taken(s.flags, s.ack.get(), &syn) && !listed(&refusal)
+            }
+            _ => false,
+        }
+    }
+
+    /// A RST after the handshake, judged as its receiver would (rule 31).
+    fn judge_rst(&mut self, s: &Seg, from_client: bool) -> Option<Judged> {
         let dir = usize::from(!from_client);
         // The receiver's window is what the seq is judged against.
         let j = self.spaces.judge(dir, s.seq, self.shift(!from_client))?;
         if !j.verdict.taken() {
             self.spaces.not_taken(dir, s.frame);
         }
-        let checked = || {
-            self.checks
-                .iter()
-                .filter(|c| c.what == What::EstablishedRst)
-        };
-        if checked().count() < MAX_RST_CHECKS && !checked().any(|c| c.ok) {
-            check::established_rst(s.frame, &j, &mut self.checks);
-        }
-        Some(j.verdict)
+        Some(j)
     }
 
     /// Whether a RST after the handshake ended the connection: its receiver

@@ -249,10 +249,15 @@ pub(crate) fn third_ack(
     }
 }
 
+/// Whether the client takes a server's RST to its SYN (rule 28).
+pub(crate) fn refusal_taken(flags: TcpFlags, ack: u32, syn: &SynSeen) -> bool {
+    flags.contains(TcpFlags::ACK) && ack == syn.isn.wrapping_add(1).wrapping_add(syn.len)
+}
+
 /// A server's RST to a SYN (no SYN-ACK yet).
 pub(crate) fn refused(frame: u64, flags: TcpFlags, ack: u32, syn: &SynSeen, out: &mut Vec<Check>) {
     let want = syn.isn.wrapping_add(1).wrapping_add(syn.len);
-    let ok = flags.contains(TcpFlags::ACK) && ack == want;
+    let ok = refusal_taken(flags, ack, syn);
     let mut c = Check::new(What::RefusedRst, Some(frame), ok).nums(ack, want, syn.isn);
     if syn.len > 0 {
         c.len = Some(syn.len);

@@ -1,10 +1,12 @@
 //! What the reader and the tracker do with files that push their limits:
 //! timestamps at the edge of their fields, binary resolutions, records
 //! longer than the first buffer, lengths no file should claim, thousands of
-//! interfaces, and one attempt of a hundred thousand FINs.
+//! interfaces, and one attempt of a hundred thousand FINs or RSTs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
 
 use std::net::IpAddr;
+
+use synack_capture::Attempt;
 
 use synack_capture::synth::pcapng::{epb, idb, shb};
 use synack_wire::{IpHeader, OptionLayout, SeqNum, TcpFlags, TcpOptions, TcpRepr, emit_segment};
@@ -145,6 +147,62 @@ fn a_hundred_thousand_fins_keep_the_history_short() {
     // ShA, then F for the first ten new sequence numbers and at 100, 1000,
     // 10000 and 100000.
     assert_eq!(h, &format!("ShA{}", "F".repeat(14)), "{h}");
+}
+
+/// An attempt of a SYN, `before` (the frames up to the SYN-ACK, if any),
+/// then a hundred thousand of `flood`, then `last`: what analyze makes of it.
+fn flooded(before: &[Vec<u8>], flood: &dyn Fn(u32) -> Vec<u8>, last: Vec<u8>) -> Attempt {
+    let mut f = shb();
+    f.extend(idb(6, 0));
+    let mut t = 0u64;
+    let mut add = |f: &mut Vec<u8>, p: &[u8]| {
+        t += 10;
+        f.extend(epb(0, t, p));
+    };
+    add(&mut f, &packet(TcpFlags::SYN, 100, 0, true, b""));
+    for p in before {
+        add(&mut f, p);
+    }
+    for i in 0..100_000u32 {
+        add(&mut f, &flood(i));
+    }
+    add(&mut f, &last);
+    let mut a = synack_capture::analyze(&f[..], "t").unwrap().attempts;
+    assert_eq!(a.len(), 1);
+    a.remove(0)
+}
+
+#[test]
+fn a_hundred_thousand_rsts_keep_the_list_short_and_the_one_that_counts() {
+    let rst_ack = TcpFlags::RST | TcpFlags::ACK;
+    let last_frame = 100_000 + 2;
+    // Before a SYN-ACK: RSTs the client ignores (ack not ISN + 1), then one
+    // it takes.
+    let a = flooded(
+        &[],
+        &|i| packet(rst_ack, 0, 200 + i, false, b""),
+        packet(rst_ack, 0, 101, false, b""),
+    );
+    assert_eq!((a.rst_seen, a.rst.len()), (100_001, 17), "{:?}", a.rst);
+    assert_eq!(a.outcome.name(), "refused");
+    let d = a.diagnosis.unwrap();
+    assert_eq!((d.reason, d.frames.to_vec()), ("reset", vec![last_frame]));
+    // After the handshake: RSTs outside the server's window, then one with
+    // its RCV.NXT.
+    let handshake = [
+        packet(TcpFlags::SYN_ACK, 500, 101, false, b""),
+        packet(TcpFlags::ACK, 101, 501, true, b""),
+    ];
+    let a = flooded(
+        &handshake,
+        &|i| packet(TcpFlags::RST, 101 + 5000 + i, 0, true, b""),
+        packet(TcpFlags::RST, 101, 0, true, b""),
+    );
+    assert_eq!((a.rst_seen, a.rst.len()), (100_001, 17));
+    assert!(a.checks.len() <= 16, "{:?}", a.checks);
+    assert_eq!(a.outcome.name(), "reset_after_establishment");
+    let d = a.diagnosis.unwrap();
+    assert_eq!((d.reason, d.frames.to_vec()), ("reset", vec![last_frame + 2]));
 }
 
 #[test]
