@@ -202,7 +202,10 @@ fn a_hundred_thousand_rsts_keep_the_list_short_and_the_one_that_counts() {
     assert!(a.checks.len() <= 16, "{:?}", a.checks);
     assert_eq!(a.outcome.name(), "reset_after_establishment");
     let d = a.diagnosis.unwrap();
-    assert_eq!((d.reason, d.frames.to_vec()), ("reset", vec![last_frame + 2]));
+    assert_eq!(
+        (d.reason, d.frames.to_vec()),
+        ("reset", vec![last_frame + 2])
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use synack_capture::narrate;
-use synack_capture::{Attempt, Stats, Totals};
+use synack_capture::{Attempt, Id, Stats, Totals};
 use synack_explain::Lang;
 use synack_wire::tunnel::Tunnel;
 
@@ -355,10 +355,30 @@ fn findings(o: &mut String, s: &Stats, lang: Lang) {
     let tr = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let diag = s.top_diagnoses();
     if !diag.is_empty() {
-        let list: Vec<String> = diag
+        // A RST its receiver ignored reset nothing: not counted as a reset.
+        let ignored = (s.diagnoses())
+            .get(&(Id::Reset, "ignored-reset"))
+            .copied()
+            .unwrap_or(0);
+        let mut list: Vec<String> = diag
             .iter()
-            .map(|(id, n)| format!("{} {n}", narrate::id_title(*id, lang)))
+            .map(|&(id, n)| {
+                (
+                    id,
+                    if id == Id::Reset {
+                        n - ignored.min(n)
+                    } else {
+                        n
+                    },
+                )
+            })
+            .filter(|&(_, n)| n > 0)
+            .map(|(id, n)| format!("{} {n}", narrate::id_title(id, lang)))
             .collect();
+        if ignored > 0 {
+            let t = tr("RST its receiver ignored", "被接收方忽略的 RST");
+            list.push(format!("{t} {ignored}"));
+        }
         let _ = writeln!(
             o,
             "  {}: {}",

@@ -527,4 +527,17 @@ fn a_rst_after_the_handshake_is_judged_as_the_kernel_judged_it() {
         d.frames.get(1).is_some_and(|&f| f > rsts[0] && f < rsts[1]),
         "{d:#?}"
     );
+    // The report's summary counts no reset.
+    for (lang, line) in [
+        ("en", "diagnoses: RST its receiver ignored 1\n"),
+        ("zh", "诊断: 被接收方忽略的 RST 1\n"),
+    ] {
+        let out = common::synack_ok(["analyze", "--lang", lang, cut.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(line), "{text}");
+        assert!(
+            !text.contains("reset 1") && !text.contains("复位 1"),
+            "{text}"
+        );
+    }
 }
