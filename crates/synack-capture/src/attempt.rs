@@ -1027,15 +1027,21 @@ impl Attempt {
                     && self.rst.len() < MAX_RSTS + 4
                     && !listed(&|r| after(r) && self.ends(r)));
         }
-        let refusal = |r: &Rst| {
-            (self.checks.iter()).any(|c| c.frame == Some(r.frame) && c.rst_taken() == Some(true))
-        };
+        let refusal = |r: &Rst| self.rst_taken(r.frame) == Some(true);
         match (new.from, self.server_isn, self.syn) {
             ("server", None, Some(syn)) => {
                 check::refusal_taken(s.flags, s.ack.get(), &syn) && !listed(&refusal)
             }
             _ => false,
         }
+    }
+
+    /// Whether the RST of `frame` is taken by its receiver, as its check
+    /// (rule 28 or 31) says; `None` for a RST not checked.
+    pub(crate) fn rst_taken(&self, frame: u64) -> Option<bool> {
+        (self.checks.iter())
+            .filter(|c| c.frame == Some(frame))
+            .find_map(Check::rst_taken)
     }
 
     /// A RST after the handshake, judged as its receiver would (rule 31).

@@ -441,11 +441,9 @@ fn reset_established(a: &Attempt, ack: u64) -> Option<Diagnosis> {
     let mut d = Diagnosis::new(Id::Reset, reason, sure, frames);
     d.from = Some(r.from);
     d.state = Some("established");
-    let judged = a
-        .checks
-        .iter()
-        .find(|c| c.what == What::EstablishedRst && c.frame == Some(r.frame) && !c.ok);
-    if let Some(c) = judged {
+    let judged =
+        (a.checks.iter()).find(|c| c.what == What::EstablishedRst && c.frame == Some(r.frame));
+    if let Some(c) = judged.filter(|c| !c.ok) {
         d.expected = c.want;
         d.got = c.got;
         d.window = c.window;
@@ -457,7 +455,7 @@ fn reset_established(a: &Attempt, ack: u64) -> Option<Diagnosis> {
 /// Whether the client ignores the RST of `frame`: one answering its SYN
 /// with the wrong ack or none (rule 28's check failed).
 fn ignored(a: &Attempt, frame: u64) -> bool {
-    (a.checks.iter()).any(|c| c.frame == Some(frame) && c.rst_taken() == Some(false))
+    a.rst_taken(frame) == Some(false)
 }
 
 fn synack_after_ack(a: &Attempt) -> Option<Diagnosis> {
